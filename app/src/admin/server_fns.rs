@@ -1,0 +1,122 @@
+//! Admin server functions: users (search, status, role, VIP), mail outbox,
+//! audit log. Every change is audited.
+
+use leptos::prelude::*;
+
+use super::model::{AuditEntry, OutboxMail};
+use crate::accounts::model::UserRow;
+#[cfg(feature = "ssr")]
+use {
+    crate::{
+        accounts::{
+            model::{normalize_email, AccountStatus, Role},
+            repo,
+        },
+        audit,
+        db::now,
+        error::AppError,
+        sfn,
+    },
+    sqlx::Row,
+};
+
+#[server(endpoint = "admin/users")]
+pub async fn admin_users(q: String) -> Result<Vec<UserRow>, ServerFnError> {
+    sfn::admin()?;
+    sfn::limit("Search", &q, 100)?;
+    Ok(repo::search_users(&sfn::state().db, q.trim(), 200).await.map_err(AppError::from)?)
+}
+
+#[server(endpoint = "admin/user_status")]
+pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), ServerFnError> {
+    let admin = sfn::admin()?;
+    let status = AccountStatus::parse(&status).ok_or_else(|| AppError::Validation("Unknown status.".into()))?;
+    if user_id == admin.id && status != AccountStatus::Active {
+        return Err(AppError::Validation("You cannot suspend your own account.".into()).into());
+    }
+    let state = sfn::state();
+    if repo::set_status(&state.db, user_id, status).await.map_err(AppError::from)? == 0 {
+        return Err(AppError::NotFound.into());
+    }
+    audit::record(&state.db, Some(admin.id), "admin.user_status", &user_id.to_string(), "", status.as_str()).await;
+    Ok(())
+}
+
+#[server(endpoint = "admin/user_role")]
+pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), ServerFnError> {
+    let admin = sfn::admin()?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::Validation("Unknown role.".into()))?;
+    if user_id == admin.id && role != Role::Admin {
+        return Err(AppError::Validation("You cannot remove your own admin role.".into()).into());
+    }
+    let state = sfn::state();
+    if repo::set_role(&state.db, user_id, role).await.map_err(AppError::from)? == 0 {
+        return Err(AppError::NotFound.into());
+    }
+    audit::record(&state.db, Some(admin.id), "admin.user_role", &user_id.to_string(), "", role.as_str()).await;
+    Ok(())
+}
+
+/// Adds or removes an address from the VIP table.
+#[server(endpoint = "admin/vip")]
+pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), ServerFnError> {
+    let admin = sfn::admin()?;
+    let email = normalize_email(&email).map_err(AppError::Validation)?;
+    let state = sfn::state();
+    if vip {
+        sqlx::query("INSERT INTO vip_accounts (email, created_at) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING")
+            .bind(&email)
+            .bind(now())
+            .execute(&state.db.pool)
+            .await
+            .map_err(AppError::from)?;
+    } else {
+        sqlx::query("DELETE FROM vip_accounts WHERE email = $1").bind(&email).execute(&state.db.pool).await.map_err(AppError::from)?;
+    }
+    audit::record(&state.db, Some(admin.id), "admin.vip", &email, "", &vip.to_string()).await;
+    Ok(())
+}
+
+#[server(endpoint = "admin/outbox")]
+pub async fn admin_outbox() -> Result<Vec<OutboxMail>, ServerFnError> {
+    sfn::admin()?;
+    let entries = sfn::state().mailer.outbox(100).await.map_err(AppError::from)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| OutboxMail {
+            id: e.id,
+            to_addr: e.to_addr,
+            subject: e.subject,
+            body_text: e.body_text,
+            status: e.status,
+            created_at: e.created_at,
+        })
+        .collect())
+}
+
+#[server(endpoint = "admin/audit")]
+pub async fn admin_audit() -> Result<Vec<AuditEntry>, ServerFnError> {
+    sfn::admin()?;
+    let rows = sqlx::query(
+        "SELECT a.id, a.at, COALESCE(u.email, '') AS actor, a.action, a.target, a.ip, a.details \
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id ORDER BY a.id DESC LIMIT 200",
+    )
+    .fetch_all(&sfn::state().db.pool)
+    .await
+    .map_err(AppError::from)?;
+    let entries: Result<Vec<AuditEntry>, sqlx::Error> = rows
+        .iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                ip: r.try_get("ip")?,
+                details: r.try_get("details")?,
+            })
+        })
+        .collect();
+    Ok(entries.map_err(AppError::from)?)
+}

@@ -1,0 +1,67 @@
+//! Plan types and limits. `-1` means unlimited everywhere.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub price_monthly_cents: i64,
+    pub price_yearly_cents: i64,
+    pub currency: String,
+    pub max_devices: i64,
+    pub max_cameras: i64,
+    pub max_identities: i64,
+    pub max_mesh_members: i64,
+    pub bandwidth_capped: bool,
+    pub features: Vec<String>,
+    pub is_active: bool,
+}
+
+pub const UNLIMITED: i64 = -1;
+
+/// Whether one more item fits under `limit` when `used` exist.
+pub fn within_limit(limit: i64, used: i64) -> bool {
+    limit == UNLIMITED || used < limit
+}
+
+pub fn format_limit(limit: i64) -> String {
+    if limit == UNLIMITED {
+        "Unlimited".into()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// `999` → `$9.99`.
+pub fn format_price(cents: i64, currency: &str) -> String {
+    let symbol = if currency == "USD" { "$" } else { "" };
+    format!("{symbol}{}.{:02}", cents / 100, cents % 100)
+}
+
+/// Validates an admin's plan edit.
+pub fn validate_limits(values: &[i64]) -> Result<(), String> {
+    if values.iter().any(|v| *v < -1 || *v > 1_000_000) {
+        return Err("Limits are -1 (unlimited) or between 0 and 1,000,000.".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_formatting() {
+        assert!(within_limit(1, 0));
+        assert!(!within_limit(1, 1));
+        assert!(!within_limit(0, 0));
+        assert!(within_limit(UNLIMITED, 10_000));
+        assert_eq!(format_price(999, "USD"), "$9.99");
+        assert_eq!(format_price(14990, "USD"), "$149.90");
+        assert_eq!(format_limit(-1), "Unlimited");
+        assert!(validate_limits(&[-1, 0, 3]).is_ok());
+        assert!(validate_limits(&[-2]).is_err());
+    }
+}

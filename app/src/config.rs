@@ -1,0 +1,157 @@
+//! One typed configuration, read from an optional TOML file and then from
+//! `TRUEVAULT_*` environment variables (nested keys use `__`, e.g.
+//! `TRUEVAULT_SMTP__HOST`). Every field has a default that works on a first
+//! run: a SQLite file under `./data`, mail written to the local outbox.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::SecretString;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// The URL users reach the portal at; used in mailed links and to decide
+    /// whether cookies are `Secure`.
+    pub public_url: String,
+    /// `sqlite://…` (default, a file under `data_dir`) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Where the SQLite file, generated secrets and first-run files live.
+    pub data_dir: PathBuf,
+    /// Directory holding `pkg/` (the wasm bundle) and static assets.
+    pub site_root: PathBuf,
+    /// 32+ byte key (base64) for session-independent MACs; generated on first run.
+    pub session_key: Option<SecretString>,
+    /// 32-byte key (base64) encrypting secrets at rest; generated on first run.
+    pub encryption_key: Option<SecretString>,
+    pub smtp: Option<SmtpConfig>,
+    pub mail_from: String,
+    pub support_email: String,
+    /// Requests per minute per client address on authentication endpoints.
+    pub auth_rate_per_minute: u32,
+    /// Max database connections.
+    pub db_max_connections: u32,
+    /// Log as JSON lines instead of human-readable text.
+    pub log_json: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// `none` (plain, loopback test servers), `starttls` or `tls`.
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_security() -> String {
+    "starttls".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: "http://127.0.0.1:3000".into(),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            site_root: PathBuf::from("target/site"),
+            session_key: None,
+            encryption_key: None,
+            smtp: None,
+            mail_from: "TrueVault <no-reply@truevault.localhost>".into(),
+            support_email: "support@truevault.localhost".into(),
+            auth_rate_per_minute: 30,
+            db_max_connections: 16,
+            log_json: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration is invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Load(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Defaults, then the file (if given or if `truevault.toml` exists), then
+    /// `TRUEVAULT_*` variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Invalid(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("truevault.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TRUEVAULT_").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = url::Url::parse(&self.public_url)
+            .map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid("public_url must be http(s)".into()));
+        }
+        if let Some(db) = &self.database_url {
+            if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:")) {
+                return Err(ConfigError::Invalid(
+                    "database_url must start with sqlite: or postgres:".into(),
+                ));
+            }
+        }
+        if let Some(smtp) = &self.smtp {
+            if !matches!(smtp.security.as_str(), "none" | "starttls" | "tls") {
+                return Err(ConfigError::Invalid(
+                    "smtp.security must be none, starttls or tls".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("truevault.db").display())
+        })
+    }
+
+    /// Cookies get `Secure` when users reach us over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn public_url_trimmed(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}

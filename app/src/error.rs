@@ -1,0 +1,109 @@
+//! The portal's error type and its mapping to HTTP: JSON for the API
+//! (`{"error":{"code","message","details","request_id"}}`) and a plain
+//! message for server functions. Internal causes are logged, never shown.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use truevault_wire::{ApiError, ApiErrorBody};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("Invalid email or password.")]
+    InvalidCredentials,
+    #[error("Please sign in.")]
+    Unauthenticated,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Too many attempts. Please wait a few minutes and try again.")]
+    RateLimited,
+    #[error("This link is invalid or has expired.")]
+    InvalidToken,
+    #[error("That code is not valid.")]
+    InvalidTotp,
+    #[error("Something went wrong on our side. Please try again.")]
+    Database(sqlx::Error),
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "VALIDATION_FAILED",
+            AppError::InvalidCredentials => "INVALID_CREDENTIALS",
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden => "FORBIDDEN",
+            AppError::NotFound => "NOT_FOUND",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::RateLimited => "RATE_LIMITED",
+            AppError::InvalidToken => "INVALID_TOKEN",
+            AppError::InvalidTotp => "INVALID_TOTP",
+            AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::InvalidCredentials | AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the user is told. Internal causes stay in the log.
+    pub fn public_message(&self) -> String {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(%cause, "internal error");
+        }
+        self.to_string()
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        AppError::Internal(e.to_string())
+    }
+
+    pub fn into_api_response(self, request_id: String) -> Response {
+        let status = self.status();
+        let body = ApiErrorBody {
+            error: ApiError {
+                code: self.code().into(),
+                message: self.public_message(),
+                details: None,
+                request_id,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.into_api_response(String::new())
+    }
+}
+
+/// Database failures are logged where they turn into an `AppError`, so
+/// server functions (which show only the Display text) keep the cause.
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        AppError::Database(e)
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

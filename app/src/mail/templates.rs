@@ -1,0 +1,74 @@
+//! The messages the portal sends, each an askama template under
+//! `app/templates/mail/` with the variables it needs.
+
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "mail/verify.txt")]
+pub struct Verify {
+    pub first_name: String,
+    pub link: String,
+    pub support: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/reset.txt")]
+pub struct Reset {
+    pub first_name: String,
+    pub link: String,
+    pub support: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/welcome.txt")]
+pub struct Welcome {
+    pub first_name: String,
+    pub dashboard: String,
+    pub support: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/twofa_changed.txt")]
+pub struct TwoFactorChanged {
+    pub first_name: String,
+    pub change: &'static str,
+    pub support: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/already_registered.txt")]
+pub struct AlreadyRegistered {
+    pub login: String,
+    pub support: String,
+}
+
+pub enum Mail {
+    Verify(Verify),
+    Reset(Reset),
+    Welcome(Welcome),
+    TwoFactorChanged(TwoFactorChanged),
+    AlreadyRegistered(AlreadyRegistered),
+}
+
+impl Mail {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mail::Verify(_) => "verify",
+            Mail::Reset(_) => "reset",
+            Mail::Welcome(_) => "welcome",
+            Mail::TwoFactorChanged(_) => "twofa_changed",
+            Mail::AlreadyRegistered(_) => "already_registered",
+        }
+    }
+
+    /// (subject, plain-text body)
+    pub fn render(&self) -> Result<(String, String), askama::Error> {
+        Ok(match self {
+            Mail::Verify(t) => ("Confirm your e-mail address".into(), t.render()?),
+            Mail::Reset(t) => ("Reset your TrueVault password".into(), t.render()?),
+            Mail::Welcome(t) => ("Welcome to TrueVault".into(), t.render()?),
+            Mail::TwoFactorChanged(t) => ("Two-factor authentication changed".into(), t.render()?),
+            Mail::AlreadyRegistered(t) => ("You already have a TrueVault account".into(), t.render()?),
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! Helpers for server-function bodies: the app state, the request context
+//! computed by the middleware, the signed-in user, cookies and redirects.
+
+use axum::http::{header, request::Parts, HeaderValue};
+use leptos::prelude::{expect_context, use_context, ServerFnError};
+use leptos_axum::ResponseOptions;
+
+use crate::{
+    accounts::model::CurrentUser,
+    error::AppError,
+    http::{context::RequestContext, cookies},
+    state::AppState,
+};
+
+pub fn state() -> AppState {
+    expect_context::<AppState>()
+}
+
+pub fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+pub fn request_context() -> Result<RequestContext, ServerFnError> {
+    parts()
+        .and_then(|p| p.extensions.get::<RequestContext>().cloned())
+        .ok_or_else(|| ServerFnError::ServerError("request context missing".into()))
+}
+
+pub fn user() -> Result<CurrentUser, ServerFnError> {
+    request_context()?.user.ok_or_else(|| AppError::Unauthenticated.into())
+}
+
+pub fn admin() -> Result<CurrentUser, ServerFnError> {
+    let user = user()?;
+    if user.is_admin() {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden.into())
+    }
+}
+
+pub fn cookie(name: &str) -> Option<String> {
+    let parts = parts()?;
+    let header = parts.headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies::get(header, name).map(String::from)
+}
+
+pub fn set_cookie(name: &str, value: &str, max_age: i64) {
+    let secure = state().config.secure_cookies();
+    if let Ok(v) = HeaderValue::from_str(&cookies::set(name, value, max_age, secure)) {
+        expect_context::<ResponseOptions>().append_header(header::SET_COOKIE, v);
+    }
+}
+
+pub fn clear_cookie(name: &str) {
+    let secure = state().config.secure_cookies();
+    if let Ok(v) = HeaderValue::from_str(&cookies::clear(name, secure)) {
+        expect_context::<ResponseOptions>().append_header(header::SET_COOKIE, v);
+    }
+}
+
+/// Rejects oversized free-text arguments before any work is done.
+pub fn limit(field: &str, value: &str, max_chars: usize) -> Result<(), ServerFnError> {
+    if value.chars().count() > max_chars {
+        return Err(AppError::Validation(format!("{field} must be at most {max_chars} characters.")).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Builds the application: database, migrations, keys, mailer, router and
+//! middleware; binds the listener; serves until shutdown. Tests use the same
+//! path with port 0 and a fresh database.
+
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
+
+use axum::{
+    extract::{Path as UrlPath, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::{
+    limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
+
+use crate::{
+    config::Config,
+    db::Db,
+    http::{self, context::RequestContext, rate_limit::RateLimiter},
+    mail::Mailer,
+    secrets::Keys,
+    state::AppState,
+    themes::{cache::ThemeCache, model::render_css, repo as theme_repo},
+    ui::{shell, App},
+};
+
+/// Largest request body accepted anywhere (forms, server functions, API).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("secrets: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
+        db.migrate().await?;
+        let keys = Keys::load_or_generate(&config.data_dir, config.session_key.as_ref(), config.encryption_key.as_ref())?;
+        let mailer = Mailer::new(db.clone(), &config)?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("truevault")
+            .site_root(config.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .build();
+        let listener =
+            TcpListener::bind(config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen, source })?;
+        let state = AppState {
+            db,
+            auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
+            config: Arc::new(config),
+            keys: Arc::new(keys),
+            mailer,
+            metrics: Default::default(),
+            themes: ThemeCache::default(),
+            leptos_options,
+        };
+        let router = router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartupError::Serve)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let pkg_dir = Path::new(&*state.leptos_options.site_root).join("pkg");
+    let ctx_state = state.clone();
+    let shell_options = state.leptos_options.clone();
+    let error_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/health", get(http::health::handler))
+        .route("/metrics", get(http::metrics::handler))
+        .route("/theme-preview/{file}", get(theme_preview_css))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_request_context(&ctx_state),
+            move || shell(shell_options.clone()),
+        )
+        .nest_service(
+            "/pkg",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=300"),
+                ))
+                .service(ServeDir::new(pkg_dir).precompressed_gzip()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            move || {},
+            move |_| shell(error_options.clone()),
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), http::context::middleware))
+        .layer(middleware::from_fn_with_state(state.clone(), http::rate_limit::auth_endpoints))
+        .layer(middleware::from_fn_with_state(state.clone(), http::security::csrf))
+        .layer(middleware::from_fn(http::security::baseline_headers))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), http::metrics::middleware))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Makes the app state and this request's CSP nonce available to pages and
+/// server functions.
+fn provide_request_context(state: &AppState) {
+    provide_context(state.clone());
+    if let Some(ctx) = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<RequestContext>().cloned()) {
+        provide_context(leptos::nonce::Nonce::from_value(ctx.nonce));
+    }
+}
+
+/// `/theme-preview/{id}.css`: a theme's variables scoped to
+/// `.theme-preview`, for the admin's preview (a stylesheet from our own
+/// origin, so the CSP needs no inline style).
+async fn theme_preview_css(
+    State(state): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+    req: axum::extract::Request,
+) -> Response {
+    let is_admin = req
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.user.as_ref())
+        .is_some_and(|u| u.is_admin());
+    if !is_admin {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Some(id) = file.strip_suffix(".css").and_then(|s| s.parse::<i64>().ok()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match theme_repo::get(&state.db, id).await {
+        Ok(Some(theme)) => {
+            let css = render_css(&theme.variables).replacen(":root", ".theme-preview", 1);
+            ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], css).into_response()
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => crate::error::AppError::from(e).into_response(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,29 @@
+//! Shared application state handed to handlers and server functions.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use crate::{
+    config::Config, db::Db, http::metrics::Metrics, http::rate_limit::RateLimiter, mail::Mailer,
+    secrets::Keys, themes::cache::ThemeCache,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub keys: Arc<Keys>,
+    pub mailer: Mailer,
+    pub auth_limiter: RateLimiter,
+    pub metrics: Metrics,
+    pub themes: ThemeCache,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

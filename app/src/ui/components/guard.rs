@@ -1,0 +1,55 @@
+//! Page guards: render children for a signed-in user (or admin), send
+//! everyone else to the sign-in page.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::{accounts::model::CurrentUser, ui::UserResource};
+
+#[component]
+pub fn RequireUser<F, IV>(children: F) -> impl IntoView
+where
+    F: Fn(CurrentUser) -> IV + Send + Sync + 'static,
+    IV: IntoView + 'static,
+{
+    let user = expect_context::<UserResource>();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                user.get().map(|u| match u {
+                    Ok(Some(u)) => children(u).into_any(),
+                    _ => view! { <Redirect path="/login"/> }.into_any(),
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn RequireAdmin<F, IV>(children: F) -> impl IntoView
+where
+    F: Fn(CurrentUser) -> IV + Send + Sync + 'static,
+    IV: IntoView + 'static,
+{
+    view! {
+        <RequireUser children=move |u: CurrentUser| {
+            if u.is_admin() {
+                view! {
+                    <div class="admin-layout">
+                        <nav class="subnav" aria-label="Admin">
+                            <a href="/admin/users">"Users"</a>
+                            <a href="/admin/themes">"Themes"</a>
+                            <a href="/admin/plans">"Plans"</a>
+                            <a href="/admin/outbox">"Mail outbox"</a>
+                            <a href="/admin/audit">"Audit log"</a>
+                        </nav>
+                        <div class="admin-content">{children(u)}</div>
+                    </div>
+                }
+                .into_any()
+            } else {
+                view! { <p class="notice error">"This page is for administrators."</p> }.into_any()
+            }
+        }/>
+    }
+}

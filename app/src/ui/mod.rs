@@ -1,0 +1,102 @@
+//! The Leptos UI: the HTML shell (server only), the router, pages and
+//! shared components.
+
+pub mod components;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::accounts::server_fns::{Login, LoginTotp, Logout};
+use pages::*;
+
+/// The document around the app. Runs on the server only; the active theme
+/// is rendered into `<head>` so there is no flash of unthemed content.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let (theme_css, nonce) = {
+        let ctx = crate::sfn::request_context().ok();
+        (
+            ctx.as_ref().map(|c| c.theme_css.to_string()).unwrap_or_default(),
+            ctx.map(|c| c.nonce).unwrap_or_default(),
+        )
+    };
+    #[cfg(not(feature = "ssr"))]
+    let (theme_css, nonce) = (String::new(), String::new());
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <style id="theme-vars" nonce=nonce inner_html=theme_css></style>
+                <link rel="stylesheet" href="/pkg/truevault.css"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Actions that change who is signed in; the current-user resource reloads
+/// whenever one of them completes.
+#[derive(Clone, Copy)]
+pub struct AuthActions {
+    pub login: ServerAction<Login>,
+    pub login_totp: ServerAction<LoginTotp>,
+    pub logout: ServerAction<Logout>,
+}
+
+pub type UserResource = Resource<Result<Option<crate::accounts::model::CurrentUser>, ServerFnError>>;
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let actions = AuthActions {
+        login: ServerAction::<Login>::new(),
+        login_totp: ServerAction::<LoginTotp>::new(),
+        logout: ServerAction::<Logout>::new(),
+    };
+    let user: UserResource = Resource::new(
+        move || (actions.login.version().get(), actions.login_totp.version().get(), actions.logout.version().get()),
+        |_| crate::accounts::server_fns::whoami(),
+    );
+    provide_context(actions);
+    provide_context(user);
+
+    view! {
+        <Title text="TrueVault"/>
+        <Router>
+            <components::nav::TopNav/>
+            <main class="page">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=Landing/>
+                    <Route path=path!("/pricing") view=Pricing/>
+                    <Route path=path!("/register") view=Register/>
+                    <Route path=path!("/verify") view=Verify/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/login/totp") view=LoginTotpPage/>
+                    <Route path=path!("/forgot") view=Forgot/>
+                    <Route path=path!("/reset") view=Reset/>
+                    <Route path=path!("/dashboard") view=Dashboard/>
+                    <Route path=path!("/account") view=Account/>
+                    <Route path=path!("/admin") view=AdminUsers/>
+                    <Route path=path!("/admin/users") view=AdminUsers/>
+                    <Route path=path!("/admin/themes") view=AdminThemes/>
+                    <Route path=path!("/admin/themes/:id") view=AdminThemeEdit/>
+                    <Route path=path!("/admin/plans") view=AdminPlans/>
+                    <Route path=path!("/admin/outbox") view=AdminOutbox/>
+                    <Route path=path!("/admin/audit") view=AdminAudit/>
+                </Routes>
+            </main>
+            <footer class="footer">"TrueVault — private by design."</footer>
+        </Router>
+    }
+}

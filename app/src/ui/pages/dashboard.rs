@@ -1,0 +1,60 @@
+//! The signed-in home: account state and the sections of the service.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    accounts::model::{AccountStatus, CurrentUser},
+    ui::components::guard::RequireUser,
+};
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    view! {
+        <Title text="Dashboard — TrueVault"/>
+        <RequireUser children=|u: CurrentUser| view! { <DashboardBody user=u/> }/>
+    }
+}
+
+#[component]
+fn DashboardBody(user: CurrentUser) -> impl IntoView {
+    let greeting = if user.first_name.is_empty() { "Welcome back".to_string() } else { format!("Welcome back, {}", user.first_name) };
+    view! {
+        <div class="dashboard">
+            <aside class="sidenav" aria-label="Dashboard">
+                <a href="/dashboard" aria-current="page">"Overview"</a>
+                <a href="/account">"Account & security"</a>
+                <a href="/pricing">"Plans"</a>
+            </aside>
+            <section class="dashboard-main">
+                <h1 data-testid="dashboard-title">{greeting}</h1>
+                <div class="grid two">
+                    <article class="card">
+                        <h2>"Your account"</h2>
+                        <dl class="facts">
+                            <dt>"E-mail"</dt><dd>{user.email.clone()}</dd>
+                            <dt>"Status"</dt><dd>{user.status.as_str()}</dd>
+                            <dt>"Two-factor"</dt>
+                            <dd>{if user.totp_enabled { "On" } else { "Off — turn it on under Account & security" }}</dd>
+                        </dl>
+                        {(user.status == AccountStatus::Pending).then(|| view! {
+                            <p class="notice warning">"Please confirm your e-mail address: we sent you a link."</p>
+                        })}
+                    </article>
+                    <article class="card">
+                        <h2>"Devices"</h2>
+                        <p class="muted">"You have no VPN devices yet. Device set-up (WireGuard configs and QR codes) is coming to this dashboard next."</p>
+                    </article>
+                    <article class="card">
+                        <h2>"Home network"</h2>
+                        <p class="muted">"No scanner has reported yet. Nothing is shown until a scan of your home network arrives."</p>
+                    </article>
+                    <article class="card">
+                        <h2>"Cameras"</h2>
+                        <p class="muted">"No cameras yet."</p>
+                    </article>
+                </div>
+            </section>
+        </div>
+    }
+}

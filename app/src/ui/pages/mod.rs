@@ -1,0 +1,13 @@
+//! One module per page group.
+
+mod account;
+mod admin;
+mod auth;
+mod dashboard;
+mod public;
+
+pub use account::Account;
+pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes, AdminUsers};
+pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Verify};
+pub use dashboard::Dashboard;
+pub use public::{Landing, NotFound, Pricing};

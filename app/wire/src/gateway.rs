@@ -1,0 +1,1 @@
+//! Camera gateway ↔ portal: the control messages of the gateway tunnel.

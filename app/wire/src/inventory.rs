@@ -1,0 +1,1 @@
+//! Scanner ↔ portal: inventory sync payloads (`POST /api/v1/inventory/sync`).
