@@ -56,7 +56,9 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    /// With `listen` on port 0 (tests), the OS picks a port and
+    /// `public_url` becomes `http://127.0.0.1:{port}`.
+    pub async fn build(mut config: Config) -> Result<Self, StartupError> {
         let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
         db.migrate().await?;
         let keys = Keys::load_or_generate(&config.data_dir, config.session_key.as_ref(), config.encryption_key.as_ref())?;
@@ -68,6 +70,11 @@ impl Application {
             .build();
         let listener =
             TcpListener::bind(config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen, source })?;
+        if config.listen.port() == 0 {
+            if let Ok(addr) = listener.local_addr() {
+                config.public_url = format!("http://{addr}");
+            }
+        }
         let state = AppState {
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),

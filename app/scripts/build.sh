@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the portal: the wasm bundle for hydration (wasm-bindgen, no
+# cargo-leptos needed) into $CARGO_TARGET_DIR/site/pkg, the stylesheet,
+# and the server binary.   build.sh [--release]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+profile_flag=(); wasm_profile=debug; wasm_flag=()
+if [ "${1:-}" = "--release" ]; then
+  profile_flag=(--release); wasm_profile=wasm-release; wasm_flag=(--profile wasm-release)
+fi
+cd "$ROOT"
+log "building the browser bundle ($wasm_profile)"
+cargo build -p truevault --lib --target wasm32-unknown-unknown --features hydrate "${wasm_flag[@]}"
+mkdir -p "$SITE_ROOT/pkg"
+wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name truevault \
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_profile/truevault.wasm"
+cp style/truevault.css "$SITE_ROOT/pkg/truevault.css"
+for f in truevault_bg.wasm truevault.js truevault.css; do gzip -9 -k -f "$SITE_ROOT/pkg/$f"; done
+log "building the server (${profile_flag[*]:-debug})"
+cargo build -p truevault --bin truevault --features ssr "${profile_flag[@]}"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what TrueVault needs on a fresh Debian machine (idempotent).
+#   setup.sh          what serving the portal needs: the wasm target and the
+#                     wasm-bindgen CLI matching Cargo.lock
+#   setup.sh --test   plus what the tests need: Debian's Chromium (driven by
+#                     Playwright, no browser download), PostgreSQL client/server
+#                     tools, wireguard-go/tools, wrk, GStreamer's RTSP server,
+#                     arp-scan/nmap/ieee-data, Python aiosmtpd and zeroconf,
+#                     and the end2end npm packages.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+mode="${1:-serve}"
+
+if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+  log "adding the wasm32 target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+want="$(wasm_bindgen_version)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+if [ "$have" != "$want" ]; then
+  log "installing wasm-bindgen-cli $want (about 2 minutes, once)"
+  # Not --locked: its lockfile names a crate version the registry lacks.
+  cargo install wasm-bindgen-cli --version "=$want" --force
+fi
+
+[ "$mode" = "--test" ] || exit 0
+
+apt_pkgs=(chromium wireguard-go wireguard-tools wrk iproute2 arp-scan nmap ieee-data
+  python3-gi gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  postgresql-15 avahi-utils)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import aiosmtpd, zeroconf' 2>/dev/null; then
+  log "installing Python test servers (aiosmtpd, zeroconf)"
+  python3 -m pip install -q aiosmtpd zeroconf
+fi
+
+if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+  log "installing end2end npm packages (Playwright without its browser download)"
+  (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
