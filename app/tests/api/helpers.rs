@@ -1,0 +1,184 @@
+//! `TestApp`: the real portal on a random port with a fresh database.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use reqwest::{header, redirect, Client, Response};
+use sqlx::Row;
+use truevault::{
+    accounts::{model::Role, service},
+    config::Config,
+    db::Db,
+    startup::Application,
+    state::AppState,
+};
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub dir: PathBuf,
+    pg_cleanup: Option<(String, String)>,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> Self {
+        let dir = std::env::temp_dir().join(format!("tv-test-{}", random_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut config = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: dir.clone(),
+            auth_rate_per_minute: 1000,
+            ..Config::default()
+        };
+        let mut pg_cleanup = None;
+        if let Ok(admin_url) = std::env::var("TRUEVAULT_TEST_PG_URL") {
+            let name = format!("tv_test_{}", random_suffix());
+            let admin = Db::connect(&admin_url, 1).await.expect("connect to the test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.expect("create database");
+            admin.pool.close().await;
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).expect("url has a database");
+            config.database_url = Some(format!("{base}/{name}"));
+            pg_cleanup = Some((admin_url, name));
+        }
+        customize(&mut config);
+        let app = Application::build(config).await.expect("build app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state.clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self { address, state, dir, pg_cleanup }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A same-origin form POST, as a browser on our page sends it.
+    pub async fn post_form(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(path))
+            .header(header::ORIGIN, &self.address)
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).header(header::ACCEPT, "text/html").send().await.expect("request")
+    }
+
+    pub async fn get_html(&self, client: &Client, path: &str) -> String {
+        self.get(client, path).await.text().await.expect("body")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query(sql).fetch_one(&self.state.db.pool).await.expect("count").try_get(0).expect("count column")
+    }
+
+    /// The newest outbox mail to `to`: (subject, body).
+    pub async fn last_mail_to(&self, to: &str) -> Option<(String, String)> {
+        let row = sqlx::query("SELECT subject, body_text FROM mail_outbox WHERE to_addr = $1 ORDER BY id DESC LIMIT 1")
+            .bind(to)
+            .fetch_optional(&self.state.db.pool)
+            .await
+            .expect("outbox");
+        row.map(|r| (r.get("subject"), r.get::<Option<String>, _>("body_text").unwrap_or_default()))
+    }
+
+    pub async fn mail_count(&self, to: &str) -> i64 {
+        sqlx::query("SELECT COUNT(*) FROM mail_outbox WHERE to_addr = $1")
+            .bind(to)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("count")
+            .get(0)
+    }
+
+    pub async fn register(&self, client: &Client, email: &str) -> Response {
+        self.post_form(client, "/api/auth/register", &[("email", email), ("password", PASSWORD), ("first_name", "Ada")]).await
+    }
+
+    /// Registers, follows the mailed link, and returns a signed-in client.
+    pub async fn signed_in_user(&self, email: &str) -> Client {
+        let client = new_client();
+        let res = self.register(&client, email).await;
+        assert!(res.status().is_success(), "register: {}", res.status());
+        let (_, body) = self.last_mail_to(email).await.expect("verification mail");
+        let token = token_from(&body, "/verify?token=");
+        let res = self.post_form(&client, "/api/auth/verify", &[("token", &token)]).await;
+        assert!(redirected(&res), "verify: {}", res.status());
+        self.login(&client, email, PASSWORD).await;
+        client
+    }
+
+    pub async fn login(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post_form(client, "/api/auth/login", &[("email", email), ("password", password)]).await
+    }
+
+    pub async fn signed_in_admin(&self, email: &str) -> Client {
+        service::create_verified_user(&self.state.db, email, PASSWORD, Role::Admin).await.expect("create admin");
+        let client = new_client();
+        let res = self.login(&client, email, PASSWORD).await;
+        assert!(redirected(&res), "admin login: {}", res.status());
+        client
+    }
+
+    /// Whether `client` is signed in, judged by the account server function.
+    pub async fn whoami(&self, client: &Client) -> Option<String> {
+        let res = self.post_form(client, "/api/account/me", &[]).await;
+        let v: serde_json::Value = res.json().await.ok()?;
+        v.get("email").and_then(|e| e.as_str()).map(String::from)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin_url, name)) = self.pg_cleanup.take() {
+            // Best effort, on a separate runtime: the test's runtime is going away.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async move {
+                        if let Ok(admin) = Db::connect(&admin_url, 1).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin.pool)
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests
+/// look at them).
+/// A server function answered with a redirect: a 3xx for plain form posts,
+/// or the `serverfnredirect` header for script-driven calls.
+pub fn redirected(res: &Response) -> bool {
+    res.status().is_redirection() || res.headers().contains_key("serverfnredirect")
+}
+
+pub fn new_client() -> Client {
+    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().expect("client")
+}
+
+pub fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), nanos)
+}
+
+/// Extracts the token after `marker` in a mailed body.
+pub fn token_from(body: &str, marker: &str) -> String {
+    let start = body.find(marker).unwrap_or_else(|| panic!("no {marker} in mail: {body}")) + marker.len();
+    body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}

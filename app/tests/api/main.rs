@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real server on port 0 with a fresh
+//! database — a SQLite file by default, or a new PostgreSQL database when
+//! `TRUEVAULT_TEST_PG_URL` is set — and talks to it over HTTP.
+
+mod accounts;
+mod helpers;
+mod security;
+mod smtp;
+mod themes;
