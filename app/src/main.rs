@@ -29,9 +29,11 @@ async fn main() -> anyhow::Result<()> {
                 smtp = state.config.smtp.is_some(),
                 "TrueVault portal ready"
             );
-            if truevault::accounts::repo::count_admins(&state.db).await.unwrap_or(0) == 0 {
+            if let Some(path) = truevault::accounts::bootstrap::prepare(&state).await? {
                 tracing::warn!(
-                    "no administrator yet: create one with `truevault admin create-admin --email you@example.com` (password on stdin)"
+                    file = %path.display(),
+                    "no administrator yet: open the one-time set-up link in this file, \
+                     or run `truevault admin create-admin --email you@example.com`"
                 );
             }
             app.run_until(shutdown_signal()).await?;

@@ -7,6 +7,8 @@ pub mod model;
 pub mod server_fns;
 
 #[cfg(feature = "ssr")]
+pub mod bootstrap;
+#[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
 pub mod repo;

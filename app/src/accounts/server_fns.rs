@@ -155,3 +155,13 @@ pub async fn revoke_other_sessions() -> Result<String, ServerFnError> {
         .await;
     Ok(format!("Signed out {n} other session(s)."))
 }
+
+/// First run: creates the administrator with the one-time link's token.
+#[server(endpoint = "auth/setup_admin")]
+pub async fn setup_admin(token: String, email: String, password: String) -> Result<(), ServerFnError> {
+    sfn::limit("E-mail", &email, 254)?;
+    sfn::limit("Password", &password, 128)?;
+    super::bootstrap::create_admin(&sfn::state(), &token, &email, &password).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}

@@ -85,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login/totp") view=LoginTotpPage/>
                     <Route path=path!("/forgot") view=Forgot/>
                     <Route path=path!("/reset") view=Reset/>
+                    <Route path=path!("/setup") view=Setup/>
                     <Route path=path!("/dashboard") view=Dashboard/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/admin") view=AdminUsers/>

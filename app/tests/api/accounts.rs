@@ -266,3 +266,29 @@ async fn suspended_accounts_cannot_sign_in_and_lose_their_sessions() {
     assert!(!res.status().is_success());
     assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE status = 'suspended'").await, 1);
 }
+
+#[tokio::test]
+async fn first_run_link_creates_the_administrator_once() {
+    let app = TestApp::spawn().await;
+    let path = truevault::accounts::bootstrap::prepare(&app.state).await.unwrap().expect("no admin yet: a link is written");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let token = token_from(&text, "/setup?token=");
+    let client = new_client();
+    let wrong = app
+        .post_form(&client, "/api/auth/setup_admin", &[("token", &"A".repeat(43)), ("email", "boss@example.com"), ("password", PASSWORD)])
+        .await;
+    assert!(wrong.text().await.unwrap().contains("invalid or has expired"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'").await, 0);
+    let res = app
+        .post_form(&client, "/api/auth/setup_admin", &[("token", &token), ("email", "boss@example.com"), ("password", PASSWORD)])
+        .await;
+    assert!(redirected(&res), "{}", res.status());
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active'").await, 1);
+    assert!(!path.exists(), "the link is gone once used");
+    let replay = app
+        .post_form(&client, "/api/auth/setup_admin", &[("token", &token), ("email", "evil@example.com"), ("password", PASSWORD)])
+        .await;
+    assert!(!redirected(&replay));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+    assert!(truevault::accounts::bootstrap::prepare(&app.state).await.unwrap().is_none());
+}

@@ -13,14 +13,17 @@ where
     IV: IntoView + 'static,
 {
     let user = expect_context::<UserResource>();
+    let children = StoredValue::new(children);
+    // Awaiting the resource (rather than reading it) waits for a refetch in
+    // flight, so a page reached right after signing in sees the new user.
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                user.get().map(|u| match u {
-                    Ok(Some(u)) => children(u).into_any(),
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) => children.with_value(|f| f(u)).into_any(),
                     _ => view! { <Redirect path="/login"/> }.into_any(),
-                })
-            }}
+                }
+            })}
         </Suspense>
     }
 }

@@ -199,7 +199,7 @@ fn ThemeEditor() -> impl IntoView {
                     view! {
                         <h1>{format!("Theme: {}", t.summary.name)}</h1>
                         <p class="muted">"Each value becomes a CSS custom property. Values cannot contain ; { } < > \\ or url(…)."</p>
-                        <ActionNotice value=save.value()/>
+                        <div data-testid="theme-save-result"><ActionNotice value=save.value()/></div>
                         <table class="table" data-testid="theme-vars">
                             <thead><tr><th>"Property"</th><th>"Value"</th><th></th></tr></thead>
                             <tbody>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::accounts::server_fns::{ForgotPassword, Register as RegisterFn, ResetPassword, VerifyEmail};
+use crate::accounts::server_fns::{ForgotPassword, Register as RegisterFn, ResetPassword, SetupAdmin, VerifyEmail};
 use crate::ui::{
     components::notice::{ActionError, ActionNotice},
     AuthActions,
@@ -154,6 +154,28 @@ pub fn Reset() -> impl IntoView {
                 <input type="hidden" name="token" value=token/>
                 <PasswordField name="password" label="New password (12–128 characters)" autocomplete="new-password"/>
                 <button type="submit" class="btn btn-primary">"Save new password"</button>
+            </ActionForm>
+            <ActionError value=action.value()/>
+        </section>
+    }
+}
+
+/// First run: create the administrator with the link from `first-run-admin.txt`.
+#[component]
+pub fn Setup() -> impl IntoView {
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let action = ServerAction::<SetupAdmin>::new();
+    view! {
+        <Title text="Create the administrator — TrueVault"/>
+        <section class="card narrow">
+            <h1>"Create the administrator"</h1>
+            <p class="muted">"This one-time page works while the portal has no administrator."</p>
+            <ActionForm action=action attr:class="form">
+                <input type="hidden" name="token" value=token/>
+                <label>"E-mail" <input type="email" name="email" required maxlength="254" autocomplete="username"/></label>
+                <PasswordField name="password" label="Password (12–128 characters)" autocomplete="new-password"/>
+                <button type="submit" class="btn btn-primary">"Create administrator"</button>
             </ActionForm>
             <ActionError value=action.value()/>
         </section>

@@ -8,6 +8,6 @@ mod public;
 
 pub use account::Account;
 pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes, AdminUsers};
-pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Verify};
+pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use dashboard::Dashboard;
 pub use public::{Landing, NotFound, Pricing};

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# HTTP benchmark: the release binary on a fresh SQLite database, driven by
+# wrk at 64 connections: landing page, a signed-in dashboard, /health.
+# Prints requests/s and p99 latency per target.   bench-http.sh [seconds]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+secs="${1:-10}"
+BIN="$CARGO_TARGET_DIR/release/truevault"
+[ -x "$BIN" ] || "$ROOT/app/scripts/build.sh" --release
+command -v wrk >/dev/null || { echo "wrk is missing: app/scripts/setup.sh --test installs it" >&2; exit 1; }
+
+work="$(mktemp -d /tmp/tv-bench.XXXXXX)"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export TRUEVAULT_DATA_DIR="$work" TRUEVAULT_LISTEN="127.0.0.1:$port" TRUEVAULT_PUBLIC_URL="http://127.0.0.1:$port"
+export TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
+password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+printf '%s\n' "$password" | "$BIN" admin create-admin --email bench@example.com >/dev/null 2>&1
+"$BIN" serve >"$work/log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+cookie="$(curl -s -o /dev/null -D - -H "Origin: http://127.0.0.1:$port" \
+  --data-urlencode email=bench@example.com --data-urlencode "password=$password" \
+  "http://127.0.0.1:$port/api/auth/login" | tr -d '\r' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2; exit}')"
+[ -n "$cookie" ] || { echo "could not sign in" >&2; exit 1; }
+curl -sf -H "Cookie: $cookie" "http://127.0.0.1:$port/dashboard" | grep -q "bench@example.com" || { echo "dashboard did not render for the session" >&2; exit 1; }
+
+printf '%-12s %12s %10s %10s\n' target "req/s" p50 p99
+run() {
+  local name="$1" path="$2"; shift 2
+  out="$(wrk -t2 -c64 -d"${secs}s" --latency "$@" "http://127.0.0.1:$port$path")"
+  rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  errs="$(awk '/Non-2xx|Socket errors/' <<<"$out")"
+  printf '%-12s %12s %10s %10s %s\n' "$name" "$rps" "$p50" "$p99" "$errs"
+}
+run landing /
+run dashboard /dashboard -H "Cookie: $cookie"
+run health /health
