@@ -63,6 +63,26 @@ impl Db {
         }
     }
 
+    /// A transaction that will write. SQLite starts it `IMMEDIATE` so two
+    /// writers queue on the busy timeout instead of failing when a read
+    /// lock would have to be upgraded; PostgreSQL callers lock the rows
+    /// they depend on with [`Db::lock_row_sql`].
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// `SELECT id FROM {table} WHERE id = $1`, with `FOR UPDATE` on
+    /// PostgreSQL (SQLite's immediate transaction already serialises).
+    pub fn lock_row_sql(&self, table: &str) -> String {
+        match self.engine {
+            Engine::Sqlite => format!("SELECT id FROM {table} WHERE id = $1"),
+            Engine::Postgres => format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }

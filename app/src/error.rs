@@ -29,6 +29,14 @@ pub enum AppError {
     InvalidToken,
     #[error("That code is not valid.")]
     InvalidTotp,
+    #[error("The token is invalid or has been revoked.")]
+    InvalidBearer,
+    #[error("Your plan allows {0} device(s). Remove one or upgrade your plan.")]
+    DeviceLimitExceeded(i64),
+    #[error("This server has no free addresses left. Please choose another server.")]
+    NetworkFull,
+    #[error("No VPN server is available right now. Please try again later.")]
+    ServerUnavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -47,6 +55,10 @@ impl AppError {
             AppError::RateLimited => "RATE_LIMITED",
             AppError::InvalidToken => "INVALID_TOKEN",
             AppError::InvalidTotp => "INVALID_TOTP",
+            AppError::InvalidBearer => "INVALID_TOKEN",
+            AppError::DeviceLimitExceeded(_) => "DEVICE_LIMIT_EXCEEDED",
+            AppError::NetworkFull => "NETWORK_FULL",
+            AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -56,10 +68,11 @@ impl AppError {
             AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::InvalidCredentials | AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::DeviceLimitExceeded(_) | AppError::NetworkFull => StatusCode::CONFLICT,
+            AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -10,7 +10,10 @@ pub mod admin;
 pub mod billing;
 pub mod themes;
 pub mod ui;
+pub mod vpn;
 
+#[cfg(feature = "ssr")]
+pub mod api;
 #[cfg(feature = "ssr")]
 pub mod audit;
 #[cfg(feature = "ssr")]
@@ -25,6 +28,8 @@ pub mod error;
 pub mod http;
 #[cfg(feature = "ssr")]
 pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod nodes;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]

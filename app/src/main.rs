@@ -7,6 +7,7 @@ use clap::Parser;
 use truevault::{
     accounts::{model::Role, service},
     cli::{AdminCommand, Cli, Command},
+    nodes::agent::{Agent, AgentConfig},
     config::Config,
     db::Db,
     startup::{shutdown_signal, Application},
@@ -37,6 +38,20 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             app.run_until(shutdown_signal()).await?;
+        }
+        Command::Node(args) => {
+            let cfg = AgentConfig {
+                portal: args.portal,
+                enroll_token: args.token,
+                interface: args.interface,
+                state_dir: args.state_dir,
+                stats_interval: std::time::Duration::from_secs(args.stats_interval.max(1)),
+            };
+            let agent = Agent::start(cfg).await.context("starting the node agent")?;
+            tokio::select! {
+                res = agent.run() => res.context("node agent stopped")?,
+                _ = shutdown_signal() => {}
+            }
         }
         Command::Migrate => {
             let db = Db::connect(&config.database_url(), 2).await?;

@@ -84,6 +84,7 @@ impl Application {
             metrics: Default::default(),
             themes: ThemeCache::default(),
             leptos_options,
+            node_changes: Default::default(),
         };
         let router = router(state.clone());
         Ok(Self { listener, router, state })
@@ -134,8 +135,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), http::context::middleware))
         .layer(middleware::from_fn_with_state(state.clone(), http::rate_limit::auth_endpoints))
         .layer(middleware::from_fn_with_state(state.clone(), http::security::csrf))
-        .layer(middleware::from_fn(http::security::baseline_headers))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // The agent API sets its own (larger) body limits per route.
+        .merge(crate::api::router())
+        .layer(middleware::from_fn(http::security::baseline_headers))
         .layer(middleware::from_fn_with_state(state.clone(), http::metrics::middleware))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -20,6 +20,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub themes: ThemeCache,
     pub leptos_options: LeptosOptions,
+    /// Woken whenever any node's desired peer set changes; long-polling
+    /// nodes then check their own version.
+    pub node_changes: Arc<tokio::sync::Notify>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -87,9 +87,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset") view=Reset/>
                     <Route path=path!("/setup") view=Setup/>
                     <Route path=path!("/dashboard") view=Dashboard/>
+                    <Route path=path!("/devices") view=Devices/>
+                    <Route path=path!("/devices/:id") view=DeviceUsage/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/admin") view=AdminUsers/>
                     <Route path=path!("/admin/users") view=AdminUsers/>
+                    <Route path=path!("/admin/servers") view=AdminServers/>
                     <Route path=path!("/admin/themes") view=AdminThemes/>
                     <Route path=path!("/admin/themes/:id") view=AdminThemeEdit/>
                     <Route path=path!("/admin/plans") view=AdminPlans/>

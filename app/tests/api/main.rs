@@ -7,3 +7,4 @@ mod helpers;
 mod security;
 mod smtp;
 mod themes;
+mod vpn;

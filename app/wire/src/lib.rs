@@ -24,3 +24,4 @@ pub struct ApiError {
 
 pub mod gateway;
 pub mod inventory;
+pub mod node;

@@ -41,6 +41,7 @@ where
                     <div class="admin-layout">
                         <nav class="subnav" aria-label="Admin">
                             <a href="/admin/users">"Users"</a>
+                            <a href="/admin/servers">"Servers"</a>
                             <a href="/admin/themes">"Themes"</a>
                             <a href="/admin/plans">"Plans"</a>
                             <a href="/admin/outbox">"Mail outbox"</a>

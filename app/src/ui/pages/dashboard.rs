@@ -23,6 +23,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
         <div class="dashboard">
             <aside class="sidenav" aria-label="Dashboard">
                 <a href="/dashboard" aria-current="page">"Overview"</a>
+                <a href="/devices">"Devices"</a>
                 <a href="/account">"Account & security"</a>
                 <a href="/pricing">"Plans"</a>
             </aside>
@@ -43,7 +44,8 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                     </article>
                     <article class="card">
                         <h2>"Devices"</h2>
-                        <p class="muted">"You have no VPN devices yet. Device set-up (WireGuard configs and QR codes) is coming to this dashboard next."</p>
+                        <p class="muted">"Your phones, laptops and routers, each with its own WireGuard config and QR code."</p>
+                        <a class="btn btn-primary" href="/devices">"Manage devices"</a>
                     </article>
                     <article class="card">
                         <h2>"Home network"</h2>

@@ -4,10 +4,14 @@ mod account;
 mod admin;
 mod auth;
 mod dashboard;
+mod devices;
 mod public;
+mod servers;
 
 pub use account::Account;
 pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes, AdminUsers};
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use dashboard::Dashboard;
+pub use devices::{DeviceUsage, Devices};
+pub use servers::AdminServers;
 pub use public::{Landing, NotFound, Pricing};

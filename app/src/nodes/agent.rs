@@ -1,0 +1,309 @@
+//! The node agent (`truevault node`): runs as root on a VPN server next to a
+//! WireGuard interface. It enrolls once (its private key never leaves the
+//! machine), then long-polls the portal for the desired peer set and applies
+//! it with `wg syncconf` — which adds, updates and removes only what changed,
+//! so untouched peers keep their sessions — and reports per-peer handshakes
+//! and byte counters from `wg show <if> dump`.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+use truevault_wire::node::{DesiredConfig, EnrollRequest, EnrollResponse, InterfaceSettings, PeerStats, StatsReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("portal request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("portal refused the request ({status}): {body}")]
+    Refused { status: u16, body: String },
+    #[error("{cmd} failed: {detail}")]
+    Command { cmd: String, detail: String },
+    #[error("state file {path}: {detail}")]
+    State { path: String, detail: String },
+    #[error("unexpected `wg show dump` output: {0}")]
+    Dump(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub portal: String,
+    /// The one-time enrollment token (only needed until enrolled).
+    pub enroll_token: Option<String>,
+    pub interface: String,
+    pub state_dir: PathBuf,
+    pub stats_interval: Duration,
+}
+
+/// What the agent keeps between runs (mode 0600).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct NodeState {
+    node_token: String,
+    private_key: String,
+    interface: InterfaceSettings,
+}
+
+/// One peer line of `wg show <if> dump`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpPeer {
+    pub public_key: String,
+    pub endpoint: Option<String>,
+    pub latest_handshake: i64,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+}
+
+/// Parses the peer lines of `wg show <if> dump` (the first line is the
+/// interface itself).
+pub fn parse_dump(text: &str) -> Result<Vec<DumpPeer>, AgentError> {
+    let mut peers = Vec::new();
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 8 {
+            return Err(AgentError::Dump(line.chars().take(120).collect()));
+        }
+        let num = |s: &str| s.parse::<i64>().map_err(|_| AgentError::Dump(line.chars().take(120).collect()));
+        peers.push(DumpPeer {
+            public_key: f[0].to_string(),
+            endpoint: (f[2] != "(none)").then(|| f[2].to_string()),
+            latest_handshake: num(f[4])?,
+            rx_bytes: num(f[5])?,
+            tx_bytes: num(f[6])?,
+        });
+    }
+    Ok(peers)
+}
+
+/// The `wg syncconf` file for a desired config.
+pub fn render_syncconf(private_key: &str, cfg: &DesiredConfig) -> String {
+    let mut out = String::with_capacity(128 + cfg.peers.len() * 160);
+    out.push_str("[Interface]\nPrivateKey = ");
+    out.push_str(private_key);
+    out.push_str(&format!("\nListenPort = {}\n", cfg.interface.listen_port));
+    for p in &cfg.peers {
+        out.push_str("\n[Peer]\nPublicKey = ");
+        out.push_str(&p.public_key);
+        out.push_str("\nPresharedKey = ");
+        out.push_str(&p.preshared_key);
+        out.push_str("\nAllowedIPs = ");
+        out.push_str(&p.allowed_ips.join(", "));
+        out.push('\n');
+    }
+    out
+}
+
+async fn run_cmd(program: &str, args: &[&str]) -> Result<String, AgentError> {
+    let out = Command::new(program).args(args).output().await.map_err(|e| AgentError::Command {
+        cmd: format!("{program} {}", args.first().copied().unwrap_or_default()),
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(AgentError::Command {
+            cmd: format!("{program} {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub struct Agent {
+    cfg: AgentConfig,
+    http: reqwest::Client,
+    state: NodeState,
+    version: i64,
+}
+
+impl Agent {
+    /// Loads the saved state, or enrolls with the one-time token.
+    pub async fn start(cfg: AgentConfig) -> Result<Self, AgentError> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let path = cfg.state_dir.join("node.json");
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| AgentError::State { path: path.display().to_string(), detail: e.to_string() })?,
+            Err(_) => Self::enroll(&cfg, &http, &path).await?,
+        };
+        let agent = Self { cfg, http, state, version: 0 };
+        agent.configure_interface().await?;
+        Ok(agent)
+    }
+
+    async fn enroll(cfg: &AgentConfig, http: &reqwest::Client, path: &Path) -> Result<NodeState, AgentError> {
+        let token = cfg.enroll_token.clone().ok_or_else(|| AgentError::State {
+            path: path.display().to_string(),
+            detail: "not enrolled yet: pass --token with the enrollment token from the admin page".into(),
+        })?;
+        let pair = crate::vpn::keys::generate_keypair();
+        let res = http
+            .post(format!("{}/api/v1/nodes/enroll", cfg.portal.trim_end_matches('/')))
+            .bearer_auth(token)
+            .json(&EnrollRequest { public_key: pair.public.clone() })
+            .send()
+            .await?;
+        let res: EnrollResponse = checked(res).await?.json().await?;
+        let state = NodeState { node_token: res.node_token, private_key: pair.private, interface: res.interface };
+        std::fs::create_dir_all(&cfg.state_dir)
+            .map_err(|e| AgentError::State { path: cfg.state_dir.display().to_string(), detail: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
+        crate::secrets::write_private(path, &bytes)
+            .map_err(|e| AgentError::State { path: path.display().to_string(), detail: e.to_string() })?;
+        tracing::info!(server = %res.server_name, "node enrolled");
+        Ok(state)
+    }
+
+    /// Key, port, addresses and link state of the interface (idempotent).
+    async fn configure_interface(&self) -> Result<(), AgentError> {
+        let iface = &self.cfg.interface;
+        let key_file = self.write_private_temp("key", &self.state.private_key)?;
+        let port = self.state.interface.listen_port.to_string();
+        let key_path = key_file.display().to_string();
+        let res = run_cmd("wg", &["set", iface, "private-key", &key_path, "listen-port", &port]).await;
+        let _ = std::fs::remove_file(&key_file);
+        res?;
+        for addr in &self.state.interface.addresses {
+            run_cmd("ip", &["address", "replace", addr, "dev", iface]).await?;
+        }
+        run_cmd("ip", &["link", "set", iface, "up"]).await?;
+        Ok(())
+    }
+
+    fn write_private_temp(&self, name: &str, contents: &str) -> Result<PathBuf, AgentError> {
+        let path = self.cfg.state_dir.join(format!(".{name}.{}", std::process::id()));
+        crate::secrets::write_private(&path, contents.as_bytes())
+            .map_err(|e| AgentError::State { path: path.display().to_string(), detail: e.to_string() })?;
+        Ok(path)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.cfg.portal.trim_end_matches('/'), path)
+    }
+
+    /// One long-poll round: `Ok(true)` when a new config was applied.
+    pub async fn sync_once(&mut self) -> Result<bool, AgentError> {
+        let res = self
+            .http
+            .get(self.url(&format!("/api/v1/nodes/self/config?since={}", self.version)))
+            .bearer_auth(&self.state.node_token)
+            .send()
+            .await?;
+        if res.status() == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(false);
+        }
+        let cfg: DesiredConfig = checked(res).await?.json().await?;
+        self.apply(&cfg).await?;
+        self.version = cfg.version;
+        Ok(true)
+    }
+
+    pub async fn apply(&self, cfg: &DesiredConfig) -> Result<(), AgentError> {
+        let started = std::time::Instant::now();
+        let file = self.write_private_temp("syncconf", &render_syncconf(&self.state.private_key, cfg))?;
+        let res = run_cmd("wg", &["syncconf", &self.cfg.interface, &file.display().to_string()]).await;
+        let _ = std::fs::remove_file(&file);
+        res?;
+        tracing::info!(version = cfg.version, peers = cfg.peers.len(), ms = started.elapsed().as_millis() as u64, "applied desired peers");
+        Ok(())
+    }
+
+    pub async fn report_stats(&self) -> Result<(), AgentError> {
+        let dump = run_cmd("wg", &["show", &self.cfg.interface, "dump"]).await?;
+        let peers = parse_dump(&dump)?
+            .into_iter()
+            .map(|p| PeerStats {
+                public_key: p.public_key,
+                latest_handshake: p.latest_handshake,
+                rx_bytes: p.rx_bytes,
+                tx_bytes: p.tx_bytes,
+                endpoint: p.endpoint,
+            })
+            .collect();
+        let res = self
+            .http
+            .post(self.url("/api/v1/nodes/self/stats"))
+            .bearer_auth(&self.state.node_token)
+            .json(&StatsReport { applied_version: self.version, peers })
+            .send()
+            .await?;
+        checked(res).await?;
+        Ok(())
+    }
+
+    /// Runs until the process is stopped: sync loop plus periodic stats.
+    /// Errors are logged and retried with backoff; a revoked token stops it.
+    pub async fn run(mut self) -> Result<(), AgentError> {
+        let mut stats_tick = tokio::time::interval(self.cfg.stats_interval);
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                res = self.sync_once() => match res {
+                    Ok(applied) => {
+                        backoff = Duration::from_millis(500);
+                        if applied {
+                            if let Err(e) = self.report_stats().await {
+                                tracing::warn!(error = %e, "stats report failed");
+                            }
+                        }
+                    }
+                    Err(AgentError::Refused { status: 401, body }) => {
+                        return Err(AgentError::Refused { status: 401, body });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "sync failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                },
+                _ = stats_tick.tick() => {
+                    if let Err(e) = self.report_stats().await {
+                        tracing::warn!(error = %e, "stats report failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn checked(res: reqwest::Response) -> Result<reqwest::Response, AgentError> {
+    if res.status().is_success() {
+        return Ok(res);
+    }
+    let status = res.status().as_u16();
+    let body: String = res.text().await.unwrap_or_default().chars().take(300).collect();
+    Err(AgentError::Refused { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use truevault_wire::node::DesiredPeer;
+
+    #[test]
+    fn parses_wg_dump() {
+        let text = "PRIV\tPUB\t51820\toff\n\
+                    peerA=\t(none)\t10.0.0.2:40000\t10.8.0.2/32\t1700000000\t1234\t5678\toff\n\
+                    peerB=\tPSK\t(none)\t10.8.0.3/32\t0\t0\t0\t25\n";
+        let peers = parse_dump(text).unwrap();
+        assert_eq!(peers.len(), 2);
+        assert_eq!(peers[0].endpoint.as_deref(), Some("10.0.0.2:40000"));
+        assert_eq!((peers[0].latest_handshake, peers[0].rx_bytes, peers[0].tx_bytes), (1_700_000_000, 1234, 5678));
+        assert_eq!(peers[1].endpoint, None);
+        assert!(parse_dump("iface\nbroken line").is_err());
+        assert!(parse_dump("iface\na\tb\tc\td\tx\t1\t2\t3").is_err());
+    }
+
+    #[test]
+    fn renders_syncconf() {
+        let cfg = DesiredConfig {
+            version: 3,
+            interface: InterfaceSettings { addresses: vec!["10.8.0.1/16".into()], listen_port: 51820 },
+            peers: vec![DesiredPeer { public_key: "A=".into(), preshared_key: "P=".into(), allowed_ips: vec!["10.8.0.2/32".into(), "fd00::2/128".into()] }],
+        };
+        assert_eq!(
+            render_syncconf("K=", &cfg),
+            "[Interface]\nPrivateKey = K=\nListenPort = 51820\n\n[Peer]\nPublicKey = A=\nPresharedKey = P=\nAllowedIPs = 10.8.0.2/32, fd00::2/128\n"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! `/api/v1/nodes/…`: the JSON API VPN nodes call with their bearer token.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{DefaultBodyLimit, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use truevault_wire::node::{EnrollRequest, StatsReport, StatsResponse};
+
+use super::service;
+use crate::{api::{bearer, client_ip, request_id, ApiRejection}, audit, state::AppState};
+
+/// How long a config request waits for a change before answering 304.
+pub const LONG_POLL: Duration = Duration::from_secs(25);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/nodes/enroll", post(enroll))
+        .route("/api/v1/nodes/self/config", get(config))
+        .route("/api/v1/nodes/self/stats", post(stats))
+        // A report for tens of thousands of peers is a few MB.
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<EnrollRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let rid = request_id();
+    let Some(token) = bearer(&headers) else { return ApiRejection::unauthenticated(rid) };
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiRejection::bad_json(rid, e),
+    };
+    match service::enroll(&state, token, &req.public_key, &client_ip(&headers)).await {
+        Ok(res) => Json(res).into_response(),
+        Err(e) => e.into_api_response(rid),
+    }
+}
+
+#[derive(Deserialize)]
+struct Since {
+    #[serde(default)]
+    since: i64,
+}
+
+/// Answers at once when the desired set moved past `since`, else holds the
+/// request until a change (or ~25 s) and answers 304 Not Modified.
+async fn config(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Since>) -> Response {
+    let rid = request_id();
+    let Some(token) = bearer(&headers) else { return ApiRejection::unauthenticated(rid) };
+    let server = match service::authenticate(&state, token).await {
+        Ok(s) => s,
+        Err(e) => return e.into_api_response(rid),
+    };
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    loop {
+        // Register for the wake-up before reading the version, so a change
+        // between the read and the wait is not missed.
+        let changed = state.node_changes.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match crate::vpn::repo::peers_version(&state.db, server.id).await {
+            Ok(v) if v > q.since => break,
+            Ok(_) => {}
+            Err(e) => return crate::error::AppError::from(e).into_api_response(rid),
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
+        // Other portal instances change the database without waking us:
+        // re-check at least every second.
+        let wait = (deadline - now).min(Duration::from_secs(1));
+        tokio::select! { _ = &mut changed => {}, _ = tokio::time::sleep(wait) => {} }
+    }
+    match service::desired_config(&state, &server).await {
+        Ok(cfg) => Json(cfg).into_response(),
+        Err(e) => e.into_api_response(rid),
+    }
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<StatsReport>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let rid = request_id();
+    let Some(token) = bearer(&headers) else { return ApiRejection::unauthenticated(rid) };
+    let server = match service::authenticate(&state, token).await {
+        Ok(s) => s,
+        Err(e) => return e.into_api_response(rid),
+    };
+    let Json(report) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiRejection::bad_json(rid, e),
+    };
+    match service::ingest_stats(&state, &server, report.applied_version, &report.peers).await {
+        Ok(accepted) => Json(StatsResponse { accepted }).into_response(),
+        Err(e) => {
+            audit::record(&state.db, None, "node.stats_rejected", &server.name, &client_ip(&headers), &e.to_string()).await;
+            e.into_api_response(rid)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Admin: VPN servers — add (with a one-time node enrollment token),
+//! status, health, peers and load, token rotation.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    accounts::model::CurrentUser,
+    ui::components::{
+        guard::RequireAdmin,
+        notice::{error_text, format_time, ActionError},
+    },
+    vpn::{
+        model::{SERVER_STATUSES, SERVER_TYPES},
+        server_fns::{admin_servers, AdminCreateServer, AdminRotateNodeToken, AdminServerStatus},
+    },
+};
+
+#[component]
+pub fn AdminServers() -> impl IntoView {
+    view! {
+        <Title text="Servers — Admin — TrueVault"/>
+        <RequireAdmin children=|_u: CurrentUser| view! { <ServerTable/> }/>
+    }
+}
+
+#[component]
+fn ServerTable() -> impl IntoView {
+    let create = ServerAction::<AdminCreateServer>::new();
+    let status = ServerAction::<AdminServerStatus>::new();
+    let rotate = ServerAction::<AdminRotateNodeToken>::new();
+    let servers = Resource::new(
+        move || (create.version().get(), status.version().get(), rotate.version().get()),
+        |_| admin_servers(),
+    );
+    let token_view = move |token: String| view! {
+        <div class="notice success" data-testid="node-token">
+            <p>"Node enrollment token (shown once): run on the server"</p>
+            <pre>{format!("truevault node --portal <this portal's URL> --interface wg0 --token {token}")}</pre>
+        </div>
+    };
+    view! {
+        <h1>"VPN servers"</h1>
+        {move || create.value().get().and_then(|r| r.ok()).map(token_view)}
+        {move || rotate.value().get().and_then(|r| r.ok()).map(token_view)}
+        <ActionError value=status.value()/>
+        <ActionError value=rotate.value()/>
+        <Suspense fallback=|| ()>
+            {move || servers.get().map(|r| match r {
+                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="muted">"No servers yet. Add the first one below."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="table" data-testid="servers">
+                        <thead><tr><th>"Name"</th><th>"Region"</th><th>"Type"</th><th>"Endpoint"</th><th>"Health"</th><th>"Peers"</th><th>"Status"</th><th></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|s| {
+                                let load = if s.capacity > 0 { s.peers * 100 / s.capacity } else { 0 };
+                                let health = if !s.enrolled { "not enrolled".to_string() }
+                                    else if s.healthy { format!("healthy ({})", s.last_report_at.map(format_time).unwrap_or_default()) }
+                                    else { format!("not reporting since {}", s.last_report_at.map(format_time).unwrap_or_else(|| "enrolment".into())) };
+                                view! {
+                                    <tr>
+                                        <td>{s.name.clone()}</td>
+                                        <td>{format!("{} {} {}", s.region, s.country, s.city)}</td>
+                                        <td>{s.server_type.clone()}</td>
+                                        <td><code>{format!("{}:{}", s.endpoint_host, s.endpoint_port)}</code></td>
+                                        <td><span class=if s.healthy { "dot online" } else { "dot offline" }></span>{health}</td>
+                                        <td>{format!("{} / {} ({load}%)", s.peers, s.capacity)}</td>
+                                        <td>
+                                            <ActionForm action=status attr:class="inline-form">
+                                                <input type="hidden" name="id" value=s.id/>
+                                                <select name="status">
+                                                    {SERVER_STATUSES.into_iter().map(|st| view! { <option value=st selected=st == s.status>{st}</option> }).collect_view()}
+                                                </select>
+                                                <button type="submit" class="btn btn-ghost small">"Set"</button>
+                                            </ActionForm>
+                                        </td>
+                                        <td>
+                                            <ActionForm action=rotate attr:class="inline-form">
+                                                <input type="hidden" name="id" value=s.id/>
+                                                <button type="submit" class="btn btn-ghost small">"New node token"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+        <section class="card">
+            <h2>"Add a server"</h2>
+            <ActionForm action=create attr:class="form grid-form">
+                <label>"Name" <input type="text" name="name" required maxlength="64"/></label>
+                <label>"Region" <input type="text" name="region" required maxlength="32" placeholder="eu"/></label>
+                <label>"Country" <input type="text" name="country" maxlength="64"/></label>
+                <label>"City" <input type="text" name="city" maxlength="64"/></label>
+                <label>"Endpoint host" <input type="text" name="endpoint_host" required maxlength="253"/></label>
+                <label>"Port" <input type="number" name="endpoint_port" value="51820" min="1" max="65535"/></label>
+                <label>"Type"
+                    <select name="server_type">{SERVER_TYPES.into_iter().map(|t| view! { <option value=t>{t}</option> }).collect_view()}</select>
+                </label>
+                <label>"VIP e-mail (dedicated only)" <input type="email" name="vip_email" maxlength="254"/></label>
+                <label>"Capacity (peers)" <input type="number" name="capacity" value="1000" min="1"/></label>
+                <label>"IPv4 pool" <input type="text" name="ipv4_pool" required value="10.8.0.0/16"/></label>
+                <label>"IPv6 pool (optional)" <input type="text" name="ipv6_pool" placeholder="fd00:8::/64"/></label>
+                <label>"DNS resolvers" <input type="text" name="dns" placeholder="10.8.0.1"/></label>
+                <button type="submit" class="btn btn-primary">"Add server"</button>
+            </ActionForm>
+            <ActionError value=create.value()/>
+        </section>
+    }
+}

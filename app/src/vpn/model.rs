@@ -1,0 +1,140 @@
+//! VPN types shared by server and browser.
+
+use serde::{Deserialize, Serialize};
+
+pub const SERVER_TYPES: [&str; 3] = ["shared", "premium", "vip_dedicated"];
+pub const SERVER_STATUSES: [&str; 4] = ["active", "maintenance", "offline", "draining"];
+/// A peer counts as connected while its latest handshake is this recent.
+pub const CONNECTED_WITHIN_SECS: i64 = 180;
+/// A node that has not reported for this long is unhealthy.
+pub const NODE_STALE_SECS: i64 = 90;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub id: i64,
+    pub name: String,
+    pub region: String,
+    pub country: String,
+    pub city: String,
+    pub endpoint_host: String,
+    pub endpoint_port: i64,
+    pub server_type: String,
+    pub vip_user_id: Option<i64>,
+    pub capacity: i64,
+    pub status: String,
+    pub ipv4_pool: String,
+    pub ipv6_pool: Option<String>,
+    pub dns: String,
+    pub public_key: Option<String>,
+    pub enrolled: bool,
+    pub last_report_at: Option<i64>,
+    pub peers: i64,
+    pub healthy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: i64,
+    pub name: String,
+    pub server_id: i64,
+    pub server_name: String,
+    pub region: String,
+    pub public_key: String,
+    pub address_v4: String,
+    pub address_v6: Option<String>,
+    pub identity_region: Option<String>,
+    pub last_handshake_at: Option<i64>,
+    pub connected: bool,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub server_healthy: bool,
+}
+
+/// What creating (or re-keying) a device returns. `config` holds the
+/// private key only when the server generated it; then it is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedDevice {
+    pub device: DeviceInfo,
+    pub config: String,
+    pub file_name: String,
+    pub qr_svg: Option<String>,
+    pub chosen_because: String,
+}
+
+/// Placeholder the browser replaces with the private key it generated.
+pub const PRIVATE_KEY_PLACEHOLDER: &str = "<private key stays on your device>";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDay {
+    pub day: i64,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub connected_seconds: i64,
+}
+
+/// A device name: 1-64 characters, no control characters.
+pub fn normalize_device_name(input: &str) -> Result<String, String> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Err("Give the device a name.".into());
+    }
+    if name.chars().count() > 64 {
+        return Err("A device name is at most 64 characters.".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("A device name must not contain control characters.".into());
+    }
+    Ok(name.to_string())
+}
+
+/// `truevault-<name>.conf` with only safe characters (wg-quick also wants
+/// interface names of at most 15 characters, so the name part is short).
+pub fn config_file_name(device_name: &str) -> String {
+    let mut slug: String = device_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    while slug.contains("--") {
+        slug = slug.replace("--", "-");
+    }
+    let slug = slug.trim_matches('-');
+    let slug: String = slug.chars().take(32).collect();
+    if slug.is_empty() {
+        "truevault.conf".into()
+    } else {
+        format!("truevault-{slug}.conf")
+    }
+}
+
+pub fn format_bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n.max(0) as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_file_names() {
+        assert_eq!(normalize_device_name("  Ada's phone ").as_deref(), Ok("Ada's phone"));
+        assert!(normalize_device_name("").is_err());
+        assert!(normalize_device_name("a\u{0}b").is_err());
+        assert!(normalize_device_name(&"x".repeat(65)).is_err());
+        assert_eq!(config_file_name("Ada's phone"), "truevault-ada-s-phone.conf");
+        assert_eq!(config_file_name("../../etc/passwd"), "truevault-etc-passwd.conf");
+        assert_eq!(config_file_name("📱"), "truevault.conf");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+    }
+}

@@ -1,0 +1,358 @@
+//! VPN storage: servers, devices, address allocation, usage.
+
+use sqlx::{any::AnyRow, Any, Row, Transaction};
+
+use super::model::{DeviceInfo, ServerInfo, UsageDay, CONNECTED_WITHIN_SECS, NODE_STALE_SECS};
+use crate::db::{now, Db};
+
+pub type Tx = Transaction<'static, Any>;
+
+pub struct NewServer {
+    pub name: String,
+    pub region: String,
+    pub country: String,
+    pub city: String,
+    pub endpoint_host: String,
+    pub endpoint_port: i64,
+    pub server_type: String,
+    pub vip_user_id: Option<i64>,
+    pub capacity: i64,
+    pub ipv4_pool: String,
+    pub ipv6_pool: Option<String>,
+    pub dns: String,
+}
+
+const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
+    s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, s.node_enrolled_at, \
+    s.last_report_at, (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers";
+
+fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
+    let last_report_at: Option<i64> = r.try_get("last_report_at")?;
+    Ok(ServerInfo {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        region: r.try_get("region")?,
+        country: r.try_get("country")?,
+        city: r.try_get("city")?,
+        endpoint_host: r.try_get("endpoint_host")?,
+        endpoint_port: r.try_get("endpoint_port")?,
+        server_type: r.try_get("server_type")?,
+        vip_user_id: r.try_get("vip_user_id")?,
+        capacity: r.try_get("capacity")?,
+        status: r.try_get("status")?,
+        ipv4_pool: r.try_get("ipv4_pool")?,
+        ipv6_pool: r.try_get("ipv6_pool")?,
+        dns: r.try_get("dns")?,
+        public_key: r.try_get("public_key")?,
+        enrolled: r.try_get::<Option<i64>, _>("node_enrolled_at")?.is_some(),
+        healthy: last_report_at.is_some_and(|t| now() - t < NODE_STALE_SECS),
+        last_report_at,
+        peers: r.try_get("peers")?,
+    })
+}
+
+pub async fn insert_server(db: &Db, s: &NewServer, token_hash: &str) -> Result<i64, sqlx::Error> {
+    let t = now();
+    sqlx::query(
+        "INSERT INTO vpn_servers (name, region, country, city, endpoint_host, endpoint_port, server_type, vip_user_id, \
+         capacity, ipv4_pool, ipv6_pool, dns, node_token_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+    )
+    .bind(&s.name)
+    .bind(&s.region)
+    .bind(&s.country)
+    .bind(&s.city)
+    .bind(&s.endpoint_host)
+    .bind(s.endpoint_port)
+    .bind(&s.server_type)
+    .bind(s.vip_user_id)
+    .bind(s.capacity)
+    .bind(&s.ipv4_pool)
+    .bind(&s.ipv6_pool)
+    .bind(&s.dns)
+    .bind(token_hash)
+    .bind(t)
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("id")
+}
+
+pub async fn list_servers(db: &Db) -> Result<Vec<ServerInfo>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {SERVER_COLS} FROM vpn_servers s ORDER BY s.region, s.name"))
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(server_from_row).collect()
+}
+
+pub async fn get_server(db: &Db, id: i64) -> Result<Option<ServerInfo>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(server_from_row).transpose()
+}
+
+pub async fn server_by_token(db: &Db, token_hash: &str) -> Result<Option<ServerInfo>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.node_token_hash = $1"))
+        .bind(token_hash)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(server_from_row).transpose()
+}
+
+pub async fn set_server_status(db: &Db, id: i64, status: &str) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE vpn_servers SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(now())
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+pub async fn set_node_token(db: &Db, id: i64, token_hash: &str) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE vpn_servers SET node_token_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(token_hash)
+        .bind(now())
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Enrollment swaps the one-time token for the long-lived node token.
+pub async fn enroll(db: &Db, id: i64, public_key: &str, new_token_hash: &str) -> Result<(), sqlx::Error> {
+    let t = now();
+    sqlx::query(
+        "UPDATE vpn_servers SET public_key = $1, node_token_hash = $2, node_enrolled_at = $3, \
+         peers_version = peers_version + 1, updated_at = $3 WHERE id = $4",
+    )
+    .bind(public_key)
+    .bind(new_token_hash)
+    .bind(t)
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+pub async fn peers_version(db: &Db, server_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT peers_version FROM vpn_servers WHERE id = $1").bind(server_id).fetch_one(&db.pool).await?.try_get(0)
+}
+
+pub async fn bump_version(tx: &mut Tx, server_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id = $1")
+        .bind(server_id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Next free address index of a family: a released one first, else the
+/// counter. O(1) in the number of peers; `None` when the pool is full.
+pub async fn allocate_index(tx: &mut Tx, server_id: i64, family: i64, max: i64) -> Result<Option<i64>, sqlx::Error> {
+    let freed: Option<i64> =
+        sqlx::query("SELECT idx FROM ip_free WHERE server_id = $1 AND family = $2 ORDER BY idx LIMIT 1")
+            .bind(server_id)
+            .bind(family)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+    if let Some(idx) = freed {
+        let taken = sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
+            .bind(server_id)
+            .bind(family)
+            .bind(idx)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if taken == 1 {
+            return Ok(Some(idx));
+        }
+    }
+    let column = if family == 4 { "next_v4_index" } else { "next_v6_index" };
+    let row = sqlx::query(&format!(
+        "UPDATE vpn_servers SET {column} = {column} + 1 WHERE id = $1 AND {column} <= $2 RETURNING {column} - 1 AS idx"
+    ))
+    .bind(server_id)
+    .bind(max)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| r.try_get("idx")).transpose()
+}
+
+pub async fn release_index(tx: &mut Tx, server_id: i64, family: i64, idx: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO ip_free (server_id, family, idx) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(server_id)
+        .bind(family)
+        .bind(idx)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_device(
+    tx: &mut Tx,
+    user_id: i64,
+    server_id: i64,
+    name: &str,
+    public_key: &str,
+    psk_sealed: &str,
+    v4_index: i64,
+    v6_index: Option<i64>,
+    identity_region: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let t = now();
+    sqlx::query(
+        "INSERT INTO devices (user_id, server_id, name, public_key, preshared_key_enc, v4_index, v6_index, \
+         identity_region, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(server_id)
+    .bind(name)
+    .bind(public_key)
+    .bind(psk_sealed)
+    .bind(v4_index)
+    .bind(v6_index)
+    .bind(identity_region)
+    .bind(t)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")
+}
+
+/// The raw columns of one device, for flows that change it.
+pub struct DeviceRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub server_id: i64,
+    pub name: String,
+    pub public_key: String,
+    pub psk_sealed: String,
+    pub v4_index: i64,
+    pub v6_index: Option<i64>,
+}
+
+pub async fn device_row(db: &Db, id: i64) -> Result<Option<DeviceRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, user_id, server_id, name, public_key, preshared_key_enc, v4_index, v6_index FROM devices WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(DeviceRow {
+            id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+            server_id: r.try_get("server_id")?,
+            name: r.try_get("name")?,
+            public_key: r.try_get("public_key")?,
+            psk_sealed: r.try_get("preshared_key_enc")?,
+            v4_index: r.try_get("v4_index")?,
+            v6_index: r.try_get("v6_index")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn count_user_devices(tx: &mut Tx, user_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) FROM devices WHERE user_id = $1").bind(user_id).fetch_one(&mut **tx).await?.try_get(0)
+}
+
+/// The user's plan device limit, or `None` (unlimited) for VIPs.
+pub async fn device_limit(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COALESCE(p.max_devices, 1) AS lim, \
+                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
+         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let vip: i64 = row.try_get("vip")?;
+    let lim: i64 = row.try_get("lim")?;
+    Ok(if vip > 0 || lim < 0 { None } else { Some(lim) })
+}
+
+const DEVICE_SELECT: &str = "SELECT d.id, d.name, d.server_id, s.name AS server_name, s.region, d.public_key, d.v4_index, \
+    d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at \
+    FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
+
+fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
+    let v4_pool: String = r.try_get("ipv4_pool")?;
+    let v6_pool: Option<String> = r.try_get("ipv6_pool")?;
+    let v4_index: i64 = r.try_get("v4_index")?;
+    let v6_index: Option<i64> = r.try_get("v6_index")?;
+    let addr = |pool: &str, idx: i64| {
+        super::ipam::Pool::parse(pool).ok().and_then(|p| p.address(idx)).map(|a| a.to_string()).unwrap_or_default()
+    };
+    let last_handshake_at: Option<i64> = r.try_get("last_handshake_at")?;
+    let last_report: Option<i64> = r.try_get("last_report_at")?;
+    Ok(DeviceInfo {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        server_id: r.try_get("server_id")?,
+        server_name: r.try_get("server_name")?,
+        region: r.try_get("region")?,
+        public_key: r.try_get("public_key")?,
+        address_v4: addr(&v4_pool, v4_index),
+        address_v6: match (v6_pool, v6_index) {
+            (Some(p), Some(i)) => Some(addr(&p, i)),
+            _ => None,
+        },
+        identity_region: r.try_get("identity_region")?,
+        connected: last_handshake_at.is_some_and(|t| now() - t < CONNECTED_WITHIN_SECS),
+        last_handshake_at,
+        rx_bytes: r.try_get("rx_bytes")?,
+        tx_bytes: r.try_get("tx_bytes")?,
+        server_healthy: last_report.is_some_and(|t| now() - t < NODE_STALE_SECS),
+    })
+}
+
+pub async fn list_user_devices(db: &Db, user_id: i64) -> Result<Vec<DeviceInfo>, sqlx::Error> {
+    let rows = sqlx::query(&format!("{DEVICE_SELECT} WHERE d.user_id = $1 ORDER BY d.id"))
+        .bind(user_id)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(device_from_row).collect()
+}
+
+pub async fn device_info(db: &Db, id: i64) -> Result<Option<DeviceInfo>, sqlx::Error> {
+    let row = sqlx::query(&format!("{DEVICE_SELECT} WHERE d.id = $1")).bind(id).fetch_optional(&db.pool).await?;
+    row.as_ref().map(device_from_row).transpose()
+}
+
+/// Every peer of a server, for the node's desired config.
+pub async fn server_peers(db: &Db, server_id: i64) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices WHERE server_id = $1 ORDER BY id",
+    )
+    .bind(server_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
+}
+
+pub async fn usage(db: &Db, device_id: i64, since_day: i64) -> Result<Vec<UsageDay>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT day, rx_bytes, tx_bytes, connected_seconds FROM device_usage WHERE device_id = $1 AND day >= $2 ORDER BY day",
+    )
+    .bind(device_id)
+    .bind(since_day)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UsageDay {
+                day: r.try_get(0)?,
+                rx_bytes: r.try_get(1)?,
+                tx_bytes: r.try_get(2)?,
+                connected_seconds: r.try_get(3)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,146 @@
+//! Server functions: the user's devices and configs; the admin's servers.
+
+use leptos::prelude::*;
+
+use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay};
+#[cfg(feature = "ssr")]
+use {
+    super::{repo, service},
+    crate::{error::AppError, sfn},
+};
+
+#[cfg(feature = "ssr")]
+fn optional_id(s: &str) -> Result<Option<i64>, ServerFnError> {
+    match s.trim() {
+        "" | "auto" => Ok(None),
+        v => v.parse().map(Some).map_err(|_| AppError::Validation("Unknown server.".into()).into()),
+    }
+}
+
+#[server(endpoint = "devices/list")]
+pub async fn list_devices() -> Result<Vec<DeviceInfo>, ServerFnError> {
+    let user = sfn::user()?;
+    Ok(repo::list_user_devices(&sfn::state().db, user.id).await.map_err(AppError::from)?)
+}
+
+/// Servers this user may pick (dedicated ones only for their VIP).
+#[server(endpoint = "devices/servers")]
+pub async fn available_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
+    let user = sfn::user()?;
+    let servers = repo::list_servers(&sfn::state().db).await.map_err(AppError::from)?;
+    Ok(servers
+        .into_iter()
+        .filter(|s| s.status == "active" && s.enrolled && (s.server_type != "vip_dedicated" || s.vip_user_id == Some(user.id)))
+        .collect())
+}
+
+/// `public_key` empty: the server generates the key pair and the config
+/// with the private key is shown once (never stored).
+#[server(endpoint = "devices/create")]
+pub async fn create_device(
+    name: String,
+    public_key: String,
+    server_id: String,
+    region: String,
+) -> Result<CreatedDevice, ServerFnError> {
+    sfn::limit("Name", &name, 64)?;
+    sfn::limit("Public key", &public_key, 64)?;
+    sfn::limit("Region", &region, 32)?;
+    let user = sfn::user()?;
+    let input = service::NewDevice {
+        name,
+        public_key: Some(public_key),
+        server_id: optional_id(&server_id)?,
+        region: Some(region.trim().to_lowercase()).filter(|r| !r.is_empty()),
+        identity_region: None,
+    };
+    Ok(service::create_device(&sfn::state(), &user, input).await?)
+}
+
+#[server(endpoint = "devices/rename")]
+pub async fn rename_device(id: i64, name: String) -> Result<(), ServerFnError> {
+    sfn::limit("Name", &name, 64)?;
+    let user = sfn::user()?;
+    Ok(service::rename_device(&sfn::state(), &user, id, &name).await?)
+}
+
+#[server(endpoint = "devices/rekey")]
+pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, ServerFnError> {
+    sfn::limit("Public key", &public_key, 64)?;
+    let user = sfn::user()?;
+    Ok(service::rekey_device(&sfn::state(), &user, id, Some(public_key)).await?)
+}
+
+#[server(endpoint = "devices/delete")]
+pub async fn delete_device(id: i64) -> Result<(), ServerFnError> {
+    let user = sfn::user()?;
+    Ok(service::delete_device(&sfn::state(), &user, id).await?)
+}
+
+/// (file name, config without the private key)
+#[server(endpoint = "devices/config")]
+pub async fn device_config(id: i64) -> Result<(String, String), ServerFnError> {
+    let user = sfn::user()?;
+    Ok(service::device_config(&sfn::state(), &user, id).await?)
+}
+
+/// The last 14 days of one of the user's devices.
+#[server(endpoint = "devices/usage")]
+pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, ServerFnError> {
+    let user = sfn::user()?;
+    let state = sfn::state();
+    match repo::device_row(&state.db, id).await.map_err(AppError::from)? {
+        Some(d) if d.user_id == user.id => {}
+        _ => return Err(AppError::NotFound.into()),
+    }
+    let since = crate::db::now() / 86_400 - 13;
+    Ok(repo::usage(&state.db, id, since).await.map_err(AppError::from)?)
+}
+
+#[server(endpoint = "admin/servers")]
+pub async fn admin_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
+    sfn::admin()?;
+    Ok(repo::list_servers(&sfn::state().db).await.map_err(AppError::from)?)
+}
+
+/// Returns the one-time node enrollment token.
+#[server(endpoint = "admin/server_create")]
+#[allow(clippy::too_many_arguments)]
+pub async fn admin_create_server(
+    name: String,
+    region: String,
+    country: String,
+    city: String,
+    endpoint_host: String,
+    endpoint_port: i64,
+    server_type: String,
+    vip_email: String,
+    capacity: i64,
+    ipv4_pool: String,
+    ipv6_pool: String,
+    dns: String,
+) -> Result<String, ServerFnError> {
+    let admin = sfn::admin()?;
+    for (f, v) in [("Name", &name), ("Region", &region), ("Country", &country), ("City", &city), ("Host", &endpoint_host),
+        ("VIP", &vip_email), ("IPv4 pool", &ipv4_pool), ("IPv6 pool", &ipv6_pool), ("DNS", &dns)]
+    {
+        sfn::limit(f, v, 256)?;
+    }
+    let form = service::ServerForm {
+        name, region, country, city, endpoint_host, endpoint_port, server_type, vip_email, capacity, ipv4_pool, ipv6_pool, dns,
+    };
+    let (_, token) = service::create_server(&sfn::state(), &admin, form).await?;
+    Ok(token)
+}
+
+#[server(endpoint = "admin/server_status")]
+pub async fn admin_server_status(id: i64, status: String) -> Result<(), ServerFnError> {
+    let admin = sfn::admin()?;
+    Ok(service::set_server_status(&sfn::state(), &admin, id, &status).await?)
+}
+
+#[server(endpoint = "admin/server_token")]
+pub async fn admin_rotate_node_token(id: i64) -> Result<String, ServerFnError> {
+    let admin = sfn::admin()?;
+    Ok(service::rotate_node_token(&sfn::state(), &admin, id).await?)
+}

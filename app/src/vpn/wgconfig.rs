@@ -1,0 +1,58 @@
+//! wg-quick configuration files, rendered with askama.
+
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "wg/device.conf", escape = "none")]
+pub struct DeviceConfig<'a> {
+    pub device_name: &'a str,
+    pub server_name: &'a str,
+    pub region: &'a str,
+    pub private_key: &'a str,
+    pub addresses: &'a str,
+    pub dns: &'a str,
+    pub server_public_key: &'a str,
+    pub preshared_key: &'a str,
+    pub endpoint: &'a str,
+}
+
+/// `host:port`, bracketing IPv6 literals.
+pub fn endpoint(host: &str, port: i64) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A QR code of the config for the mobile apps, as SVG markup.
+pub fn qr_svg(config: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(config.as_bytes(), qrcode::EcLevel::L).ok()?;
+    Some(code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_wg_quick_file() {
+        let text = DeviceConfig {
+            device_name: "phone",
+            server_name: "eu-1",
+            region: "eu",
+            private_key: "PRIV=",
+            addresses: "10.8.0.2/32, fd00::2/128",
+            dns: "10.8.0.1",
+            server_public_key: "PUB=",
+            preshared_key: "PSK=",
+            endpoint: &endpoint("vpn.example.com", 51820),
+        }
+        .render()
+        .unwrap();
+        assert!(text.contains("[Interface]\nPrivateKey = PRIV=\nAddress = 10.8.0.2/32, fd00::2/128\nDNS = 10.8.0.1\n"));
+        assert!(text.contains("[Peer]\nPublicKey = PUB=\nPresharedKey = PSK=\nEndpoint = vpn.example.com:51820\nAllowedIPs = 0.0.0.0/0, ::/0\nPersistentKeepalive = 25"));
+        assert_eq!(endpoint("2001:db8::1", 51820), "[2001:db8::1]:51820");
+        assert!(qr_svg(&text).unwrap().starts_with("<?xml"));
+    }
+}
