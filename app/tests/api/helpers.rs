@@ -47,7 +47,7 @@ impl TestApp {
         }
         customize(&mut config);
         let app = Application::build(config).await.expect("build app");
-        let address = format!("http://127.0.0.1:{}", app.port());
+        let address = app.state.config.public_url.clone();
         let state = app.state.clone();
         tokio::spawn(app.run_until(std::future::pending()));
         Self { address, state, dir, pg_cleanup }
