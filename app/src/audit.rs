@@ -3,7 +3,14 @@
 
 use crate::db::{now, Db};
 
-pub async fn record(db: &Db, actor: Option<i64>, action: &str, target: &str, ip: &str, details: &str) {
+pub async fn record(
+    db: &Db,
+    actor: Option<i64>,
+    action: &str,
+    target: &str,
+    ip: &str,
+    details: &str,
+) {
     let res = sqlx::query(
         "INSERT INTO audit_log (at, actor_user_id, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)",
     )

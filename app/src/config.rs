@@ -124,7 +124,10 @@ impl Config {
             return Err(ConfigError::Invalid("public_url must be http(s)".into()));
         }
         if let Some(db) = &self.database_url {
-            if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:")) {
+            if !(db.starts_with("sqlite:")
+                || db.starts_with("postgres:")
+                || db.starts_with("postgresql:"))
+            {
                 return Err(ConfigError::Invalid(
                     "database_url must start with sqlite: or postgres:".into(),
                 ));
@@ -142,7 +145,10 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("truevault.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("truevault.db").display()
+            )
         })
     }
 

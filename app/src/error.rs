@@ -68,10 +68,14 @@ impl AppError {
             AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
                 StatusCode::BAD_REQUEST
             }
-            AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => StatusCode::UNAUTHORIZED,
+            AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) | AppError::DeviceLimitExceeded(_) | AppError::NetworkFull => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::DeviceLimitExceeded(_) | AppError::NetworkFull => {
+                StatusCode::CONFLICT
+            }
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

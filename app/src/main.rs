@@ -7,9 +7,9 @@ use clap::Parser;
 use truevault::{
     accounts::{model::Role, service},
     cli::{AdminCommand, Cli, Command},
-    nodes::agent::{Agent, AgentConfig},
     config::Config,
     db::Db,
+    nodes::agent::{Agent, AgentConfig},
     startup::{shutdown_signal, Application},
     telemetry,
 };
@@ -21,7 +21,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(config.log_json);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(config).await.context("starting the portal")?;
+            let app = Application::build(config)
+                .await
+                .context("starting the portal")?;
             let state = app.state.clone();
             tracing::info!(
                 url = %state.config.public_url,
@@ -86,6 +88,9 @@ async fn main() -> anyhow::Result<()> {
 fn read_password() -> anyhow::Result<String> {
     eprintln!("password (12-128 characters), then Enter:");
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

@@ -35,7 +35,10 @@ impl fmt::Debug for SecretString {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error("cannot read or write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0} is not valid base64 of at least 32 bytes")]
     BadKey(&'static str),
     #[error("stored secret could not be decrypted (wrong encryption key or corrupted data)")]
@@ -70,7 +73,10 @@ impl Keys {
         encryption: Option<&SecretString>,
     ) -> Result<Self, SecretsError> {
         let path = data_dir.join("secrets.json");
-        let io = |source| SecretsError::Io { path: path.display().to_string(), source };
+        let io = |source| SecretsError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let persisted: Option<PersistedKeys> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).ok(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -79,16 +85,32 @@ impl Keys {
         let persisted = match persisted {
             Some(p) => p,
             None => {
-                let p = PersistedKeys { session_key: random_key_b64(), encryption_key: random_key_b64() };
+                let p = PersistedKeys {
+                    session_key: random_key_b64(),
+                    encryption_key: random_key_b64(),
+                };
                 std::fs::create_dir_all(data_dir).map_err(io)?;
-                write_private(&path, &serde_json::to_vec_pretty(&p).unwrap_or_default()).map_err(io)?;
+                write_private(&path, &serde_json::to_vec_pretty(&p).unwrap_or_default())
+                    .map_err(io)?;
                 p
             }
         };
-        let session = decode_key(session.map(|s| s.expose()).unwrap_or(&persisted.session_key), "session_key")?;
-        let encryption =
-            decode_key(encryption.map(|s| s.expose()).unwrap_or(&persisted.encryption_key), "encryption_key")?;
-        Ok(Self { session, encryption })
+        let session = decode_key(
+            session
+                .map(|s| s.expose())
+                .unwrap_or(&persisted.session_key),
+            "session_key",
+        )?;
+        let encryption = decode_key(
+            encryption
+                .map(|s| s.expose())
+                .unwrap_or(&persisted.encryption_key),
+            "encryption_key",
+        )?;
+        Ok(Self {
+            session,
+            encryption,
+        })
     }
 
     /// Encrypts a small secret for storage (XChaCha20-Poly1305, random nonce).
@@ -97,7 +119,9 @@ impl Keys {
         let mut nonce = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut nonce);
         // Encryption with a valid key and nonce cannot fail.
-        let ct = cipher.encrypt(XNonce::from_slice(&nonce), plaintext).unwrap_or_default();
+        let ct = cipher
+            .encrypt(XNonce::from_slice(&nonce), plaintext)
+            .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         STANDARD.encode(out)
@@ -122,7 +146,9 @@ fn random_key_b64() -> String {
 }
 
 fn decode_key(b64: &str, name: &'static str) -> Result<[u8; 32], SecretsError> {
-    let bytes = STANDARD.decode(b64.trim()).map_err(|_| SecretsError::BadKey(name))?;
+    let bytes = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| SecretsError::BadKey(name))?;
     if bytes.len() < 32 {
         return Err(SecretsError::BadKey(name));
     }
@@ -153,7 +179,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tv-keys-{}", std::process::id()));
         let keys = Keys::load_or_generate(&dir, None, None).expect("keys");
         let again = Keys::load_or_generate(&dir, None, None).expect("keys persisted");
-        assert_eq!(keys.encryption, again.encryption, "keys must persist across restarts");
+        assert_eq!(
+            keys.encryption, again.encryption,
+            "keys must persist across restarts"
+        );
         let sealed = keys.seal(b"totp-secret");
         assert_eq!(again.open(&sealed).expect("open"), b"totp-secret");
         let mut tampered = STANDARD.decode(&sealed).expect("b64");

@@ -27,7 +27,9 @@ pub fn request_context() -> Result<RequestContext, ServerFnError> {
 }
 
 pub fn user() -> Result<CurrentUser, ServerFnError> {
-    request_context()?.user.ok_or_else(|| AppError::Unauthenticated.into())
+    request_context()?
+        .user
+        .ok_or_else(|| AppError::Unauthenticated.into())
 }
 
 pub fn admin() -> Result<CurrentUser, ServerFnError> {
@@ -62,7 +64,10 @@ pub fn clear_cookie(name: &str) {
 /// Rejects oversized free-text arguments before any work is done.
 pub fn limit(field: &str, value: &str, max_chars: usize) -> Result<(), ServerFnError> {
     if value.chars().count() > max_chars {
-        return Err(AppError::Validation(format!("{field} must be at most {max_chars} characters.")).into());
+        return Err(AppError::Validation(format!(
+            "{field} must be at most {max_chars} characters."
+        ))
+        .into());
     }
     Ok(())
 }

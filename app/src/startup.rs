@@ -16,7 +16,8 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::{
-    limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+    limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
 };
 
 use crate::{
@@ -44,7 +45,10 @@ pub enum StartupError {
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -61,7 +65,11 @@ impl Application {
     pub async fn build(mut config: Config) -> Result<Self, StartupError> {
         let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
         db.migrate().await?;
-        let keys = Keys::load_or_generate(&config.data_dir, config.session_key.as_ref(), config.encryption_key.as_ref())?;
+        let keys = Keys::load_or_generate(
+            &config.data_dir,
+            config.session_key.as_ref(),
+            config.encryption_key.as_ref(),
+        )?;
         let mailer = Mailer::new(db.clone(), &config)?;
         let leptos_options = LeptosOptions::builder()
             .output_name("truevault")
@@ -69,7 +77,12 @@ impl Application {
             .site_pkg_dir("pkg")
             .build();
         let listener =
-            TcpListener::bind(config.listen).await.map_err(|source| StartupError::Bind { addr: config.listen, source })?;
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         if config.listen.port() == 0 {
             if let Ok(addr) = listener.local_addr() {
                 config.public_url = format!("http://{addr}");
@@ -87,18 +100,32 @@ impl Application {
             node_changes: Default::default(),
         };
         let router = router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartupError::Serve)
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartupError::Serve)
     }
 }
 
@@ -128,18 +155,30 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .service(ServeDir::new(pkg_dir).precompressed_gzip()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            move || {},
-            move |_| shell(error_options.clone()),
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(move || {}, move |_| shell(error_options.clone())))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::context::middleware,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), http::context::middleware))
-        .layer(middleware::from_fn_with_state(state.clone(), http::rate_limit::auth_endpoints))
-        .layer(middleware::from_fn_with_state(state.clone(), http::security::csrf))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::rate_limit::auth_endpoints,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::security::csrf,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // The agent API sets its own (larger) body limits per route.
         .merge(crate::api::router())
         .layer(middleware::from_fn(http::security::baseline_headers))
-        .layer(middleware::from_fn_with_state(state.clone(), http::metrics::middleware))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::metrics::middleware,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -148,7 +187,9 @@ pub fn router(state: AppState) -> Router {
 /// server functions.
 fn provide_request_context(state: &AppState) {
     provide_context(state.clone());
-    if let Some(ctx) = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<RequestContext>().cloned()) {
+    if let Some(ctx) = use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<RequestContext>().cloned())
+    {
         provide_context(leptos::nonce::Nonce::from_value(ctx.nonce));
     }
 }
@@ -169,13 +210,23 @@ async fn theme_preview_css(
     if !is_admin {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Some(id) = file.strip_suffix(".css").and_then(|s| s.parse::<i64>().ok()) else {
+    let Some(id) = file
+        .strip_suffix(".css")
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     match theme_repo::get(&state.db, id).await {
         Ok(Some(theme)) => {
             let css = render_css(&theme.variables).replacen(":root", ".theme-preview", 1);
-            ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], css).into_response()
+            (
+                [
+                    (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                css,
+            )
+                .into_response()
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => crate::error::AppError::from(e).into_response(),

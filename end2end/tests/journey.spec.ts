@@ -2,11 +2,15 @@
 // register → mailed verification → sign in → TOTP on → sign out → sign in
 // with a code → admin changes a theme colour → password reset by mail.
 import { test, expect } from '@playwright/test';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { expectHydrated, linkFromMail, nowStep, shot, totp } from './support';
 
 const email = `e2e-${Date.now()}@example.com`;
 const password = 'a long enough passphrase';
 const newPassword = 'another long passphrase';
+let passwordWasReset = false;
+const newPasswordOrOld = () => (passwordWasReset ? newPassword : password);
 const adminEmail = process.env.TRUEVAULT_E2E_ADMIN_EMAIL ?? 'admin@example.com';
 const adminPassword = process.env.TRUEVAULT_E2E_ADMIN_PASSWORD ?? '';
 const seen = new Set<string>();
@@ -126,6 +130,58 @@ test('an admin changes a theme colour and the page follows', async ({ page }) =>
   await row.locator('input[name=value]').fill('#00d9ff');
   await row.locator('button:has-text("Save")').click();
   await expect(page.locator('[data-testid=theme-save-result] .notice.success')).toContainText('Saved');
+});
+
+/** The x25519 public key of a base64 private key, computed by Node itself. */
+function x25519Public(privateB64: string): string {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), Buffer.from(privateB64, 'base64')]);
+  const spki = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  return Buffer.from(spki.subarray(spki.length - 32)).toString('base64');
+}
+
+test('admin adds a server; the user adds a device with a key made in the browser', async ({ page, request }) => {
+  await signIn(page, adminEmail, adminPassword);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await page.goto('/admin/servers');
+  await page.fill('input[name=name]', 'e2e-1');
+  await page.fill('input[name=region]', 'eu');
+  await page.fill('input[name=endpoint_host]', 'vpn.example.net');
+  await page.fill('input[name=ipv4_pool]', '10.77.0.0/16');
+  await page.click('button:has-text("Add server")');
+  const tokenText = await page.getByTestId('node-token').locator('pre').innerText();
+  const token = /--token (\S+)/.exec(tokenText)![1];
+  // A node enrolls with the one-time token (its key pair is its own).
+  const enrolled = await request.post('/api/v1/nodes/enroll', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { public_key: randomBytes(32).toString('base64') },
+  });
+  expect(enrolled.status()).toBe(200);
+  await page.reload();
+  await expect(page.getByTestId('servers')).toContainText('e2e-1');
+  await shot(page, 'admin-servers');
+  await page.getByTestId('logout').click();
+
+  await signIn(page, email, newPasswordOrOld());
+  await secondFactor(page);
+  await page.goto('/devices');
+  await expect(page.getByTestId('no-devices')).toBeVisible();
+  const publicInput = page.getByTestId('public-key');
+  await expect(publicInput).toHaveValue(/^[A-Za-z0-9+/]{43}=$/);
+  const browserPublic = await publicInput.inputValue();
+  await page.fill('input[name=name]', "Eve's laptop");
+  await page.click('button:has-text("Add device")');
+  await expect(page.getByTestId('key-made-here')).toBeVisible();
+  const config = await page.getByTestId('config-text').innerText();
+  const privateKey = /PrivateKey = (\S+)/.exec(config)![1];
+  expect(x25519Public(privateKey)).toBe(browserPublic);
+  expect(config).toContain('Endpoint = vpn.example.net:51820');
+  expect(config).toMatch(/Address = 10\.77\.0\.\d+\/32/);
+  await expect(page.getByTestId('config-qr').locator('svg')).toBeVisible();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-config').click()]);
+  expect(download.suggestedFilename()).toBe('truevault-eve-s-laptop.conf');
+  expect(readFileSync(await download.path(), 'utf8').trim()).toBe(config.trim());
+  await expect(page.locator(`tr[data-device="Eve's laptop"]`)).toContainText('10.77.0.');
+  await shot(page, 'devices');
 });
 
 test('reset the password through the mailed link', async ({ page }) => {

@@ -37,9 +37,15 @@ fn stored_token(data_dir: &Path) -> Option<String> {
     Some(text[start..].trim().to_string())
 }
 
-pub async fn create_admin(state: &AppState, token: &str, email: &str, password: &str) -> Result<(), AppError> {
+pub async fn create_admin(
+    state: &AppState,
+    token: &str,
+    email: &str,
+    password: &str,
+) -> Result<(), AppError> {
     let expected = stored_token(&state.config.data_dir).ok_or(AppError::InvalidToken)?;
-    if !tokens::looks_like_token(token) || !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
+    if !tokens::looks_like_token(token) || !bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    {
         return Err(AppError::InvalidToken);
     }
     if repo::count_admins(&state.db).await? > 0 {

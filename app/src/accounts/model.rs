@@ -36,8 +36,12 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    pub const ALL: [AccountStatus; 4] =
-        [AccountStatus::Pending, AccountStatus::Active, AccountStatus::Suspended, AccountStatus::Cancelled];
+    pub const ALL: [AccountStatus; 4] = [
+        AccountStatus::Pending,
+        AccountStatus::Active,
+        AccountStatus::Suspended,
+        AccountStatus::Cancelled,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             AccountStatus::Pending => "pending",
@@ -111,10 +115,14 @@ pub fn normalize_email(input: &str) -> Result<String, String> {
         return Err("Please enter your e-mail address.".into());
     }
     if email.len() > EMAIL_MAX {
-        return Err(format!("E-mail address must be at most {EMAIL_MAX} characters."));
+        return Err(format!(
+            "E-mail address must be at most {EMAIL_MAX} characters."
+        ));
     }
     let invalid = || Err("That does not look like an e-mail address.".to_string());
-    let Some((local, domain)) = email.split_once('@') else { return invalid() };
+    let Some((local, domain)) = email.split_once('@') else {
+        return invalid();
+    };
     if local.is_empty()
         || local.len() > 64
         || domain.contains('@')
@@ -125,8 +133,12 @@ pub fn normalize_email(input: &str) -> Result<String, String> {
     {
         return invalid();
     }
-    let local_ok = local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-    let domain_ok = domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    let local_ok = local
+        .chars()
+        .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let domain_ok = domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
     if !local_ok || !domain_ok {
         return invalid();
     }
@@ -151,8 +163,22 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Alice@Example.COM ").as_deref(), Ok("alice@example.com"));
-        for bad in ["", "alice", "alice@", "@example.com", "a@b", "a@@b.com", "a b@c.com", "a@b..com", "a@.b.com", "a<script>@x.com"] {
+        assert_eq!(
+            normalize_email("  Alice@Example.COM ").as_deref(),
+            Ok("alice@example.com")
+        );
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@b..com",
+            "a@.b.com",
+            "a<script>@x.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad} should be rejected");
         }
         let long = format!("{}@example.com", "a".repeat(250));

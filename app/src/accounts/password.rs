@@ -15,18 +15,26 @@ pub const MAX_LEN: usize = 128;
 pub fn check_policy(password: &str, email: &str) -> Result<(), AppError> {
     let chars = password.chars().count();
     if chars < MIN_LEN {
-        return Err(AppError::Validation(format!("Password must be at least {MIN_LEN} characters.")));
+        return Err(AppError::Validation(format!(
+            "Password must be at least {MIN_LEN} characters."
+        )));
     }
     if chars > MAX_LEN {
-        return Err(AppError::Validation(format!("Password must be at most {MAX_LEN} characters.")));
+        return Err(AppError::Validation(format!(
+            "Password must be at most {MAX_LEN} characters."
+        )));
     }
     let mut it = password.chars();
     let first = it.next();
     if it.all(|c| Some(c) == first) {
-        return Err(AppError::Validation("Password must not be one repeated character.".into()));
+        return Err(AppError::Validation(
+            "Password must not be one repeated character.".into(),
+        ));
     }
     if !email.is_empty() && password.eq_ignore_ascii_case(email) {
-        return Err(AppError::Validation("Password must not be your e-mail address.".into()));
+        return Err(AppError::Validation(
+            "Password must not be your e-mail address.".into(),
+        ));
     }
     Ok(())
 }
@@ -41,7 +49,9 @@ pub fn hash(password: &str) -> Result<String, AppError> {
 
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -51,7 +61,8 @@ pub fn verify(password: &str, phc: &str) -> bool {
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash(&crate::accounts::tokens::random_token()).unwrap_or_else(|_| String::from("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA"))
+        hash(&crate::accounts::tokens::random_token())
+            .unwrap_or_else(|_| String::from("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA"))
     })
 }
 

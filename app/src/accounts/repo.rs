@@ -207,7 +207,11 @@ pub async fn insert_token(
 /// Marks a token used if it exists, has this purpose, is unused and
 /// unexpired; returns its user. One UPDATE, so two concurrent uses of the
 /// same token cannot both succeed.
-pub async fn consume_token(db: &Db, purpose: &str, token_hash: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn consume_token(
+    db: &Db,
+    purpose: &str,
+    token_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
     let t = now();
     let row = sqlx::query(
         "UPDATE account_tokens SET used_at = $1 \
@@ -223,7 +227,11 @@ pub async fn consume_token(db: &Db, purpose: &str, token_hash: &str) -> Result<O
 
 /// Looks a token up without consuming it (the second login step checks the
 /// code first, and only then consumes the challenge).
-pub async fn peek_token(db: &Db, purpose: &str, token_hash: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn peek_token(
+    db: &Db,
+    purpose: &str,
+    token_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT user_id FROM account_tokens \
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
@@ -274,7 +282,10 @@ pub async fn insert_session(
 }
 
 /// The user behind a session, if the session is live and the account may sign in.
-pub async fn session_user(db: &Db, id_hash: &str) -> Result<Option<(CurrentUser, i64)>, sqlx::Error> {
+pub async fn session_user(
+    db: &Db,
+    id_hash: &str,
+) -> Result<Option<(CurrentUser, i64)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT u.id, u.email, u.first_name, u.role, u.status, u.totp_enabled, s.last_seen_at \
          FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -290,7 +301,8 @@ pub async fn session_user(db: &Db, id_hash: &str) -> Result<Option<(CurrentUser,
         email: r.try_get("email")?,
         first_name: r.try_get("first_name")?,
         role: Role::parse(&r.try_get::<String, _>("role")?).unwrap_or(Role::User),
-        status: AccountStatus::parse(&r.try_get::<String, _>("status")?).unwrap_or(AccountStatus::Suspended),
+        status: AccountStatus::parse(&r.try_get::<String, _>("status")?)
+            .unwrap_or(AccountStatus::Suspended),
         totp_enabled: r.try_get::<i64, _>("totp_enabled")? != 0,
     };
     Ok(Some((user, r.try_get("last_seen_at")?)))
@@ -306,7 +318,11 @@ pub async fn touch_session(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
 }
 
 pub async fn delete_session(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&db.pool).await.map(|_| ())
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
 }
 
 pub async fn delete_sessions_except(db: &Db, user_id: i64, keep: &str) -> Result<u64, sqlx::Error> {
@@ -318,7 +334,11 @@ pub async fn delete_sessions_except(db: &Db, user_id: i64, keep: &str) -> Result
         .map(|r| r.rows_affected())
 }
 
-pub async fn list_sessions(db: &Db, user_id: i64, current: &str) -> Result<Vec<SessionInfo>, sqlx::Error> {
+pub async fn list_sessions(
+    db: &Db,
+    user_id: i64,
+    current: &str,
+) -> Result<Vec<SessionInfo>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id_hash, created_at, last_seen_at, user_agent, ip FROM sessions \
          WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC",
@@ -346,24 +366,36 @@ pub async fn list_sessions(db: &Db, user_id: i64, current: &str) -> Result<Vec<S
 // ---- two-factor ---------------------------------------------------------------
 
 pub async fn set_totp_pending(db: &Db, user_id: i64, sealed: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET totp_secret_enc = $1, totp_enabled = 0, updated_at = $2 WHERE id = $3")
-        .bind(sealed)
-        .bind(now())
-        .bind(user_id)
-        .execute(&db.pool)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE users SET totp_secret_enc = $1, totp_enabled = 0, updated_at = $2 WHERE id = $3",
+    )
+    .bind(sealed)
+    .bind(now())
+    .bind(user_id)
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
 }
 
-pub async fn enable_totp(db: &Db, user_id: i64, step: i64, code_hashes: &[String]) -> Result<(), sqlx::Error> {
+pub async fn enable_totp(
+    db: &Db,
+    user_id: i64,
+    step: i64,
+    code_hashes: &[String],
+) -> Result<(), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE users SET totp_enabled = 1, totp_last_step = $1, updated_at = $2 WHERE id = $3")
-        .bind(step)
-        .bind(now())
+    sqlx::query(
+        "UPDATE users SET totp_enabled = 1, totp_last_step = $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(step)
+    .bind(now())
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     for h in code_hashes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(user_id)
@@ -376,12 +408,17 @@ pub async fn enable_totp(db: &Db, user_id: i64, step: i64, code_hashes: &[String
 
 pub async fn disable_totp(db: &Db, user_id: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE users SET totp_enabled = 0, totp_secret_enc = NULL, updated_at = $1 WHERE id = $2")
-        .bind(now())
+    sqlx::query(
+        "UPDATE users SET totp_enabled = 0, totp_secret_enc = NULL, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now())
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     tx.commit().await
 }
 
@@ -396,7 +433,11 @@ pub async fn advance_totp_step(db: &Db, user_id: i64, step: i64) -> Result<bool,
         .map(|r| r.rows_affected() == 1)
 }
 
-pub async fn use_recovery_code(db: &Db, user_id: i64, code_hash: &str) -> Result<bool, sqlx::Error> {
+pub async fn use_recovery_code(
+    db: &Db,
+    user_id: i64,
+    code_hash: &str,
+) -> Result<bool, sqlx::Error> {
     sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
         .bind(now())
         .bind(user_id)
@@ -416,7 +457,10 @@ pub async fn throttle_locked_until(db: &Db, key: &str) -> Result<i64, sqlx::Erro
         .bind(key)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| r.try_get("locked_until")).transpose()?.unwrap_or(0))
+    Ok(row
+        .map(|r| r.try_get("locked_until"))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 pub async fn throttle_failure(db: &Db, key: &str) -> Result<(), sqlx::Error> {
@@ -440,7 +484,11 @@ pub async fn throttle_failure(db: &Db, key: &str) -> Result<(), sqlx::Error> {
 }
 
 pub async fn throttle_clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&db.pool).await.map(|_| ())
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
 }
 
 // ---- settings ---------------------------------------------------------------------

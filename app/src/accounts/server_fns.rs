@@ -18,7 +18,11 @@ pub async fn whoami() -> Result<Option<CurrentUser>, ServerFnError> {
 }
 
 #[server(endpoint = "auth/register")]
-pub async fn register(email: String, password: String, first_name: String) -> Result<String, ServerFnError> {
+pub async fn register(
+    email: String,
+    password: String,
+    first_name: String,
+) -> Result<String, ServerFnError> {
     sfn::limit("E-mail", &email, 254)?;
     sfn::limit("Password", &password, 128)?;
     sfn::limit("Name", &first_name, 100)?;
@@ -100,18 +104,30 @@ pub async fn logout() -> Result<(), ServerFnError> {
 pub async fn update_profile(first_name: String) -> Result<String, ServerFnError> {
     let user = sfn::user()?;
     let name = super::model::normalize_name(&first_name).map_err(AppError::Validation)?;
-    super::repo::set_first_name(&sfn::state().db, user.id, &name).await.map_err(AppError::from)?;
+    super::repo::set_first_name(&sfn::state().db, user.id, &name)
+        .await
+        .map_err(AppError::from)?;
     Ok("Profile saved.".into())
 }
 
 #[server(endpoint = "account/password")]
-pub async fn change_password(current_password: String, new_password: String) -> Result<String, ServerFnError> {
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<String, ServerFnError> {
     sfn::limit("Password", &new_password, 128)?;
     sfn::limit("Password", &current_password, 512)?;
     let ctx = sfn::request_context()?;
     let user = ctx.user.clone().ok_or(AppError::Unauthenticated)?;
     let keep = ctx.session_hash().unwrap_or_default();
-    service::change_password(&sfn::state(), &user, &current_password, &new_password, &keep).await?;
+    service::change_password(
+        &sfn::state(),
+        &user,
+        &current_password,
+        &new_password,
+        &keep,
+    )
+    .await?;
     Ok("Password changed. Your other sessions were signed out.".into())
 }
 
@@ -141,7 +157,11 @@ pub async fn list_sessions() -> Result<Vec<SessionInfo>, ServerFnError> {
     let ctx = sfn::request_context()?;
     let user = ctx.user.clone().ok_or(AppError::Unauthenticated)?;
     let current = ctx.session_hash().unwrap_or_default();
-    Ok(super::repo::list_sessions(&sfn::state().db, user.id, &current).await.map_err(AppError::from)?)
+    Ok(
+        super::repo::list_sessions(&sfn::state().db, user.id, &current)
+            .await
+            .map_err(AppError::from)?,
+    )
 }
 
 #[server(endpoint = "account/sessions_revoke")]
@@ -150,15 +170,28 @@ pub async fn revoke_other_sessions() -> Result<String, ServerFnError> {
     let user = ctx.user.clone().ok_or(AppError::Unauthenticated)?;
     let keep = ctx.session_hash().unwrap_or_default();
     let state = sfn::state();
-    let n = super::repo::delete_sessions_except(&state.db, user.id, &keep).await.map_err(AppError::from)?;
-    crate::audit::record(&state.db, Some(user.id), "sessions.revoked_others", &user.email, &ctx.client.ip, &n.to_string())
-        .await;
+    let n = super::repo::delete_sessions_except(&state.db, user.id, &keep)
+        .await
+        .map_err(AppError::from)?;
+    crate::audit::record(
+        &state.db,
+        Some(user.id),
+        "sessions.revoked_others",
+        &user.email,
+        &ctx.client.ip,
+        &n.to_string(),
+    )
+    .await;
     Ok(format!("Signed out {n} other session(s)."))
 }
 
 /// First run: creates the administrator with the one-time link's token.
 #[server(endpoint = "auth/setup_admin")]
-pub async fn setup_admin(token: String, email: String, password: String) -> Result<(), ServerFnError> {
+pub async fn setup_admin(
+    token: String,
+    email: String,
+    password: String,
+) -> Result<(), ServerFnError> {
     sfn::limit("E-mail", &email, 254)?;
     sfn::limit("Password", &password, 128)?;
     super::bootstrap::create_admin(&sfn::state(), &token, &email, &password).await?;

@@ -50,13 +50,33 @@ pub async fn register(
     let first_name = normalize_name(first_name).map_err(AppError::Validation)?;
     password::check_policy(pass, &email)?;
     let hash = password::hash(pass)?;
-    match repo::insert_user(&state.db, &email, &first_name, &hash, AccountStatus::Pending, Role::User).await {
+    match repo::insert_user(
+        &state.db,
+        &email,
+        &first_name,
+        &hash,
+        AccountStatus::Pending,
+        Role::User,
+    )
+    .await
+    {
         Ok(user_id) => {
-            audit::record(&state.db, Some(user_id), "account.register", &email, &client.ip, "").await;
+            audit::record(
+                &state.db,
+                Some(user_id),
+                "account.register",
+                &email,
+                &client.ip,
+                "",
+            )
+            .await;
             send_verification(state, user_id, &email, &first_name).await?;
         }
         Err(e) if is_unique_violation(&e) => {
-            let mail = mail::Mail::AlreadyRegistered(mail::templates::AlreadyRegistered { login: link(state, "/login"), support: support(state) });
+            let mail = mail::Mail::AlreadyRegistered(mail::templates::AlreadyRegistered {
+                login: link(state, "/login"),
+                support: support(state),
+            });
             state.mailer.send(&email, mail).await;
         }
         Err(e) => return Err(e.into()),
@@ -64,12 +84,27 @@ pub async fn register(
     Ok(())
 }
 
-async fn send_verification(state: &AppState, user_id: i64, email: &str, first_name: &str) -> AppResult<()> {
+async fn send_verification(
+    state: &AppState,
+    user_id: i64,
+    email: &str,
+    first_name: &str,
+) -> AppResult<()> {
     repo::expire_tokens(&state.db, user_id, "verify_email").await?;
     let token = tokens::random_token();
-    repo::insert_token(&state.db, user_id, "verify_email", &tokens::hash_token(&token), tokens::VERIFY_EMAIL_TTL)
-        .await?;
-    let mail = Mail::Verify(mail::templates::Verify { first_name: first_name.to_string(), link: link(state, &format!("/verify?token={token}")), support: support(state) });
+    repo::insert_token(
+        &state.db,
+        user_id,
+        "verify_email",
+        &tokens::hash_token(&token),
+        tokens::VERIFY_EMAIL_TTL,
+    )
+    .await?;
+    let mail = Mail::Verify(mail::templates::Verify {
+        first_name: first_name.to_string(),
+        link: link(state, &format!("/verify?token={token}")),
+        support: support(state),
+    });
     state.mailer.send(email, mail).await;
     Ok(())
 }
@@ -83,8 +118,20 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
         .ok_or(AppError::InvalidToken)?;
     repo::mark_verified(&state.db, user_id).await?;
     if let Some(user) = repo::find_by_id(&state.db, user_id).await? {
-        audit::record(&state.db, Some(user_id), "account.verify_email", &user.email, "", "").await;
-        let mail = Mail::Welcome(mail::templates::Welcome { first_name: user.first_name.clone(), dashboard: link(state, "/dashboard"), support: support(state) });
+        audit::record(
+            &state.db,
+            Some(user_id),
+            "account.verify_email",
+            &user.email,
+            "",
+            "",
+        )
+        .await;
+        let mail = Mail::Welcome(mail::templates::Welcome {
+            first_name: user.first_name.clone(),
+            dashboard: link(state, "/dashboard"),
+            support: support(state),
+        });
         state.mailer.send(&user.email, mail).await;
     }
     Ok(())
@@ -94,7 +141,12 @@ fn throttle_key(email: &str) -> String {
     format!("login:{email}")
 }
 
-pub async fn login(state: &AppState, email: &str, pass: &str, client: &ClientInfo) -> AppResult<LoginOutcome> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    pass: &str,
+    client: &ClientInfo,
+) -> AppResult<LoginOutcome> {
     // A malformed address is still run through a hash so timing says nothing.
     let email = normalize_email(email).unwrap_or_default();
     if pass.len() > 4 * password::MAX_LEN {
@@ -105,8 +157,15 @@ pub async fn login(state: &AppState, email: &str, pass: &str, client: &ClientInf
         audit::record(&state.db, None, "login.throttled", &email, &client.ip, "").await;
         return Err(AppError::RateLimited);
     }
-    let user = if email.is_empty() { None } else { repo::find_by_email(&state.db, &email).await? };
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_string());
+    let user = if email.is_empty() {
+        None
+    } else {
+        repo::find_by_email(&state.db, &email).await?
+    };
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_string());
     let pass_owned = pass.to_string();
     let ok = tokio::task::spawn_blocking(move || password::verify(&pass_owned, &hash))
         .await
@@ -115,7 +174,15 @@ pub async fn login(state: &AppState, email: &str, pass: &str, client: &ClientInf
         (Some(u), true) => u,
         (u, _) => {
             repo::throttle_failure(&state.db, &key).await?;
-            audit::record(&state.db, u.map(|u| u.id), "login.failed", &email, &client.ip, "").await;
+            audit::record(
+                &state.db,
+                u.map(|u| u.id),
+                "login.failed",
+                &email,
+                &client.ip,
+                "",
+            )
+            .await;
             return Err(AppError::InvalidCredentials);
         }
     };
@@ -127,20 +194,43 @@ pub async fn login(state: &AppState, email: &str, pass: &str, client: &ClientInf
             ))
         }
         AccountStatus::Suspended | AccountStatus::Cancelled => {
-            audit::record(&state.db, Some(user.id), "login.refused_status", &email, &client.ip, user.status.as_str())
-                .await;
-            return Err(AppError::Validation("This account is not active. Please contact support.".into()));
+            audit::record(
+                &state.db,
+                Some(user.id),
+                "login.refused_status",
+                &email,
+                &client.ip,
+                user.status.as_str(),
+            )
+            .await;
+            return Err(AppError::Validation(
+                "This account is not active. Please contact support.".into(),
+            ));
         }
     }
     repo::throttle_clear(&state.db, &key).await?;
     if user.totp_enabled {
         let token = tokens::random_token();
-        repo::insert_token(&state.db, user.id, "login_2fa", &tokens::hash_token(&token), tokens::LOGIN_2FA_TTL)
-            .await?;
+        repo::insert_token(
+            &state.db,
+            user.id,
+            "login_2fa",
+            &tokens::hash_token(&token),
+            tokens::LOGIN_2FA_TTL,
+        )
+        .await?;
         return Ok(LoginOutcome::NeedsTotp(token));
     }
     let session = start_session(state, user.id, client).await?;
-    audit::record(&state.db, Some(user.id), "login.success", &email, &client.ip, "").await;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "login.success",
+        &email,
+        &client.ip,
+        "",
+    )
+    .await;
     Ok(LoginOutcome::Session(session))
 }
 
@@ -155,30 +245,62 @@ pub async fn login_second_factor(
         return Err(AppError::InvalidToken);
     }
     let challenge_hash = tokens::hash_token(challenge);
-    let user_id = repo::peek_token(&state.db, "login_2fa", &challenge_hash).await?.ok_or(AppError::InvalidToken)?;
+    let user_id = repo::peek_token(&state.db, "login_2fa", &challenge_hash)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     let key = format!("totp:{user_id}");
     if repo::throttle_locked_until(&state.db, &key).await? > crate::db::now() {
         return Err(AppError::RateLimited);
     }
-    let user = repo::find_by_id(&state.db, user_id).await?.ok_or(AppError::InvalidToken)?;
+    let user = repo::find_by_id(&state.db, user_id)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     if !check_second_factor(state, &user, code).await? {
         repo::throttle_failure(&state.db, &key).await?;
-        audit::record(&state.db, Some(user.id), "login.totp_failed", &user.email, &client.ip, "").await;
+        audit::record(
+            &state.db,
+            Some(user.id),
+            "login.totp_failed",
+            &user.email,
+            &client.ip,
+            "",
+        )
+        .await;
         return Err(AppError::InvalidTotp);
     }
-    repo::consume_token(&state.db, "login_2fa", &challenge_hash).await?.ok_or(AppError::InvalidToken)?;
+    repo::consume_token(&state.db, "login_2fa", &challenge_hash)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     repo::throttle_clear(&state.db, &key).await?;
     let session = start_session(state, user.id, client).await?;
-    audit::record(&state.db, Some(user.id), "login.success", &user.email, &client.ip, "totp").await;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "login.success",
+        &user.email,
+        &client.ip,
+        "totp",
+    )
+    .await;
     Ok(session)
 }
 
-async fn check_second_factor(state: &AppState, user: &repo::UserRecord, code: &str) -> AppResult<bool> {
+async fn check_second_factor(
+    state: &AppState,
+    user: &repo::UserRecord,
+    code: &str,
+) -> AppResult<bool> {
     let code = code.trim();
     if code.len() > 32 {
         return Ok(false);
     }
-    let Some(sealed) = user.totp_secret_enc.as_deref().filter(|_| user.totp_enabled) else { return Ok(false) };
+    let Some(sealed) = user
+        .totp_secret_enc
+        .as_deref()
+        .filter(|_| user.totp_enabled)
+    else {
+        return Ok(false);
+    };
     let secret = state.keys.open(sealed).map_err(AppError::internal)?;
     if let Some(step) = totp::verify(&secret, code, crate::db::now(), user.totp_last_step) {
         return Ok(repo::advance_totp_step(&state.db, user.id, step).await?);
@@ -186,7 +308,15 @@ async fn check_second_factor(state: &AppState, user: &repo::UserRecord, code: &s
     if code.contains('-') {
         let hash = tokens::hash_token(&totp::normalize_recovery_code(code));
         if repo::use_recovery_code(&state.db, user.id, &hash).await? {
-            audit::record(&state.db, Some(user.id), "login.recovery_code_used", &user.email, "", "").await;
+            audit::record(
+                &state.db,
+                Some(user.id),
+                "login.recovery_code_used",
+                &user.email,
+                "",
+                "",
+            )
+            .await;
             return Ok(true);
         }
     }
@@ -197,8 +327,15 @@ async fn check_second_factor(state: &AppState, user: &repo::UserRecord, code: &s
 async fn start_session(state: &AppState, user_id: i64, client: &ClientInfo) -> AppResult<String> {
     let token = tokens::random_token();
     let ua: String = client.user_agent.chars().take(200).collect();
-    repo::insert_session(&state.db, &tokens::hash_token(&token), user_id, tokens::SESSION_TTL, &ua, &client.ip)
-        .await?;
+    repo::insert_session(
+        &state.db,
+        &tokens::hash_token(&token),
+        user_id,
+        tokens::SESSION_TTL,
+        &ua,
+        &client.ip,
+    )
+    .await?;
     Ok(token)
 }
 
@@ -208,112 +345,225 @@ pub async fn logout(state: &AppState, session_token: &str) -> AppResult<()> {
 }
 
 /// Always answers the same; mails a link only if the account exists.
-pub async fn request_password_reset(state: &AppState, email: &str, client: &ClientInfo) -> AppResult<()> {
+pub async fn request_password_reset(
+    state: &AppState,
+    email: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
     let email = normalize_email(email).map_err(AppError::Validation)?;
     if let Some(user) = repo::find_by_email(&state.db, &email).await? {
         repo::expire_tokens(&state.db, user.id, "reset_password").await?;
         let token = tokens::random_token();
-        repo::insert_token(&state.db, user.id, "reset_password", &tokens::hash_token(&token), tokens::RESET_PASSWORD_TTL)
-            .await?;
-        audit::record(&state.db, Some(user.id), "password.reset_requested", &email, &client.ip, "").await;
-        let mail = Mail::Reset(mail::templates::Reset { first_name: user.first_name.clone(), link: link(state, &format!("/reset?token={token}")), support: support(state) });
+        repo::insert_token(
+            &state.db,
+            user.id,
+            "reset_password",
+            &tokens::hash_token(&token),
+            tokens::RESET_PASSWORD_TTL,
+        )
+        .await?;
+        audit::record(
+            &state.db,
+            Some(user.id),
+            "password.reset_requested",
+            &email,
+            &client.ip,
+            "",
+        )
+        .await;
+        let mail = Mail::Reset(mail::templates::Reset {
+            first_name: user.first_name.clone(),
+            link: link(state, &format!("/reset?token={token}")),
+            support: support(state),
+        });
         state.mailer.send(&email, mail).await;
     }
     Ok(())
 }
 
-pub async fn reset_password(state: &AppState, token: &str, new_password: &str, client: &ClientInfo) -> AppResult<()> {
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+    client: &ClientInfo,
+) -> AppResult<()> {
     if !tokens::looks_like_token(token) {
         return Err(AppError::InvalidToken);
     }
     // Check the policy before consuming the token so a weak password does not burn the link.
     let token_hash = tokens::hash_token(token);
-    let user_id = repo::peek_token(&state.db, "reset_password", &token_hash).await?.ok_or(AppError::InvalidToken)?;
-    let user = repo::find_by_id(&state.db, user_id).await?.ok_or(AppError::InvalidToken)?;
+    let user_id = repo::peek_token(&state.db, "reset_password", &token_hash)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let user = repo::find_by_id(&state.db, user_id)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     password::check_policy(new_password, &user.email)?;
     let hash = password::hash(new_password)?;
-    repo::consume_token(&state.db, "reset_password", &token_hash).await?.ok_or(AppError::InvalidToken)?;
+    repo::consume_token(&state.db, "reset_password", &token_hash)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
     repo::set_password(&state.db, user.id, &hash).await?;
     // The mailed link proves control of the address.
     repo::mark_verified(&state.db, user.id).await?;
     repo::delete_sessions_except(&state.db, user.id, "").await?;
     repo::throttle_clear(&state.db, &throttle_key(&user.email)).await?;
-    audit::record(&state.db, Some(user.id), "password.reset", &user.email, &client.ip, "").await;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "password.reset",
+        &user.email,
+        &client.ip,
+        "",
+    )
+    .await;
     Ok(())
 }
 
-pub async fn change_password(state: &AppState, user: &CurrentUser, current: &str, new: &str, keep_session: &str) -> AppResult<()> {
-    let record = repo::find_by_id(&state.db, user.id).await?.ok_or(AppError::Unauthenticated)?;
+pub async fn change_password(
+    state: &AppState,
+    user: &CurrentUser,
+    current: &str,
+    new: &str,
+    keep_session: &str,
+) -> AppResult<()> {
+    let record = repo::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if !password::verify(current, &record.password_hash) {
-        return Err(AppError::Validation("Your current password is not correct.".into()));
+        return Err(AppError::Validation(
+            "Your current password is not correct.".into(),
+        ));
     }
     password::check_policy(new, &record.email)?;
     repo::set_password(&state.db, user.id, &password::hash(new)?).await?;
     repo::delete_sessions_except(&state.db, user.id, keep_session).await?;
-    audit::record(&state.db, Some(user.id), "password.changed", &user.email, "", "").await;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "password.changed",
+        &user.email,
+        "",
+        "",
+    )
+    .await;
     Ok(())
 }
 
 pub async fn begin_totp(state: &AppState, user: &CurrentUser) -> AppResult<TotpEnrollment> {
     if user.totp_enabled {
-        return Err(AppError::Conflict("Two-factor authentication is already on.".into()));
+        return Err(AppError::Conflict(
+            "Two-factor authentication is already on.".into(),
+        ));
     }
     let secret = totp::generate_secret();
     repo::set_totp_pending(&state.db, user.id, &state.keys.seal(&secret)).await?;
-    Ok(TotpEnrollment { secret_base32: totp::base32(&secret), otpauth_uri: totp::otpauth_uri(&secret, &user.email) })
+    Ok(TotpEnrollment {
+        secret_base32: totp::base32(&secret),
+        otpauth_uri: totp::otpauth_uri(&secret, &user.email),
+    })
 }
 
 /// Turns two-factor on once the user proves the app works; returns the
 /// recovery codes (shown once, stored hashed).
-pub async fn confirm_totp(state: &AppState, user: &CurrentUser, code: &str) -> AppResult<Vec<String>> {
-    let record = repo::find_by_id(&state.db, user.id).await?.ok_or(AppError::Unauthenticated)?;
+pub async fn confirm_totp(
+    state: &AppState,
+    user: &CurrentUser,
+    code: &str,
+) -> AppResult<Vec<String>> {
+    let record = repo::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if record.totp_enabled {
-        return Err(AppError::Conflict("Two-factor authentication is already on.".into()));
+        return Err(AppError::Conflict(
+            "Two-factor authentication is already on.".into(),
+        ));
     }
-    let sealed = record.totp_secret_enc.ok_or_else(|| AppError::Validation("Start the set-up first.".into()))?;
+    let sealed = record
+        .totp_secret_enc
+        .ok_or_else(|| AppError::Validation("Start the set-up first.".into()))?;
     let secret = state.keys.open(&sealed).map_err(AppError::internal)?;
     let step = totp::verify(&secret, code, crate::db::now(), 0).ok_or(AppError::InvalidTotp)?;
     let codes = totp::generate_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| tokens::hash_token(c)).collect();
     repo::enable_totp(&state.db, user.id, step, &hashes).await?;
     audit::record(&state.db, Some(user.id), "2fa.enabled", &user.email, "", "").await;
-    let mail = Mail::TwoFactorChanged(mail::templates::TwoFactorChanged { first_name: record.first_name.clone(), change: "turned on", support: support(state) });
+    let mail = Mail::TwoFactorChanged(mail::templates::TwoFactorChanged {
+        first_name: record.first_name.clone(),
+        change: "turned on",
+        support: support(state),
+    });
     state.mailer.send(&record.email, mail).await;
     Ok(codes)
 }
 
-pub async fn disable_totp(state: &AppState, user: &CurrentUser, current_password: &str) -> AppResult<()> {
-    let record = repo::find_by_id(&state.db, user.id).await?.ok_or(AppError::Unauthenticated)?;
+pub async fn disable_totp(
+    state: &AppState,
+    user: &CurrentUser,
+    current_password: &str,
+) -> AppResult<()> {
+    let record = repo::find_by_id(&state.db, user.id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     if !password::verify(current_password, &record.password_hash) {
         return Err(AppError::Validation("Your password is not correct.".into()));
     }
     repo::disable_totp(&state.db, user.id).await?;
-    audit::record(&state.db, Some(user.id), "2fa.disabled", &user.email, "", "").await;
-    let mail = Mail::TwoFactorChanged(mail::templates::TwoFactorChanged { first_name: record.first_name.clone(), change: "turned off", support: support(state) });
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "2fa.disabled",
+        &user.email,
+        "",
+        "",
+    )
+    .await;
+    let mail = Mail::TwoFactorChanged(mail::templates::TwoFactorChanged {
+        first_name: record.first_name.clone(),
+        change: "turned off",
+        support: support(state),
+    });
     state.mailer.send(&record.email, mail).await;
     Ok(())
 }
 
 /// Creates an active, verified account (admin CLI and first-run set-up).
-pub async fn create_verified_user(state_db: &crate::db::Db, email: &str, pass: &str, role: Role) -> AppResult<i64> {
+pub async fn create_verified_user(
+    state_db: &crate::db::Db,
+    email: &str,
+    pass: &str,
+    role: Role,
+) -> AppResult<i64> {
     let email = normalize_email(email).map_err(AppError::Validation)?;
     password::check_policy(pass, &email)?;
     let hash = password::hash(pass)?;
-    let id = repo::insert_user(state_db, &email, "", &hash, AccountStatus::Active, role).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::Conflict("An account with that e-mail already exists.".into())
-        } else {
-            e.into()
-        }
-    })?;
+    let id = repo::insert_user(state_db, &email, "", &hash, AccountStatus::Active, role)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Conflict("An account with that e-mail already exists.".into())
+            } else {
+                e.into()
+            }
+        })?;
     repo::mark_verified(state_db, id).await?;
-    audit::record(state_db, None, "account.created_by_admin", &email, "", role.as_str()).await;
+    audit::record(
+        state_db,
+        None,
+        "account.created_by_admin",
+        &email,
+        "",
+        role.as_str(),
+    )
+    .await;
     Ok(id)
 }
 
 pub async fn admin_set_password(db: &crate::db::Db, email: &str, pass: &str) -> AppResult<()> {
     let email = normalize_email(email).map_err(AppError::Validation)?;
-    let user = repo::find_by_email(db, &email).await?.ok_or(AppError::NotFound)?;
+    let user = repo::find_by_email(db, &email)
+        .await?
+        .ok_or(AppError::NotFound)?;
     password::check_policy(pass, &email)?;
     repo::set_password(db, user.id, &password::hash(pass)?).await?;
     repo::delete_sessions_except(db, user.id, "").await?;

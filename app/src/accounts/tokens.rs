@@ -33,7 +33,9 @@ pub fn is_usable(expires_at: i64, used_at: Option<i64>, now: i64) -> bool {
 /// Tokens we hand out are 43 URL-safe characters; anything else is rejected
 /// before touching the database.
 pub fn looks_like_token(s: &str) -> bool {
-    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

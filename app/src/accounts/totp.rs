@@ -87,8 +87,9 @@ pub fn generate_recovery_codes() -> Vec<String> {
     let mut rng = rand::thread_rng();
     (0..10)
         .map(|_| {
-            let chars: String =
-                (0..12).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect();
+            let chars: String = (0..12)
+                .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+                .collect();
             format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
         })
         .collect()

@@ -24,21 +24,36 @@ use {
 pub async fn admin_users(q: String) -> Result<Vec<UserRow>, ServerFnError> {
     sfn::admin()?;
     sfn::limit("Search", &q, 100)?;
-    Ok(repo::search_users(&sfn::state().db, q.trim(), 200).await.map_err(AppError::from)?)
+    Ok(repo::search_users(&sfn::state().db, q.trim(), 200)
+        .await
+        .map_err(AppError::from)?)
 }
 
 #[server(endpoint = "admin/user_status")]
 pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), ServerFnError> {
     let admin = sfn::admin()?;
-    let status = AccountStatus::parse(&status).ok_or_else(|| AppError::Validation("Unknown status.".into()))?;
+    let status = AccountStatus::parse(&status)
+        .ok_or_else(|| AppError::Validation("Unknown status.".into()))?;
     if user_id == admin.id && status != AccountStatus::Active {
         return Err(AppError::Validation("You cannot suspend your own account.".into()).into());
     }
     let state = sfn::state();
-    if repo::set_status(&state.db, user_id, status).await.map_err(AppError::from)? == 0 {
+    if repo::set_status(&state.db, user_id, status)
+        .await
+        .map_err(AppError::from)?
+        == 0
+    {
         return Err(AppError::NotFound.into());
     }
-    audit::record(&state.db, Some(admin.id), "admin.user_status", &user_id.to_string(), "", status.as_str()).await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "admin.user_status",
+        &user_id.to_string(),
+        "",
+        status.as_str(),
+    )
+    .await;
     Ok(())
 }
 
@@ -50,10 +65,22 @@ pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), ServerFnEr
         return Err(AppError::Validation("You cannot remove your own admin role.".into()).into());
     }
     let state = sfn::state();
-    if repo::set_role(&state.db, user_id, role).await.map_err(AppError::from)? == 0 {
+    if repo::set_role(&state.db, user_id, role)
+        .await
+        .map_err(AppError::from)?
+        == 0
+    {
         return Err(AppError::NotFound.into());
     }
-    audit::record(&state.db, Some(admin.id), "admin.user_role", &user_id.to_string(), "", role.as_str()).await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "admin.user_role",
+        &user_id.to_string(),
+        "",
+        role.as_str(),
+    )
+    .await;
     Ok(())
 }
 
@@ -71,16 +98,32 @@ pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), ServerFnError
             .await
             .map_err(AppError::from)?;
     } else {
-        sqlx::query("DELETE FROM vip_accounts WHERE email = $1").bind(&email).execute(&state.db.pool).await.map_err(AppError::from)?;
+        sqlx::query("DELETE FROM vip_accounts WHERE email = $1")
+            .bind(&email)
+            .execute(&state.db.pool)
+            .await
+            .map_err(AppError::from)?;
     }
-    audit::record(&state.db, Some(admin.id), "admin.vip", &email, "", &vip.to_string()).await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "admin.vip",
+        &email,
+        "",
+        &vip.to_string(),
+    )
+    .await;
     Ok(())
 }
 
 #[server(endpoint = "admin/outbox")]
 pub async fn admin_outbox() -> Result<Vec<OutboxMail>, ServerFnError> {
     sfn::admin()?;
-    let entries = sfn::state().mailer.outbox(100).await.map_err(AppError::from)?;
+    let entries = sfn::state()
+        .mailer
+        .outbox(100)
+        .await
+        .map_err(AppError::from)?;
     Ok(entries
         .into_iter()
         .map(|e| OutboxMail {

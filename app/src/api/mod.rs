@@ -47,18 +47,45 @@ pub struct ApiRejection;
 
 impl ApiRejection {
     pub fn unauthenticated(request_id: String) -> Response {
-        error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN", "A valid bearer token is required.", None, request_id)
+        error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_TOKEN",
+            "A valid bearer token is required.",
+            None,
+            request_id,
+        )
     }
 
     pub fn bad_json(request_id: String, e: JsonRejection) -> Response {
-        let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE { e.status() } else { StatusCode::BAD_REQUEST };
-        error(status, "INVALID_BODY", "The request body is not valid JSON of the expected shape.", Some(e.body_text()), request_id)
+        let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            e.status()
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        error(
+            status,
+            "INVALID_BODY",
+            "The request body is not valid JSON of the expected shape.",
+            Some(e.body_text()),
+            request_id,
+        )
     }
 }
 
-pub fn error(status: StatusCode, code: &str, message: &str, details: Option<String>, request_id: String) -> Response {
+pub fn error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: Option<String>,
+    request_id: String,
+) -> Response {
     let body = ApiErrorBody {
-        error: ApiError { code: code.into(), message: message.into(), details, request_id },
+        error: ApiError {
+            code: code.into(),
+            message: message.into(),
+            details,
+            request_id,
+        },
     };
     (status, Json(body)).into_response()
 }

@@ -29,7 +29,11 @@ pub async fn list(db: &Db, only_active: bool) -> Result<Vec<Plan>, sqlx::Error> 
                 max_identities: r.try_get("max_identities")?,
                 max_mesh_members: r.try_get("max_mesh_members")?,
                 bandwidth_capped: r.try_get::<i64, _>("bandwidth_capped")? != 0,
-                features: features.split('|').filter(|s| !s.is_empty()).map(String::from).collect(),
+                features: features
+                    .split('|')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
                 is_active: r.try_get::<i64, _>("is_active")? != 0,
             })
         })

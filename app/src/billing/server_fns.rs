@@ -1,5 +1,9 @@
 //! Server functions: the public plan list and the admin's plan editor.
 
+// A form's fields are a server function's arguments, so admin forms with
+// many fields make functions with many arguments.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use super::model::Plan;
@@ -11,18 +15,21 @@ use {
 
 #[server(endpoint = "plans")]
 pub async fn list_plans() -> Result<Vec<Plan>, ServerFnError> {
-    Ok(repo::list(&sfn::state().db, true).await.map_err(AppError::from)?)
+    Ok(repo::list(&sfn::state().db, true)
+        .await
+        .map_err(AppError::from)?)
 }
 
 #[server(endpoint = "admin/plans")]
 pub async fn admin_plans() -> Result<Vec<Plan>, ServerFnError> {
     sfn::admin()?;
-    Ok(repo::list(&sfn::state().db, false).await.map_err(AppError::from)?)
+    Ok(repo::list(&sfn::state().db, false)
+        .await
+        .map_err(AppError::from)?)
 }
 
 /// Prices are entered in dollars with cents (`9.99`).
 #[server(endpoint = "admin/plan_save")]
-#[allow(clippy::too_many_arguments)]
 pub async fn admin_save_plan(
     id: i64,
     name: String,
@@ -44,23 +51,50 @@ pub async fn admin_save_plan(
     let limits = [max_devices, max_cameras, max_identities, max_mesh_members];
     model::validate_limits(&limits).map_err(AppError::Validation)?;
     let state = sfn::state();
-    let n = repo::update(&state.db, id, &name, monthly, yearly, limits, is_active.is_some())
-        .await
-        .map_err(AppError::from)?;
+    let n = repo::update(
+        &state.db,
+        id,
+        &name,
+        monthly,
+        yearly,
+        limits,
+        is_active.is_some(),
+    )
+    .await
+    .map_err(AppError::from)?;
     if n == 0 {
         return Err(AppError::NotFound.into());
     }
-    audit::record(&state.db, Some(admin.id), "plan.updated", &id.to_string(), "", &format!("{name} {monthly}/{yearly} {limits:?}"))
-        .await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "plan.updated",
+        &id.to_string(),
+        "",
+        &format!("{name} {monthly}/{yearly} {limits:?}"),
+    )
+    .await;
     Ok(format!("Saved plan {name}."))
 }
 
 #[cfg(feature = "ssr")]
 fn parse_price(s: &str) -> Result<i64, ServerFnError> {
-    let bad = || ServerFnError::from(AppError::Validation(format!("\"{}\" is not a price like 9.99.", s.chars().take(20).collect::<String>())));
+    let bad = || {
+        ServerFnError::from(AppError::Validation(format!(
+            "\"{}\" is not a price like 9.99.",
+            s.chars().take(20).collect::<String>()
+        )))
+    };
     let s = s.trim();
     let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
-    if whole.is_empty() || whole.len() > 7 || frac.len() > 2 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 7
+        || frac.len() > 2
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let whole: i64 = whole.parse().map_err(|_| bad())?;

@@ -42,7 +42,11 @@ const TOUCH_EVERY: i64 = 300;
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // Static assets and agent APIs need no session or theme.
-    if path.starts_with("/pkg/") || path.starts_with("/api/v1/") || path == "/health" || path == "/metrics" {
+    if path.starts_with("/pkg/")
+        || path.starts_with("/api/v1/")
+        || path == "/health"
+        || path == "/metrics"
+    {
         return next.run(req).await;
     }
     let ip = req
@@ -56,8 +60,14 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let cookie_header = req.headers().get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let token = cookies::get(cookie_header, cookies::SESSION).filter(|t| tokens::looks_like_token(t)).map(String::from);
+    let cookie_header = req
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = cookies::get(cookie_header, cookies::SESSION)
+        .filter(|t| tokens::looks_like_token(t))
+        .map(String::from);
 
     let mut user = None;
     let mut session_token = None;
@@ -76,7 +86,10 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         }
     }
     let chosen_theme = match &user {
-        Some(u) => repo::get_setting(&state.db, u.id, "theme").await.ok().flatten(),
+        Some(u) => repo::get_setting(&state.db, u.id, "theme")
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     let theme_css = state.themes.css(&state.db, chosen_theme.as_deref()).await;

@@ -17,7 +17,9 @@ use axum::{
 
 use crate::state::AppState;
 
-const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -40,7 +42,9 @@ pub struct Metrics {
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let Ok(mut m) = self.inner.lock() else { return };
-        *m.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+        *m.requests
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
         let h = m.latency.entry(route.to_string()).or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if seconds <= *b {
@@ -54,7 +58,9 @@ impl Metrics {
     pub fn render(&self, extra: &str) -> String {
         let mut out = String::new();
         let Ok(m) = self.inner.lock() else { return out };
-        out.push_str("# HELP truevault_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP truevault_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE truevault_http_requests_total counter\n");
         for ((method, route, status), n) in &m.requests {
             let _ = writeln!(
@@ -68,11 +74,27 @@ impl Metrics {
         for (route, h) in &m.latency {
             let r = escape(route);
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "truevault_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "truevault_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "truevault_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "truevault_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum);
-            let _ = writeln!(out, "truevault_http_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "truevault_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "truevault_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "truevault_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
         }
         out.push_str(extra);
         out
@@ -80,7 +102,9 @@ impl Metrics {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -91,16 +115,31 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| if req.uri().path().starts_with("/pkg/") { "/pkg/*".into() } else { "other".into() });
+        .unwrap_or_else(|| {
+            if req.uri().path().starts_with("/pkg/") {
+                "/pkg/*".into()
+            } else {
+                "other".into()
+            }
+        });
     let res = next.run(req).await;
-    state.metrics.observe(&method, &route, res.status().as_u16(), start.elapsed().as_secs_f64());
+    state.metrics.observe(
+        &method,
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 
 pub async fn handler(State(state): State<AppState>) -> Response {
     let up = if state.db.ping().await.is_ok() { 1 } else { 0 };
     let extra = format!("# HELP truevault_database_up Whether the database answers.\n# TYPE truevault_database_up gauge\ntruevault_database_up {up}\n");
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&extra)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&extra),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -113,8 +152,12 @@ mod tests {
         m.observe("GET", "/health", 200, 0.002);
         m.observe("GET", "/health", 200, 0.2);
         let text = m.render("");
-        assert!(text.contains("truevault_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"));
-        assert!(text.contains("truevault_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.0025\"} 1"));
+        assert!(text.contains(
+            "truevault_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "truevault_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.0025\"} 1"
+        ));
         assert!(text.contains("truevault_http_request_duration_seconds_count{route=\"/health\"} 2"));
     }
 }

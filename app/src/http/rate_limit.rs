@@ -28,12 +28,17 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
-        Self { per_window: per_minute.max(1), buckets: Arc::default() }
+        Self {
+            per_window: per_minute.max(1),
+            buckets: Arc::default(),
+        }
     }
 
     /// Counts one request for `key`; false when over the limit.
     pub fn allow(&self, key: &str) -> bool {
-        let Ok(mut map) = self.buckets.lock() else { return true };
+        let Ok(mut map) = self.buckets.lock() else {
+            return true;
+        };
         let now = Instant::now();
         if map.len() > 100_000 {
             map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
@@ -57,7 +62,10 @@ pub async fn auth_endpoints(State(state): State<AppState>, req: Request, next: N
             .map(|c| c.0.ip().to_string())
             .unwrap_or_default();
         if !state.auth_limiter.allow(&ip) {
-            return (StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Please wait a minute and try again.")
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts. Please wait a minute and try again.",
+            )
                 .into_response();
         }
     }

@@ -21,7 +21,10 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
         return next.run(req).await;
     }
     tracing::warn!(path = %req.uri().path(), "refused cross-origin state-changing request");
-    let mut res = (StatusCode::FORBIDDEN, "Cross-site request refused: this form must be sent from the TrueVault site itself.")
+    let mut res = (
+        StatusCode::FORBIDDEN,
+        "Cross-site request refused: this form must be sent from the TrueVault site itself.",
+    )
         .into_response();
     apply_headers(res.headers_mut(), None);
     res
@@ -29,7 +32,10 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
 
 /// True when the request provably comes from a page of ours.
 pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) => {
             let public = public_url.trim_end_matches('/');
@@ -37,7 +43,9 @@ pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
                 return true;
             }
             // The origin's authority must be the host the browser addressed.
-            let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+            let authority = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
             matches!(authority, Some(a) if !host.is_empty() && a == host)
         }
         None => headers
@@ -62,19 +70,34 @@ pub fn apply_headers(h: &mut HeaderMap, nonce: Option<&str>) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
 }
 
 /// Headers for responses the context middleware does not see (assets, API).
 pub async fn baseline_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
-    h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
-    h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
     res
 }
 
@@ -85,7 +108,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"), HeaderValue::from_str(v).expect("v"));
+            h.insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("v"),
+            );
         }
         h
     }
@@ -93,12 +119,36 @@ mod tests {
     #[test]
     fn origin_rules() {
         let public = "https://vpn.example.com";
-        assert!(same_origin(&headers(&[("origin", "https://vpn.example.com")]), public));
-        assert!(same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]), public));
-        assert!(!same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "http://evil.example")]), public));
-        assert!(!same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]), public));
-        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")]), public));
-        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")]), public));
+        assert!(same_origin(
+            &headers(&[("origin", "https://vpn.example.com")]),
+            public
+        ));
+        assert!(same_origin(
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000")
+            ]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://evil.example")
+            ]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]),
+            public
+        ));
+        assert!(same_origin(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            public
+        ));
         assert!(!same_origin(&headers(&[]), public));
     }
 }

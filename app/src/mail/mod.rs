@@ -17,8 +17,6 @@ use sqlx::Row;
 
 pub use templates::Mail;
 
-
-
 use crate::{
     config::Config,
     db::{now, Db},
@@ -53,7 +51,10 @@ pub struct OutboxEntry {
 
 impl Mailer {
     pub fn new(db: Db, config: &Config) -> Result<Self, MailError> {
-        let from: Mailbox = config.mail_from.parse().map_err(|_| MailError::Address(config.mail_from.clone()))?;
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|_| MailError::Address(config.mail_from.clone()))?;
         let smtp = match &config.smtp {
             None => None,
             Some(s) => {
@@ -66,7 +67,8 @@ impl Mailer {
                 };
                 let mut builder = builder.port(s.port).timeout(Some(Duration::from_secs(10)));
                 if let (Some(user), Some(pass)) = (&s.username, &s.password) {
-                    builder = builder.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), pass.expose().to_string()));
                 }
                 Some(builder.build())
             }
@@ -119,7 +121,9 @@ impl Mailer {
         subject: &str,
         body: String,
     ) -> Result<(), String> {
-        let to: Mailbox = to.parse().map_err(|e: lettre::address::AddressError| e.to_string())?;
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e: lettre::address::AddressError| e.to_string())?;
         let msg = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -127,7 +131,11 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| e.to_string())?;
-        transport.send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+        transport
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     pub async fn outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, sqlx::Error> {

@@ -68,7 +68,9 @@ impl Mail {
             Mail::Reset(t) => ("Reset your TrueVault password".into(), t.render()?),
             Mail::Welcome(t) => ("Welcome to TrueVault".into(), t.render()?),
             Mail::TwoFactorChanged(t) => ("Two-factor authentication changed".into(), t.render()?),
-            Mail::AlreadyRegistered(t) => ("You already have a TrueVault account".into(), t.render()?),
+            Mail::AlreadyRegistered(t) => {
+                ("You already have a TrueVault account".into(), t.render()?)
+            }
         })
     }
 }

@@ -12,7 +12,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
-use truevault_wire::node::{DesiredConfig, EnrollRequest, EnrollResponse, InterfaceSettings, PeerStats, StatsReport};
+use truevault_wire::node::{
+    DesiredConfig, EnrollRequest, EnrollResponse, InterfaceSettings, PeerStats, StatsReport,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -65,7 +67,10 @@ pub fn parse_dump(text: &str) -> Result<Vec<DumpPeer>, AgentError> {
         if f.len() < 8 {
             return Err(AgentError::Dump(line.chars().take(120).collect()));
         }
-        let num = |s: &str| s.parse::<i64>().map_err(|_| AgentError::Dump(line.chars().take(120).collect()));
+        let num = |s: &str| {
+            s.parse::<i64>()
+                .map_err(|_| AgentError::Dump(line.chars().take(120).collect()))
+        };
         peers.push(DumpPeer {
             public_key: f[0].to_string(),
             endpoint: (f[2] != "(none)").then(|| f[2].to_string()),
@@ -96,10 +101,14 @@ pub fn render_syncconf(private_key: &str, cfg: &DesiredConfig) -> String {
 }
 
 async fn run_cmd(program: &str, args: &[&str]) -> Result<String, AgentError> {
-    let out = Command::new(program).args(args).output().await.map_err(|e| AgentError::Command {
-        cmd: format!("{program} {}", args.first().copied().unwrap_or_default()),
-        detail: e.to_string(),
-    })?;
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| AgentError::Command {
+            cmd: format!("{program} {}", args.first().copied().unwrap_or_default()),
+            detail: e.to_string(),
+        })?;
     if !out.status.success() {
         return Err(AgentError::Command {
             cmd: format!("{program} {}", args.join(" ")),
@@ -119,37 +128,64 @@ pub struct Agent {
 impl Agent {
     /// Loads the saved state, or enrolls with the one-time token.
     pub async fn start(cfg: AgentConfig) -> Result<Self, AgentError> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?;
         let path = cfg.state_dir.join("node.json");
         let state = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| AgentError::State { path: path.display().to_string(), detail: e.to_string() })?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AgentError::State {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })?,
             Err(_) => Self::enroll(&cfg, &http, &path).await?,
         };
-        let agent = Self { cfg, http, state, version: 0 };
+        let agent = Self {
+            cfg,
+            http,
+            state,
+            version: 0,
+        };
         agent.configure_interface().await?;
         Ok(agent)
     }
 
-    async fn enroll(cfg: &AgentConfig, http: &reqwest::Client, path: &Path) -> Result<NodeState, AgentError> {
+    async fn enroll(
+        cfg: &AgentConfig,
+        http: &reqwest::Client,
+        path: &Path,
+    ) -> Result<NodeState, AgentError> {
         let token = cfg.enroll_token.clone().ok_or_else(|| AgentError::State {
             path: path.display().to_string(),
-            detail: "not enrolled yet: pass --token with the enrollment token from the admin page".into(),
+            detail: "not enrolled yet: pass --token with the enrollment token from the admin page"
+                .into(),
         })?;
         let pair = crate::vpn::keys::generate_keypair();
         let res = http
-            .post(format!("{}/api/v1/nodes/enroll", cfg.portal.trim_end_matches('/')))
+            .post(format!(
+                "{}/api/v1/nodes/enroll",
+                cfg.portal.trim_end_matches('/')
+            ))
             .bearer_auth(token)
-            .json(&EnrollRequest { public_key: pair.public.clone() })
+            .json(&EnrollRequest {
+                public_key: pair.public.clone(),
+            })
             .send()
             .await?;
         let res: EnrollResponse = checked(res).await?.json().await?;
-        let state = NodeState { node_token: res.node_token, private_key: pair.private, interface: res.interface };
-        std::fs::create_dir_all(&cfg.state_dir)
-            .map_err(|e| AgentError::State { path: cfg.state_dir.display().to_string(), detail: e.to_string() })?;
+        let state = NodeState {
+            node_token: res.node_token,
+            private_key: pair.private,
+            interface: res.interface,
+        };
+        std::fs::create_dir_all(&cfg.state_dir).map_err(|e| AgentError::State {
+            path: cfg.state_dir.display().to_string(),
+            detail: e.to_string(),
+        })?;
         let bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
-        crate::secrets::write_private(path, &bytes)
-            .map_err(|e| AgentError::State { path: path.display().to_string(), detail: e.to_string() })?;
+        crate::secrets::write_private(path, &bytes).map_err(|e| AgentError::State {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
         tracing::info!(server = %res.server_name, "node enrolled");
         Ok(state)
     }
@@ -160,7 +196,11 @@ impl Agent {
         let key_file = self.write_private_temp("key", &self.state.private_key)?;
         let port = self.state.interface.listen_port.to_string();
         let key_path = key_file.display().to_string();
-        let res = run_cmd("wg", &["set", iface, "private-key", &key_path, "listen-port", &port]).await;
+        let res = run_cmd(
+            "wg",
+            &["set", iface, "private-key", &key_path, "listen-port", &port],
+        )
+        .await;
         let _ = std::fs::remove_file(&key_file);
         res?;
         for addr in &self.state.interface.addresses {
@@ -171,9 +211,16 @@ impl Agent {
     }
 
     fn write_private_temp(&self, name: &str, contents: &str) -> Result<PathBuf, AgentError> {
-        let path = self.cfg.state_dir.join(format!(".{name}.{}", std::process::id()));
-        crate::secrets::write_private(&path, contents.as_bytes())
-            .map_err(|e| AgentError::State { path: path.display().to_string(), detail: e.to_string() })?;
+        let path = self
+            .cfg
+            .state_dir
+            .join(format!(".{name}.{}", std::process::id()));
+        crate::secrets::write_private(&path, contents.as_bytes()).map_err(|e| {
+            AgentError::State {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            }
+        })?;
         Ok(path)
     }
 
@@ -200,11 +247,21 @@ impl Agent {
 
     pub async fn apply(&self, cfg: &DesiredConfig) -> Result<(), AgentError> {
         let started = std::time::Instant::now();
-        let file = self.write_private_temp("syncconf", &render_syncconf(&self.state.private_key, cfg))?;
-        let res = run_cmd("wg", &["syncconf", &self.cfg.interface, &file.display().to_string()]).await;
+        let file =
+            self.write_private_temp("syncconf", &render_syncconf(&self.state.private_key, cfg))?;
+        let res = run_cmd(
+            "wg",
+            &["syncconf", &self.cfg.interface, &file.display().to_string()],
+        )
+        .await;
         let _ = std::fs::remove_file(&file);
         res?;
-        tracing::info!(version = cfg.version, peers = cfg.peers.len(), ms = started.elapsed().as_millis() as u64, "applied desired peers");
+        tracing::info!(
+            version = cfg.version,
+            peers = cfg.peers.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "applied desired peers"
+        );
         Ok(())
     }
 
@@ -224,7 +281,10 @@ impl Agent {
             .http
             .post(self.url("/api/v1/nodes/self/stats"))
             .bearer_auth(&self.state.node_token)
-            .json(&StatsReport { applied_version: self.version, peers })
+            .json(&StatsReport {
+                applied_version: self.version,
+                peers,
+            })
             .send()
             .await?;
         checked(res).await?;
@@ -271,7 +331,13 @@ async fn checked(res: reqwest::Response) -> Result<reqwest::Response, AgentError
         return Ok(res);
     }
     let status = res.status().as_u16();
-    let body: String = res.text().await.unwrap_or_default().chars().take(300).collect();
+    let body: String = res
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
     Err(AgentError::Refused { status, body })
 }
 
@@ -288,7 +354,14 @@ mod tests {
         let peers = parse_dump(text).unwrap();
         assert_eq!(peers.len(), 2);
         assert_eq!(peers[0].endpoint.as_deref(), Some("10.0.0.2:40000"));
-        assert_eq!((peers[0].latest_handshake, peers[0].rx_bytes, peers[0].tx_bytes), (1_700_000_000, 1234, 5678));
+        assert_eq!(
+            (
+                peers[0].latest_handshake,
+                peers[0].rx_bytes,
+                peers[0].tx_bytes
+            ),
+            (1_700_000_000, 1234, 5678)
+        );
         assert_eq!(peers[1].endpoint, None);
         assert!(parse_dump("iface\nbroken line").is_err());
         assert!(parse_dump("iface\na\tb\tc\td\tx\t1\t2\t3").is_err());
@@ -298,8 +371,15 @@ mod tests {
     fn renders_syncconf() {
         let cfg = DesiredConfig {
             version: 3,
-            interface: InterfaceSettings { addresses: vec!["10.8.0.1/16".into()], listen_port: 51820 },
-            peers: vec![DesiredPeer { public_key: "A=".into(), preshared_key: "P=".into(), allowed_ips: vec!["10.8.0.2/32".into(), "fd00::2/128".into()] }],
+            interface: InterfaceSettings {
+                addresses: vec!["10.8.0.1/16".into()],
+                listen_port: 51820,
+            },
+            peers: vec![DesiredPeer {
+                public_key: "A=".into(),
+                preshared_key: "P=".into(),
+                allowed_ips: vec!["10.8.0.2/32".into(), "fd00::2/128".into()],
+            }],
         };
         assert_eq!(
             render_syncconf("K=", &cfg),

@@ -13,7 +13,11 @@ use serde::Deserialize;
 use truevault_wire::node::{EnrollRequest, StatsReport, StatsResponse};
 
 use super::service;
-use crate::{api::{bearer, client_ip, request_id, ApiRejection}, audit, state::AppState};
+use crate::{
+    api::{bearer, client_ip, request_id, ApiRejection},
+    audit,
+    state::AppState,
+};
 
 /// How long a config request waits for a change before answering 304.
 pub const LONG_POLL: Duration = Duration::from_secs(25);
@@ -33,7 +37,9 @@ async fn enroll(
     body: Result<Json<EnrollRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let rid = request_id();
-    let Some(token) = bearer(&headers) else { return ApiRejection::unauthenticated(rid) };
+    let Some(token) = bearer(&headers) else {
+        return ApiRejection::unauthenticated(rid);
+    };
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return ApiRejection::bad_json(rid, e),
@@ -52,9 +58,15 @@ struct Since {
 
 /// Answers at once when the desired set moved past `since`, else holds the
 /// request until a change (or ~25 s) and answers 304 Not Modified.
-async fn config(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Since>) -> Response {
+async fn config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Since>,
+) -> Response {
     let rid = request_id();
-    let Some(token) = bearer(&headers) else { return ApiRejection::unauthenticated(rid) };
+    let Some(token) = bearer(&headers) else {
+        return ApiRejection::unauthenticated(rid);
+    };
     let server = match service::authenticate(&state, token).await {
         Ok(s) => s,
         Err(e) => return e.into_api_response(rid),
@@ -92,7 +104,9 @@ async fn stats(
     body: Result<Json<StatsReport>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let rid = request_id();
-    let Some(token) = bearer(&headers) else { return ApiRejection::unauthenticated(rid) };
+    let Some(token) = bearer(&headers) else {
+        return ApiRejection::unauthenticated(rid);
+    };
     let server = match service::authenticate(&state, token).await {
         Ok(s) => s,
         Err(e) => return e.into_api_response(rid),
@@ -104,7 +118,15 @@ async fn stats(
     match service::ingest_stats(&state, &server, report.applied_version, &report.peers).await {
         Ok(accepted) => Json(StatsResponse { accepted }).into_response(),
         Err(e) => {
-            audit::record(&state.db, None, "node.stats_rejected", &server.name, &client_ip(&headers), &e.to_string()).await;
+            audit::record(
+                &state.db,
+                None,
+                "node.stats_rejected",
+                &server.name,
+                &client_ip(&headers),
+                &e.to_string(),
+            )
+            .await;
             e.into_api_response(rid)
         }
     }

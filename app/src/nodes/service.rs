@@ -1,7 +1,9 @@
 //! Node flows: enrollment, the desired config, stats ingestion.
 
 use sqlx::Row;
-use truevault_wire::node::{DesiredConfig, DesiredPeer, EnrollResponse, InterfaceSettings, PeerStats, MAX_STATS_PEERS};
+use truevault_wire::node::{
+    DesiredConfig, DesiredPeer, EnrollResponse, InterfaceSettings, PeerStats, MAX_STATS_PEERS,
+};
 
 use crate::{
     accounts::tokens,
@@ -17,7 +19,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<ServerInfo
     if !tokens::looks_like_token(token) {
         return Err(AppError::InvalidBearer);
     }
-    repo::server_by_token(&state.db, &tokens::hash_token(token)).await?.ok_or(AppError::InvalidBearer)
+    repo::server_by_token(&state.db, &tokens::hash_token(token))
+        .await?
+        .ok_or(AppError::InvalidBearer)
 }
 
 fn interface(server: &ServerInfo) -> AppResult<InterfaceSettings> {
@@ -26,34 +30,70 @@ fn interface(server: &ServerInfo) -> AppResult<InterfaceSettings> {
     if let Some(a) = v4.address(1) {
         addresses.push(format!("{a}/{}", v4.prefix));
     }
-    if let Some(p) = server.ipv6_pool.as_deref().and_then(|p| Pool::parse(p).ok()) {
+    if let Some(p) = server
+        .ipv6_pool
+        .as_deref()
+        .and_then(|p| Pool::parse(p).ok())
+    {
         if let Some(a) = p.address(1) {
             addresses.push(format!("{a}/{}", p.prefix));
         }
     }
-    Ok(InterfaceSettings { addresses, listen_port: u16::try_from(server.endpoint_port).unwrap_or(51820) })
+    Ok(InterfaceSettings {
+        addresses,
+        listen_port: u16::try_from(server.endpoint_port).unwrap_or(51820),
+    })
 }
 
 /// One-time enrollment: records the node's public key and swaps the
 /// enrollment token for a long-lived node token.
-pub async fn enroll(state: &AppState, token: &str, public_key: &str, ip: &str) -> AppResult<EnrollResponse> {
+pub async fn enroll(
+    state: &AppState,
+    token: &str,
+    public_key: &str,
+    ip: &str,
+) -> AppResult<EnrollResponse> {
     let server = authenticate(state, token).await?;
     if server.enrolled {
         // An enrolled node's token is not an enrollment token.
-        return Err(AppError::Conflict("This node is already enrolled; rotate its token to enroll again.".into()));
+        return Err(AppError::Conflict(
+            "This node is already enrolled; rotate its token to enroll again.".into(),
+        ));
     }
     let public_key = keys::parse_key(public_key).map_err(AppError::Validation)?;
     let node_token = tokens::random_token();
-    repo::enroll(&state.db, server.id, &public_key, &tokens::hash_token(&node_token)).await?;
-    audit::record(&state.db, None, "node.enrolled", &server.name, ip, &public_key).await;
+    repo::enroll(
+        &state.db,
+        server.id,
+        &public_key,
+        &tokens::hash_token(&node_token),
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        None,
+        "node.enrolled",
+        &server.name,
+        ip,
+        &public_key,
+    )
+    .await;
     state.node_changes.notify_waiters();
-    Ok(EnrollResponse { server_id: server.id, server_name: server.name.clone(), node_token, interface: interface(&server)? })
+    Ok(EnrollResponse {
+        server_id: server.id,
+        server_name: server.name.clone(),
+        node_token,
+        interface: interface(&server)?,
+    })
 }
 
 pub async fn desired_config(state: &AppState, server: &ServerInfo) -> AppResult<DesiredConfig> {
     let version = repo::peers_version(&state.db, server.id).await?;
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
-    let v6 = server.ipv6_pool.as_deref().and_then(|p| Pool::parse(p).ok());
+    let v6 = server
+        .ipv6_pool
+        .as_deref()
+        .and_then(|p| Pool::parse(p).ok());
     let rows = repo::server_peers(&state.db, server.id).await?;
     let mut peers = Vec::with_capacity(rows.len());
     for (public_key, psk_sealed, v4_index, v6_index) in rows {
@@ -73,38 +113,64 @@ pub async fn desired_config(state: &AppState, server: &ServerInfo) -> AppResult<
             allowed_ips,
         });
     }
-    Ok(DesiredConfig { version, interface: interface(server)?, peers })
+    Ok(DesiredConfig {
+        version,
+        interface: interface(server)?,
+        peers,
+    })
 }
 
 /// Applies a node's report: per-peer counters, handshakes and endpoints,
 /// and per-day usage. Counters that went down mean the node restarted its
 /// interface: the new value is then the delta.
-pub async fn ingest_stats(state: &AppState, server: &ServerInfo, applied_version: i64, peers: &[PeerStats]) -> AppResult<usize> {
+pub async fn ingest_stats(
+    state: &AppState,
+    server: &ServerInfo,
+    applied_version: i64,
+    peers: &[PeerStats],
+) -> AppResult<usize> {
     if peers.len() > MAX_STATS_PEERS {
-        return Err(AppError::Validation(format!("At most {MAX_STATS_PEERS} peers per report.")));
+        return Err(AppError::Validation(format!(
+            "At most {MAX_STATS_PEERS} peers per report."
+        )));
     }
     let t = now();
     let day = t / 86_400;
     // Connected time accrues for the interval since the previous report,
     // capped so a long silence does not count as connected.
-    let interval = server.last_report_at.map(|p| (t - p).clamp(0, 300)).unwrap_or(0);
+    let interval = server
+        .last_report_at
+        .map(|p| (t - p).clamp(0, 300))
+        .unwrap_or(0);
     let mut tx = state.db.begin_write().await?;
     let mut accepted = 0;
     for p in peers {
         if p.rx_bytes < 0 || p.tx_bytes < 0 || p.latest_handshake < 0 || p.public_key.len() > 64 {
-            return Err(AppError::Validation("Negative counters or malformed peer in report.".into()));
+            return Err(AppError::Validation(
+                "Negative counters or malformed peer in report.".into(),
+            ));
         }
-        let row = sqlx::query("SELECT id, rx_bytes, tx_bytes FROM devices WHERE server_id = $1 AND public_key = $2")
-            .bind(server.id)
-            .bind(&p.public_key)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, rx_bytes, tx_bytes FROM devices WHERE server_id = $1 AND public_key = $2",
+        )
+        .bind(server.id)
+        .bind(&p.public_key)
+        .fetch_optional(&mut *tx)
+        .await?;
         // A node reports only its own peers; others are ignored.
         let Some(row) = row else { continue };
         let id: i64 = row.try_get("id")?;
         let (old_rx, old_tx): (i64, i64) = (row.try_get("rx_bytes")?, row.try_get("tx_bytes")?);
-        let d_rx = if p.rx_bytes >= old_rx { p.rx_bytes - old_rx } else { p.rx_bytes };
-        let d_tx = if p.tx_bytes >= old_tx { p.tx_bytes - old_tx } else { p.tx_bytes };
+        let d_rx = if p.rx_bytes >= old_rx {
+            p.rx_bytes - old_rx
+        } else {
+            p.rx_bytes
+        };
+        let d_tx = if p.tx_bytes >= old_tx {
+            p.tx_bytes - old_tx
+        } else {
+            p.tx_bytes
+        };
         let handshake = (p.latest_handshake > 0).then_some(p.latest_handshake.min(t));
         let connected = handshake.is_some_and(|h| t - h < crate::vpn::model::CONNECTED_WITHIN_SECS);
         let endpoint: Option<String> = p.endpoint.as_ref().map(|e| e.chars().take(64).collect());

@@ -14,9 +14,12 @@ use crate::db::Db;
 const TTL: Duration = Duration::from_secs(2);
 const ACTIVE: &str = "";
 
+/// Rendered CSS per theme slug, with the time it was rendered.
+type Entries = HashMap<String, (Instant, Arc<str>)>;
+
 #[derive(Clone, Default)]
 pub struct ThemeCache {
-    inner: Arc<RwLock<HashMap<String, (Instant, Arc<str>)>>>,
+    inner: Arc<RwLock<Entries>>,
 }
 
 impl ThemeCache {
@@ -27,7 +30,9 @@ impl ThemeCache {
                 return css;
             }
         }
-        self.lookup(db, ACTIVE).await.unwrap_or_else(|| Arc::from(""))
+        self.lookup(db, ACTIVE)
+            .await
+            .unwrap_or_else(|| Arc::from(""))
     }
 
     async fn lookup(&self, db: &Db, key: &str) -> Option<Arc<str>> {

@@ -33,14 +33,18 @@ pub const IDENT_MAX: usize = 40;
 pub fn validate_ident(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= IDENT_MAX
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--");
     if ok {
         Ok(())
     } else {
-        Err(format!("\"{}\" must be 1-{IDENT_MAX} lower-case letters, digits or dashes.", truncate(s)))
+        Err(format!(
+            "\"{}\" must be 1-{IDENT_MAX} lower-case letters, digits or dashes.",
+            truncate(s)
+        ))
     }
 }
 
@@ -56,11 +60,26 @@ pub fn validate_value(v: &str) -> Result<(), String> {
     if v.chars().count() > VALUE_MAX {
         return Err(format!("A value must be at most {VALUE_MAX} characters."));
     }
-    if let Some(bad) = v.chars().find(|c| !(c.is_ascii_alphanumeric() || " #%(),.-+_/*'\"!".contains(*c))) {
-        return Err(format!("The character {bad:?} is not allowed in a theme value."));
+    if let Some(bad) = v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || " #%(),.-+_/*'\"!".contains(*c)))
+    {
+        return Err(format!(
+            "The character {bad:?} is not allowed in a theme value."
+        ));
     }
     let lower = v.to_ascii_lowercase();
-    for banned in ["url(", "image(", "image-set(", "expression(", "attr(", "/*", "*/", "!important", "javascript"] {
+    for banned in [
+        "url(",
+        "image(",
+        "image-set(",
+        "expression(",
+        "attr(",
+        "/*",
+        "*/",
+        "!important",
+        "javascript",
+    ] {
         if lower.contains(banned) {
             return Err(format!("\"{banned}\" is not allowed in a theme value."));
         }
@@ -95,7 +114,10 @@ pub fn validate_variable(var: &ThemeVariable) -> Result<(), String> {
 
 pub fn validate_name(name: &str) -> Result<String, String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 60 || name.chars().any(|c| c.is_control() || "<>".contains(c)) {
+    if name.is_empty()
+        || name.chars().count() > 60
+        || name.chars().any(|c| c.is_control() || "<>".contains(c))
+    {
         return Err("A theme name is 1-60 characters, without < or >.".into());
     }
     Ok(name.to_string())
@@ -165,7 +187,16 @@ mod tests {
     #[test]
     fn idents_are_strict() {
         assert!(validate_ident("background-secondary").is_ok());
-        for bad in ["", "Colors", "a b", "x;y", "-x", "x-", "a--b", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "Colors",
+            "a b",
+            "x;y",
+            "-x",
+            "x-",
+            "a--b",
+            &"a".repeat(41),
+        ] {
             assert!(validate_ident(bad).is_err(), "{bad}");
         }
     }
@@ -173,8 +204,16 @@ mod tests {
     #[test]
     fn css_has_custom_properties_and_skips_invalid() {
         let css = render_css(&[
-            ThemeVariable { category: "colors".into(), name: "primary".into(), value: "#00d9ff".into() },
-            ThemeVariable { category: "colors".into(), name: "bad".into(), value: "red;}".into() },
+            ThemeVariable {
+                category: "colors".into(),
+                name: "primary".into(),
+                value: "#00d9ff".into(),
+            },
+            ThemeVariable {
+                category: "colors".into(),
+                name: "bad".into(),
+                value: "red;}".into(),
+            },
         ]);
         assert_eq!(css, ":root{--colors-primary:#00d9ff;}");
     }

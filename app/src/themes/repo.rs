@@ -16,9 +16,10 @@ fn summary(r: &AnyRow) -> Result<ThemeSummary, sqlx::Error> {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ThemeSummary>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes ORDER BY id")
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes ORDER BY id")
+            .fetch_all(&db.pool)
+            .await?;
     rows.iter().map(summary).collect()
 }
 
@@ -30,17 +31,27 @@ pub async fn variables(db: &Db, theme_id: i64) -> Result<Vec<ThemeVariable>, sql
     .fetch_all(&db.pool)
     .await?;
     rows.iter()
-        .map(|r| Ok(ThemeVariable { category: r.try_get("category")?, name: r.try_get("name")?, value: r.try_get("value")? }))
+        .map(|r| {
+            Ok(ThemeVariable {
+                category: r.try_get("category")?,
+                name: r.try_get("name")?,
+                value: r.try_get("value")?,
+            })
+        })
         .collect()
 }
 
 pub async fn get(db: &Db, theme_id: i64) -> Result<Option<Theme>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes WHERE id = $1")
-        .bind(theme_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes WHERE id = $1")
+            .bind(theme_id)
+            .fetch_optional(&db.pool)
+            .await?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some(Theme { summary: summary(&row)?, variables: variables(db, theme_id).await? }))
+    Ok(Some(Theme {
+        summary: summary(&row)?,
+        variables: variables(db, theme_id).await?,
+    }))
 }
 
 /// The active theme, or with `slug` the published theme a user picked.
@@ -64,7 +75,12 @@ pub async fn find_for_render(db: &Db, slug: Option<&str>) -> Result<Option<Theme
     Ok(Some(Theme { summary, variables }))
 }
 
-pub async fn create(db: &Db, name: &str, slug: &str, copy_from: Option<i64>) -> Result<i64, sqlx::Error> {
+pub async fn create(
+    db: &Db,
+    name: &str,
+    slug: &str,
+    copy_from: Option<i64>,
+) -> Result<i64, sqlx::Error> {
     let t = now();
     let mut tx = db.pool.begin().await?;
     let id: i64 = sqlx::query(
@@ -92,7 +108,11 @@ pub async fn create(db: &Db, name: &str, slug: &str, copy_from: Option<i64>) -> 
 }
 
 /// Upserts variables (already validated by the caller) in one transaction.
-pub async fn save_variables(db: &Db, theme_id: i64, vars: &[ThemeVariable]) -> Result<(), sqlx::Error> {
+pub async fn save_variables(
+    db: &Db,
+    theme_id: i64,
+    vars: &[ThemeVariable],
+) -> Result<(), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     for (i, v) in vars.iter().enumerate() {
         sqlx::query(
@@ -107,20 +127,29 @@ pub async fn save_variables(db: &Db, theme_id: i64, vars: &[ThemeVariable]) -> R
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("UPDATE themes SET updated_at = $1 WHERE id = $2").bind(now()).bind(theme_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE themes SET updated_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(theme_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }
 
 /// Makes one theme the active one (and published) atomically.
 pub async fn activate(db: &Db, theme_id: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE themes SET is_active = 0 WHERE is_active = 1 AND id <> $1").bind(theme_id).execute(&mut *tx).await?;
-    let n = sqlx::query("UPDATE themes SET is_active = 1, is_published = 1, updated_at = $1 WHERE id = $2")
-        .bind(now())
+    sqlx::query("UPDATE themes SET is_active = 0 WHERE is_active = 1 AND id <> $1")
         .bind(theme_id)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
+    let n = sqlx::query(
+        "UPDATE themes SET is_active = 1, is_published = 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now())
+    .bind(theme_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if n == 1 {
         tx.commit().await?;
         Ok(true)

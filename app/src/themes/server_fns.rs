@@ -15,8 +15,15 @@ use {
 pub async fn theme_choices() -> Result<(Vec<ThemeSummary>, Option<String>), ServerFnError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    let themes = repo::list(&state.db).await.map_err(AppError::from)?.into_iter().filter(|t| t.is_published).collect();
-    let chosen = crate::accounts::repo::get_setting(&state.db, user.id, "theme").await.map_err(AppError::from)?;
+    let themes = repo::list(&state.db)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .filter(|t| t.is_published)
+        .collect();
+    let chosen = crate::accounts::repo::get_setting(&state.db, user.id, "theme")
+        .await
+        .map_err(AppError::from)?;
     Ok((themes, chosen))
 }
 
@@ -31,11 +38,17 @@ pub async fn choose_theme(slug: String) -> Result<(), ServerFnError> {
             .await
             .map_err(AppError::from)?;
     } else {
-        let published = repo::list(&state.db).await.map_err(AppError::from)?.into_iter().any(|t| t.slug == slug && t.is_published);
+        let published = repo::list(&state.db)
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .any(|t| t.slug == slug && t.is_published);
         if !published {
             return Err(AppError::Validation("That theme is not available.".into()).into());
         }
-        crate::accounts::repo::set_setting(&state.db, user.id, "theme", &slug).await.map_err(AppError::from)?;
+        crate::accounts::repo::set_setting(&state.db, user.id, "theme", &slug)
+            .await
+            .map_err(AppError::from)?;
     }
     leptos_axum::redirect("/account");
     Ok(())
@@ -50,22 +63,31 @@ pub async fn admin_themes() -> Result<Vec<ThemeSummary>, ServerFnError> {
 #[server(endpoint = "admin/theme")]
 pub async fn admin_theme(id: i64) -> Result<Theme, ServerFnError> {
     sfn::admin()?;
-    Ok(repo::get(&sfn::state().db, id).await.map_err(AppError::from)?.ok_or(AppError::NotFound)?)
+    Ok(repo::get(&sfn::state().db, id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?)
 }
 
 #[server(endpoint = "admin/theme_create")]
-pub async fn admin_create_theme(name: String, slug: String, copy_from: Option<i64>) -> Result<(), ServerFnError> {
+pub async fn admin_create_theme(
+    name: String,
+    slug: String,
+    copy_from: Option<i64>,
+) -> Result<(), ServerFnError> {
     let admin = sfn::admin()?;
     let name = model::validate_name(&name).map_err(AppError::Validation)?;
     model::validate_ident(&slug).map_err(|e| AppError::Validation(format!("Slug: {e}")))?;
     let state = sfn::state();
-    let id = repo::create(&state.db, &name, &slug, copy_from).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::Conflict("A theme with that slug exists.".into())
-        } else {
-            AppError::from(e)
-        }
-    })?;
+    let id = repo::create(&state.db, &name, &slug, copy_from)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Conflict("A theme with that slug exists.".into())
+            } else {
+                AppError::from(e)
+            }
+        })?;
     audit::record(&state.db, Some(admin.id), "theme.created", &slug, "", "").await;
     leptos_axum::redirect(&format!("/admin/themes/{id}"));
     Ok(())
@@ -81,11 +103,20 @@ pub async fn admin_set_theme_variable(
     value: String,
 ) -> Result<String, ServerFnError> {
     let admin = sfn::admin()?;
-    let var = model::ThemeVariable { category, name, value: value.trim().to_string() };
+    let var = model::ThemeVariable {
+        category,
+        name,
+        value: value.trim().to_string(),
+    };
     model::validate_variable(&var).map_err(AppError::Validation)?;
     let state = sfn::state();
-    repo::get(&state.db, theme_id).await.map_err(AppError::from)?.ok_or(AppError::NotFound)?;
-    repo::save_variables(&state.db, theme_id, std::slice::from_ref(&var)).await.map_err(AppError::from)?;
+    repo::get(&state.db, theme_id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?;
+    repo::save_variables(&state.db, theme_id, std::slice::from_ref(&var))
+        .await
+        .map_err(AppError::from)?;
     state.themes.invalidate();
     audit::record(
         &state.db,
@@ -103,11 +134,22 @@ pub async fn admin_set_theme_variable(
 pub async fn admin_activate_theme(id: i64) -> Result<(), ServerFnError> {
     let admin = sfn::admin()?;
     let state = sfn::state();
-    if !repo::activate(&state.db, id).await.map_err(AppError::from)? {
+    if !repo::activate(&state.db, id)
+        .await
+        .map_err(AppError::from)?
+    {
         return Err(AppError::NotFound.into());
     }
     state.themes.invalidate();
-    audit::record(&state.db, Some(admin.id), "theme.activated", &id.to_string(), "", "").await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "theme.activated",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
     Ok(())
 }
 
@@ -115,10 +157,22 @@ pub async fn admin_activate_theme(id: i64) -> Result<(), ServerFnError> {
 pub async fn admin_publish_theme(id: i64, published: bool) -> Result<(), ServerFnError> {
     let admin = sfn::admin()?;
     let state = sfn::state();
-    if repo::set_published(&state.db, id, published).await.map_err(AppError::from)? == 0 {
+    if repo::set_published(&state.db, id, published)
+        .await
+        .map_err(AppError::from)?
+        == 0
+    {
         return Err(AppError::Validation("The active theme stays published.".into()).into());
     }
     state.themes.invalidate();
-    audit::record(&state.db, Some(admin.id), "theme.published", &id.to_string(), "", &published.to_string()).await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "theme.published",
+        &id.to_string(),
+        "",
+        &published.to_string(),
+    )
+    .await;
     Ok(())
 }

@@ -21,7 +21,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let (theme_css, nonce) = {
         let ctx = crate::sfn::request_context().ok();
         (
-            ctx.as_ref().map(|c| c.theme_css.to_string()).unwrap_or_default(),
+            ctx.as_ref()
+                .map(|c| c.theme_css.to_string())
+                .unwrap_or_default(),
             ctx.map(|c| c.nonce).unwrap_or_default(),
         )
     };
@@ -54,7 +56,8 @@ pub struct AuthActions {
     pub logout: ServerAction<Logout>,
 }
 
-pub type UserResource = Resource<Result<Option<crate::accounts::model::CurrentUser>, ServerFnError>>;
+pub type UserResource =
+    Resource<Result<Option<crate::accounts::model::CurrentUser>, ServerFnError>>;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -65,7 +68,13 @@ pub fn App() -> impl IntoView {
         logout: ServerAction::<Logout>::new(),
     };
     let user: UserResource = Resource::new(
-        move || (actions.login.version().get(), actions.login_totp.version().get(), actions.logout.version().get()),
+        move || {
+            (
+                actions.login.version().get(),
+                actions.login_totp.version().get(),
+                actions.logout.version().get(),
+            )
+        },
         |_| crate::accounts::server_fns::whoami(),
     );
     provide_context(actions);

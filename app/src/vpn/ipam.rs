@@ -19,9 +19,16 @@ pub const MAX_V6_INDEX: i64 = 1 << 24;
 
 impl Pool {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = s.trim().split_once('/').ok_or("A pool is written like 10.8.0.0/16.")?;
-        let addr: IpAddr = addr.parse().map_err(|_| format!("\"{addr}\" is not an IP address."))?;
-        let prefix: u8 = prefix.parse().map_err(|_| "The prefix length is not a number.".to_string())?;
+        let (addr, prefix) = s
+            .trim()
+            .split_once('/')
+            .ok_or("A pool is written like 10.8.0.0/16.")?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("\"{addr}\" is not an IP address."))?;
+        let prefix: u8 = prefix
+            .parse()
+            .map_err(|_| "The prefix length is not a number.".to_string())?;
         let (bits, min_hosts_prefix) = match addr {
             IpAddr::V4(_) => (32, 30),
             IpAddr::V6(_) => (128, 126),
@@ -31,7 +38,9 @@ impl Pool {
         }
         let network = mask(addr, prefix);
         if network != addr {
-            return Err(format!("{s} is not a network address (did you mean {network}/{prefix}?)."));
+            return Err(format!(
+                "{s} is not a network address (did you mean {network}/{prefix}?)."
+            ));
         }
         Ok(Self { network, prefix })
     }
@@ -79,11 +88,19 @@ impl std::fmt::Display for Pool {
 fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
         }
         IpAddr::V6(a) => {
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
         }
     }
@@ -115,7 +132,15 @@ mod tests {
 
     #[test]
     fn bad_pools() {
-        for bad in ["10.8.0.1/16", "10.8.0.0", "10.8.0.0/31", "10.8.0.0/x", "nope/16", "10.0.0.0/4", "fd00::/127"] {
+        for bad in [
+            "10.8.0.1/16",
+            "10.8.0.0",
+            "10.8.0.0/31",
+            "10.8.0.0/x",
+            "nope/16",
+            "10.0.0.0/4",
+            "fd00::/127",
+        ] {
             assert!(Pool::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1,9 +1,20 @@
 //! WireGuard keys: Curve25519 (x25519) pairs and preshared keys, base64 as
-//! `wg` writes them.
+//! `wg` writes them. Compiled into the browser bundle too: by default the
+//! device's key pair is made in the browser and only the public key is sent.
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use rand::RngCore;
 use x25519_dalek::{PublicKey, StaticSecret};
+
+/// 32 bytes from the OS (in the browser: `crypto.getRandomValues`).
+fn random_32() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // No entropy source means no safe key; refuse loudly rather than
+        // hand out a predictable one.
+        panic!("no secure random number source available");
+    }
+    bytes
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPair {
@@ -12,23 +23,22 @@ pub struct KeyPair {
 }
 
 pub fn generate_keypair() -> KeyPair {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    keypair_from_private(bytes)
+    keypair_from_private(random_32())
 }
 
 /// Clamping happens inside x25519; `wg pubkey` gives the same public key.
 pub fn keypair_from_private(bytes: [u8; 32]) -> KeyPair {
     let secret = StaticSecret::from(bytes);
     let public = PublicKey::from(&secret);
-    KeyPair { private: STANDARD.encode(secret.to_bytes()), public: STANDARD.encode(public.as_bytes()) }
+    KeyPair {
+        private: STANDARD.encode(secret.to_bytes()),
+        public: STANDARD.encode(public.as_bytes()),
+    }
 }
 
 /// 32 random bytes, like `wg genpsk`.
 pub fn generate_preshared_key() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    STANDARD.encode(bytes)
+    STANDARD.encode(random_32())
 }
 
 /// A WireGuard key: exactly 32 bytes in standard base64 (44 characters,
@@ -56,7 +66,9 @@ mod tests {
     #[test]
     fn matches_wg_pubkey_vector() {
         // `echo 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=' | wg pubkey`
-        let private = STANDARD.decode("yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=").unwrap();
+        let private = STANDARD
+            .decode("yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=")
+            .unwrap();
         let pair = keypair_from_private(private.try_into().unwrap());
         assert_eq!(pair.public, "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=");
     }

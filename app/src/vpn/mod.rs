@@ -7,8 +7,10 @@ pub mod server_fns;
 
 #[cfg(feature = "ssr")]
 pub mod ipam;
-#[cfg(feature = "ssr")]
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod keys;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+pub mod qr;
 #[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]

@@ -92,7 +92,13 @@ pub fn normalize_device_name(input: &str) -> Result<String, String> {
 pub fn config_file_name(device_name: &str) -> String {
     let mut slug: String = device_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     while slug.contains("--") {
         slug = slug.replace("--", "-");
@@ -127,12 +133,21 @@ mod tests {
 
     #[test]
     fn names_and_file_names() {
-        assert_eq!(normalize_device_name("  Ada's phone ").as_deref(), Ok("Ada's phone"));
+        assert_eq!(
+            normalize_device_name("  Ada's phone ").as_deref(),
+            Ok("Ada's phone")
+        );
         assert!(normalize_device_name("").is_err());
         assert!(normalize_device_name("a\u{0}b").is_err());
         assert!(normalize_device_name(&"x".repeat(65)).is_err());
-        assert_eq!(config_file_name("Ada's phone"), "truevault-ada-s-phone.conf");
-        assert_eq!(config_file_name("../../etc/passwd"), "truevault-etc-passwd.conf");
+        assert_eq!(
+            config_file_name("Ada's phone"),
+            "truevault-ada-s-phone.conf"
+        );
+        assert_eq!(
+            config_file_name("../../etc/passwd"),
+            "truevault-etc-passwd.conf"
+        );
         assert_eq!(config_file_name("📱"), "truevault.conf");
         assert_eq!(format_bytes(512), "512 B");
         assert_eq!(format_bytes(1536), "1.5 KiB");

@@ -78,25 +78,31 @@ pub async fn insert_server(db: &Db, s: &NewServer, token_hash: &str) -> Result<i
 }
 
 pub async fn list_servers(db: &Db) -> Result<Vec<ServerInfo>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {SERVER_COLS} FROM vpn_servers s ORDER BY s.region, s.name"))
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SERVER_COLS} FROM vpn_servers s ORDER BY s.region, s.name"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter().map(server_from_row).collect()
 }
 
 pub async fn get_server(db: &Db, id: i64) -> Result<Option<ServerInfo>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
     row.as_ref().map(server_from_row).transpose()
 }
 
 pub async fn server_by_token(db: &Db, token_hash: &str) -> Result<Option<ServerInfo>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.node_token_hash = $1"))
-        .bind(token_hash)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.node_token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(&db.pool)
+    .await?;
     row.as_ref().map(server_from_row).transpose()
 }
 
@@ -121,7 +127,12 @@ pub async fn set_node_token(db: &Db, id: i64, token_hash: &str) -> Result<u64, s
 }
 
 /// Enrollment swaps the one-time token for the long-lived node token.
-pub async fn enroll(db: &Db, id: i64, public_key: &str, new_token_hash: &str) -> Result<(), sqlx::Error> {
+pub async fn enroll(
+    db: &Db,
+    id: i64,
+    public_key: &str,
+    new_token_hash: &str,
+) -> Result<(), sqlx::Error> {
     let t = now();
     sqlx::query(
         "UPDATE vpn_servers SET public_key = $1, node_token_hash = $2, node_enrolled_at = $3, \
@@ -137,7 +148,11 @@ pub async fn enroll(db: &Db, id: i64, public_key: &str, new_token_hash: &str) ->
 }
 
 pub async fn peers_version(db: &Db, server_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT peers_version FROM vpn_servers WHERE id = $1").bind(server_id).fetch_one(&db.pool).await?.try_get(0)
+    sqlx::query("SELECT peers_version FROM vpn_servers WHERE id = $1")
+        .bind(server_id)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get(0)
 }
 
 pub async fn bump_version(tx: &mut Tx, server_id: i64) -> Result<(), sqlx::Error> {
@@ -150,28 +165,39 @@ pub async fn bump_version(tx: &mut Tx, server_id: i64) -> Result<(), sqlx::Error
 
 /// Next free address index of a family: a released one first, else the
 /// counter. O(1) in the number of peers; `None` when the pool is full.
-pub async fn allocate_index(tx: &mut Tx, server_id: i64, family: i64, max: i64) -> Result<Option<i64>, sqlx::Error> {
-    let freed: Option<i64> =
-        sqlx::query("SELECT idx FROM ip_free WHERE server_id = $1 AND family = $2 ORDER BY idx LIMIT 1")
-            .bind(server_id)
-            .bind(family)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
+pub async fn allocate_index(
+    tx: &mut Tx,
+    server_id: i64,
+    family: i64,
+    max: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let freed: Option<i64> = sqlx::query(
+        "SELECT idx FROM ip_free WHERE server_id = $1 AND family = $2 ORDER BY idx LIMIT 1",
+    )
+    .bind(server_id)
+    .bind(family)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()?;
     if let Some(idx) = freed {
-        let taken = sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
-            .bind(server_id)
-            .bind(family)
-            .bind(idx)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let taken =
+            sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
+                .bind(server_id)
+                .bind(family)
+                .bind(idx)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
         if taken == 1 {
             return Ok(Some(idx));
         }
     }
-    let column = if family == 4 { "next_v4_index" } else { "next_v6_index" };
+    let column = if family == 4 {
+        "next_v4_index"
+    } else {
+        "next_v6_index"
+    };
     let row = sqlx::query(&format!(
         "UPDATE vpn_servers SET {column} = {column} + 1 WHERE id = $1 AND {column} <= $2 RETURNING {column} - 1 AS idx"
     ))
@@ -182,14 +208,21 @@ pub async fn allocate_index(tx: &mut Tx, server_id: i64, family: i64, max: i64) 
     row.map(|r| r.try_get("idx")).transpose()
 }
 
-pub async fn release_index(tx: &mut Tx, server_id: i64, family: i64, idx: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO ip_free (server_id, family, idx) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(server_id)
-        .bind(family)
-        .bind(idx)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+pub async fn release_index(
+    tx: &mut Tx,
+    server_id: i64,
+    family: i64,
+    idx: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ip_free (server_id, family, idx) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(server_id)
+    .bind(family)
+    .bind(idx)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -258,7 +291,11 @@ pub async fn device_row(db: &Db, id: i64) -> Result<Option<DeviceRow>, sqlx::Err
 }
 
 pub async fn count_user_devices(tx: &mut Tx, user_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) FROM devices WHERE user_id = $1").bind(user_id).fetch_one(&mut **tx).await?.try_get(0)
+    sqlx::query("SELECT COUNT(*) FROM devices WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)
 }
 
 /// The user's plan device limit, or `None` (unlimited) for VIPs.
@@ -286,7 +323,11 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
     let v4_index: i64 = r.try_get("v4_index")?;
     let v6_index: Option<i64> = r.try_get("v6_index")?;
     let addr = |pool: &str, idx: i64| {
-        super::ipam::Pool::parse(pool).ok().and_then(|p| p.address(idx)).map(|a| a.to_string()).unwrap_or_default()
+        super::ipam::Pool::parse(pool)
+            .ok()
+            .and_then(|p| p.address(idx))
+            .map(|a| a.to_string())
+            .unwrap_or_default()
     };
     let last_handshake_at: Option<i64> = r.try_get("last_handshake_at")?;
     let last_report: Option<i64> = r.try_get("last_report_at")?;
@@ -312,20 +353,28 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
 }
 
 pub async fn list_user_devices(db: &Db, user_id: i64) -> Result<Vec<DeviceInfo>, sqlx::Error> {
-    let rows = sqlx::query(&format!("{DEVICE_SELECT} WHERE d.user_id = $1 ORDER BY d.id"))
-        .bind(user_id)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "{DEVICE_SELECT} WHERE d.user_id = $1 ORDER BY d.id"
+    ))
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter().map(device_from_row).collect()
 }
 
 pub async fn device_info(db: &Db, id: i64) -> Result<Option<DeviceInfo>, sqlx::Error> {
-    let row = sqlx::query(&format!("{DEVICE_SELECT} WHERE d.id = $1")).bind(id).fetch_optional(&db.pool).await?;
+    let row = sqlx::query(&format!("{DEVICE_SELECT} WHERE d.id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
     row.as_ref().map(device_from_row).transpose()
 }
 
 /// Every peer of a server, for the node's desired config.
-pub async fn server_peers(db: &Db, server_id: i64) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
+pub async fn server_peers(
+    db: &Db,
+    server_id: i64,
+) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices WHERE server_id = $1 ORDER BY id",
     )

@@ -39,32 +39,59 @@ impl Candidate {
     }
 }
 
-pub fn choose(candidates: &[Candidate], user_id: i64, preferred_region: Option<&str>) -> Option<Choice> {
+pub fn choose(
+    candidates: &[Candidate],
+    user_id: i64,
+    preferred_region: Option<&str>,
+) -> Option<Choice> {
     let usable: Vec<&Candidate> = candidates
         .iter()
-        .filter(|c| c.status == "active" && c.healthy && c.visible_to(user_id) && c.peers < c.capacity)
+        .filter(|c| {
+            c.status == "active" && c.healthy && c.visible_to(user_id) && c.peers < c.capacity
+        })
         .collect();
     if let Some(dedicated) = usable.iter().find(|c| c.server_type == "vip_dedicated") {
-        return Some(Choice { server_id: dedicated.id, reason: format!("{}: your dedicated server", dedicated.name) });
+        return Some(Choice {
+            server_id: dedicated.id,
+            reason: format!("{}: your dedicated server", dedicated.name),
+        });
     }
     let in_region: Vec<&&Candidate> = match preferred_region {
-        Some(r) => usable.iter().filter(|c| c.region.eq_ignore_ascii_case(r)).collect(),
+        Some(r) => usable
+            .iter()
+            .filter(|c| c.region.eq_ignore_ascii_case(r))
+            .collect(),
         None => Vec::new(),
     };
     let (pool, region_note) = if in_region.is_empty() {
-        let note = preferred_region.map(|r| format!(" (no available server in {r})")).unwrap_or_default();
+        let note = preferred_region
+            .map(|r| format!(" (no available server in {r})"))
+            .unwrap_or_default();
         (usable.iter().collect::<Vec<_>>(), note)
     } else {
-        (in_region, format!(" in your preferred region {}", preferred_region.unwrap_or_default()))
+        (
+            in_region,
+            format!(
+                " in your preferred region {}",
+                preferred_region.unwrap_or_default()
+            ),
+        )
     };
     let best = pool.into_iter().min_by(|a, b| {
         a.load()
             .partial_cmp(&b.load())
             .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.latency_ms.unwrap_or(i64::MAX).cmp(&b.latency_ms.unwrap_or(i64::MAX)))
+            .then(
+                a.latency_ms
+                    .unwrap_or(i64::MAX)
+                    .cmp(&b.latency_ms.unwrap_or(i64::MAX)),
+            )
             .then(a.id.cmp(&b.id))
     })?;
-    let latency = best.latency_ms.map(|l| format!(", {l} ms")).unwrap_or_default();
+    let latency = best
+        .latency_ms
+        .map(|l| format!(", {l} ms"))
+        .unwrap_or_default();
     Some(Choice {
         server_id: best.id,
         reason: format!(
@@ -95,7 +122,12 @@ mod tests {
 
     #[test]
     fn order_of_rules() {
-        let mut servers = vec![c(1, "eu", 50, None), c(2, "us", 10, None), c(3, "eu", 20, Some(80)), c(4, "eu", 20, Some(30))];
+        let mut servers = vec![
+            c(1, "eu", 50, None),
+            c(2, "us", 10, None),
+            c(3, "eu", 20, Some(80)),
+            c(4, "eu", 20, Some(30)),
+        ];
         // Lowest load overall.
         assert_eq!(choose(&servers, 7, None).unwrap().server_id, 2);
         // Preferred region, then load, then latency.

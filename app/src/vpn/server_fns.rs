@@ -1,5 +1,9 @@
 //! Server functions: the user's devices and configs; the admin's servers.
 
+// A form's fields are a server function's arguments, so admin forms with
+// many fields make functions with many arguments.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay};
@@ -13,24 +17,35 @@ use {
 fn optional_id(s: &str) -> Result<Option<i64>, ServerFnError> {
     match s.trim() {
         "" | "auto" => Ok(None),
-        v => v.parse().map(Some).map_err(|_| AppError::Validation("Unknown server.".into()).into()),
+        v => v
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::Validation("Unknown server.".into()).into()),
     }
 }
 
 #[server(endpoint = "devices/list")]
 pub async fn list_devices() -> Result<Vec<DeviceInfo>, ServerFnError> {
     let user = sfn::user()?;
-    Ok(repo::list_user_devices(&sfn::state().db, user.id).await.map_err(AppError::from)?)
+    Ok(repo::list_user_devices(&sfn::state().db, user.id)
+        .await
+        .map_err(AppError::from)?)
 }
 
 /// Servers this user may pick (dedicated ones only for their VIP).
 #[server(endpoint = "devices/servers")]
 pub async fn available_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
     let user = sfn::user()?;
-    let servers = repo::list_servers(&sfn::state().db).await.map_err(AppError::from)?;
+    let servers = repo::list_servers(&sfn::state().db)
+        .await
+        .map_err(AppError::from)?;
     Ok(servers
         .into_iter()
-        .filter(|s| s.status == "active" && s.enrolled && (s.server_type != "vip_dedicated" || s.vip_user_id == Some(user.id)))
+        .filter(|s| {
+            s.status == "active"
+                && s.enrolled
+                && (s.server_type != "vip_dedicated" || s.vip_user_id == Some(user.id))
+        })
         .collect())
 }
 
@@ -89,23 +104,29 @@ pub async fn device_config(id: i64) -> Result<(String, String), ServerFnError> {
 pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, ServerFnError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    match repo::device_row(&state.db, id).await.map_err(AppError::from)? {
+    match repo::device_row(&state.db, id)
+        .await
+        .map_err(AppError::from)?
+    {
         Some(d) if d.user_id == user.id => {}
         _ => return Err(AppError::NotFound.into()),
     }
     let since = crate::db::now() / 86_400 - 13;
-    Ok(repo::usage(&state.db, id, since).await.map_err(AppError::from)?)
+    Ok(repo::usage(&state.db, id, since)
+        .await
+        .map_err(AppError::from)?)
 }
 
 #[server(endpoint = "admin/servers")]
 pub async fn admin_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
     sfn::admin()?;
-    Ok(repo::list_servers(&sfn::state().db).await.map_err(AppError::from)?)
+    Ok(repo::list_servers(&sfn::state().db)
+        .await
+        .map_err(AppError::from)?)
 }
 
 /// Returns the one-time node enrollment token.
 #[server(endpoint = "admin/server_create")]
-#[allow(clippy::too_many_arguments)]
 pub async fn admin_create_server(
     name: String,
     region: String,
@@ -121,13 +142,32 @@ pub async fn admin_create_server(
     dns: String,
 ) -> Result<String, ServerFnError> {
     let admin = sfn::admin()?;
-    for (f, v) in [("Name", &name), ("Region", &region), ("Country", &country), ("City", &city), ("Host", &endpoint_host),
-        ("VIP", &vip_email), ("IPv4 pool", &ipv4_pool), ("IPv6 pool", &ipv6_pool), ("DNS", &dns)]
-    {
+    for (f, v) in [
+        ("Name", &name),
+        ("Region", &region),
+        ("Country", &country),
+        ("City", &city),
+        ("Host", &endpoint_host),
+        ("VIP", &vip_email),
+        ("IPv4 pool", &ipv4_pool),
+        ("IPv6 pool", &ipv6_pool),
+        ("DNS", &dns),
+    ] {
         sfn::limit(f, v, 256)?;
     }
     let form = service::ServerForm {
-        name, region, country, city, endpoint_host, endpoint_port, server_type, vip_email, capacity, ipv4_pool, ipv6_pool, dns,
+        name,
+        region,
+        country,
+        city,
+        endpoint_host,
+        endpoint_port,
+        server_type,
+        vip_email,
+        capacity,
+        ipv4_pool,
+        ipv6_pool,
+        dns,
     };
     let (_, token) = service::create_server(&sfn::state(), &admin, form).await?;
     Ok(token)

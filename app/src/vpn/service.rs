@@ -3,7 +3,9 @@
 use super::{
     ipam::{Pool, FIRST_DEVICE_INDEX},
     keys,
-    model::{normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, PRIVATE_KEY_PLACEHOLDER},
+    model::{
+        normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, PRIVATE_KEY_PLACEHOLDER,
+    },
     repo::{self, NewServer},
     selection::{self, Candidate},
     wgconfig,
@@ -39,51 +41,76 @@ fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<Strin
         return Err(AppError::Validation(format!("{name} is required.")));
     }
     if v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(AppError::Validation(format!("{name} must be at most {max} characters without control characters.")));
+        return Err(AppError::Validation(format!(
+            "{name} must be at most {max} characters without control characters."
+        )));
     }
     Ok(v.to_string())
 }
 
 /// Creates a server and returns it with its one-time node enrollment token.
-pub async fn create_server(state: &AppState, admin: &CurrentUser, f: ServerForm) -> AppResult<(i64, String)> {
+pub async fn create_server(
+    state: &AppState,
+    admin: &CurrentUser,
+    f: ServerForm,
+) -> AppResult<(i64, String)> {
     let name = field("Name", &f.name, 64, true)?;
     let region = field("Region", &f.region, 32, true)?.to_lowercase();
     let host = field("Endpoint host", &f.endpoint_host, 253, true)?;
-    if !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) {
-        return Err(AppError::Validation("Endpoint host must be a host name or IP address.".into()));
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    {
+        return Err(AppError::Validation(
+            "Endpoint host must be a host name or IP address.".into(),
+        ));
     }
     if !(1..=65535).contains(&f.endpoint_port) {
-        return Err(AppError::Validation("Endpoint port must be 1-65535.".into()));
+        return Err(AppError::Validation(
+            "Endpoint port must be 1-65535.".into(),
+        ));
     }
     if !super::model::SERVER_TYPES.contains(&f.server_type.as_str()) {
         return Err(AppError::Validation("Unknown server type.".into()));
     }
     if !(1..=1_000_000).contains(&f.capacity) {
-        return Err(AppError::Validation("Capacity must be 1-1,000,000 peers.".into()));
+        return Err(AppError::Validation(
+            "Capacity must be 1-1,000,000 peers.".into(),
+        ));
     }
-    let v4 = Pool::parse(&f.ipv4_pool).map_err(|e| AppError::Validation(format!("IPv4 pool: {e}")))?;
+    let v4 =
+        Pool::parse(&f.ipv4_pool).map_err(|e| AppError::Validation(format!("IPv4 pool: {e}")))?;
     if !v4.network.is_ipv4() {
-        return Err(AppError::Validation("The IPv4 pool must be an IPv4 network.".into()));
+        return Err(AppError::Validation(
+            "The IPv4 pool must be an IPv4 network.".into(),
+        ));
     }
     let v6 = match f.ipv6_pool.trim() {
         "" => None,
         s => {
             let p = Pool::parse(s).map_err(|e| AppError::Validation(format!("IPv6 pool: {e}")))?;
             if p.network.is_ipv4() {
-                return Err(AppError::Validation("The IPv6 pool must be an IPv6 network.".into()));
+                return Err(AppError::Validation(
+                    "The IPv6 pool must be an IPv6 network.".into(),
+                ));
             }
             Some(p.to_string())
         }
     };
     let dns = field("DNS", &f.dns, 200, false)?;
     for r in dns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        r.parse::<std::net::IpAddr>().map_err(|_| AppError::Validation(format!("DNS resolver \"{r}\" is not an IP address.")))?;
+        r.parse::<std::net::IpAddr>().map_err(|_| {
+            AppError::Validation(format!("DNS resolver \"{r}\" is not an IP address."))
+        })?;
     }
     let vip_user_id = if f.server_type == "vip_dedicated" {
-        let email = crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::Validation)?;
+        let email =
+            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::Validation)?;
         let user = crate::accounts::repo::find_by_email(&state.db, &email)
             .await?
-            .ok_or_else(|| AppError::Validation("A dedicated server needs an existing VIP's e-mail.".into()))?;
+            .ok_or_else(|| {
+                AppError::Validation("A dedicated server needs an existing VIP's e-mail.".into())
+            })?;
         Some(user.id)
     } else {
         None
@@ -103,35 +130,70 @@ pub async fn create_server(state: &AppState, admin: &CurrentUser, f: ServerForm)
         ipv6_pool: v6,
         dns,
     };
-    let id = repo::insert_server(&state.db, &form, &tokens::hash_token(&token)).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::Conflict("A server with that name exists.".into())
-        } else {
-            AppError::from(e)
-        }
-    })?;
-    audit::record(&state.db, Some(admin.id), "server.created", &name, "", "node enrollment token issued").await;
+    let id = repo::insert_server(&state.db, &form, &tokens::hash_token(&token))
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Conflict("A server with that name exists.".into())
+            } else {
+                AppError::from(e)
+            }
+        })?;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "server.created",
+        &name,
+        "",
+        "node enrollment token issued",
+    )
+    .await;
     Ok((id, token))
 }
 
 /// A new enrollment token; the old node token stops working at once.
-pub async fn rotate_node_token(state: &AppState, admin: &CurrentUser, server_id: i64) -> AppResult<String> {
+pub async fn rotate_node_token(
+    state: &AppState,
+    admin: &CurrentUser,
+    server_id: i64,
+) -> AppResult<String> {
     let token = tokens::random_token();
     if repo::set_node_token(&state.db, server_id, &tokens::hash_token(&token)).await? == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(&state.db, Some(admin.id), "server.node_token_rotated", &server_id.to_string(), "", "").await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "server.node_token_rotated",
+        &server_id.to_string(),
+        "",
+        "",
+    )
+    .await;
     Ok(token)
 }
 
-pub async fn set_server_status(state: &AppState, admin: &CurrentUser, server_id: i64, status: &str) -> AppResult<()> {
+pub async fn set_server_status(
+    state: &AppState,
+    admin: &CurrentUser,
+    server_id: i64,
+    status: &str,
+) -> AppResult<()> {
     if !super::model::SERVER_STATUSES.contains(&status) {
         return Err(AppError::Validation("Unknown status.".into()));
     }
     if repo::set_server_status(&state.db, server_id, status).await? == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(&state.db, Some(admin.id), "server.status", &server_id.to_string(), "", status).await;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "server.status",
+        &server_id.to_string(),
+        "",
+        status,
+    )
+    .await;
     Ok(())
 }
 
@@ -160,18 +222,25 @@ pub async fn choose_server(
         .collect();
     let (id, reason) = match requested {
         Some(id) => {
-            let c = candidates.iter().find(|c| c.id == id && c.visible_to(user.id)).ok_or(AppError::NotFound)?;
+            let c = candidates
+                .iter()
+                .find(|c| c.id == id && c.visible_to(user.id))
+                .ok_or(AppError::NotFound)?;
             if c.status != "active" || !c.healthy {
                 return Err(AppError::ServerUnavailable);
             }
             (id, format!("{}: the server you picked", c.name))
         }
         None => {
-            let choice = selection::choose(&candidates, user.id, preferred_region).ok_or(AppError::ServerUnavailable)?;
+            let choice = selection::choose(&candidates, user.id, preferred_region)
+                .ok_or(AppError::ServerUnavailable)?;
             (choice.server_id, choice.reason)
         }
     };
-    let server = servers.into_iter().find(|s| s.id == id).ok_or(AppError::ServerUnavailable)?;
+    let server = servers
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or(AppError::ServerUnavailable)?;
     Ok((server, reason))
 }
 
@@ -184,32 +253,56 @@ pub struct NewDevice {
     pub identity_region: Option<String>,
 }
 
-pub async fn create_device(state: &AppState, user: &CurrentUser, input: NewDevice) -> AppResult<CreatedDevice> {
+pub async fn create_device(
+    state: &AppState,
+    user: &CurrentUser,
+    input: NewDevice,
+) -> AppResult<CreatedDevice> {
     let name = normalize_device_name(&input.name).map_err(AppError::Validation)?;
-    let (public_key, private_key) = match input.public_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+    let (public_key, private_key) = match input
+        .public_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
         Some(k) => (keys::parse_key(k).map_err(AppError::Validation)?, None),
         None => {
             let pair = keys::generate_keypair();
             (pair.public, Some(pair.private))
         }
     };
-    let (server, reason) = choose_server(state, user, input.server_id, input.region.as_deref()).await?;
+    let (server, reason) =
+        choose_server(state, user, input.server_id, input.region.as_deref()).await?;
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
-    let v6 = server.ipv6_pool.as_deref().map(Pool::parse).transpose().map_err(AppError::internal)?;
+    let v6 = server
+        .ipv6_pool
+        .as_deref()
+        .map(Pool::parse)
+        .transpose()
+        .map_err(AppError::internal)?;
     let psk = keys::generate_preshared_key();
     let psk_sealed = state.keys.seal(psk.as_bytes());
 
     let mut tx = state.db.begin_write().await?;
-    sqlx::query(&state.db.lock_row_sql("users")).bind(user.id).execute(&mut *tx).await?;
+    sqlx::query(&state.db.lock_row_sql("users"))
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
     if let Some(limit) = repo::device_limit(&mut tx, user.id).await? {
         if repo::count_user_devices(&mut tx, user.id).await? >= limit {
             return Err(AppError::DeviceLimitExceeded(limit));
         }
     }
-    let v4_index = repo::allocate_index(&mut tx, server.id, 4, v4.max_index()).await?.ok_or(AppError::NetworkFull)?;
+    let v4_index = repo::allocate_index(&mut tx, server.id, 4, v4.max_index())
+        .await?
+        .ok_or(AppError::NetworkFull)?;
     debug_assert!(v4_index >= FIRST_DEVICE_INDEX);
     let v6_index = match &v6 {
-        Some(p) => Some(repo::allocate_index(&mut tx, server.id, 6, p.max_index()).await?.ok_or(AppError::NetworkFull)?),
+        Some(p) => Some(
+            repo::allocate_index(&mut tx, server.id, 6, p.max_index())
+                .await?
+                .ok_or(AppError::NetworkFull)?,
+        ),
         None => None,
     };
     let id = repo::insert_device(
@@ -236,22 +329,52 @@ pub async fn create_device(state: &AppState, user: &CurrentUser, input: NewDevic
     repo::bump_version(&mut tx, server.id).await?;
     tx.commit().await?;
     state.node_changes.notify_waiters();
-    audit::record(&state.db, Some(user.id), "device.created", &name, "", &format!("server {} key {}", server.id, &public_key)).await;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "device.created",
+        &name,
+        "",
+        &format!("server {} key {}", server.id, &public_key),
+    )
+    .await;
 
-    let device = repo::device_info(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let config = render_config(&server, &device, private_key.as_deref().unwrap_or(PRIVATE_KEY_PLACEHOLDER), &psk)?;
+    let device = repo::device_info(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let config = render_config(
+        &server,
+        &device,
+        private_key.as_deref().unwrap_or(PRIVATE_KEY_PLACEHOLDER),
+        &psk,
+    )?;
     // The QR code carries the private key, so it only exists when we made the key.
     let qr_svg = private_key.as_ref().and_then(|_| wgconfig::qr_svg(&config));
-    Ok(CreatedDevice { file_name: super::model::config_file_name(&name), device, config, qr_svg, chosen_because: reason })
+    Ok(CreatedDevice {
+        file_name: super::model::config_file_name(&name),
+        device,
+        config,
+        qr_svg,
+        chosen_because: reason,
+    })
 }
 
-fn render_config(server: &ServerInfo, device: &DeviceInfo, private_key: &str, psk: &str) -> AppResult<String> {
+fn render_config(
+    server: &ServerInfo,
+    device: &DeviceInfo,
+    private_key: &str,
+    psk: &str,
+) -> AppResult<String> {
     let mut addresses = format!("{}/32", device.address_v4);
     if let Some(v6) = &device.address_v6 {
         addresses.push_str(&format!(", {v6}/128"));
     }
     let dns = if server.dns.is_empty() {
-        Pool::parse(&server.ipv4_pool).ok().and_then(|p| p.address(1)).map(|a| a.to_string()).unwrap_or_default()
+        Pool::parse(&server.ipv4_pool)
+            .ok()
+            .and_then(|p| p.address(1))
+            .map(|a| a.to_string())
+            .unwrap_or_default()
     } else {
         server.dns.clone()
     };
@@ -280,15 +403,37 @@ async fn owned_device(state: &AppState, user: &CurrentUser, id: i64) -> AppResul
 }
 
 /// The config again, without the private key (which we do not keep).
-pub async fn device_config(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<(String, String)> {
+pub async fn device_config(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<(String, String)> {
     let row = owned_device(state, user, id).await?;
-    let device = repo::device_info(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let server = repo::get_server(&state.db, row.server_id).await?.ok_or(AppError::NotFound)?;
-    let psk = String::from_utf8(state.keys.open(&row.psk_sealed).map_err(AppError::internal)?).map_err(AppError::internal)?;
-    Ok((super::model::config_file_name(&row.name), render_config(&server, &device, PRIVATE_KEY_PLACEHOLDER, &psk)?))
+    let device = repo::device_info(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let server = repo::get_server(&state.db, row.server_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let psk = String::from_utf8(
+        state
+            .keys
+            .open(&row.psk_sealed)
+            .map_err(AppError::internal)?,
+    )
+    .map_err(AppError::internal)?;
+    Ok((
+        super::model::config_file_name(&row.name),
+        render_config(&server, &device, PRIVATE_KEY_PLACEHOLDER, &psk)?,
+    ))
 }
 
-pub async fn rename_device(state: &AppState, user: &CurrentUser, id: i64, name: &str) -> AppResult<()> {
+pub async fn rename_device(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    name: &str,
+) -> AppResult<()> {
     let name = normalize_device_name(name).map_err(AppError::Validation)?;
     owned_device(state, user, id).await?;
     sqlx::query("UPDATE devices SET name = $1, updated_at = $2 WHERE id = $3 AND user_id = $4")
@@ -302,9 +447,18 @@ pub async fn rename_device(state: &AppState, user: &CurrentUser, id: i64, name: 
 }
 
 /// New keys for a device, keeping its address; returns the new config.
-pub async fn rekey_device(state: &AppState, user: &CurrentUser, id: i64, public_key: Option<String>) -> AppResult<CreatedDevice> {
+pub async fn rekey_device(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    public_key: Option<String>,
+) -> AppResult<CreatedDevice> {
     let row = owned_device(state, user, id).await?;
-    let (public_key, private_key) = match public_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+    let (public_key, private_key) = match public_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
         Some(k) => (keys::parse_key(k).map_err(AppError::Validation)?, None),
         None => {
             let pair = keys::generate_keypair();
@@ -325,12 +479,35 @@ pub async fn rekey_device(state: &AppState, user: &CurrentUser, id: i64, public_
     repo::bump_version(&mut tx, row.server_id).await?;
     tx.commit().await?;
     state.node_changes.notify_waiters();
-    audit::record(&state.db, Some(user.id), "device.rekeyed", &row.name, "", &format!("old {} new {}", row.public_key, public_key)).await;
-    let server = repo::get_server(&state.db, row.server_id).await?.ok_or(AppError::NotFound)?;
-    let device = repo::device_info(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let config = render_config(&server, &device, private_key.as_deref().unwrap_or(PRIVATE_KEY_PLACEHOLDER), &psk)?;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "device.rekeyed",
+        &row.name,
+        "",
+        &format!("old {} new {}", row.public_key, public_key),
+    )
+    .await;
+    let server = repo::get_server(&state.db, row.server_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let device = repo::device_info(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let config = render_config(
+        &server,
+        &device,
+        private_key.as_deref().unwrap_or(PRIVATE_KEY_PLACEHOLDER),
+        &psk,
+    )?;
     let qr_svg = private_key.as_ref().and_then(|_| wgconfig::qr_svg(&config));
-    Ok(CreatedDevice { file_name: super::model::config_file_name(&row.name), device, config, qr_svg, chosen_because: String::new() })
+    Ok(CreatedDevice {
+        file_name: super::model::config_file_name(&row.name),
+        device,
+        config,
+        qr_svg,
+        chosen_because: String::new(),
+    })
 }
 
 /// Removes a device and frees its addresses for reuse.
@@ -353,6 +530,14 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
     repo::bump_version(&mut tx, row.server_id).await?;
     tx.commit().await?;
     state.node_changes.notify_waiters();
-    audit::record(&state.db, Some(user.id), "device.deleted", &row.name, "", &row.public_key).await;
+    audit::record(
+        &state.db,
+        Some(user.id),
+        "device.deleted",
+        &row.name,
+        "",
+        &row.public_key,
+    )
+    .await;
     Ok(())
 }

@@ -27,8 +27,14 @@ pub fn endpoint(host: &str, port: i64) -> String {
 
 /// A QR code of the config for the mobile apps, as SVG markup.
 pub fn qr_svg(config: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(config.as_bytes(), qrcode::EcLevel::L).ok()?;
-    Some(code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
+    let code =
+        qrcode::QrCode::with_error_correction_level(config.as_bytes(), qrcode::EcLevel::L).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 #[cfg(test)]
@@ -50,7 +56,9 @@ mod tests {
         }
         .render()
         .unwrap();
-        assert!(text.contains("[Interface]\nPrivateKey = PRIV=\nAddress = 10.8.0.2/32, fd00::2/128\nDNS = 10.8.0.1\n"));
+        assert!(text.contains(
+            "[Interface]\nPrivateKey = PRIV=\nAddress = 10.8.0.2/32, fd00::2/128\nDNS = 10.8.0.1\n"
+        ));
         assert!(text.contains("[Peer]\nPublicKey = PUB=\nPresharedKey = PSK=\nEndpoint = vpn.example.com:51820\nAllowedIPs = 0.0.0.0/0, ::/0\nPersistentKeepalive = 25"));
         assert_eq!(endpoint("2001:db8::1", 51820), "[2001:db8::1]:51820");
         assert!(qr_svg(&text).unwrap().starts_with("<?xml"));

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use truevault::accounts::totp;
 
-use crate::helpers::{redirected, new_client, token_from, TestApp, PASSWORD};
+use crate::helpers::{new_client, redirected, token_from, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn register_verify_login_and_see_the_dashboard() {
@@ -12,7 +12,13 @@ async fn register_verify_login_and_see_the_dashboard() {
     let res = app.register(&client, "Ada@Example.com").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Check your inbox"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'ada@example.com' AND status = 'pending'").await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE email = 'ada@example.com' AND status = 'pending'"
+        )
+        .await,
+        1
+    );
 
     // A pending account cannot sign in yet.
     let res = app.login(&client, "ada@example.com", PASSWORD).await;
@@ -22,18 +28,48 @@ async fn register_verify_login_and_see_the_dashboard() {
     let (subject, body) = app.last_mail_to("ada@example.com").await.expect("mail");
     assert_eq!(subject, "Confirm your e-mail address");
     let token = token_from(&body, "/verify?token=");
-    let res = app.post_form(&client, "/api/auth/verify", &[("token", &token)]).await;
+    let res = app
+        .post_form(&client, "/api/auth/verify", &[("token", &token)])
+        .await;
     assert!(redirected(&res), "{}", res.status());
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'ada@example.com' AND status = 'active'").await, 1);
-    assert_eq!(app.last_mail_to("ada@example.com").await.expect("welcome").0, "Welcome to TrueVault");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE email = 'ada@example.com' AND status = 'active'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.last_mail_to("ada@example.com")
+            .await
+            .expect("welcome")
+            .0,
+        "Welcome to TrueVault"
+    );
 
     let res = app.login(&client, "ADA@example.com", PASSWORD).await;
     assert!(redirected(&res), "{}", res.status());
-    let cookie = res.headers().get("set-cookie").expect("cookie").to_str().unwrap().to_string();
-    assert!(cookie.starts_with("tv_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .expect("cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.starts_with("tv_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+    );
     let html = app.get_html(&client, "/dashboard").await;
-    assert!(html.contains("ada@example.com"), "dashboard shows the account");
-    assert_eq!(app.whoami(&client).await.as_deref(), Some("ada@example.com"));
+    assert!(
+        html.contains("ada@example.com"),
+        "dashboard shows the account"
+    );
+    assert_eq!(
+        app.whoami(&client).await.as_deref(),
+        Some("ada@example.com")
+    );
 
     // Logging out ends the session server-side.
     app.post_form(&client, "/api/account/logout", &[]).await;
@@ -48,22 +84,44 @@ async fn verification_tokens_are_single_use_and_expire() {
     app.register(&client, "bob@example.com").await;
     let (_, body) = app.last_mail_to("bob@example.com").await.unwrap();
     let token = token_from(&body, "/verify?token=");
-    assert!(redirected(&app.post_form(&client, "/api/auth/verify", &[("token", &token)]).await));
-    let replay = app.post_form(&client, "/api/auth/verify", &[("token", &token)]).await;
+    assert!(redirected(
+        &app.post_form(&client, "/api/auth/verify", &[("token", &token)])
+            .await
+    ));
+    let replay = app
+        .post_form(&client, "/api/auth/verify", &[("token", &token)])
+        .await;
     assert_eq!(replay.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(replay.text().await.unwrap().contains("invalid or has expired"));
+    assert!(replay
+        .text()
+        .await
+        .unwrap()
+        .contains("invalid or has expired"));
 
     // An expired token is refused and the account stays pending.
     app.register(&client, "carol@example.com").await;
     let (_, body) = app.last_mail_to("carol@example.com").await.unwrap();
     let token = token_from(&body, "/verify?token=");
-    sqlx::query("UPDATE account_tokens SET expires_at = 1").execute(&app.state.db.pool).await.unwrap();
-    let res = app.post_form(&client, "/api/auth/verify", &[("token", &token)]).await;
+    sqlx::query("UPDATE account_tokens SET expires_at = 1")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let res = app
+        .post_form(&client, "/api/auth/verify", &[("token", &token)])
+        .await;
     assert!(res.text().await.unwrap().contains("invalid or has expired"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'carol@example.com' AND status = 'pending'").await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE email = 'carol@example.com' AND status = 'pending'"
+        )
+        .await,
+        1
+    );
 
     // Garbage tokens never reach the database.
-    let res = app.post_form(&client, "/api/auth/verify", &[("token", "x' OR 1=1 --")]).await;
+    let res = app
+        .post_form(&client, "/api/auth/verify", &[("token", "x' OR 1=1 --")])
+        .await;
     assert!(res.text().await.unwrap().contains("invalid or has expired"));
 }
 
@@ -71,11 +129,24 @@ async fn verification_tokens_are_single_use_and_expire() {
 async fn registering_a_taken_address_reveals_nothing() {
     let app = TestApp::spawn().await;
     let client = new_client();
-    let first = app.register(&client, "dora@example.com").await.text().await.unwrap();
-    let second = app.register(&client, "DORA@example.com").await.text().await.unwrap();
+    let first = app
+        .register(&client, "dora@example.com")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let second = app
+        .register(&client, "DORA@example.com")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(first, second, "same answer for a new and a taken address");
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
-    assert_eq!(app.last_mail_to("dora@example.com").await.unwrap().0, "You already have a TrueVault account");
+    assert_eq!(
+        app.last_mail_to("dora@example.com").await.unwrap().0,
+        "You already have a TrueVault account"
+    );
 }
 
 #[tokio::test]
@@ -86,19 +157,64 @@ async fn bad_registration_input_is_refused_and_nothing_is_stored() {
     let long_name = "n".repeat(101);
     let long_password = "p".repeat(129) + "x";
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("email", "not-an-email"), ("password", PASSWORD), ("first_name", "")], "does not look like an e-mail"),
-        (vec![("email", &long_email), ("password", PASSWORD), ("first_name", "")], "at most 254"),
-        (vec![("email", "e@example.com"), ("password", "short"), ("first_name", "")], "at least 12"),
-        (vec![("email", "e@example.com"), ("password", &long_password), ("first_name", "")], "at most 128"),
-        (vec![("email", "e@example.com"), ("password", PASSWORD), ("first_name", &long_name)], "at most 100"),
-        (vec![("email", "e@example.com"), ("password", PASSWORD), ("first_name", "bad\u{7}name")], "control characters"),
+        (
+            vec![
+                ("email", "not-an-email"),
+                ("password", PASSWORD),
+                ("first_name", ""),
+            ],
+            "does not look like an e-mail",
+        ),
+        (
+            vec![
+                ("email", &long_email),
+                ("password", PASSWORD),
+                ("first_name", ""),
+            ],
+            "at most 254",
+        ),
+        (
+            vec![
+                ("email", "e@example.com"),
+                ("password", "short"),
+                ("first_name", ""),
+            ],
+            "at least 12",
+        ),
+        (
+            vec![
+                ("email", "e@example.com"),
+                ("password", &long_password),
+                ("first_name", ""),
+            ],
+            "at most 128",
+        ),
+        (
+            vec![
+                ("email", "e@example.com"),
+                ("password", PASSWORD),
+                ("first_name", &long_name),
+            ],
+            "at most 100",
+        ),
+        (
+            vec![
+                ("email", "e@example.com"),
+                ("password", PASSWORD),
+                ("first_name", "bad\u{7}name"),
+            ],
+            "control characters",
+        ),
         (vec![("email", "e@example.com")], "missing"),
     ];
     for (form, expected) in cases {
         let res = app.post_form(&client, "/api/auth/register", &form).await;
         assert!(!res.status().is_success(), "{form:?} must fail");
         let body = res.text().await.unwrap();
-        assert!(body.contains(expected) || expected == "missing", "{form:?}: {body}");
+        assert!(
+            body.contains(expected) || expected == "missing",
+            "{form:?}: {body}"
+        );
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM mail_outbox").await, 0);
@@ -109,22 +225,35 @@ async fn wrong_passwords_lock_the_address_whether_or_not_it_exists() {
     let app = TestApp::spawn().await;
     let _ = app.signed_in_user("erin@example.com").await;
     let client = new_client();
-    let ghost = app.login(&client, "nobody@example.com", "wrong password!!").await;
+    let ghost = app
+        .login(&client, "nobody@example.com", "wrong password!!")
+        .await;
     let ghost_body = ghost.text().await.unwrap();
-    let wrong = app.login(&client, "erin@example.com", "wrong password!!").await;
+    let wrong = app
+        .login(&client, "erin@example.com", "wrong password!!")
+        .await;
     let wrong_body = wrong.text().await.unwrap();
-    assert_eq!(ghost_body, wrong_body, "unknown address and wrong password answer alike");
+    assert_eq!(
+        ghost_body, wrong_body,
+        "unknown address and wrong password answer alike"
+    );
     assert!(wrong_body.contains("Invalid email or password"));
     for _ in 0..4 {
-        app.login(&client, "erin@example.com", "wrong password!!").await;
-        app.login(&client, "nobody@example.com", "wrong password!!").await;
+        app.login(&client, "erin@example.com", "wrong password!!")
+            .await;
+        app.login(&client, "nobody@example.com", "wrong password!!")
+            .await;
     }
     // Locked now: even the right password is refused, and so is the ghost.
     let res = app.login(&client, "erin@example.com", PASSWORD).await;
     assert!(res.text().await.unwrap().contains("Too many attempts"));
     let res = app.login(&client, "nobody@example.com", PASSWORD).await;
     assert!(res.text().await.unwrap().contains("Too many attempts"));
-    assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'").await >= 5);
+    assert!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
+            .await
+            >= 5
+    );
 }
 
 async fn enable_totp(app: &TestApp, client: &reqwest::Client) -> (Vec<u8>, Vec<String>) {
@@ -133,7 +262,9 @@ async fn enable_totp(app: &TestApp, client: &reqwest::Client) -> (Vec<u8>, Vec<S
     let enrol: serde_json::Value = res.json().await.unwrap();
     let secret = base32_decode(enrol["secret_base32"].as_str().unwrap());
     let code = totp::format_code(totp::code_at_step(&secret, truevault::db::now() / 30));
-    let res = app.post_form(client, "/api/account/totp_confirm", &[("code", &code)]).await;
+    let res = app
+        .post_form(client, "/api/account/totp_confirm", &[("code", &code)])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let codes: Vec<String> = res.json().await.unwrap();
     assert_eq!(codes.len(), 10);
@@ -164,25 +295,34 @@ async fn two_factor_login_needs_a_fresh_code_or_a_recovery_code() {
     let app = TestApp::spawn().await;
     let client = app.signed_in_user("fay@example.com").await;
     let (secret, recovery) = enable_totp(&app, &client).await;
-    assert_eq!(app.last_mail_to("fay@example.com").await.unwrap().0, "Two-factor authentication changed");
+    assert_eq!(
+        app.last_mail_to("fay@example.com").await.unwrap().0,
+        "Two-factor authentication changed"
+    );
 
     // Password alone now leads to the second step, not a session.
     let c2 = new_client();
     let res = app.login(&c2, "fay@example.com", PASSWORD).await;
     assert_eq!(res.headers().get("location").unwrap(), "/login/totp");
     assert_eq!(app.whoami(&c2).await, None);
-    let wrong = app.post_form(&c2, "/api/auth/login_totp", &[("code", "000000")]).await;
+    let wrong = app
+        .post_form(&c2, "/api/auth/login_totp", &[("code", "000000")])
+        .await;
     assert!(wrong.text().await.unwrap().contains("code is not valid"));
     assert_eq!(app.whoami(&c2).await, None);
 
     // The code used at enrolment cannot be used again; wait for the next step.
     let step = truevault::db::now() / 30;
     let enrolled = totp::format_code(totp::code_at_step(&secret, step));
-    let res = app.post_form(&c2, "/api/auth/login_totp", &[("code", &enrolled)]).await;
+    let res = app
+        .post_form(&c2, "/api/auth/login_totp", &[("code", &enrolled)])
+        .await;
     if !redirected(&res) {
         // Replay refused: use the next step's code (valid within the window).
         let next = totp::format_code(totp::code_at_step(&secret, step + 1));
-        let res = app.post_form(&c2, "/api/auth/login_totp", &[("code", &next)]).await;
+        let res = app
+            .post_form(&c2, "/api/auth/login_totp", &[("code", &next)])
+            .await;
         assert!(redirected(&res), "{}", res.status());
     }
     assert_eq!(app.whoami(&c2).await.as_deref(), Some("fay@example.com"));
@@ -191,7 +331,9 @@ async fn two_factor_login_needs_a_fresh_code_or_a_recovery_code() {
     for (attempt, expect_ok) in [(1, true), (2, false)] {
         let c = new_client();
         app.login(&c, "fay@example.com", PASSWORD).await;
-        let res = app.post_form(&c, "/api/auth/login_totp", &[("code", &recovery[0])]).await;
+        let res = app
+            .post_form(&c, "/api/auth/login_totp", &[("code", &recovery[0])])
+            .await;
         assert_eq!(redirected(&res), expect_ok, "recovery attempt {attempt}");
     }
 }
@@ -201,8 +343,22 @@ async fn password_reset_by_mailed_single_use_link() {
     let app = TestApp::spawn().await;
     let old_session = app.signed_in_user("gus@example.com").await;
     let client = new_client();
-    let unknown = app.post_form(&client, "/api/auth/forgot", &[("email", "nobody@example.com")]).await.text().await.unwrap();
-    let known = app.post_form(&client, "/api/auth/forgot", &[("email", "gus@example.com")]).await.text().await.unwrap();
+    let unknown = app
+        .post_form(
+            &client,
+            "/api/auth/forgot",
+            &[("email", "nobody@example.com")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let known = app
+        .post_form(&client, "/api/auth/forgot", &[("email", "gus@example.com")])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(unknown, known, "no account enumeration");
     assert_eq!(app.mail_count("nobody@example.com").await, 0);
     let (subject, body) = app.last_mail_to("gus@example.com").await.unwrap();
@@ -210,16 +366,51 @@ async fn password_reset_by_mailed_single_use_link() {
     let token = token_from(&body, "/reset?token=");
 
     // A weak password is refused without burning the link.
-    let weak = app.post_form(&client, "/api/auth/reset", &[("token", &token), ("password", "short")]).await;
+    let weak = app
+        .post_form(
+            &client,
+            "/api/auth/reset",
+            &[("token", &token), ("password", "short")],
+        )
+        .await;
     assert!(weak.text().await.unwrap().contains("at least 12"));
-    let res = app.post_form(&client, "/api/auth/reset", &[("token", &token), ("password", "a brand new passphrase")]).await;
+    let res = app
+        .post_form(
+            &client,
+            "/api/auth/reset",
+            &[("token", &token), ("password", "a brand new passphrase")],
+        )
+        .await;
     assert!(redirected(&res), "{}", res.status());
-    let replay = app.post_form(&client, "/api/auth/reset", &[("token", &token), ("password", "another new passphrase")]).await;
-    assert!(replay.text().await.unwrap().contains("invalid or has expired"));
+    let replay = app
+        .post_form(
+            &client,
+            "/api/auth/reset",
+            &[("token", &token), ("password", "another new passphrase")],
+        )
+        .await;
+    assert!(replay
+        .text()
+        .await
+        .unwrap()
+        .contains("invalid or has expired"));
 
-    assert_eq!(app.whoami(&old_session).await, None, "sessions end at a reset");
-    assert!(app.login(&client, "gus@example.com", PASSWORD).await.text().await.unwrap().contains("Invalid email"));
-    assert!(redirected(&app.login(&client, "gus@example.com", "a brand new passphrase").await));
+    assert_eq!(
+        app.whoami(&old_session).await,
+        None,
+        "sessions end at a reset"
+    );
+    assert!(app
+        .login(&client, "gus@example.com", PASSWORD)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("Invalid email"));
+    assert!(redirected(
+        &app.login(&client, "gus@example.com", "a brand new passphrase")
+            .await
+    ));
 }
 
 #[tokio::test]
@@ -229,7 +420,12 @@ async fn sign_out_everywhere_else() {
     let b = new_client();
     app.login(&b, "hal@example.com", PASSWORD).await;
     assert_eq!(app.whoami(&b).await.as_deref(), Some("hal@example.com"));
-    let sessions: Vec<serde_json::Value> = app.post_form(&a, "/api/account/sessions", &[]).await.json().await.unwrap();
+    let sessions: Vec<serde_json::Value> = app
+        .post_form(&a, "/api/account/sessions", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
     let res = app.post_form(&a, "/api/account/sessions_revoke", &[]).await;
@@ -242,9 +438,15 @@ async fn sign_out_everywhere_else() {
 async fn a_new_session_id_at_every_sign_in() {
     let app = TestApp::spawn().await;
     let client = app.signed_in_user("ivy@example.com").await;
-    let before: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&app.state.db.pool).await.unwrap();
+    let before: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
     app.login(&client, "ivy@example.com", PASSWORD).await;
-    let after: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions").fetch_all(&app.state.db.pool).await.unwrap();
+    let after: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(before.len(), 1);
     assert_eq!(after.len(), 1, "the old session ends");
     assert_ne!(before, after);
@@ -255,40 +457,101 @@ async fn suspended_accounts_cannot_sign_in_and_lose_their_sessions() {
     let app = TestApp::spawn().await;
     let user = app.signed_in_user("jay@example.com").await;
     let admin = app.signed_in_admin("root@example.com").await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'jay@example.com'").fetch_one(&app.state.db.pool).await.unwrap();
-    let res = app.post_form(&admin, "/api/admin/user_status", &[("user_id", &id.to_string()), ("status", "suspended")]).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'jay@example.com'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/user_status",
+            &[("user_id", &id.to_string()), ("status", "suspended")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.whoami(&user).await, None);
     let res = app.login(&new_client(), "jay@example.com", PASSWORD).await;
     assert!(res.text().await.unwrap().contains("not active"));
     // Users cannot call admin functions.
-    let res = app.post_form(&user, "/api/admin/user_status", &[("user_id", &id.to_string()), ("status", "active")]).await;
+    let res = app
+        .post_form(
+            &user,
+            "/api/admin/user_status",
+            &[("user_id", &id.to_string()), ("status", "active")],
+        )
+        .await;
     assert!(!res.status().is_success());
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE status = 'suspended'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE status = 'suspended'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn first_run_link_creates_the_administrator_once() {
     let app = TestApp::spawn().await;
-    let path = truevault::accounts::bootstrap::prepare(&app.state).await.unwrap().expect("no admin yet: a link is written");
+    let path = truevault::accounts::bootstrap::prepare(&app.state)
+        .await
+        .unwrap()
+        .expect("no admin yet: a link is written");
     let text = std::fs::read_to_string(&path).unwrap();
     let token = token_from(&text, "/setup?token=");
     let client = new_client();
     let wrong = app
-        .post_form(&client, "/api/auth/setup_admin", &[("token", &"A".repeat(43)), ("email", "boss@example.com"), ("password", PASSWORD)])
+        .post_form(
+            &client,
+            "/api/auth/setup_admin",
+            &[
+                ("token", &"A".repeat(43)),
+                ("email", "boss@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
-    assert!(wrong.text().await.unwrap().contains("invalid or has expired"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'").await, 0);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("invalid or has expired"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+            .await,
+        0
+    );
     let res = app
-        .post_form(&client, "/api/auth/setup_admin", &[("token", &token), ("email", "boss@example.com"), ("password", PASSWORD)])
+        .post_form(
+            &client,
+            "/api/auth/setup_admin",
+            &[
+                ("token", &token),
+                ("email", "boss@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert!(redirected(&res), "{}", res.status());
-    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active'")
+            .await,
+        1
+    );
     assert!(!path.exists(), "the link is gone once used");
     let replay = app
-        .post_form(&client, "/api/auth/setup_admin", &[("token", &token), ("email", "evil@example.com"), ("password", PASSWORD)])
+        .post_form(
+            &client,
+            "/api/auth/setup_admin",
+            &[
+                ("token", &token),
+                ("email", "evil@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert!(!redirected(&replay));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
-    assert!(truevault::accounts::bootstrap::prepare(&app.state).await.unwrap().is_none());
+    assert!(truevault::accounts::bootstrap::prepare(&app.state)
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -38,10 +38,18 @@ impl TestApp {
         let mut pg_cleanup = None;
         if let Ok(admin_url) = std::env::var("TRUEVAULT_TEST_PG_URL") {
             let name = format!("tv_test_{}", random_suffix());
-            let admin = Db::connect(&admin_url, 1).await.expect("connect to the test PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.expect("create database");
+            let admin = Db::connect(&admin_url, 1)
+                .await
+                .expect("connect to the test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin.pool)
+                .await
+                .expect("create database");
             admin.pool.close().await;
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).expect("url has a database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .expect("url has a database");
             config.database_url = Some(format!("{base}/{name}"));
             pg_cleanup = Some((admin_url, name));
         }
@@ -50,7 +58,12 @@ impl TestApp {
         let address = app.state.config.public_url.clone();
         let state = app.state.clone();
         tokio::spawn(app.run_until(std::future::pending()));
-        Self { address, state, dir, pg_cleanup }
+        Self {
+            address,
+            state,
+            dir,
+            pg_cleanup,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -69,7 +82,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, client: &Client, path: &str) -> Response {
-        client.get(self.url(path)).header(header::ACCEPT, "text/html").send().await.expect("request")
+        client
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get_html(&self, client: &Client, path: &str) -> String {
@@ -77,7 +95,12 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query(sql).fetch_one(&self.state.db.pool).await.expect("count").try_get(0).expect("count column")
+        sqlx::query(sql)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("count")
+            .try_get(0)
+            .expect("count column")
     }
 
     /// The newest outbox mail to `to`: (subject, body).
@@ -87,7 +110,12 @@ impl TestApp {
             .fetch_optional(&self.state.db.pool)
             .await
             .expect("outbox");
-        row.map(|r| (r.get("subject"), r.get::<Option<String>, _>("body_text").unwrap_or_default()))
+        row.map(|r| {
+            (
+                r.get("subject"),
+                r.get::<Option<String>, _>("body_text").unwrap_or_default(),
+            )
+        })
     }
 
     pub async fn mail_count(&self, to: &str) -> i64 {
@@ -100,7 +128,16 @@ impl TestApp {
     }
 
     pub async fn register(&self, client: &Client, email: &str) -> Response {
-        self.post_form(client, "/api/auth/register", &[("email", email), ("password", PASSWORD), ("first_name", "Ada")]).await
+        self.post_form(
+            client,
+            "/api/auth/register",
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("first_name", "Ada"),
+            ],
+        )
+        .await
     }
 
     /// Registers, follows the mailed link, and returns a signed-in client.
@@ -110,18 +147,27 @@ impl TestApp {
         assert!(res.status().is_success(), "register: {}", res.status());
         let (_, body) = self.last_mail_to(email).await.expect("verification mail");
         let token = token_from(&body, "/verify?token=");
-        let res = self.post_form(&client, "/api/auth/verify", &[("token", &token)]).await;
+        let res = self
+            .post_form(&client, "/api/auth/verify", &[("token", &token)])
+            .await;
         assert!(redirected(&res), "verify: {}", res.status());
         self.login(&client, email, PASSWORD).await;
         client
     }
 
     pub async fn login(&self, client: &Client, email: &str, password: &str) -> Response {
-        self.post_form(client, "/api/auth/login", &[("email", email), ("password", password)]).await
+        self.post_form(
+            client,
+            "/api/auth/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     pub async fn signed_in_admin(&self, email: &str) -> Client {
-        service::create_verified_user(&self.state.db, email, PASSWORD, Role::Admin).await.expect("create admin");
+        service::create_verified_user(&self.state.db, email, PASSWORD, Role::Admin)
+            .await
+            .expect("create admin");
         let client = new_client();
         let res = self.login(&client, email, PASSWORD).await;
         assert!(redirected(&res), "admin login: {}", res.status());
@@ -142,13 +188,17 @@ impl Drop for TestApp {
         if let Some((admin_url, name)) = self.pg_cleanup.take() {
             // Best effort, on a separate runtime: the test's runtime is going away.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(rt) = rt {
                     rt.block_on(async move {
                         if let Ok(admin) = Db::connect(&admin_url, 1).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&admin.pool)
-                                .await;
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&admin.pool)
+                            .await;
                         }
                     });
                 }
@@ -167,18 +217,36 @@ pub fn redirected(res: &Response) -> bool {
 }
 
 pub fn new_client() -> Client {
-    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().expect("client")
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 pub fn random_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst), nanos)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        nanos
+    )
 }
 
 /// Extracts the token after `marker` in a mailed body.
 pub fn token_from(body: &str, marker: &str) -> String {
-    let start = body.find(marker).unwrap_or_else(|| panic!("no {marker} in mail: {body}")) + marker.len();
-    body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in mail: {body}"))
+        + marker.len();
+    body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }

@@ -2,13 +2,17 @@
 
 use reqwest::{header, StatusCode};
 
-use crate::helpers::{redirected, new_client, TestApp, PASSWORD};
+use crate::helpers::{new_client, redirected, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn state_changing_requests_need_our_origin() {
     let app = TestApp::spawn().await;
     let client = new_client();
-    let form = [("email", "mallory@example.com"), ("password", PASSWORD), ("first_name", "")];
+    let form = [
+        ("email", "mallory@example.com"),
+        ("password", PASSWORD),
+        ("first_name", ""),
+    ];
     let foreign = client
         .post(app.url("/api/auth/register"))
         .header(header::ORIGIN, "http://evil.example")
@@ -17,8 +21,17 @@ async fn state_changing_requests_need_our_origin() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
-    assert!(foreign.text().await.unwrap().contains("Cross-site request refused"));
-    let missing = client.post(app.url("/api/auth/register")).form(&form).send().await.unwrap();
+    assert!(foreign
+        .text()
+        .await
+        .unwrap()
+        .contains("Cross-site request refused"));
+    let missing = client
+        .post(app.url("/api/auth/register"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     let cross_site = client
         .post(app.url("/api/auth/register"))
@@ -49,7 +62,9 @@ async fn a_ten_megabyte_body_is_refused() {
         .post(app.url("/api/auth/register"))
         .header(header::ORIGIN, &app.address)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!("email=big%40example.com&password={big}&first_name="))
+        .body(format!(
+            "email=big%40example.com&password={big}&first_name="
+        ))
         .send()
         .await
         .unwrap();
@@ -63,18 +78,39 @@ async fn pages_carry_security_headers_and_a_nonce() {
     let res = app.get(&new_client(), "/").await;
     assert_eq!(res.status(), StatusCode::OK);
     let h = res.headers().clone();
-    let csp = h.get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    let csp = h
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert!(h.get("referrer-policy").is_some());
-    let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_string();
     let html = res.text().await.unwrap();
-    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "inline scripts carry this response's nonce");
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "inline scripts carry this response's nonce"
+    );
     // Each response gets a fresh nonce.
     let again = app.get(&new_client(), "/").await;
-    assert!(!again.headers().get("content-security-policy").unwrap().to_str().unwrap().contains(&nonce));
+    assert!(!again
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains(&nonce));
 }
 
 #[tokio::test]
@@ -85,8 +121,18 @@ async fn health_and_metrics() {
     let v: serde_json::Value = res.json().await.unwrap();
     assert_eq!(v["database"], "ok");
     app.get(&new_client(), "/pricing").await;
-    let text = app.get(&new_client(), "/metrics").await.text().await.unwrap();
-    assert!(text.contains("truevault_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1"), "{text}");
+    let text = app
+        .get(&new_client(), "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "truevault_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
     assert!(text.contains("truevault_http_request_duration_seconds_bucket"));
     assert!(text.contains("truevault_database_up 1"));
 }
@@ -95,11 +141,26 @@ async fn health_and_metrics() {
 async fn pricing_lists_plans_from_the_database() {
     let app = TestApp::spawn().await;
     let html = app.get_html(&new_client(), "/pricing").await;
-    for needle in ["Free", "Personal", "$9.99", "Family", "$14.99", "Business", "$29.99", "$99.90 / year"] {
+    for needle in [
+        "Free",
+        "Personal",
+        "$9.99",
+        "Family",
+        "$14.99",
+        "Business",
+        "$29.99",
+        "$99.90 / year",
+    ] {
         assert!(html.contains(needle), "pricing shows {needle}");
     }
-    sqlx::query("UPDATE plans SET price_monthly_cents = 1234 WHERE slug = 'personal'").execute(&app.state.db.pool).await.unwrap();
-    assert!(app.get_html(&new_client(), "/pricing").await.contains("$12.34"));
+    sqlx::query("UPDATE plans SET price_monthly_cents = 1234 WHERE slug = 'personal'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(app
+        .get_html(&new_client(), "/pricing")
+        .await
+        .contains("$12.34"));
 }
 
 #[tokio::test]

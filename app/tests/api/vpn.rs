@@ -16,17 +16,38 @@ use crate::helpers::{new_client, TestApp};
 
 /// Creates a server through the admin function and enrolls a node for it;
 /// returns (server id, node token).
-pub async fn server_with_node(app: &TestApp, admin: &reqwest::Client, name: &str, pool: &str) -> (i64, String) {
+pub async fn server_with_node(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    name: &str,
+    pool: &str,
+) -> (i64, String) {
     let res = app
         .post_form(
             admin,
             "/api/admin/server_create",
-            &[("name", name), ("region", "eu"), ("country", "NL"), ("city", "Amsterdam"), ("endpoint_host", "203.0.113.10"),
-              ("endpoint_port", "51820"), ("server_type", "shared"), ("vip_email", ""), ("capacity", "100000"),
-              ("ipv4_pool", pool), ("ipv6_pool", "fd00:99::/64"), ("dns", "")],
+            &[
+                ("name", name),
+                ("region", "eu"),
+                ("country", "NL"),
+                ("city", "Amsterdam"),
+                ("endpoint_host", "203.0.113.10"),
+                ("endpoint_port", "51820"),
+                ("server_type", "shared"),
+                ("vip_email", ""),
+                ("capacity", "100000"),
+                ("ipv4_pool", pool),
+                ("ipv6_pool", "fd00:99::/64"),
+                ("dns", ""),
+            ],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let enroll_token: String = res.json().await.unwrap();
     let node_key = keys::generate_keypair();
     let res = new_client()
@@ -52,11 +73,31 @@ pub async fn server_with_node(app: &TestApp, admin: &reqwest::Client, name: &str
 }
 
 async fn node_config(app: &TestApp, token: &str, since: i64) -> reqwest::Response {
-    new_client().get(app.url(&format!("/api/v1/nodes/self/config?since={since}"))).bearer_auth(token).send().await.unwrap()
+    new_client()
+        .get(app.url(&format!("/api/v1/nodes/self/config?since={since}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
 }
 
-async fn create_device(app: &TestApp, client: &reqwest::Client, name: &str, public_key: &str) -> reqwest::Response {
-    app.post_form(client, "/api/devices/create", &[("name", name), ("public_key", public_key), ("server_id", "auto"), ("region", "")]).await
+async fn create_device(
+    app: &TestApp,
+    client: &reqwest::Client,
+    name: &str,
+    public_key: &str,
+) -> reqwest::Response {
+    app.post_form(
+        client,
+        "/api/devices/create",
+        &[
+            ("name", name),
+            ("public_key", public_key),
+            ("server_id", "auto"),
+            ("region", ""),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -64,13 +105,25 @@ async fn a_device_gets_a_config_and_appears_on_its_node() {
     let app = TestApp::spawn().await;
     let admin = app.signed_in_admin("admin@example.com").await;
     let (_, node_token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
-    let cfg: DesiredConfig = node_config(&app, &node_token, 0).await.json().await.unwrap();
+    let cfg: DesiredConfig = node_config(&app, &node_token, 0)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(cfg.peers.is_empty());
-    assert_eq!(cfg.interface.addresses, vec!["10.66.0.1/16", "fd00:99::1/64"]);
+    assert_eq!(
+        cfg.interface.addresses,
+        vec!["10.66.0.1/16", "fd00:99::1/64"]
+    );
 
     let user = app.signed_in_user("ada@example.com").await;
     let res = create_device(&app, &user, "Ada's phone", "").await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let created: Value = res.json().await.unwrap();
     let config = created["config"].as_str().unwrap();
     assert!(config.contains("[Interface]\nPrivateKey = "));
@@ -83,28 +136,50 @@ async fn a_device_gets_a_config_and_appears_on_its_node() {
     assert!(created["chosen_because"].as_str().unwrap().contains("eu-1"));
     // The private key in the config matches the public key the node gets,
     // and the server did not keep it.
-    let private = config.lines().find_map(|l| l.strip_prefix("PrivateKey = ")).unwrap();
-    let public = keys::keypair_from_private(
-        base64_32(private),
-    ).public;
-    let cfg: DesiredConfig = node_config(&app, &node_token, cfg.version).await.json().await.unwrap();
+    let private = config
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .unwrap();
+    let public = keys::keypair_from_private(base64_32(private)).public;
+    let cfg: DesiredConfig = node_config(&app, &node_token, cfg.version)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cfg.peers.len(), 1);
     assert_eq!(cfg.peers[0].public_key, public);
-    assert_eq!(cfg.peers[0].allowed_ips, vec!["10.66.0.2/32", "fd00:99::2/128"]);
+    assert_eq!(
+        cfg.peers[0].allowed_ips,
+        vec!["10.66.0.2/32", "fd00:99::2/128"]
+    );
     assert!(config.contains(&format!("PresharedKey = {}", cfg.peers[0].preshared_key)));
-    let stored: i64 = app.count(&format!("SELECT COUNT(*) FROM devices WHERE preshared_key_enc LIKE '%{}%'", &cfg.peers[0].preshared_key[..10])).await;
+    let stored: i64 = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM devices WHERE preshared_key_enc LIKE '%{}%'",
+            &cfg.peers[0].preshared_key[..10]
+        ))
+        .await;
     assert_eq!(stored, 0, "the preshared key is sealed at rest");
 
     // Re-download never carries a private key.
     let id = created["device"]["id"].as_i64().unwrap();
-    let (_, again): (String, String) = app.post_form(&user, "/api/devices/config", &[("id", &id.to_string())]).await.json().await.unwrap();
+    let (_, again): (String, String) = app
+        .post_form(&user, "/api/devices/config", &[("id", &id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(again.contains("PrivateKey = <private key stays on your device>"));
     assert!(!again.contains(private));
 }
 
 fn base64_32(s: &str) -> [u8; 32] {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap().try_into().unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -117,20 +192,35 @@ async fn bad_device_input_is_refused_and_nothing_changes() {
     let long_name = "x".repeat(1_000_000);
     for (name, pk, expected) in [
         ("laptop", "not-a-key", "44 characters"),
-        ("laptop", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "all zeros"),
-        ("laptop", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "44 characters"),
+        (
+            "laptop",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "all zeros",
+        ),
+        (
+            "laptop",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "44 characters",
+        ),
         ("bad\u{1b}[31mname", key.as_str(), "control characters"),
         ("", key.as_str(), "Give the device a name"),
         (long_name.as_str(), key.as_str(), "at most 64"),
     ] {
         let res = create_device(&app, &user, name, pk).await;
-        assert!(!res.status().is_success(), "{pk} / {} must fail", name.len());
+        assert!(
+            !res.status().is_success(),
+            "{pk} / {} must fail",
+            name.len()
+        );
         let body = res.text().await.unwrap();
         assert!(body.contains(expected), "{body}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM devices").await, 0);
     // A key already in use is refused.
-    assert_eq!(create_device(&app, &user, "laptop", &key).await.status(), StatusCode::OK);
+    assert_eq!(
+        create_device(&app, &user, "laptop", &key).await.status(),
+        StatusCode::OK
+    );
     let other = app.signed_in_user("carl@example.com").await;
     let res = create_device(&app, &other, "stolen", &key).await;
     assert!(res.text().await.unwrap().contains("already in use"));
@@ -145,30 +235,70 @@ async fn plan_limits_vips_and_ownership() {
     let free = app.signed_in_user("free@example.com").await;
     let res = create_device(&app, &free, "one", "").await;
     assert_eq!(res.status(), StatusCode::OK);
-    let id = res.json::<Value>().await.unwrap()["device"]["id"].as_i64().unwrap();
+    let id = res.json::<Value>().await.unwrap()["device"]["id"]
+        .as_i64()
+        .unwrap();
     let res = create_device(&app, &free, "two", "").await;
     assert!(res.text().await.unwrap().contains("plan allows 1 device"));
 
     // Another user can neither read nor delete it.
     let mallory = app.signed_in_user("mallory@example.com").await;
-    let res = app.post_form(&mallory, "/api/devices/delete", &[("id", &id.to_string())]).await;
+    let res = app
+        .post_form(&mallory, "/api/devices/delete", &[("id", &id.to_string())])
+        .await;
     assert!(res.text().await.unwrap().contains("Not found"));
-    let res = app.post_form(&mallory, "/api/devices/config", &[("id", &id.to_string())]).await;
+    let res = app
+        .post_form(&mallory, "/api/devices/config", &[("id", &id.to_string())])
+        .await;
     assert!(!res.status().is_success());
-    let res = app.post_form(&mallory, "/api/devices/rename", &[("id", &id.to_string()), ("name", "pwned")]).await;
+    let res = app
+        .post_form(
+            &mallory,
+            "/api/devices/rename",
+            &[("id", &id.to_string()), ("name", "pwned")],
+        )
+        .await;
     assert!(!res.status().is_success());
-    assert_eq!(app.count("SELECT COUNT(*) FROM devices WHERE name = 'one'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM devices WHERE name = 'one'")
+            .await,
+        1
+    );
 
     // A VIP has no device limit.
-    app.post_form(&admin, "/api/admin/vip", &[("email", "free@example.com"), ("vip", "true")]).await;
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "free@example.com"), ("vip", "true")],
+    )
+    .await;
     for n in 0..3 {
-        assert_eq!(create_device(&app, &free, &format!("vip-{n}"), "").await.status(), StatusCode::OK);
+        assert_eq!(
+            create_device(&app, &free, &format!("vip-{n}"), "")
+                .await
+                .status(),
+            StatusCode::OK
+        );
     }
     // Removing frees the address for reuse.
-    let before: i64 = sqlx::query_scalar("SELECT v4_index FROM devices WHERE name = 'one'").fetch_one(&app.state.db.pool).await.unwrap();
-    assert_eq!(app.post_form(&free, "/api/devices/delete", &[("id", &id.to_string())]).await.status(), StatusCode::OK);
-    assert_eq!(create_device(&app, &free, "reuse", "").await.status(), StatusCode::OK);
-    let reused: i64 = sqlx::query_scalar("SELECT v4_index FROM devices WHERE name = 'reuse'").fetch_one(&app.state.db.pool).await.unwrap();
+    let before: i64 = sqlx::query_scalar("SELECT v4_index FROM devices WHERE name = 'one'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.post_form(&free, "/api/devices/delete", &[("id", &id.to_string())])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        create_device(&app, &free, "reuse", "").await.status(),
+        StatusCode::OK
+    );
+    let reused: i64 = sqlx::query_scalar("SELECT v4_index FROM devices WHERE name = 'reuse'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(before, reused);
 }
 
@@ -178,9 +308,17 @@ async fn a_full_pool_says_network_full() {
     let admin = app.signed_in_admin("admin@example.com").await;
     // A /30 holds the server (.1) and one device (.2).
     server_with_node(&app, &admin, "tiny", "10.70.0.0/30").await;
-    app.post_form(&admin, "/api/admin/vip", &[("email", "v@example.com"), ("vip", "true")]).await;
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "v@example.com"), ("vip", "true")],
+    )
+    .await;
     let user = app.signed_in_user("v@example.com").await;
-    assert_eq!(create_device(&app, &user, "a", "").await.status(), StatusCode::OK);
+    assert_eq!(
+        create_device(&app, &user, "a", "").await.status(),
+        StatusCode::OK
+    );
     let res = create_device(&app, &user, "b", "").await;
     assert!(res.text().await.unwrap().contains("no free addresses"));
     assert_eq!(app.count("SELECT COUNT(*) FROM devices").await, 1);
@@ -193,7 +331,18 @@ async fn node_tokens_are_checked_and_nodes_see_only_their_peers() {
     let (a_id, a_token) = server_with_node(&app, &admin, "a", "10.71.0.0/24").await;
     let (_, b_token) = server_with_node(&app, &admin, "b", "10.72.0.0/24").await;
     let user = app.signed_in_user("u@example.com").await;
-    let res = app.post_form(&user, "/api/devices/create", &[("name", "on-a"), ("public_key", ""), ("server_id", &a_id.to_string()), ("region", "")]).await;
+    let res = app
+        .post_form(
+            &user,
+            "/api/devices/create",
+            &[
+                ("name", "on-a"),
+                ("public_key", ""),
+                ("server_id", &a_id.to_string()),
+                ("region", ""),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let a: DesiredConfig = node_config(&app, &a_token, 0).await.json().await.unwrap();
     let b: DesiredConfig = node_config(&app, &b_token, 0).await.json().await.unwrap();
@@ -204,16 +353,38 @@ async fn node_tokens_are_checked_and_nodes_see_only_their_peers() {
         let res = node_config(&app, token, 0).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let body: Value = res.json().await.unwrap();
-        assert!(body["error"]["code"].is_string() && body["error"]["request_id"].is_string(), "{body}");
+        assert!(
+            body["error"]["code"].is_string() && body["error"]["request_id"].is_string(),
+            "{body}"
+        );
     }
     // Rotating revokes the old token at once.
-    let res = app.post_form(&admin, "/api/admin/server_token", &[("id", &a_id.to_string())]).await;
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/server_token",
+            &[("id", &a_id.to_string())],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(node_config(&app, &a_token, 0).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        node_config(&app, &a_token, 0).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Bad JSON to the stats endpoint is a clear JSON error.
-    let res = new_client().post(app.url("/api/v1/nodes/self/stats")).bearer_auth(&b_token).body("{not json").header("content-type", "application/json").send().await.unwrap();
+    let res = new_client()
+        .post(app.url("/api/v1/nodes/self/stats"))
+        .bearer_auth(&b_token)
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "INVALID_BODY");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        "INVALID_BODY"
+    );
 }
 
 #[tokio::test]
@@ -222,21 +393,42 @@ async fn long_poll_answers_within_a_second_of_a_change() {
     let admin = app.signed_in_admin("admin@example.com").await;
     let (_, token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
     let first: DesiredConfig = node_config(&app, &token, 0).await.json().await.unwrap();
-    let url = app.url(&format!("/api/v1/nodes/self/config?since={}", first.version));
+    let url = app.url(&format!(
+        "/api/v1/nodes/self/config?since={}",
+        first.version
+    ));
     let poll = tokio::spawn({
         let token = token.clone();
         async move {
-            let res = new_client().get(url).bearer_auth(token).send().await.unwrap();
-            (Instant::now(), res.status(), res.json::<DesiredConfig>().await.ok())
+            let res = new_client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (
+                Instant::now(),
+                res.status(),
+                res.json::<DesiredConfig>().await.ok(),
+            )
         }
     });
     // The poll is held while nothing changes.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!poll.is_finished(), "an unchanged set is held, not answered");
+    assert!(
+        !poll.is_finished(),
+        "an unchanged set is held, not answered"
+    );
     let user = app.signed_in_user("u@example.com").await;
     let changed_at = Instant::now();
-    assert_eq!(create_device(&app, &user, "new", "").await.status(), StatusCode::OK);
-    let (answered_at, status, cfg) = tokio::time::timeout(Duration::from_secs(5), poll).await.unwrap().unwrap();
+    assert_eq!(
+        create_device(&app, &user, "new", "").await.status(),
+        StatusCode::OK
+    );
+    let (answered_at, status, cfg) = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cfg.unwrap().peers.len(), 1);
     assert!(answered_at.duration_since(changed_at) < Duration::from_secs(1));
@@ -249,32 +441,62 @@ async fn stats_mark_devices_connected_and_count_usage() {
     let (_, token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
     let user = app.signed_in_user("u@example.com").await;
     let key = keys::generate_keypair().public;
-    assert_eq!(create_device(&app, &user, "laptop", &key).await.status(), StatusCode::OK);
+    assert_eq!(
+        create_device(&app, &user, "laptop", &key).await.status(),
+        StatusCode::OK
+    );
     let now = truevault::db::now();
-    let report = |rx: i64, tx: i64| serde_json::json!({"applied_version": 2, "peers": [
-        {"public_key": key, "latest_handshake": now - 5, "rx_bytes": rx, "tx_bytes": tx, "endpoint": "198.51.100.7:40000"},
-        {"public_key": keys::generate_keypair().public, "latest_handshake": now, "rx_bytes": 1, "tx_bytes": 1}
-    ]});
+    let report = |rx: i64, tx: i64| {
+        serde_json::json!({"applied_version": 2, "peers": [
+            {"public_key": key, "latest_handshake": now - 5, "rx_bytes": rx, "tx_bytes": tx, "endpoint": "198.51.100.7:40000"},
+            {"public_key": keys::generate_keypair().public, "latest_handshake": now, "rx_bytes": 1, "tx_bytes": 1}
+        ]})
+    };
     let post = |body: Value| {
         let token = token.clone();
         let url = app.url("/api/v1/nodes/self/stats");
-        async move { new_client().post(url).bearer_auth(token).json(&body).send().await.unwrap() }
+        async move {
+            new_client()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let res = post(report(1000, 2000)).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["accepted"], 1, "peers of other servers are ignored");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["accepted"],
+        1,
+        "peers of other servers are ignored"
+    );
     post(report(1500, 2100)).await;
     // The node restarted: counters start again from zero.
     post(report(100, 50)).await;
-    let devices: Vec<Value> = app.post_form(&user, "/api/devices/list", &[]).await.json().await.unwrap();
+    let devices: Vec<Value> = app
+        .post_form(&user, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(devices[0]["connected"], true);
     assert_eq!(devices[0]["rx_bytes"], 100);
-    let (rx, tx): (i64, i64) = sqlx::query_as("SELECT rx_bytes, tx_bytes FROM device_usage").fetch_one(&app.state.db.pool).await.unwrap();
+    let (rx, tx): (i64, i64) = sqlx::query_as("SELECT rx_bytes, tx_bytes FROM device_usage")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!((rx, tx), (1000 + 500 + 100, 2000 + 100 + 50));
     // Negative counters are refused.
     let res = post(serde_json::json!({"applied_version": 2, "peers": [{"public_key": key, "latest_handshake": 0, "rx_bytes": -1, "tx_bytes": 0}]})).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let servers: Vec<Value> = app.post_form(&admin, "/api/admin/servers", &[]).await.json().await.unwrap();
+    let servers: Vec<Value> = app
+        .post_form(&admin, "/api/admin/servers", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(servers[0]["healthy"], true);
 }
 
@@ -288,15 +510,24 @@ async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
     let mut users = Vec::new();
     for i in 0..50 {
         let email = format!("u{i}@example.com");
-        let id = truevault::accounts::service::create_verified_user(&app.state.db, &email, crate::helpers::PASSWORD, truevault::accounts::model::Role::User)
-            .await
-            .unwrap();
+        let id = truevault::accounts::service::create_verified_user(
+            &app.state.db,
+            &email,
+            crate::helpers::PASSWORD,
+            truevault::accounts::model::Role::User,
+        )
+        .await
+        .unwrap();
         sqlx::query("UPDATE users SET plan_id = (SELECT id FROM plans WHERE slug = 'personal') WHERE id = $1")
             .bind(id)
             .execute(&app.state.db.pool)
             .await
             .unwrap();
-        let u = accounts_repo::find_by_id(&app.state.db, id).await.unwrap().unwrap().current();
+        let u = accounts_repo::find_by_id(&app.state.db, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .current();
         users.push(u);
     }
     let mut tasks = Vec::new();
@@ -304,8 +535,16 @@ async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
         let state = app.state.clone();
         let user: CurrentUser = users[n % 50].clone();
         tasks.push(tokio::spawn(async move {
-            let input = service::NewDevice { name: format!("d{n}"), public_key: None, server_id: None, region: None, identity_region: None };
-            service::create_device(&state, &user, input).await.map(|_| ())
+            let input = service::NewDevice {
+                name: format!("d{n}"),
+                public_key: None,
+                server_id: None,
+                region: None,
+                identity_region: None,
+            };
+            service::create_device(&state, &user, input)
+                .await
+                .map(|_| ())
         }));
     }
     let (mut ok, mut limited) = (0, 0);
@@ -318,7 +557,15 @@ async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
     }
     assert_eq!((ok, limited), (150, 850));
     assert_eq!(app.count("SELECT COUNT(*) FROM devices").await, 150);
-    assert_eq!(app.count("SELECT COUNT(DISTINCT v4_index) FROM devices").await, 150);
-    assert_eq!(app.count("SELECT COUNT(DISTINCT v6_index) FROM devices").await, 150);
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT v4_index) FROM devices")
+            .await,
+        150
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT v6_index) FROM devices")
+            .await,
+        150
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM (SELECT user_id FROM devices GROUP BY user_id HAVING COUNT(*) > 3) x").await, 0);
 }

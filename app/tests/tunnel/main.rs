@@ -33,8 +33,16 @@ struct Lab {
 }
 
 fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{}: {e}", args[0]));
-    assert!(out.status.success(), "{:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -48,33 +56,112 @@ fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
 
 impl Lab {
     fn new() -> Self {
-        let root = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
-        assert!(root, "the tunnel test builds network namespaces and needs root");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        assert!(
+            root,
+            "the tunnel test builds network namespaces and needs root"
+        );
         for tool in ["ip", "wg", "wireguard-go"] {
-            assert!(Command::new("which").arg(tool).output().map(|o| o.status.success()).unwrap_or(false), "{tool} is missing: app/scripts/setup.sh --test installs it");
+            assert!(
+                Command::new("which")
+                    .arg(tool)
+                    .output()
+                    .map(|o| o.status.success())
+                    .unwrap_or(false),
+                "{tool} is missing: app/scripts/setup.sh --test installs it"
+            );
         }
         let pid = std::process::id();
         let k = pid % 200 + 20;
         let suffix = format!("{}", pid % 100_000);
         let dir = std::env::temp_dir().join(format!("tv-tunnel-{suffix}"));
         std::fs::create_dir_all(&dir).unwrap();
-        let lab = Self { suffix, k, children: Vec::new(), dir };
+        let lab = Self {
+            suffix,
+            k,
+            children: Vec::new(),
+            dir,
+        };
         let (n, c, s) = (lab.ns_node(), lab.ns_client(), &lab.suffix);
         sh(&["ip", "netns", "add", &n]);
         sh(&["ip", "netns", "add", &c]);
         sh(&["ip", "-n", &n, "link", "set", "lo", "up"]);
         sh(&["ip", "-n", &c, "link", "set", "lo", "up"]);
         // root ↔ node (the node reaches the portal here)
-        sh(&["ip", "link", "add", &format!("tva{s}"), "type", "veth", "peer", "name", &format!("tvb{s}"), "netns", &n]);
-        sh(&["ip", "addr", "add", &format!("10.231.{k}.1/30"), "dev", &format!("tva{s}")]);
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &format!("tva{s}"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("tvb{s}"),
+            "netns",
+            &n,
+        ]);
+        sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.231.{k}.1/30"),
+            "dev",
+            &format!("tva{s}"),
+        ]);
         sh(&["ip", "link", "set", &format!("tva{s}"), "up"]);
-        sh(&["ip", "-n", &n, "addr", "add", &format!("10.231.{k}.2/30"), "dev", &format!("tvb{s}")]);
+        sh(&[
+            "ip",
+            "-n",
+            &n,
+            "addr",
+            "add",
+            &format!("10.231.{k}.2/30"),
+            "dev",
+            &format!("tvb{s}"),
+        ]);
         sh(&["ip", "-n", &n, "link", "set", &format!("tvb{s}"), "up"]);
         // node ↔ client (WireGuard's outer path)
-        sh(&["ip", "-n", &n, "link", "add", &format!("tvx{s}"), "type", "veth", "peer", "name", &format!("tvy{s}"), "netns", &c]);
-        sh(&["ip", "-n", &n, "addr", "add", &format!("10.232.{k}.1/30"), "dev", &format!("tvx{s}")]);
+        sh(&[
+            "ip",
+            "-n",
+            &n,
+            "link",
+            "add",
+            &format!("tvx{s}"),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("tvy{s}"),
+            "netns",
+            &c,
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &n,
+            "addr",
+            "add",
+            &format!("10.232.{k}.1/30"),
+            "dev",
+            &format!("tvx{s}"),
+        ]);
         sh(&["ip", "-n", &n, "link", "set", &format!("tvx{s}"), "up"]);
-        sh(&["ip", "-n", &c, "addr", "add", &format!("10.232.{k}.2/30"), "dev", &format!("tvy{s}")]);
+        sh(&[
+            "ip",
+            "-n",
+            &c,
+            "addr",
+            "add",
+            &format!("10.232.{k}.2/30"),
+            "dev",
+            &format!("tvy{s}"),
+        ]);
         sh(&["ip", "-n", &c, "link", "set", &format!("tvy{s}"), "up"]);
         lab
     }
@@ -110,7 +197,11 @@ impl Lab {
     fn wireguard(&mut self, ns: &str, iface: &str) {
         self.spawn_in(ns, &["wireguard-go", "-f", iface], &format!("{iface}.log"));
         let sock = PathBuf::from(format!("/var/run/wireguard/{iface}.sock"));
-        wait_for("the wireguard-go control socket", Duration::from_secs(10), || sock.exists());
+        wait_for(
+            "the wireguard-go control socket",
+            Duration::from_secs(10),
+            || sock.exists(),
+        );
     }
 
     fn in_ns(&self, ns: &str, args: &[&str]) -> String {
@@ -142,9 +233,16 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns_node()]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns_client()]).status();
-        let _ = Command::new("ip").args(["link", "del", &format!("tva{}", self.suffix)]).stderr(Stdio::null()).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_node()])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_client()])
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("tva{}", self.suffix)])
+            .stderr(Stdio::null())
+            .status();
         for iface in [self.wg_node(), self.wg_client()] {
             let _ = std::fs::remove_file(format!("/var/run/wireguard/{iface}.sock"));
         }
@@ -153,7 +251,11 @@ impl Drop for Lab {
 }
 
 async fn devices(app: &TestApp, user: &reqwest::Client) -> Vec<Value> {
-    app.post_form(user, "/api/devices/list", &[]).await.json().await.unwrap()
+    app.post_form(user, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn wait_async<F, Fut>(what: &str, timeout: Duration, mut check: F)
@@ -172,44 +274,123 @@ where
 async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel() {
     let mut lab = Lab::new();
     let k = lab.k;
-    let app = TestApp::spawn_with(|c| c.listen = SocketAddr::from(([10, 231, k as u8, 1], 0))).await;
+    let app =
+        TestApp::spawn_with(|c| c.listen = SocketAddr::from(([10, 231, k as u8, 1], 0))).await;
     let admin = app.signed_in_admin("admin@example.com").await;
 
     // The admin adds the server; the node enrolls with the one-time token.
     let res = app
-        .post_form(&admin, "/api/admin/server_create", &[
-            ("name", "lab-1"), ("region", "lab"), ("country", ""), ("city", ""), ("endpoint_host", &format!("10.232.{k}.1")),
-            ("endpoint_port", "51820"), ("server_type", "shared"), ("vip_email", ""), ("capacity", "100"),
-            ("ipv4_pool", &format!("10.233.{k}.0/24")), ("ipv6_pool", ""), ("dns", ""),
-        ])
+        .post_form(
+            &admin,
+            "/api/admin/server_create",
+            &[
+                ("name", "lab-1"),
+                ("region", "lab"),
+                ("country", ""),
+                ("city", ""),
+                ("endpoint_host", &format!("10.232.{k}.1")),
+                ("endpoint_port", "51820"),
+                ("server_type", "shared"),
+                ("vip_email", ""),
+                ("capacity", "100"),
+                ("ipv4_pool", &format!("10.233.{k}.0/24")),
+                ("ipv6_pool", ""),
+                ("dns", ""),
+            ],
+        )
         .await;
     let body = res.text().await.unwrap();
-    let token: String = serde_json::from_str(&body).unwrap_or_else(|_| panic!("server_create: {body}"));
-    let (ns_node, ns_client, wg_node, wg_client) = (lab.ns_node(), lab.ns_client(), lab.wg_node(), lab.wg_client());
+    let token: String =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("server_create: {body}"));
+    let (ns_node, ns_client, wg_node, wg_client) = (
+        lab.ns_node(),
+        lab.ns_client(),
+        lab.wg_node(),
+        lab.wg_client(),
+    );
     lab.wireguard(&ns_node, &wg_node);
     let state_dir = lab.dir.join("node-state");
     let bin = env!("CARGO_BIN_EXE_truevault");
-    lab.spawn_in(&ns_node, &[bin, "node", "--portal", &app.address, "--token", &token, "--interface", &wg_node,
-        "--state-dir", &state_dir.display().to_string(), "--stats-interval", "1"], "agent.log");
-    wait_async("the node to enroll and report", Duration::from_secs(20), || async {
-        let servers: Vec<Value> = app.post_form(&admin, "/api/admin/servers", &[]).await.json().await.unwrap_or_default();
-        servers.first().is_some_and(|s| s["healthy"] == true)
-    })
+    lab.spawn_in(
+        &ns_node,
+        &[
+            bin,
+            "node",
+            "--portal",
+            &app.address,
+            "--token",
+            &token,
+            "--interface",
+            &wg_node,
+            "--state-dir",
+            &state_dir.display().to_string(),
+            "--stats-interval",
+            "1",
+        ],
+        "agent.log",
+    );
+    wait_async(
+        "the node to enroll and report",
+        Duration::from_secs(20),
+        || async {
+            let servers: Vec<Value> = app
+                .post_form(&admin, "/api/admin/servers", &[])
+                .await
+                .json()
+                .await
+                .unwrap_or_default();
+            servers.first().is_some_and(|s| s["healthy"] == true)
+        },
+    )
     .await;
-    lab.spawn_in(&ns_node, &["python3", "-m", "http.server", "8080", "--bind", &format!("10.233.{k}.1")], "http.log");
+    lab.spawn_in(
+        &ns_node,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            &format!("10.233.{k}.1"),
+        ],
+        "http.log",
+    );
 
     // A user adds a device; the node's interface gets the peer.
     let user = app.signed_in_user("ada@example.com").await;
-    let res = app.post_form(&user, "/api/devices/create", &[("name", "laptop"), ("public_key", ""), ("server_id", "auto"), ("region", "")]).await;
+    let res = app
+        .post_form(
+            &user,
+            "/api/devices/create",
+            &[
+                ("name", "laptop"),
+                ("public_key", ""),
+                ("server_id", "auto"),
+                ("region", ""),
+            ],
+        )
+        .await;
     let created: Value = res.json().await.unwrap();
     let config = created["config"].as_str().unwrap().to_string();
-    let private = config.lines().find_map(|l| l.strip_prefix("PrivateKey = ")).unwrap().to_string();
+    let private = config
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .unwrap()
+        .to_string();
     let public = truevault::vpn::keys::keypair_from_private({
         use base64::Engine;
-        base64::engine::general_purpose::STANDARD.decode(&private).unwrap().try_into().unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(&private)
+            .unwrap()
+            .try_into()
+            .unwrap()
     })
     .public;
-    wait_for("the peer on the node's interface", Duration::from_secs(5), || lab.node_peers().contains(&public));
+    wait_for(
+        "the peer on the node's interface",
+        Duration::from_secs(5),
+        || lab.node_peers().contains(&public),
+    );
 
     // The client brings up exactly what the portal produced (minus the
     // wg-quick-only fields `wg setconf` does not take).
@@ -221,32 +402,118 @@ async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel()
         .collect();
     let conf_path = lab.dir.join("client.conf");
     truevault::secrets::write_private(&conf_path, setconf.as_bytes()).unwrap();
-    let address = config.lines().find_map(|l| l.strip_prefix("Address = ")).unwrap().split(',').next().unwrap().trim().to_string();
-    lab.in_ns(&ns_client, &["wg", "setconf", &wg_client, &conf_path.display().to_string()]);
-    lab.in_ns(&ns_client, &["ip", "addr", "add", &address, "dev", &wg_client]);
+    let address = config
+        .lines()
+        .find_map(|l| l.strip_prefix("Address = "))
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    lab.in_ns(
+        &ns_client,
+        &[
+            "wg",
+            "setconf",
+            &wg_client,
+            &conf_path.display().to_string(),
+        ],
+    );
+    lab.in_ns(
+        &ns_client,
+        &["ip", "addr", "add", &address, "dev", &wg_client],
+    );
     lab.in_ns(&ns_client, &["ip", "link", "set", &wg_client, "up"]);
-    lab.in_ns(&ns_client, &["ip", "route", "add", &format!("10.233.{k}.0/24"), "dev", &wg_client]);
-    wait_for("a request through the tunnel", Duration::from_secs(20), || lab.fetch_through_tunnel());
+    lab.in_ns(
+        &ns_client,
+        &[
+            "ip",
+            "route",
+            "add",
+            &format!("10.233.{k}.0/24"),
+            "dev",
+            &wg_client,
+        ],
+    );
+    wait_for(
+        "a request through the tunnel",
+        Duration::from_secs(20),
+        || lab.fetch_through_tunnel(),
+    );
 
     // The portal shows the device connected, with traffic.
-    wait_async("the portal to show the device connected", Duration::from_secs(15), || async {
-        let d = devices(&app, &user).await;
-        d.first().is_some_and(|d| d["connected"] == true && d["rx_bytes"].as_i64().unwrap_or(0) > 0 && d["tx_bytes"].as_i64().unwrap_or(0) > 0)
-    })
+    wait_async(
+        "the portal to show the device connected",
+        Duration::from_secs(15),
+        || async {
+            let d = devices(&app, &user).await;
+            d.first().is_some_and(|d| {
+                d["connected"] == true
+                    && d["rx_bytes"].as_i64().unwrap_or(0) > 0
+                    && d["tx_bytes"].as_i64().unwrap_or(0) > 0
+            })
+        },
+    )
     .await;
 
     // A second device appears; removing it removes only that peer, and the
     // first one keeps its session.
-    app.post_form(&admin, "/api/admin/vip", &[("email", "ada@example.com"), ("vip", "true")]).await;
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "ada@example.com"), ("vip", "true")],
+    )
+    .await;
     let second = truevault::vpn::keys::generate_keypair();
-    let res = app.post_form(&user, "/api/devices/create", &[("name", "phone"), ("public_key", &second.public), ("server_id", "auto"), ("region", "")]).await;
-    let second_id = res.json::<Value>().await.unwrap()["device"]["id"].as_i64().unwrap();
-    wait_for("the second peer", Duration::from_secs(5), || lab.node_peers().contains(&second.public));
-    let handshake_before = lab.node_peers().lines().find(|l| l.starts_with(&public)).unwrap().split('\t').nth(4).unwrap().to_string();
-    app.post_form(&user, "/api/devices/delete", &[("id", &second_id.to_string())]).await;
-    wait_for("the second peer to go", Duration::from_secs(5), || !lab.node_peers().contains(&second.public));
+    let res = app
+        .post_form(
+            &user,
+            "/api/devices/create",
+            &[
+                ("name", "phone"),
+                ("public_key", &second.public),
+                ("server_id", "auto"),
+                ("region", ""),
+            ],
+        )
+        .await;
+    let second_id = res.json::<Value>().await.unwrap()["device"]["id"]
+        .as_i64()
+        .unwrap();
+    wait_for("the second peer", Duration::from_secs(5), || {
+        lab.node_peers().contains(&second.public)
+    });
+    let handshake_before = lab
+        .node_peers()
+        .lines()
+        .find(|l| l.starts_with(&public))
+        .unwrap()
+        .split('\t')
+        .nth(4)
+        .unwrap()
+        .to_string();
+    app.post_form(
+        &user,
+        "/api/devices/delete",
+        &[("id", &second_id.to_string())],
+    )
+    .await;
+    wait_for("the second peer to go", Duration::from_secs(5), || {
+        !lab.node_peers().contains(&second.public)
+    });
     let dump = lab.node_peers();
-    let first = dump.lines().find(|l| l.starts_with(&public)).expect("the first peer stays");
-    assert_eq!(first.split('\t').nth(4).unwrap(), handshake_before, "the untouched peer kept its handshake");
-    assert!(lab.fetch_through_tunnel(), "the tunnel still carries traffic");
+    let first = dump
+        .lines()
+        .find(|l| l.starts_with(&public))
+        .expect("the first peer stays");
+    assert_eq!(
+        first.split('\t').nth(4).unwrap(),
+        handshake_before,
+        "the untouched peer kept its handshake"
+    );
+    assert!(
+        lab.fetch_through_tunnel(),
+        "the tunnel still carries traffic"
+    );
 }

@@ -5,7 +5,12 @@ use crate::vpn::model::{format_bytes, UsageDay};
 /// Daily received/sent bars for the given days (oldest first).
 pub fn usage_svg(days: &[UsageDay]) -> String {
     let (w, h, pad) = (420.0_f64, 140.0_f64, 20.0_f64);
-    let max = days.iter().map(|d| d.rx_bytes.max(d.tx_bytes)).max().unwrap_or(0).max(1) as f64;
+    let max = days
+        .iter()
+        .map(|d| d.rx_bytes.max(d.tx_bytes))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let n = days.len().max(1) as f64;
     let slot = (w - 2.0 * pad) / n;
     let bar = (slot / 2.0 - 2.0).max(1.0);
@@ -19,7 +24,10 @@ pub fn usage_svg(days: &[UsageDay]) -> String {
     ));
     for (i, d) in days.iter().enumerate() {
         let x = pad + i as f64 * slot;
-        for (j, (v, class)) in [(d.rx_bytes, "rx"), (d.tx_bytes, "tx")].into_iter().enumerate() {
+        for (j, (v, class)) in [(d.rx_bytes, "rx"), (d.tx_bytes, "tx")]
+            .into_iter()
+            .enumerate()
+        {
             let bh = (v as f64 / max) * (h - 2.0 * pad);
             svg.push_str(&format!(
                 "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{bh:.1}\" class=\"{class}\"><title>{}: {}</title></rect>",
@@ -30,7 +38,10 @@ pub fn usage_svg(days: &[UsageDay]) -> String {
             ));
         }
     }
-    svg.push_str(&format!("<text x=\"{pad}\" y=\"12\" class=\"label\">max {}</text></svg>", format_bytes(max as i64)));
+    svg.push_str(&format!(
+        "<text x=\"{pad}\" y=\"12\" class=\"label\">max {}</text></svg>",
+        format_bytes(max as i64)
+    ));
     svg
 }
 
@@ -41,8 +52,18 @@ mod tests {
     #[test]
     fn draws_two_bars_per_day() {
         let days = vec![
-            UsageDay { day: 1, rx_bytes: 100, tx_bytes: 50, connected_seconds: 0 },
-            UsageDay { day: 2, rx_bytes: 0, tx_bytes: 200, connected_seconds: 0 },
+            UsageDay {
+                day: 1,
+                rx_bytes: 100,
+                tx_bytes: 50,
+                connected_seconds: 0,
+            },
+            UsageDay {
+                day: 2,
+                rx_bytes: 0,
+                tx_bytes: 200,
+                connected_seconds: 0,
+            },
         ];
         let svg = usage_svg(&days);
         assert_eq!(svg.matches("<rect").count(), 4);

@@ -24,9 +24,13 @@ where
         value.get().map(|r| match r {
             Ok(msg) => {
                 let text = msg.to_string();
-                (!text.is_empty()).then(|| view! { <p class="notice success" role="status">{text}</p> }.into_any())
+                (!text.is_empty()).then(|| {
+                    view! { <p class="notice success" role="status">{text}</p> }.into_any()
+                })
             }
-            Err(e) => Some(view! { <p class="notice error" role="alert">{error_text(&e)}</p> }.into_any()),
+            Err(e) => {
+                Some(view! { <p class="notice error" role="alert">{error_text(&e)}</p> }.into_any())
+            }
         })
     }
 }
@@ -38,7 +42,10 @@ where
     T: Clone + Send + Sync + 'static,
 {
     move || {
-        value.get().and_then(|r| r.err()).map(|e| view! { <p class="notice error" role="alert">{error_text(&e)}</p> })
+        value
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| view! { <p class="notice error" role="alert">{error_text(&e)}</p> })
     }
 }
 
@@ -61,7 +68,11 @@ pub fn format_time(ts: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, (secs % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
 }
 
 #[cfg(test)]

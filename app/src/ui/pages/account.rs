@@ -7,7 +7,8 @@ use crate::{
     accounts::{
         model::CurrentUser,
         server_fns::{
-            list_sessions, ChangePassword, RevokeOtherSessions, TotpBegin, TotpConfirm, TotpDisable, UpdateProfile,
+            list_sessions, ChangePassword, RevokeOtherSessions, TotpBegin, TotpConfirm,
+            TotpDisable, UpdateProfile,
         },
     },
     themes::server_fns::{theme_choices, ChooseTheme},

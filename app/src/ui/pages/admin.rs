@@ -7,13 +7,16 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
     accounts::model::{AccountStatus, CurrentUser},
-    admin::server_fns::{admin_audit, admin_outbox, admin_users, AdminSetRole, AdminSetStatus, AdminSetVip},
+    admin::server_fns::{
+        admin_audit, admin_outbox, admin_users, AdminSetRole, AdminSetStatus, AdminSetVip,
+    },
     billing::{
         model::format_price,
         server_fns::{admin_plans, AdminSavePlan},
     },
     themes::server_fns::{
-        admin_theme, admin_themes, AdminActivateTheme, AdminCreateTheme, AdminPublishTheme, AdminSetThemeVariable,
+        admin_theme, admin_themes, AdminActivateTheme, AdminCreateTheme, AdminPublishTheme,
+        AdminSetThemeVariable,
     },
     ui::components::{
         guard::RequireAdmin,
@@ -41,7 +44,14 @@ fn UsersTable() -> impl IntoView {
     let vip = ServerAction::<AdminSetVip>::new();
     let q = move || query.read().get("q").unwrap_or_default();
     let users = Resource::new(
-        move || (q(), status.version().get(), role.version().get(), vip.version().get()),
+        move || {
+            (
+                q(),
+                status.version().get(),
+                role.version().get(),
+                vip.version().get(),
+            )
+        },
         |(q, ..)| admin_users(q),
     );
     view! {
@@ -119,7 +129,13 @@ fn ThemeList() -> impl IntoView {
     let activate = ServerAction::<AdminActivateTheme>::new();
     let publish = ServerAction::<AdminPublishTheme>::new();
     let themes = Resource::new(
-        move || (create.version().get(), activate.version().get(), publish.version().get()),
+        move || {
+            (
+                create.version().get(),
+                activate.version().get(),
+                publish.version().get(),
+            )
+        },
         |_| admin_themes(),
     );
     view! {
@@ -186,9 +202,18 @@ pub fn AdminThemeEdit() -> impl IntoView {
 #[component]
 fn ThemeEditor() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     let save = ServerAction::<AdminSetThemeVariable>::new();
-    let theme = Resource::new(move || (id(), save.version().get()), |(id, _)| admin_theme(id));
+    let theme = Resource::new(
+        move || (id(), save.version().get()),
+        |(id, _)| admin_theme(id),
+    );
     view! {
         <Suspense fallback=|| ()>
             {move || theme.get().map(|r| match r {

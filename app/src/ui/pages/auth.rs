@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::accounts::server_fns::{ForgotPassword, Register as RegisterFn, ResetPassword, SetupAdmin, VerifyEmail};
+use crate::accounts::server_fns::{
+    ForgotPassword, Register as RegisterFn, ResetPassword, SetupAdmin, VerifyEmail,
+};
 use crate::ui::{
     components::notice::{ActionError, ActionNotice},
     AuthActions,
@@ -12,7 +14,11 @@ use crate::ui::{
 
 /// A password field with a show/hide toggle (works once hydrated).
 #[component]
-fn PasswordField(name: &'static str, label: &'static str, autocomplete: &'static str) -> impl IntoView {
+fn PasswordField(
+    name: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+) -> impl IntoView {
     let shown = RwSignal::new(false);
     view! {
         <label>

@@ -18,7 +18,11 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn DashboardBody(user: CurrentUser) -> impl IntoView {
-    let greeting = if user.first_name.is_empty() { "Welcome back".to_string() } else { format!("Welcome back, {}", user.first_name) };
+    let greeting = if user.first_name.is_empty() {
+        "Welcome back".to_string()
+    } else {
+        format!("Welcome back, {}", user.first_name)
+    };
     view! {
         <div class="dashboard">
             <aside class="sidenav" aria-label="Dashboard">

@@ -12,8 +12,11 @@ use crate::{
         notice::{error_text, format_time, ActionError},
     },
     vpn::{
-        model::{format_bytes, CreatedDevice},
-        server_fns::{available_servers, device_usage, list_devices, CreateDevice, DeleteDevice, RekeyDevice, RenameDevice},
+        model::{format_bytes, CreatedDevice, PRIVATE_KEY_PLACEHOLDER},
+        server_fns::{
+            available_servers, device_usage, list_devices, CreateDevice, DeleteDevice, RekeyDevice,
+            RenameDevice,
+        },
     },
 };
 
@@ -30,14 +33,36 @@ fn data_url(text: &str) -> String {
     out
 }
 
+/// Key pairs made in this browser (public, private), newest last. They live
+/// only in this page's memory.
+#[derive(Clone, Copy)]
+struct LocalKeys(RwSignal<Vec<(String, String)>>);
+
+impl LocalKeys {
+    fn private_for(&self, public: &str) -> Option<String> {
+        self.0
+            .with(|v| v.iter().find(|(p, _)| p == public).map(|(_, k)| k.clone()))
+    }
+}
+
 #[component]
 fn CreatedConfig(created: CreatedDevice) -> impl IntoView {
+    let mut created = created;
+    // A key made in this browser goes into the file here, on this device.
+    let local = use_context::<LocalKeys>().and_then(|k| k.private_for(&created.device.public_key));
+    let made_here = local.is_some() && created.config.contains(PRIVATE_KEY_PLACEHOLDER);
+    if let (true, Some(private)) = (made_here, local) {
+        created.config = created.config.replace(PRIVATE_KEY_PLACEHOLDER, &private);
+        created.qr_svg = crate::vpn::qr::qr_svg(&created.config);
+    }
     let has_private_key = created.qr_svg.is_some();
     view! {
         <section class="card" data-testid="device-config">
             <h2>{format!("Config for {}", created.device.name)}</h2>
             {(!created.chosen_because.is_empty()).then(|| view! { <p class="muted" data-testid="chosen-because">{format!("Server: {}", created.chosen_because)}</p> })}
-            {if has_private_key {
+            {if made_here {
+                view! { <p class="notice success" data-testid="key-made-here">"The key pair was made in this browser; the private key never reached TrueVault. Download the file now: it is not kept anywhere."</p> }.into_any()
+            } else if has_private_key {
                 view! { <p class="notice warning">"This file contains the device's private key. We do not keep it: download it now."</p> }.into_any()
             } else {
                 view! { <p class="muted">"Put your device's private key where the file says; it never left your device."</p> }.into_any()
@@ -68,10 +93,29 @@ fn DeviceList() -> impl IntoView {
     let rekey = ServerAction::<RekeyDevice>::new();
     let delete = ServerAction::<DeleteDevice>::new();
     let devices = Resource::new(
-        move || (create.version().get(), rename.version().get(), rekey.version().get(), delete.version().get()),
+        move || {
+            (
+                create.version().get(),
+                rename.version().get(),
+                rekey.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| list_devices(),
     );
     let servers = Resource::new(|| (), |_| available_servers());
+    let local_keys = LocalKeys(RwSignal::new(Vec::new()));
+    provide_context(local_keys);
+    // Once hydrated, make a fresh key pair for each new device right here;
+    // without JavaScript the field stays empty and the server makes one.
+    let browser_public = RwSignal::new(String::new());
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        create.version().track();
+        let pair = crate::vpn::keys::generate_keypair();
+        browser_public.set(pair.public.clone());
+        local_keys.0.update(|v| v.push((pair.public, pair.private)));
+    });
     view! {
         <h1>"Devices"</h1>
         <section class="card">
@@ -89,8 +133,9 @@ fn DeviceList() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Preferred region (optional)" <input type="text" name="region" maxlength="32" placeholder="eu"/></label>
-                <label>"Public key (optional)"
-                    <input type="text" name="public_key" maxlength="64" placeholder="leave empty to generate"/>
+                <label>"Public key"
+                    <input type="text" name="public_key" maxlength="64" placeholder="empty: generated for you" prop:value=move || browser_public.get() data-testid="public-key"/>
+                    {move || (!browser_public.get().is_empty()).then(|| view! { <span class="muted small">"Made in this browser; the private key stays here."</span> })}
                 </label>
                 <button type="submit" class="btn btn-primary">"Add device"</button>
             </ActionForm>
@@ -163,7 +208,13 @@ fn DeviceList() -> impl IntoView {
 #[component]
 pub fn DeviceUsage() -> impl IntoView {
     let params = leptos_router::hooks::use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     view! {
         <Title text="Device usage — TrueVault"/>
         <RequireUser children=move |_u: CurrentUser| {

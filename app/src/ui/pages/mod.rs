@@ -13,5 +13,5 @@ pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
-pub use servers::AdminServers;
 pub use public::{Landing, NotFound, Pricing};
+pub use servers::AdminServers;

@@ -30,14 +30,22 @@ fn ServerTable() -> impl IntoView {
     let status = ServerAction::<AdminServerStatus>::new();
     let rotate = ServerAction::<AdminRotateNodeToken>::new();
     let servers = Resource::new(
-        move || (create.version().get(), status.version().get(), rotate.version().get()),
+        move || {
+            (
+                create.version().get(),
+                status.version().get(),
+                rotate.version().get(),
+            )
+        },
         |_| admin_servers(),
     );
-    let token_view = move |token: String| view! {
-        <div class="notice success" data-testid="node-token">
-            <p>"Node enrollment token (shown once): run on the server"</p>
-            <pre>{format!("truevault node --portal <this portal's URL> --interface wg0 --token {token}")}</pre>
-        </div>
+    let token_view = move |token: String| {
+        view! {
+            <div class="notice success" data-testid="node-token">
+                <p>"Node enrollment token (shown once): run on the server"</p>
+                <pre>{format!("truevault node --portal <this portal's URL> --interface wg0 --token {token}")}</pre>
+            </div>
+        }
     };
     view! {
         <h1>"VPN servers"</h1>
