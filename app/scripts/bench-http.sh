@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark: the release binary on a fresh SQLite database, driven by
-# wrk at 64 connections: landing page, a signed-in dashboard, /health.
+# wrk at 64 connections: landing page, a signed-in dashboard, /health, and
+# device creation (key pair, address, config and QR code) through the
+# server function.
 # Prints requests/s and p99 latency per target.   bench-http.sh [seconds]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 secs="${1:-10}"
@@ -39,3 +41,22 @@ run() {
 run landing /
 run dashboard /dashboard -H "Cookie: $cookie"
 run health /health
+
+# Device creation: a VIP (no device limit) on an enrolled server with a /8 pool.
+base="http://127.0.0.1:$port"
+post() { curl -sf -H "Origin: $base" -H "Cookie: $cookie" "$@"; }
+post --data-urlencode email=bench@example.com --data-urlencode vip=true "$base/api/admin/vip" >/dev/null
+token="$(post -d name=bench-1 -d region=eu -d country= -d city= -d endpoint_host=203.0.113.9 -d endpoint_port=51820 \
+  -d server_type=shared -d vip_email= -d capacity=10000000 -d ipv4_pool=10.0.0.0/8 -d ipv6_pool= -d dns= \
+  "$base/api/admin/server_create" | tr -d '"')"
+curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d "{\"public_key\":\"$(head -c 32 /dev/urandom | base64)\"}" "$base/api/v1/nodes/enroll" >/dev/null
+cat >"$work/create.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "name=bench&public_key=&server_id=auto&region="
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Origin"] = "$base"
+wrk.headers["Cookie"] = "$cookie"
+LUA
+run device-create /api/devices/create -s "$work/create.lua"
+echo "devices created: $(post -X POST "$base/api/devices/list" | grep -o '"id"' | wc -l)"

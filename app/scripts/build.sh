@@ -9,7 +9,7 @@ if [ "${1:-}" = "--release" ]; then
 fi
 cd "$ROOT"
 log "building the browser bundle ($wasm_profile)"
-cargo build -p truevault --lib --target wasm32-unknown-unknown --features hydrate "${wasm_flag[@]}"
+cargo rustc -p truevault --lib --crate-type cdylib --target wasm32-unknown-unknown --features hydrate "${wasm_flag[@]}"
 mkdir -p "$SITE_ROOT/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name truevault \
   "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_profile/truevault.wasm"

@@ -33,6 +33,8 @@ pub enum AppError {
     InvalidBearer,
     #[error("Your plan allows {0} device(s). Remove one or upgrade your plan.")]
     DeviceLimitExceeded(i64),
+    #[error("Your plan allows {0} regional identit(ies). Remove one or upgrade your plan.")]
+    IdentityLimitExceeded(i64),
     #[error("This server has no free addresses left. Please choose another server.")]
     NetworkFull,
     #[error("No VPN server is available right now. Please try again later.")]
@@ -57,6 +59,7 @@ impl AppError {
             AppError::InvalidTotp => "INVALID_TOTP",
             AppError::InvalidBearer => "INVALID_TOKEN",
             AppError::DeviceLimitExceeded(_) => "DEVICE_LIMIT_EXCEEDED",
+            AppError::IdentityLimitExceeded(_) => "IDENTITY_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
@@ -73,9 +76,10 @@ impl AppError {
             }
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) | AppError::DeviceLimitExceeded(_) | AppError::NetworkFull => {
-                StatusCode::CONFLICT
-            }
+            AppError::Conflict(_)
+            | AppError::DeviceLimitExceeded(_)
+            | AppError::IdentityLimitExceeded(_)
+            | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -133,6 +133,15 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
             support: support(state),
         });
         state.mailer.send(&user.email, mail).await;
+        // A missing server must not block sign-up; identities can be added later.
+        match crate::vpn::service::create_default_identities(state, &user.current()).await {
+            Ok(n) => tracing::info!(
+                user_id,
+                identities = n,
+                "default regional identities created"
+            ),
+            Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
+        }
     }
     Ok(())
 }

@@ -290,21 +290,41 @@ pub async fn device_row(db: &Db, id: i64) -> Result<Option<DeviceRow>, sqlx::Err
     .transpose()
 }
 
-pub async fn count_user_devices(tx: &mut Tx, user_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) FROM devices WHERE user_id = $1")
+/// Devices (`identities = false`) or regional identities of a user.
+pub async fn count_user_peers(
+    tx: &mut Tx,
+    user_id: i64,
+    identities: bool,
+) -> Result<i64, sqlx::Error> {
+    let sql = if identities {
+        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NOT NULL"
+    } else {
+        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NULL"
+    };
+    sqlx::query(sql)
         .bind(user_id)
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)
 }
 
-/// The user's plan device limit, or `None` (unlimited) for VIPs.
-pub async fn device_limit(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT COALESCE(p.max_devices, 1) AS lim, \
+/// The user's plan limit on devices (or on regional identities), or
+/// `None` (unlimited) for VIPs and unlimited plans.
+pub async fn peer_limit(
+    tx: &mut Tx,
+    user_id: i64,
+    identities: bool,
+) -> Result<Option<i64>, sqlx::Error> {
+    let column = if identities {
+        "max_identities"
+    } else {
+        "max_devices"
+    };
+    let row = sqlx::query(&format!(
+        "SELECT COALESCE(p.{column}, 1) AS lim, \
                 (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
-         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1",
-    )
+         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1"
+    ))
     .bind(user_id)
     .fetch_one(&mut **tx)
     .await?;

@@ -72,6 +72,30 @@ pub async fn create_device(
     Ok(service::create_device(&sfn::state(), &user, input).await?)
 }
 
+/// A stable peer in a region: the user exits from the same server and
+/// address every time they use that region.
+#[server(endpoint = "devices/identity")]
+pub async fn create_identity(
+    region: String,
+    public_key: String,
+) -> Result<CreatedDevice, ServerFnError> {
+    sfn::limit("Region", &region, 32)?;
+    sfn::limit("Public key", &public_key, 64)?;
+    let user = sfn::user()?;
+    let region = region.trim().to_lowercase();
+    if region.is_empty() {
+        return Err(AppError::Validation("Pick a region.".into()).into());
+    }
+    let input = service::NewDevice {
+        name: format!("Identity {region}"),
+        public_key: Some(public_key),
+        server_id: None,
+        region: None,
+        identity_region: Some(region),
+    };
+    Ok(service::create_device(&sfn::state(), &user, input).await?)
+}
+
 #[server(endpoint = "devices/rename")]
 pub async fn rename_device(id: i64, name: String) -> Result<(), ServerFnError> {
     sfn::limit("Name", &name, 64)?;

@@ -271,8 +271,14 @@ pub async fn create_device(
             (pair.public, Some(pair.private))
         }
     };
-    let (server, reason) =
-        choose_server(state, user, input.server_id, input.region.as_deref()).await?;
+    // An identity lives in exactly its region; a device may fall back.
+    let region = input.identity_region.as_deref().or(input.region.as_deref());
+    let (server, reason) = choose_server(state, user, input.server_id, region).await?;
+    if let Some(r) = &input.identity_region {
+        if !server.region.eq_ignore_ascii_case(r) {
+            return Err(AppError::ServerUnavailable);
+        }
+    }
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
     let v6 = server
         .ipv6_pool
@@ -288,9 +294,14 @@ pub async fn create_device(
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
-    if let Some(limit) = repo::device_limit(&mut tx, user.id).await? {
-        if repo::count_user_devices(&mut tx, user.id).await? >= limit {
-            return Err(AppError::DeviceLimitExceeded(limit));
+    let identity = input.identity_region.is_some();
+    if let Some(limit) = repo::peer_limit(&mut tx, user.id, identity).await? {
+        if repo::count_user_peers(&mut tx, user.id, identity).await? >= limit {
+            return Err(if identity {
+                AppError::IdentityLimitExceeded(limit)
+            } else {
+                AppError::DeviceLimitExceeded(limit)
+            });
         }
     }
     let v4_index = repo::allocate_index(&mut tx, server.id, 4, v4.max_index())
@@ -540,4 +551,43 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
     )
     .await;
     Ok(())
+}
+
+/// Signup: the plan's default regional identities, one per region (best
+/// server first), up to the plan's limit. Keys are made here and the
+/// private halves dropped: the user sets an identity up on a device with
+/// "New keys", which keeps its server and address (the stable exit).
+pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> AppResult<usize> {
+    let servers = repo::list_servers(&state.db).await?;
+    let mut regions: Vec<(String, f64)> = Vec::new();
+    for s in servers
+        .iter()
+        .filter(|s| s.status == "active" && s.enrolled && s.server_type == "shared")
+    {
+        let load = s.peers as f64 / s.capacity.max(1) as f64;
+        match regions.iter_mut().find(|(r, _)| *r == s.region) {
+            Some(entry) => entry.1 = entry.1.min(load),
+            None => regions.push((s.region.clone(), load)),
+        }
+    }
+    regions.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
+    let mut created = 0;
+    for (region, _) in regions {
+        let input = NewDevice {
+            name: format!("Identity {region}"),
+            public_key: None,
+            server_id: None,
+            region: None,
+            identity_region: Some(region),
+        };
+        match create_device(state, user, input).await {
+            Ok(_) => created += 1,
+            Err(AppError::IdentityLimitExceeded(_)) => break,
+            Err(AppError::Conflict(_))
+            | Err(AppError::ServerUnavailable)
+            | Err(AppError::NetworkFull) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(created)
 }

@@ -103,6 +103,8 @@ async fn create_device(
 #[tokio::test]
 async fn a_device_gets_a_config_and_appears_on_its_node() {
     let app = TestApp::spawn().await;
+    // Signed up before any server exists: no default identity takes an address.
+    let user = app.signed_in_user("ada@example.com").await;
     let admin = app.signed_in_admin("admin@example.com").await;
     let (_, node_token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
     let cfg: DesiredConfig = node_config(&app, &node_token, 0)
@@ -116,7 +118,6 @@ async fn a_device_gets_a_config_and_appears_on_its_node() {
         vec!["10.66.0.1/16", "fd00:99::1/64"]
     );
 
-    let user = app.signed_in_user("ada@example.com").await;
     let res = create_device(&app, &user, "Ada's phone", "").await;
     assert_eq!(
         res.status(),
@@ -185,9 +186,10 @@ fn base64_32(s: &str) -> [u8; 32] {
 #[tokio::test]
 async fn bad_device_input_is_refused_and_nothing_changes() {
     let app = TestApp::spawn().await;
+    // Signed up before any server exists: no default identity takes an address.
+    let user = app.signed_in_user("bob@example.com").await;
     let admin = app.signed_in_admin("admin@example.com").await;
     server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
-    let user = app.signed_in_user("bob@example.com").await;
     let key = keys::generate_keypair().public;
     let long_name = "x".repeat(1_000_000);
     for (name, pk, expected) in [
@@ -224,7 +226,11 @@ async fn bad_device_input_is_refused_and_nothing_changes() {
     let other = app.signed_in_user("carl@example.com").await;
     let res = create_device(&app, &other, "stolen", &key).await;
     assert!(res.text().await.unwrap().contains("already in use"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM devices").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM devices WHERE identity_region IS NULL")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -305,6 +311,8 @@ async fn plan_limits_vips_and_ownership() {
 #[tokio::test]
 async fn a_full_pool_says_network_full() {
     let app = TestApp::spawn().await;
+    // Signed up before any server exists: no default identity takes an address.
+    let user = app.signed_in_user("v@example.com").await;
     let admin = app.signed_in_admin("admin@example.com").await;
     // A /30 holds the server (.1) and one device (.2).
     server_with_node(&app, &admin, "tiny", "10.70.0.0/30").await;
@@ -314,7 +322,6 @@ async fn a_full_pool_says_network_full() {
         &[("email", "v@example.com"), ("vip", "true")],
     )
     .await;
-    let user = app.signed_in_user("v@example.com").await;
     assert_eq!(
         create_device(&app, &user, "a", "").await.status(),
         StatusCode::OK
@@ -327,10 +334,11 @@ async fn a_full_pool_says_network_full() {
 #[tokio::test]
 async fn node_tokens_are_checked_and_nodes_see_only_their_peers() {
     let app = TestApp::spawn().await;
+    // Signed up before any server exists: no default identity takes an address.
+    let user = app.signed_in_user("u@example.com").await;
     let admin = app.signed_in_admin("admin@example.com").await;
     let (a_id, a_token) = server_with_node(&app, &admin, "a", "10.71.0.0/24").await;
     let (_, b_token) = server_with_node(&app, &admin, "b", "10.72.0.0/24").await;
-    let user = app.signed_in_user("u@example.com").await;
     let res = app
         .post_form(
             &user,
@@ -390,6 +398,8 @@ async fn node_tokens_are_checked_and_nodes_see_only_their_peers() {
 #[tokio::test]
 async fn long_poll_answers_within_a_second_of_a_change() {
     let app = TestApp::spawn().await;
+    // Signed up before any server exists: no default identity takes an address.
+    let user = app.signed_in_user("u@example.com").await;
     let admin = app.signed_in_admin("admin@example.com").await;
     let (_, token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
     let first: DesiredConfig = node_config(&app, &token, 0).await.json().await.unwrap();
@@ -419,7 +429,6 @@ async fn long_poll_answers_within_a_second_of_a_change() {
         !poll.is_finished(),
         "an unchanged set is held, not answered"
     );
-    let user = app.signed_in_user("u@example.com").await;
     let changed_at = Instant::now();
     assert_eq!(
         create_device(&app, &user, "new", "").await.status(),
@@ -437,9 +446,10 @@ async fn long_poll_answers_within_a_second_of_a_change() {
 #[tokio::test]
 async fn stats_mark_devices_connected_and_count_usage() {
     let app = TestApp::spawn().await;
+    // Signed up before any server exists: no default identity takes an address.
+    let user = app.signed_in_user("u@example.com").await;
     let admin = app.signed_in_admin("admin@example.com").await;
     let (_, token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
-    let user = app.signed_in_user("u@example.com").await;
     let key = keys::generate_keypair().public;
     assert_eq!(
         create_device(&app, &user, "laptop", &key).await.status(),
@@ -568,4 +578,81 @@ async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
         150
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM (SELECT user_id FROM devices GROUP BY user_id HAVING COUNT(*) > 3) x").await, 0);
+}
+
+#[tokio::test]
+async fn signup_creates_the_plans_default_identities_and_they_stay_put() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
+    server_with_node(&app, &admin, "eu-2", "10.67.0.0/16").await;
+    // Free plan: one identity, made at sign-up (verification).
+    let user = app.signed_in_user("ida@example.com").await;
+    let devices: Vec<Value> = app
+        .post_form(&user, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["identity_region"], "eu");
+    let (server, address) = (
+        devices[0]["server_id"].clone(),
+        devices[0]["address_v4"].clone(),
+    );
+    // A second identity is over the free plan's limit.
+    let res = app
+        .post_form(
+            &user,
+            "/api/devices/identity",
+            &[("region", "eu"), ("public_key", "")],
+        )
+        .await;
+    assert!(res.text().await.unwrap().contains("regional identit"));
+    // Setting it up on a device (new keys) keeps the same exit.
+    let id = devices[0]["id"].as_i64().unwrap().to_string();
+    let key = keys::generate_keypair().public;
+    let res = app
+        .post_form(
+            &user,
+            "/api/devices/rekey",
+            &[("id", &id), ("public_key", &key)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let after: Vec<Value> = app
+        .post_form(&user, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            after[0]["server_id"].clone(),
+            after[0]["address_v4"].clone()
+        ),
+        (server, address)
+    );
+    assert_eq!(after[0]["public_key"], key);
+    // Identities do not use up the device allowance.
+    assert_eq!(
+        create_device(&app, &user, "phone", "").await.status(),
+        StatusCode::OK
+    );
+    // A region without servers is a clear error.
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "ida@example.com"), ("vip", "true")],
+    )
+    .await;
+    let res = app
+        .post_form(
+            &user,
+            "/api/devices/identity",
+            &[("region", "mars"), ("public_key", "")],
+        )
+        .await;
+    let body = res.text().await.unwrap();
+    assert!(body.contains("No VPN server is available"), "{body}");
 }

@@ -448,7 +448,7 @@ async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel()
         Duration::from_secs(15),
         || async {
             let d = devices(&app, &user).await;
-            d.first().is_some_and(|d| {
+            d.iter().find(|d| d["name"] == "laptop").is_some_and(|d| {
                 d["connected"] == true
                     && d["rx_bytes"].as_i64().unwrap_or(0) > 0
                     && d["tx_bytes"].as_i64().unwrap_or(0) > 0

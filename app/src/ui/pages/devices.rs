@@ -14,8 +14,8 @@ use crate::{
     vpn::{
         model::{format_bytes, CreatedDevice, PRIVATE_KEY_PLACEHOLDER},
         server_fns::{
-            available_servers, device_usage, list_devices, CreateDevice, DeleteDevice, RekeyDevice,
-            RenameDevice,
+            available_servers, device_usage, list_devices, CreateDevice, CreateIdentity,
+            DeleteDevice, RekeyDevice, RenameDevice,
         },
     },
 };
@@ -89,6 +89,7 @@ pub fn Devices() -> impl IntoView {
 #[component]
 fn DeviceList() -> impl IntoView {
     let create = ServerAction::<CreateDevice>::new();
+    let identity = ServerAction::<CreateIdentity>::new();
     let rename = ServerAction::<RenameDevice>::new();
     let rekey = ServerAction::<RekeyDevice>::new();
     let delete = ServerAction::<DeleteDevice>::new();
@@ -112,6 +113,7 @@ fn DeviceList() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         create.version().track();
+        identity.version().track();
         let pair = crate::vpn::keys::generate_keypair();
         browser_public.set(pair.public.clone());
         local_keys.0.update(|v| v.push((pair.public, pair.private)));
@@ -141,7 +143,27 @@ fn DeviceList() -> impl IntoView {
             </ActionForm>
             <ActionError value=create.value()/>
         </section>
+        <section class="card">
+            <h2>"Regional identities"</h2>
+            <p class="muted">"An identity is a stable peer in one region: you exit from the same server and address every time you use that region."</p>
+            <ActionForm action=identity attr:class="form inline">
+                <select name="region" aria-label="Region">
+                    <Suspense fallback=|| ()>
+                        {move || servers.get().and_then(|r| r.ok()).map(|list| {
+                            let mut regions: Vec<String> = list.into_iter().map(|s| s.region).collect();
+                            regions.sort();
+                            regions.dedup();
+                            regions.into_iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()
+                        })}
+                    </Suspense>
+                </select>
+                <input type="hidden" name="public_key" prop:value=move || browser_public.get()/>
+                <button type="submit" class="btn btn-ghost">"Add identity"</button>
+            </ActionForm>
+            <ActionError value=identity.value()/>
+        </section>
         {move || create.value().get().and_then(|r| r.ok()).map(|c| view! { <CreatedConfig created=c/> })}
+        {move || identity.value().get().and_then(|r| r.ok()).map(|c| view! { <CreatedConfig created=c/> })}
         {move || rekey.value().get().and_then(|r| r.ok()).map(|c| view! { <CreatedConfig created=c/> })}
         <ActionError value=rename.value()/>
         <ActionError value=rekey.value()/>
@@ -175,7 +197,10 @@ fn DeviceList() -> impl IntoView {
                                                 <button type="submit" class="btn btn-ghost small">"Rename"</button>
                                             </ActionForm>
                                         </td>
-                                        <td>{format!("{} ({})", d.server_name, d.region)}</td>
+                                        <td>
+                                            {format!("{} ({})", d.server_name, d.region)}
+                                            {d.identity_region.clone().map(|r| view! { <br/><span class="muted small">{format!("identity: {r}")}</span> })}
+                                        </td>
                                         <td><code>{d.address_v4.clone()}</code>{d.address_v6.clone().map(|a| view! { <br/><code>{a}</code> })}</td>
                                         <td>
                                             <span class=if d.connected { "dot online" } else { "dot offline" }></span>
