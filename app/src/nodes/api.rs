@@ -50,6 +50,20 @@ async fn enroll(
     }
 }
 
+/// The server behind the request's node token, or the error response.
+async fn authenticated_node(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &str,
+) -> Result<crate::vpn::model::ServerInfo, Response> {
+    let Some(token) = bearer(headers) else {
+        return Err(ApiRejection::unauthenticated(rid.to_string()));
+    };
+    service::authenticate(state, token)
+        .await
+        .map_err(|e| e.into_api_response(rid.to_string()))
+}
+
 #[derive(Deserialize)]
 struct Since {
     #[serde(default)]
@@ -64,12 +78,9 @@ async fn config(
     Query(q): Query<Since>,
 ) -> Response {
     let rid = request_id();
-    let Some(token) = bearer(&headers) else {
-        return ApiRejection::unauthenticated(rid);
-    };
-    let server = match service::authenticate(&state, token).await {
+    let server = match authenticated_node(&state, &headers, &rid).await {
         Ok(s) => s,
-        Err(e) => return e.into_api_response(rid),
+        Err(res) => return res,
     };
     let deadline = tokio::time::Instant::now() + LONG_POLL;
     loop {
@@ -104,12 +115,9 @@ async fn stats(
     body: Result<Json<StatsReport>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let rid = request_id();
-    let Some(token) = bearer(&headers) else {
-        return ApiRejection::unauthenticated(rid);
-    };
-    let server = match service::authenticate(&state, token).await {
+    let server = match authenticated_node(&state, &headers, &rid).await {
         Ok(s) => s,
-        Err(e) => return e.into_api_response(rid),
+        Err(res) => return res,
     };
     let Json(report) = match body {
         Ok(b) => b,

@@ -259,18 +259,7 @@ pub async fn create_device(
     input: NewDevice,
 ) -> AppResult<CreatedDevice> {
     let name = normalize_device_name(&input.name).map_err(AppError::Validation)?;
-    let (public_key, private_key) = match input
-        .public_key
-        .as_deref()
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    {
-        Some(k) => (keys::parse_key(k).map_err(AppError::Validation)?, None),
-        None => {
-            let pair = keys::generate_keypair();
-            (pair.public, Some(pair.private))
-        }
-    };
+    let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
     // An identity lives in exactly its region; a device may fall back.
     let region = input.identity_region.as_deref().or(input.region.as_deref());
     let (server, reason) = choose_server(state, user, input.server_id, region).await?;
@@ -353,14 +342,7 @@ pub async fn create_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let config = render_config(
-        &server,
-        &device,
-        private_key.as_deref().unwrap_or(PRIVATE_KEY_PLACEHOLDER),
-        &psk,
-    )?;
-    // The QR code carries the private key, so it only exists when we made the key.
-    let qr_svg = private_key.as_ref().and_then(|_| wgconfig::qr_svg(&config));
+    let (config, qr_svg) = config_and_qr(&server, &device, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&name),
         device,
@@ -368,6 +350,36 @@ pub async fn create_device(
         qr_svg,
         chosen_because: reason,
     })
+}
+
+/// The device's public key as given (made on the device), or a fresh pair
+/// made here whose private half is returned once and never stored.
+fn device_keys(given: Option<&str>) -> AppResult<(String, Option<String>)> {
+    match given.map(str::trim).filter(|k| !k.is_empty()) {
+        Some(k) => Ok((keys::parse_key(k).map_err(AppError::Validation)?, None)),
+        None => {
+            let pair = keys::generate_keypair();
+            Ok((pair.public, Some(pair.private)))
+        }
+    }
+}
+
+/// The config file and, when we made the private key, its QR code (the QR
+/// code carries the key, so without it there is nothing to scan).
+fn config_and_qr(
+    server: &ServerInfo,
+    device: &DeviceInfo,
+    private_key: Option<&str>,
+    psk: &str,
+) -> AppResult<(String, Option<String>)> {
+    let config = render_config(
+        server,
+        device,
+        private_key.unwrap_or(PRIVATE_KEY_PLACEHOLDER),
+        psk,
+    )?;
+    let qr = private_key.and_then(|_| wgconfig::qr_svg(&config));
+    Ok((config, qr))
 }
 
 fn render_config(
@@ -465,17 +477,7 @@ pub async fn rekey_device(
     public_key: Option<String>,
 ) -> AppResult<CreatedDevice> {
     let row = owned_device(state, user, id).await?;
-    let (public_key, private_key) = match public_key
-        .as_deref()
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    {
-        Some(k) => (keys::parse_key(k).map_err(AppError::Validation)?, None),
-        None => {
-            let pair = keys::generate_keypair();
-            (pair.public, Some(pair.private))
-        }
-    };
+    let (public_key, private_key) = device_keys(public_key.as_deref())?;
     let psk = keys::generate_preshared_key();
     let mut tx = state.db.begin_write().await?;
     sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3 WHERE id = $4 AND user_id = $5")
@@ -505,13 +507,7 @@ pub async fn rekey_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let config = render_config(
-        &server,
-        &device,
-        private_key.as_deref().unwrap_or(PRIVATE_KEY_PLACEHOLDER),
-        &psk,
-    )?;
-    let qr_svg = private_key.as_ref().and_then(|_| wgconfig::qr_svg(&config));
+    let (config, qr_svg) = config_and_qr(&server, &device, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&row.name),
         device,

@@ -25,17 +25,7 @@ pub fn endpoint(host: &str, port: i64) -> String {
     }
 }
 
-/// A QR code of the config for the mobile apps, as SVG markup.
-pub fn qr_svg(config: &str) -> Option<String> {
-    let code =
-        qrcode::QrCode::with_error_correction_level(config.as_bytes(), qrcode::EcLevel::L).ok()?;
-    Some(
-        code.render::<qrcode::render::svg::Color>()
-            .min_dimensions(240, 240)
-            .quiet_zone(true)
-            .build(),
-    )
-}
+pub use super::qr::qr_svg;
 
 #[cfg(test)]
 mod tests {
