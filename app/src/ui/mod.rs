@@ -62,6 +62,19 @@ pub type UserResource =
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    view! {
+        <Title text="TrueVault"/>
+        <Router>
+            <Site/>
+        </Router>
+    }
+}
+
+/// Everything inside the router, so that actions created here see the
+/// router's context (e.g. a form error carried back in the URL when
+/// JavaScript is off).
+#[component]
+fn Site() -> impl IntoView {
     let actions = AuthActions {
         login: ServerAction::<Login>::new(),
         login_totp: ServerAction::<LoginTotp>::new(),
@@ -81,11 +94,9 @@ pub fn App() -> impl IntoView {
     provide_context(user);
 
     view! {
-        <Title text="TrueVault"/>
-        <Router>
-            <components::nav::TopNav/>
-            <main class="page">
-                <Routes fallback=|| view! { <NotFound/> }>
+        <components::nav::TopNav/>
+        <main class="page">
+            <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=Landing/>
                     <Route path=path!("/pricing") view=Pricing/>
                     <Route path=path!("/register") view=Register/>
@@ -107,9 +118,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/plans") view=AdminPlans/>
                     <Route path=path!("/admin/outbox") view=AdminOutbox/>
                     <Route path=path!("/admin/audit") view=AdminAudit/>
-                </Routes>
-            </main>
-            <footer class="footer">"TrueVault — private by design."</footer>
-        </Router>
+                            </Routes>
+        </main>
+        <footer class="footer">"TrueVault — private by design."</footer>
     }
 }

@@ -172,3 +172,44 @@ async fn signed_out_visitors_are_sent_to_sign_in() {
     let res = app.get(&new_client(), "/no-such-page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn without_javascript_a_form_error_is_shown_on_the_form_page() {
+    let app = TestApp::spawn().await;
+    let _ = app.signed_in_user("nojs@example.com").await;
+    let client = new_client();
+    let post = |password: &'static str| {
+        client
+            .post(app.url("/api/auth/login"))
+            .header(header::ORIGIN, &app.address)
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .header(header::REFERER, app.url("/login"))
+            .form(&[("email", "nojs@example.com"), ("password", password)])
+            .send()
+    };
+    let res = post("wrong password!!").await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let path = location
+        .strip_prefix(&app.address)
+        .expect("back to our own page");
+    assert!(
+        path.starts_with("/login?__path=%2Fapi%2Fauth%2Flogin&__err="),
+        "{location}"
+    );
+    let html = app.get_html(&client, path).await;
+    assert!(
+        html.contains("Invalid email or password."),
+        "the error is rendered by the server"
+    );
+    // Success still goes where the server function sends it.
+    let res = post(PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers().get("location").unwrap(), "/dashboard");
+}

@@ -49,6 +49,21 @@ where
     }
 }
 
+/// The error of a plain (no-JavaScript) form post to `path`, carried back
+/// in the page URL. Actions created inside a route pick this up by
+/// themselves; the sign-in actions live above the routes, so their pages
+/// show it with this.
+#[component]
+pub fn UrlActionError(path: &'static str) -> impl IntoView {
+    use_context::<leptos::server::ServerActionError>()
+        .filter(|e| e.path() == path)
+        .map(|e| {
+            let err =
+                leptos::server_fn::error::ServerFnUrlError::<ServerFnError>::decode_err(e.err());
+            view! { <p class="notice error" role="alert">{error_text(&err)}</p> }
+        })
+}
+
 /// Formats a unix timestamp as `YYYY-MM-DD HH:MM UTC` without a date library
 /// in the browser bundle.
 pub fn format_time(ts: i64) -> String {

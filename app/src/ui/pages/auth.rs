@@ -4,11 +4,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use leptos::server_fn::ServerFn;
+
 use crate::accounts::server_fns::{
-    ForgotPassword, Register as RegisterFn, ResetPassword, SetupAdmin, VerifyEmail,
+    ForgotPassword, Login, LoginTotp, Register as RegisterFn, ResetPassword, SetupAdmin,
+    VerifyEmail,
 };
 use crate::ui::{
-    components::notice::{ActionError, ActionNotice},
+    components::notice::{ActionError, ActionNotice, UrlActionError},
     AuthActions,
 };
 
@@ -109,6 +112,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="btn btn-primary">"Sign in"</button>
             </ActionForm>
             <ActionError value=actions.login.value()/>
+            <UrlActionError path={<Login as ServerFn>::PATH}/>
             <p class="muted"><a href="/forgot">"Forgot your password?"</a>" · "<a href="/register">"Create an account"</a></p>
         </section>
     }
@@ -127,6 +131,7 @@ pub fn LoginTotpPage() -> impl IntoView {
                 <button type="submit" class="btn btn-primary">"Verify"</button>
             </ActionForm>
             <ActionError value=actions.login_totp.value()/>
+            <UrlActionError path={<LoginTotp as ServerFn>::PATH}/>
         </section>
     }
 }
