@@ -47,7 +47,7 @@ base="http://127.0.0.1:$port"
 post() { curl -sf -H "Origin: $base" -H "Cookie: $cookie" "$@"; }
 post --data-urlencode email=bench@example.com --data-urlencode vip=true "$base/api/admin/vip" >/dev/null
 token="$(post -d name=bench-1 -d region=eu -d country= -d city= -d endpoint_host=203.0.113.9 -d endpoint_port=51820 \
-  -d server_type=shared -d vip_email= -d capacity=10000000 -d ipv4_pool=10.0.0.0/8 -d ipv6_pool= -d dns= \
+  -d server_type=shared -d vip_email= -d capacity=1000000 -d ipv4_pool=10.0.0.0/8 -d ipv6_pool= -d dns= \
   "$base/api/admin/server_create" | tr -d '"')"
 curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d "{\"public_key\":\"$(head -c 32 /dev/urandom | base64)\"}" "$base/api/v1/nodes/enroll" >/dev/null

@@ -281,13 +281,19 @@ pub async fn insert_session(
     .map(|_| ())
 }
 
+/// A live session: its user, when it was last seen, and the user's theme
+/// choice (one query, as every page view runs it).
+pub struct LiveSession {
+    pub user: CurrentUser,
+    pub last_seen_at: i64,
+    pub theme: Option<String>,
+}
+
 /// The user behind a session, if the session is live and the account may sign in.
-pub async fn session_user(
-    db: &Db,
-    id_hash: &str,
-) -> Result<Option<(CurrentUser, i64)>, sqlx::Error> {
+pub async fn session_user(db: &Db, id_hash: &str) -> Result<Option<LiveSession>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT u.id, u.email, u.first_name, u.role, u.status, u.totp_enabled, s.last_seen_at \
+        "SELECT u.id, u.email, u.first_name, u.role, u.status, u.totp_enabled, s.last_seen_at, \
+                (SELECT value FROM user_settings us WHERE us.user_id = u.id AND us.key = 'theme') AS theme \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.status IN ('active', 'pending')",
     )
@@ -305,7 +311,11 @@ pub async fn session_user(
             .unwrap_or(AccountStatus::Suspended),
         totp_enabled: r.try_get::<i64, _>("totp_enabled")? != 0,
     };
-    Ok(Some((user, r.try_get("last_seen_at")?)))
+    Ok(Some(LiveSession {
+        user,
+        last_seen_at: r.try_get("last_seen_at")?,
+        theme: r.try_get("theme")?,
+    }))
 }
 
 pub async fn touch_session(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {

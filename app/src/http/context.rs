@@ -71,27 +71,22 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 
     let mut user = None;
     let mut session_token = None;
+    let mut chosen_theme = None;
     if let Some(token) = token {
         let hash = tokens::hash_token(&token);
         match repo::session_user(&state.db, &hash).await {
-            Ok(Some((u, last_seen))) => {
-                if now() - last_seen > TOUCH_EVERY {
+            Ok(Some(live)) => {
+                if now() - live.last_seen_at > TOUCH_EVERY {
                     let _ = repo::touch_session(&state.db, &hash).await;
                 }
-                user = Some(u);
+                user = Some(live.user);
+                chosen_theme = live.theme;
                 session_token = Some(token);
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "session lookup failed"),
         }
     }
-    let chosen_theme = match &user {
-        Some(u) => repo::get_setting(&state.db, u.id, "theme")
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
     let theme_css = state.themes.css(&state.db, chosen_theme.as_deref()).await;
     let mut nonce = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut nonce);

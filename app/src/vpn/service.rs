@@ -279,10 +279,7 @@ pub async fn create_device(
     let psk_sealed = state.keys.seal(psk.as_bytes());
 
     let mut tx = state.db.begin_write().await?;
-    sqlx::query(&state.db.lock_row_sql("users"))
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
+    state.db.lock_row(&mut tx, "users", user.id).await?;
     let identity = input.identity_region.is_some();
     if let Some(limit) = repo::peer_limit(&mut tx, user.id, identity).await? {
         if repo::count_user_peers(&mut tx, user.id, identity).await? >= limit {
@@ -327,17 +324,16 @@ pub async fn create_device(
         }
     })?;
     repo::bump_version(&mut tx, server.id).await?;
-    tx.commit().await?;
-    state.node_changes.notify_waiters();
-    audit::record(
-        &state.db,
+    audit::record_in(
+        &mut tx,
         Some(user.id),
         "device.created",
         &name,
-        "",
         &format!("server {} key {}", server.id, &public_key),
     )
-    .await;
+    .await?;
+    tx.commit().await?;
+    state.node_changes.notify_waiters();
 
     let device = repo::device_info(&state.db, id)
         .await?
@@ -490,17 +486,16 @@ pub async fn rekey_device(
         .await
         .map_err(|e| if is_unique_violation(&e) { AppError::Conflict("That public key is already in use.".into()) } else { e.into() })?;
     repo::bump_version(&mut tx, row.server_id).await?;
-    tx.commit().await?;
-    state.node_changes.notify_waiters();
-    audit::record(
-        &state.db,
+    audit::record_in(
+        &mut tx,
         Some(user.id),
         "device.rekeyed",
         &row.name,
-        "",
         &format!("old {} new {}", row.public_key, public_key),
     )
-    .await;
+    .await?;
+    tx.commit().await?;
+    state.node_changes.notify_waiters();
     let server = repo::get_server(&state.db, row.server_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -535,17 +530,16 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
         repo::release_index(&mut tx, row.server_id, 6, v6).await?;
     }
     repo::bump_version(&mut tx, row.server_id).await?;
-    tx.commit().await?;
-    state.node_changes.notify_waiters();
-    audit::record(
-        &state.db,
+    audit::record_in(
+        &mut tx,
         Some(user.id),
         "device.deleted",
         &row.name,
-        "",
         &row.public_key,
     )
-    .await;
+    .await?;
+    tx.commit().await?;
+    state.node_changes.notify_waiters();
     Ok(())
 }
 
