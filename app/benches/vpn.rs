@@ -93,12 +93,12 @@ async fn allocation_bench() {
         )
         .bind(id)
         .bind(format!("fill-{i}"))
-        .bind(10_000 + i)
+        .bind(600 + i)
         .execute(&mut *tx)
         .await
         .expect("fill");
     }
-    sqlx::query("UPDATE vpn_servers SET next_v4_index = 70000")
+    sqlx::query("UPDATE vpn_servers SET next_v4_index = 60600")
         .execute(&mut *tx)
         .await
         .expect("counter");
