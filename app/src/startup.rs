@@ -148,6 +148,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(http::health::handler))
         .route("/metrics", get(http::metrics::handler))
         .route("/theme-preview/{file}", get(theme_preview_css))
+        .route(
+            "/devices/download",
+            axum::routing::post(crate::vpn::download::handler),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -6,6 +6,8 @@ pub mod model;
 pub mod server_fns;
 
 #[cfg(feature = "ssr")]
+pub mod download;
+#[cfg(feature = "ssr")]
 pub mod ipam;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod keys;

@@ -656,3 +656,66 @@ async fn signup_creates_the_plans_default_identities_and_they_stay_put() {
     let body = res.text().await.unwrap();
     assert!(body.contains("No VPN server is available"), "{body}");
 }
+
+#[tokio::test]
+async fn without_javascript_the_config_downloads_once_with_a_server_made_key() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("nojs@example.com").await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, node_token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
+    let res = app
+        .post_form(
+            &user,
+            "/devices/download",
+            &[("name", "Old laptop"), ("region", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers().get("content-disposition").unwrap(),
+        "attachment; filename=\"truevault-old-laptop.conf\""
+    );
+    let config = res.text().await.unwrap();
+    let private = config
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .unwrap();
+    let public = keys::keypair_from_private(base64_32(private)).public;
+    let cfg: DesiredConfig = node_config(&app, &node_token, 0)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        cfg.peers.iter().any(|p| p.public_key == public),
+        "the node gets the matching public key"
+    );
+    // The free plan's one device is used: a clear error, nothing created.
+    let res = app
+        .post_form(
+            &user,
+            "/devices/download",
+            &[("name", "Second"), ("region", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("plan allows 1 device"));
+    // Signed out or from another site: refused.
+    let res = app
+        .post_form(&new_client(), "/devices/download", &[("name", "x")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = user
+        .post(app.url("/devices/download"))
+        .header("origin", "http://evil.example")
+        .form(&[("name", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM devices WHERE identity_region IS NULL")
+            .await,
+        1
+    );
+}

@@ -142,6 +142,14 @@ fn DeviceList() -> impl IntoView {
                 <button type="submit" class="btn btn-primary">"Add device"</button>
             </ActionForm>
             <ActionError value=create.value()/>
+            <noscript>
+                <form method="post" action="/devices/download" class="form inline">
+                    <p class="muted">"Without JavaScript the key pair is made on our server and the file downloads at once (we keep no copy of the private key):"</p>
+                    <input type="text" name="name" required maxlength="64" placeholder="Device name" aria-label="Device name"/>
+                    <input type="text" name="region" maxlength="32" placeholder="Region (optional)" aria-label="Region"/>
+                    <button type="submit" class="btn btn-ghost">"Create and download"</button>
+                </form>
+            </noscript>
         </section>
         <section class="card">
             <h2>"Regional identities"</h2>
