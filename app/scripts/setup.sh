@@ -3,9 +3,9 @@
 #   setup.sh          what serving the portal needs: the wasm target and the
 #                     wasm-bindgen CLI matching Cargo.lock
 #   setup.sh --test   plus what the tests need: Debian's Chromium (driven by
-#                     Playwright, no browser download), PostgreSQL client/server
-#                     tools, wireguard-go/tools, wrk, GStreamer's RTSP server,
-#                     arp-scan/nmap/ieee-data, Python aiosmtpd and zeroconf,
+#                     Playwright, no browser download), PostgreSQL 15,
+#                     wireguard-go/tools and iproute2 (the real-tunnel test),
+#                     wrk (benchmarks), Python aiosmtpd (a real SMTP server),
 #                     and the end2end npm packages.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mode="${1:-serve}"
@@ -25,10 +25,7 @@ fi
 
 [ "$mode" = "--test" ] || exit 0
 
-apt_pkgs=(chromium wireguard-go wireguard-tools wrk iproute2 arp-scan nmap ieee-data
-  python3-gi gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-  postgresql-15 avahi-utils)
+apt_pkgs=(chromium wireguard-go wireguard-tools wrk iproute2 postgresql-15)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -37,9 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import aiosmtpd, zeroconf' 2>/dev/null; then
-  log "installing Python test servers (aiosmtpd, zeroconf)"
-  python3 -m pip install -q aiosmtpd zeroconf
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  log "installing the Python SMTP test server (aiosmtpd)"
+  python3 -m pip install -q aiosmtpd
 fi
 
 if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
