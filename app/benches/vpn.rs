@@ -3,7 +3,10 @@
 //!    in a /16 pool (SQLite file, the embedded default);
 //! 2. applying 10,000 peers to a wireguard-go interface with `wg syncconf`
 //!    (in a network namespace of its own; needs root, wireguard-go, wg),
-//!    then changing one peer among them.
+//!    then changing one peer among them;
+//! 3. change-to-applied latency: the portal on a veth address, the real
+//!    node agent (`truevault node`) in a namespace, 200 devices created one
+//!    by one, each timed until it shows on the node's interface.
 
 use std::{
     process::{Command, Stdio},
@@ -207,6 +210,186 @@ fn wireguard_bench() {
     let _ = std::fs::remove_file(&sock);
 }
 
+fn ns_exec(ns: &str, args: &[&str]) -> bool {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    sh(&full)
+}
+
+/// The portal on a veth address, the real node agent in a namespace with a
+/// wireguard-go interface; each device is timed from its creation in the
+/// portal until its peer shows on the node's interface.
+async fn change_to_applied_bench() {
+    if !sh(&["which", "wireguard-go"]) || !sh(&["ip", "netns", "list"]) {
+        println!("change-to-applied: skipped (needs root, ip, wireguard-go, wg)");
+        return;
+    }
+    let n = std::process::id() % 100_000;
+    let (ns, iface, host_veth, node_veth) = (
+        format!("tvlat{n}"),
+        format!("wgl{n}"),
+        format!("tvla{n}"),
+        format!("tvlb{n}"),
+    );
+    let k = n % 200 + 20;
+    assert!(sh(&["ip", "netns", "add", &ns]), "ip netns add");
+    sh(&[
+        "ip", "link", "add", &host_veth, "type", "veth", "peer", "name", &node_veth, "netns", &ns,
+    ]);
+    sh(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("10.241.{k}.1/30"),
+        "dev",
+        &host_veth,
+    ]);
+    sh(&["ip", "link", "set", &host_veth, "up"]);
+    ns_exec(
+        &ns,
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.241.{k}.2/30"),
+            "dev",
+            &node_veth,
+        ],
+    );
+    ns_exec(&ns, &["ip", "link", "set", &node_veth, "up"]);
+    ns_exec(&ns, &["ip", "link", "set", "lo", "up"]);
+
+    let dir = std::env::temp_dir().join(format!("tv-bench-lat-{n}"));
+    let config = Config {
+        listen: ([10, 241, k as u8, 1], 0).into(),
+        data_dir: dir.clone(),
+        ..Config::default()
+    };
+    let app = Application::build(config).await.expect("app");
+    let state = app.state.clone();
+    let portal = state.config.public_url.clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let db = &state.db;
+    let id =
+        accounts::create_verified_user(db, "lat@example.com", "bench password 123", Role::Admin)
+            .await
+            .expect("user");
+    sqlx::query("INSERT INTO vip_accounts (email, created_at) VALUES ('lat@example.com', 0)")
+        .execute(&db.pool)
+        .await
+        .expect("vip");
+    let user = accounts_repo::find_by_id(db, id)
+        .await
+        .expect("q")
+        .expect("user")
+        .current();
+    let form = service::ServerForm {
+        name: "lat".into(),
+        region: "eu".into(),
+        country: String::new(),
+        city: String::new(),
+        endpoint_host: "10.241.0.9".into(),
+        endpoint_port: 51821,
+        server_type: "shared".into(),
+        vip_email: String::new(),
+        capacity: 100_000,
+        ipv4_pool: format!("10.242.{k}.0/24"),
+        ipv6_pool: String::new(),
+        dns: String::new(),
+    };
+    let (_, token) = service::create_server(&state, &user, form)
+        .await
+        .expect("server");
+
+    let mut wg = Command::new("ip")
+        .args(["netns", "exec", &ns, "wireguard-go", "-f", &iface])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wireguard-go");
+    let sock = format!("/var/run/wireguard/{iface}.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&sock).exists() {
+        assert!(Instant::now() < deadline, "wireguard-go did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state_dir = dir.join("node");
+    let mut agent = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            env!("CARGO_BIN_EXE_truevault"),
+            "node",
+            "--portal",
+            &portal,
+            "--token",
+            &token,
+        ])
+        .args([
+            "--interface",
+            &iface,
+            "--state-dir",
+            &state_dir.display().to_string(),
+            "--stats-interval",
+            "30",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !state_dir.join("node.json").exists() {
+        assert!(Instant::now() < deadline, "the node agent did not enroll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let peers = || {
+        Command::new("ip")
+            .args(["netns", "exec", &ns, "wg", "show", &iface, "peers"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let mut times = Vec::new();
+    for i in 0..200 {
+        let key = keys::generate_keypair().public;
+        let input = service::NewDevice {
+            name: format!("l{i}"),
+            public_key: Some(key.clone()),
+            server_id: None,
+            region: None,
+            identity_region: None,
+        };
+        let t = Instant::now();
+        service::create_device(&state, &user, input)
+            .await
+            .expect("create");
+        let deadline = t + Duration::from_secs(10);
+        while !peers().contains(&key) {
+            assert!(Instant::now() < deadline, "peer {i} never applied");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "change-to-applied (create in portal → peer on the node's interface): p50 {:?}  p99 {:?}  max {:?}  ({} changes)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times[times.len() - 1],
+        times.len()
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let _ = wg.kill();
+    let _ = wg.wait();
+    sh(&["ip", "netns", "del", &ns]);
+    sh(&["ip", "link", "del", &host_veth]);
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -214,4 +397,5 @@ fn main() {
         .expect("runtime");
     rt.block_on(allocation_bench());
     wireguard_bench();
+    rt.block_on(change_to_applied_bench());
 }
