@@ -121,16 +121,11 @@ fn sh(args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
-fn wireguard_bench() {
-    if !sh(&["which", "wireguard-go"]) || !sh(&["ip", "netns", "list"]) {
-        println!("wireguard-go apply: skipped (needs root, ip, wireguard-go, wg)");
-        return;
-    }
-    let ns = format!("tvbench{}", std::process::id() % 100_000);
-    let iface = format!("wgb{}", std::process::id() % 100_000);
-    assert!(sh(&["ip", "netns", "add", &ns]), "ip netns add");
-    let mut wg = Command::new("ip")
-        .args(["netns", "exec", &ns, "wireguard-go", "-f", &iface])
+/// wireguard-go in a namespace, once its control socket is up; returns the
+/// process and the socket path (shared by all namespaces).
+fn start_wireguard(ns: &str, iface: &str) -> (std::process::Child, String) {
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, "wireguard-go", "-f", iface])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -141,6 +136,18 @@ fn wireguard_bench() {
         assert!(Instant::now() < deadline, "wireguard-go did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    (child, sock)
+}
+
+fn wireguard_bench() {
+    if !sh(&["which", "wireguard-go"]) || !sh(&["ip", "netns", "list"]) {
+        println!("wireguard-go apply: skipped (needs root, ip, wireguard-go, wg)");
+        return;
+    }
+    let ns = format!("tvbench{}", std::process::id() % 100_000);
+    let iface = format!("wgb{}", std::process::id() % 100_000);
+    assert!(sh(&["ip", "netns", "add", &ns]), "ip netns add");
+    let (mut wg, sock) = start_wireguard(&ns, &iface);
     let node = keys::generate_keypair();
     let mut cfg = DesiredConfig {
         version: 1,
@@ -301,18 +308,7 @@ async fn change_to_applied_bench() {
         .await
         .expect("server");
 
-    let mut wg = Command::new("ip")
-        .args(["netns", "exec", &ns, "wireguard-go", "-f", &iface])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wireguard-go");
-    let sock = format!("/var/run/wireguard/{iface}.sock");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::path::Path::new(&sock).exists() {
-        assert!(Instant::now() < deadline, "wireguard-go did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut wg, sock) = start_wireguard(&ns, &iface);
     let state_dir = dir.join("node");
     let mut agent = Command::new("ip")
         .args([

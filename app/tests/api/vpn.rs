@@ -137,11 +137,7 @@ async fn a_device_gets_a_config_and_appears_on_its_node() {
     assert!(created["chosen_because"].as_str().unwrap().contains("eu-1"));
     // The private key in the config matches the public key the node gets,
     // and the server did not keep it.
-    let private = config
-        .lines()
-        .find_map(|l| l.strip_prefix("PrivateKey = "))
-        .unwrap();
-    let public = keys::keypair_from_private(base64_32(private)).public;
+    let (private, public) = key_pair_in(config);
     let cfg: DesiredConfig = node_config(&app, &node_token, cfg.version)
         .await
         .json()
@@ -172,6 +168,18 @@ async fn a_device_gets_a_config_and_appears_on_its_node() {
         .unwrap();
     assert!(again.contains("PrivateKey = <private key stays on your device>"));
     assert!(!again.contains(private));
+}
+
+/// The private key in a config and the public key it belongs to.
+fn key_pair_in(config: &str) -> (&str, String) {
+    let private = config
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .expect("a PrivateKey line");
+    (
+        private,
+        keys::keypair_from_private(base64_32(private)).public,
+    )
 }
 
 fn base64_32(s: &str) -> [u8; 32] {
@@ -676,11 +684,7 @@ async fn without_javascript_the_config_downloads_once_with_a_server_made_key() {
         "attachment; filename=\"truevault-old-laptop.conf\""
     );
     let config = res.text().await.unwrap();
-    let private = config
-        .lines()
-        .find_map(|l| l.strip_prefix("PrivateKey = "))
-        .unwrap();
-    let public = keys::keypair_from_private(base64_32(private)).public;
+    let (_, public) = key_pair_in(&config);
     let cfg: DesiredConfig = node_config(&app, &node_token, 0)
         .await
         .json()
