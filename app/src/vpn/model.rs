@@ -72,6 +72,16 @@ pub struct UsageDay {
     pub connected_seconds: i64,
 }
 
+/// One user's traffic over a period, for the admin's usage table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserUsage {
+    pub email: String,
+    pub devices: i64,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub connected_seconds: i64,
+}
+
 /// A device name: 1-64 characters, no control characters.
 pub fn normalize_device_name(input: &str) -> Result<String, String> {
     let name = input.trim();

@@ -2,7 +2,9 @@
 
 use sqlx::{any::AnyRow, Any, Row, Transaction};
 
-use super::model::{DeviceInfo, ServerInfo, UsageDay, CONNECTED_WITHIN_SECS, NODE_STALE_SECS};
+use super::model::{
+    DeviceInfo, ServerInfo, UsageDay, UserUsage, CONNECTED_WITHIN_SECS, NODE_STALE_SECS,
+};
 use crate::db::{now, Db};
 
 pub type Tx = Transaction<'static, Any>;
@@ -421,6 +423,37 @@ pub async fn usage(db: &Db, device_id: i64, since_day: i64) -> Result<Vec<UsageD
                 rx_bytes: r.try_get(1)?,
                 tx_bytes: r.try_get(2)?,
                 connected_seconds: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// Traffic per user since `since_day`, heaviest first.
+pub async fn usage_by_user(
+    db: &Db,
+    since_day: i64,
+    limit: i64,
+) -> Result<Vec<UserUsage>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT u.email, COUNT(DISTINCT d.id) AS devices, COALESCE(SUM(du.rx_bytes), 0) AS rx, \
+                COALESCE(SUM(du.tx_bytes), 0) AS tx, COALESCE(SUM(du.connected_seconds), 0) AS secs \
+         FROM users u JOIN devices d ON d.user_id = u.id \
+         LEFT JOIN device_usage du ON du.device_id = d.id AND du.day >= $1 \
+         GROUP BY u.email ORDER BY COALESCE(SUM(du.rx_bytes), 0) + COALESCE(SUM(du.tx_bytes), 0) DESC, u.email \
+         LIMIT $2",
+    )
+    .bind(since_day)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UserUsage {
+                email: r.try_get("email")?,
+                devices: r.try_get("devices")?,
+                rx_bytes: r.try_get("rx")?,
+                tx_bytes: r.try_get("tx")?,
+                connected_seconds: r.try_get("secs")?,
             })
         })
         .collect()

@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay};
+use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay, UserUsage};
 #[cfg(feature = "ssr")]
 use {
     super::{repo, service},
@@ -207,4 +207,14 @@ pub async fn admin_server_status(id: i64, status: String) -> Result<(), ServerFn
 pub async fn admin_rotate_node_token(id: i64) -> Result<String, ServerFnError> {
     let admin = sfn::admin()?;
     Ok(service::rotate_node_token(&sfn::state(), &admin, id).await?)
+}
+
+/// Traffic per user over the last 14 days.
+#[server(endpoint = "admin/usage")]
+pub async fn admin_usage() -> Result<Vec<UserUsage>, ServerFnError> {
+    sfn::admin()?;
+    let since = crate::db::now() / 86_400 - 13;
+    Ok(repo::usage_by_user(&sfn::state().db, since, 200)
+        .await
+        .map_err(AppError::from)?)
 }

@@ -516,6 +516,24 @@ async fn stats_mark_devices_connected_and_count_usage() {
         .await
         .unwrap();
     assert_eq!(servers[0]["healthy"], true);
+    // The admin sees usage per user; a user cannot.
+    let usage: Vec<Value> = app
+        .post_form(&admin, "/api/admin/usage", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0]["email"], "u@example.com");
+    assert_eq!(
+        (usage[0]["rx_bytes"].as_i64(), usage[0]["tx_bytes"].as_i64()),
+        (Some(1600), Some(2150))
+    );
+    assert!(!app
+        .post_form(&user, "/api/admin/usage", &[])
+        .await
+        .status()
+        .is_success());
 }
 
 /// 1,000 concurrent creations by 50 users on the Personal plan (3 devices

@@ -42,6 +42,7 @@ where
                         <nav class="subnav" aria-label="Admin">
                             <a href="/admin/users">"Users"</a>
                             <a href="/admin/servers">"Servers"</a>
+                            <a href="/admin/usage">"Usage"</a>
                             <a href="/admin/themes">"Themes"</a>
                             <a href="/admin/plans">"Plans"</a>
                             <a href="/admin/outbox">"Mail outbox"</a>

@@ -14,4 +14,4 @@ pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify}
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
 pub use public::{Landing, NotFound, Pricing};
-pub use servers::AdminServers;
+pub use servers::{AdminServers, AdminUsage};

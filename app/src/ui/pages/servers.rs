@@ -11,8 +11,10 @@ use crate::{
         notice::{error_text, format_time, ActionError},
     },
     vpn::{
-        model::{SERVER_STATUSES, SERVER_TYPES},
-        server_fns::{admin_servers, AdminCreateServer, AdminRotateNodeToken, AdminServerStatus},
+        model::{format_bytes, SERVER_STATUSES, SERVER_TYPES},
+        server_fns::{
+            admin_servers, admin_usage, AdminCreateServer, AdminRotateNodeToken, AdminServerStatus,
+        },
     },
 };
 
@@ -118,5 +120,40 @@ fn ServerTable() -> impl IntoView {
             </ActionForm>
             <ActionError value=create.value()/>
         </section>
+    }
+}
+
+#[component]
+pub fn AdminUsage() -> impl IntoView {
+    view! {
+        <Title text="Usage — Admin — TrueVault"/>
+        <RequireAdmin children=|_u: CurrentUser| {
+            let usage = Resource::new(|| (), |_| admin_usage());
+            view! {
+                <h1>"Usage, last 14 days"</h1>
+                <Suspense fallback=|| ()>
+                    {move || usage.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No devices yet, so no traffic."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table" data-testid="usage">
+                                <thead><tr><th>"User"</th><th>"Devices"</th><th>"Sent by devices"</th><th>"Received"</th><th>"Connected"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|u| view! {
+                                        <tr>
+                                            <td>{u.email}</td>
+                                            <td>{u.devices}</td>
+                                            <td>{format_bytes(u.rx_bytes)}</td>
+                                            <td>{format_bytes(u.tx_bytes)}</td>
+                                            <td>{format!("{} h {} min", u.connected_seconds / 3600, (u.connected_seconds % 3600) / 60)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
     }
 }
