@@ -435,8 +435,10 @@ pub async fn usage_by_user(
     limit: i64,
 ) -> Result<Vec<UserUsage>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT u.email, COUNT(DISTINCT d.id) AS devices, COALESCE(SUM(du.rx_bytes), 0) AS rx, \
-                COALESCE(SUM(du.tx_bytes), 0) AS tx, COALESCE(SUM(du.connected_seconds), 0) AS secs \
+        // SUM of BIGINT is NUMERIC on PostgreSQL: cast back for one decoder.
+        "SELECT u.email, COUNT(DISTINCT d.id) AS devices, CAST(COALESCE(SUM(du.rx_bytes), 0) AS BIGINT) AS rx, \
+                CAST(COALESCE(SUM(du.tx_bytes), 0) AS BIGINT) AS tx, \
+                CAST(COALESCE(SUM(du.connected_seconds), 0) AS BIGINT) AS secs \
          FROM users u JOIN devices d ON d.user_id = u.id \
          LEFT JOIN device_usage du ON du.device_id = d.id AND du.day >= $1 \
          GROUP BY u.email ORDER BY COALESCE(SUM(du.rx_bytes), 0) + COALESCE(SUM(du.tx_bytes), 0) DESC, u.email \
