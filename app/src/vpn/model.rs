@@ -20,6 +20,7 @@ pub struct ServerInfo {
     pub endpoint_port: i64,
     pub server_type: String,
     pub vip_user_id: Option<i64>,
+    pub vip_email: Option<String>,
     pub capacity: i64,
     pub status: String,
     pub ipv4_pool: String,

@@ -26,7 +26,8 @@ pub struct NewServer {
 
 const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
     s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, s.node_enrolled_at, \
-    s.last_report_at, (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers";
+    s.last_report_at, (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
+    (SELECT email FROM users u WHERE u.id = s.vip_user_id) AS vip_email";
 
 fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
     let last_report_at: Option<i64> = r.try_get("last_report_at")?;
@@ -40,6 +41,7 @@ fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
         endpoint_port: r.try_get("endpoint_port")?,
         server_type: r.try_get("server_type")?,
         vip_user_id: r.try_get("vip_user_id")?,
+        vip_email: r.try_get("vip_email")?,
         capacity: r.try_get("capacity")?,
         status: r.try_get("status")?,
         ipv4_pool: r.try_get("ipv4_pool")?,
@@ -77,6 +79,31 @@ pub async fn insert_server(db: &Db, s: &NewServer, token_hash: &str) -> Result<i
     .fetch_one(&db.pool)
     .await?
     .try_get("id")
+}
+
+pub async fn update_server(db: &Db, id: i64, s: &NewServer) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE vpn_servers SET name = $1, region = $2, country = $3, city = $4, endpoint_host = $5, \
+         endpoint_port = $6, server_type = $7, vip_user_id = $8, capacity = $9, ipv4_pool = $10, ipv6_pool = $11, \
+         dns = $12, peers_version = peers_version + 1, updated_at = $13 WHERE id = $14",
+    )
+    .bind(&s.name)
+    .bind(&s.region)
+    .bind(&s.country)
+    .bind(&s.city)
+    .bind(&s.endpoint_host)
+    .bind(s.endpoint_port)
+    .bind(&s.server_type)
+    .bind(s.vip_user_id)
+    .bind(s.capacity)
+    .bind(&s.ipv4_pool)
+    .bind(&s.ipv6_pool)
+    .bind(&s.dns)
+    .bind(now())
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 pub async fn list_servers(db: &Db) -> Result<Vec<ServerInfo>, sqlx::Error> {

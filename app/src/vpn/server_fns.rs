@@ -197,6 +197,55 @@ pub async fn admin_create_server(
     Ok(token)
 }
 
+/// Edits a server's settings (pools only while no device uses them).
+#[server(endpoint = "admin/server_update")]
+pub async fn admin_update_server(
+    id: i64,
+    name: String,
+    region: String,
+    country: String,
+    city: String,
+    endpoint_host: String,
+    endpoint_port: i64,
+    server_type: String,
+    vip_email: String,
+    capacity: i64,
+    ipv4_pool: String,
+    ipv6_pool: String,
+    dns: String,
+) -> Result<String, ServerFnError> {
+    let admin = sfn::admin()?;
+    for (f, v) in [
+        ("Name", &name),
+        ("Region", &region),
+        ("Country", &country),
+        ("City", &city),
+        ("Host", &endpoint_host),
+        ("VIP", &vip_email),
+        ("IPv4 pool", &ipv4_pool),
+        ("IPv6 pool", &ipv6_pool),
+        ("DNS", &dns),
+    ] {
+        sfn::limit(f, v, 256)?;
+    }
+    let form = service::ServerForm {
+        name,
+        region,
+        country,
+        city,
+        endpoint_host,
+        endpoint_port,
+        server_type,
+        vip_email,
+        capacity,
+        ipv4_pool,
+        ipv6_pool,
+        dns,
+    };
+    service::update_server(&sfn::state(), &admin, id, form).await?;
+    Ok("Server saved.".into())
+}
+
 #[server(endpoint = "admin/server_status")]
 pub async fn admin_server_status(id: i64, status: String) -> Result<(), ServerFnError> {
     let admin = sfn::admin()?;

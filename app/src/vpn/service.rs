@@ -48,12 +48,8 @@ fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<Strin
     Ok(v.to_string())
 }
 
-/// Creates a server and returns it with its one-time node enrollment token.
-pub async fn create_server(
-    state: &AppState,
-    admin: &CurrentUser,
-    f: ServerForm,
-) -> AppResult<(i64, String)> {
+/// Checks an admin's server form and turns it into storable values.
+async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
     let name = field("Name", &f.name, 64, true)?;
     let region = field("Region", &f.region, 32, true)?.to_lowercase();
     let host = field("Endpoint host", &f.endpoint_host, 253, true)?;
@@ -115,9 +111,8 @@ pub async fn create_server(
     } else {
         None
     };
-    let token = tokens::random_token();
-    let form = NewServer {
-        name: name.clone(),
+    Ok(NewServer {
+        name,
         region,
         country: field("Country", &f.country, 64, false)?,
         city: field("City", &f.city, 64, false)?,
@@ -129,7 +124,18 @@ pub async fn create_server(
         ipv4_pool: v4.to_string(),
         ipv6_pool: v6,
         dns,
-    };
+    })
+}
+
+/// Creates a server and returns it with its one-time node enrollment token.
+pub async fn create_server(
+    state: &AppState,
+    admin: &CurrentUser,
+    f: ServerForm,
+) -> AppResult<(i64, String)> {
+    let form = validated(state, f).await?;
+    let name = form.name.clone();
+    let token = tokens::random_token();
     let id = repo::insert_server(&state.db, &form, &tokens::hash_token(&token))
         .await
         .map_err(|e| {
@@ -149,6 +155,47 @@ pub async fn create_server(
     )
     .await;
     Ok((id, token))
+}
+
+/// Edits a server. Address pools can change only while no device uses
+/// them; nodes pick up a new listen port with their next sync.
+pub async fn update_server(
+    state: &AppState,
+    admin: &CurrentUser,
+    id: i64,
+    f: ServerForm,
+) -> AppResult<()> {
+    let current = repo::get_server(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let form = validated(state, f).await?;
+    if current.peers > 0
+        && (form.ipv4_pool != current.ipv4_pool || form.ipv6_pool != current.ipv6_pool)
+    {
+        return Err(AppError::Validation(
+            "Address pools cannot change while devices use them.".into(),
+        ));
+    }
+    repo::update_server(&state.db, id, &form)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Conflict("A server with that name exists.".into())
+            } else {
+                AppError::from(e)
+            }
+        })?;
+    state.node_changes.notify_waiters();
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "server.updated",
+        &form.name,
+        "",
+        &id.to_string(),
+    )
+    .await;
+    Ok(())
 }
 
 /// A new enrollment token; the old node token stops working at once.

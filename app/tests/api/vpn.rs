@@ -741,3 +741,67 @@ async fn without_javascript_the_config_downloads_once_with_a_server_made_key() {
         1
     );
 }
+
+#[tokio::test]
+async fn admins_edit_servers_and_pools_stay_while_in_use() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("eve@example.com").await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (id, token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
+    let id = id.to_string();
+    let edit = |port: &'static str, pool: &'static str| {
+        let id = id.clone();
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.post_form(
+                &admin,
+                "/api/admin/server_update",
+                &[
+                    ("id", &id),
+                    ("name", "eu-amsterdam"),
+                    ("region", "eu"),
+                    ("country", "NL"),
+                    ("city", "Amsterdam"),
+                    ("endpoint_host", "vpn2.example.net"),
+                    ("endpoint_port", port),
+                    ("server_type", "shared"),
+                    ("vip_email", ""),
+                    ("capacity", "500"),
+                    ("ipv4_pool", pool),
+                    ("ipv6_pool", "fd00:99::/64"),
+                    ("dns", "10.66.0.1"),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(edit("51900", "10.66.0.0/16").await.status(), StatusCode::OK);
+    let cfg: DesiredConfig = node_config(&app, &token, 0).await.json().await.unwrap();
+    assert_eq!(cfg.interface.listen_port, 51900, "nodes get the new port");
+    assert_eq!(
+        create_device(&app, &user, "laptop", "").await.status(),
+        StatusCode::OK
+    );
+    let res = edit("51900", "10.67.0.0/16").await;
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("cannot change while devices use them"));
+    let res = edit("70000", "10.66.0.0/16").await;
+    assert!(res.text().await.unwrap().contains("1-65535"));
+    let servers: Vec<Value> = app
+        .post_form(&admin, "/api/admin/servers", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            servers[0]["name"].as_str(),
+            servers[0]["ipv4_pool"].as_str()
+        ),
+        (Some("eu-amsterdam"), Some("10.66.0.0/16"))
+    );
+}

@@ -8,12 +8,13 @@ use crate::{
     accounts::model::CurrentUser,
     ui::components::{
         guard::RequireAdmin,
-        notice::{error_text, format_time, ActionError},
+        notice::{error_text, format_time, ActionError, ActionNotice},
     },
     vpn::{
         model::{format_bytes, SERVER_STATUSES, SERVER_TYPES},
         server_fns::{
             admin_servers, admin_usage, AdminCreateServer, AdminRotateNodeToken, AdminServerStatus,
+            AdminUpdateServer,
         },
     },
 };
@@ -31,12 +32,14 @@ fn ServerTable() -> impl IntoView {
     let create = ServerAction::<AdminCreateServer>::new();
     let status = ServerAction::<AdminServerStatus>::new();
     let rotate = ServerAction::<AdminRotateNodeToken>::new();
+    let update = ServerAction::<AdminUpdateServer>::new();
     let servers = Resource::new(
         move || {
             (
                 create.version().get(),
                 status.version().get(),
                 rotate.version().get(),
+                update.version().get(),
             )
         },
         |_| admin_servers(),
@@ -51,6 +54,7 @@ fn ServerTable() -> impl IntoView {
     };
     view! {
         <h1>"VPN servers"</h1>
+        <ActionNotice value=update.value()/>
         {move || create.value().get().and_then(|r| r.ok()).map(token_view)}
         {move || rotate.value().get().and_then(|r| r.ok()).map(token_view)}
         <ActionError value=status.value()/>
@@ -90,6 +94,27 @@ fn ServerTable() -> impl IntoView {
                                                 <input type="hidden" name="id" value=s.id/>
                                                 <button type="submit" class="btn btn-ghost small">"New node token"</button>
                                             </ActionForm>
+                                        </td>
+                                        <td>
+                                            <details>
+                                                <summary>"Edit"</summary>
+                                                <ActionForm action=update attr:class="form">
+                                                    <input type="hidden" name="id" value=s.id/>
+                                                    <input type="hidden" name="server_type" value=s.server_type.clone()/>
+                                                    <label>"Name" <input type="text" name="name" value=s.name.clone() maxlength="64"/></label>
+                                                    <label>"Region" <input type="text" name="region" value=s.region.clone() maxlength="32"/></label>
+                                                    <label>"Country" <input type="text" name="country" value=s.country.clone() maxlength="64"/></label>
+                                                    <label>"City" <input type="text" name="city" value=s.city.clone() maxlength="64"/></label>
+                                                    <label>"Endpoint host" <input type="text" name="endpoint_host" value=s.endpoint_host.clone() maxlength="253"/></label>
+                                                    <label>"Port" <input type="number" name="endpoint_port" value=s.endpoint_port min="1" max="65535"/></label>
+                                                    <label>"VIP e-mail" <input type="email" name="vip_email" value=s.vip_email.clone().unwrap_or_default() maxlength="254"/></label>
+                                                    <label>"Capacity" <input type="number" name="capacity" value=s.capacity min="1"/></label>
+                                                    <label>"IPv4 pool" <input type="text" name="ipv4_pool" value=s.ipv4_pool.clone()/></label>
+                                                    <label>"IPv6 pool" <input type="text" name="ipv6_pool" value=s.ipv6_pool.clone().unwrap_or_default()/></label>
+                                                    <label>"DNS" <input type="text" name="dns" value=s.dns.clone()/></label>
+                                                    <button type="submit" class="btn btn-primary small">"Save"</button>
+                                                </ActionForm>
+                                            </details>
                                         </td>
                                     </tr>
                                 }
