@@ -119,22 +119,11 @@ pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), ServerFnError
 #[server(endpoint = "admin/outbox")]
 pub async fn admin_outbox() -> Result<Vec<OutboxMail>, ServerFnError> {
     sfn::admin()?;
-    let entries = sfn::state()
+    Ok(sfn::state()
         .mailer
         .outbox(100)
         .await
-        .map_err(AppError::from)?;
-    Ok(entries
-        .into_iter()
-        .map(|e| OutboxMail {
-            id: e.id,
-            to_addr: e.to_addr,
-            subject: e.subject,
-            body_text: e.body_text,
-            status: e.status,
-            created_at: e.created_at,
-        })
-        .collect())
+        .map_err(AppError::from)?)
 }
 
 #[server(endpoint = "admin/audit")]

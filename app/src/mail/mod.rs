@@ -12,10 +12,11 @@ use lettre::{
     transport::smtp::authentication::Credentials,
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub use templates::Mail;
+
+use crate::admin::model::OutboxMail;
 
 use crate::{
     config::Config,
@@ -35,18 +36,6 @@ pub enum MailError {
     Address(String),
     #[error("smtp configuration: {0}")]
     Config(String),
-}
-
-/// An outbox row as the admin page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub id: i64,
-    pub to_addr: String,
-    pub subject: String,
-    pub body_text: Option<String>,
-    pub template: String,
-    pub status: String,
-    pub created_at: i64,
 }
 
 impl Mailer {
@@ -138,9 +127,10 @@ impl Mailer {
             .map_err(|e| e.to_string())
     }
 
-    pub async fn outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, sqlx::Error> {
+    /// The newest messages, for the admin's outbox page.
+    pub async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMail>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, to_addr, subject, body_text, template, status, created_at FROM mail_outbox \
+            "SELECT id, to_addr, subject, body_text, status, created_at FROM mail_outbox \
              ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -148,12 +138,11 @@ impl Mailer {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(OutboxEntry {
+                Ok(OutboxMail {
                     id: r.try_get("id")?,
                     to_addr: r.try_get("to_addr")?,
                     subject: r.try_get("subject")?,
                     body_text: r.try_get("body_text")?,
-                    template: r.try_get("template")?,
                     status: r.try_get("status")?,
                     created_at: r.try_get("created_at")?,
                 })

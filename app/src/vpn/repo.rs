@@ -55,55 +55,54 @@ fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
     })
 }
 
+/// Binds a server's settings as `$1`…`$12`, the order both the insert and
+/// the update use.
+fn bind_server<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    s: &'q NewServer,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&s.name)
+        .bind(&s.region)
+        .bind(&s.country)
+        .bind(&s.city)
+        .bind(&s.endpoint_host)
+        .bind(s.endpoint_port)
+        .bind(&s.server_type)
+        .bind(s.vip_user_id)
+        .bind(s.capacity)
+        .bind(&s.ipv4_pool)
+        .bind(&s.ipv6_pool)
+        .bind(&s.dns)
+}
+
 pub async fn insert_server(db: &Db, s: &NewServer, token_hash: &str) -> Result<i64, sqlx::Error> {
     let t = now();
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO vpn_servers (name, region, country, city, endpoint_host, endpoint_port, server_type, vip_user_id, \
          capacity, ipv4_pool, ipv6_pool, dns, node_token_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
-    )
-    .bind(&s.name)
-    .bind(&s.region)
-    .bind(&s.country)
-    .bind(&s.city)
-    .bind(&s.endpoint_host)
-    .bind(s.endpoint_port)
-    .bind(&s.server_type)
-    .bind(s.vip_user_id)
-    .bind(s.capacity)
-    .bind(&s.ipv4_pool)
-    .bind(&s.ipv6_pool)
-    .bind(&s.dns)
-    .bind(token_hash)
-    .bind(t)
-    .fetch_one(&db.pool)
-    .await?
-    .try_get("id")
+    );
+    bind_server(query, s)
+        .bind(token_hash)
+        .bind(t)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("id")
 }
 
 pub async fn update_server(db: &Db, id: i64, s: &NewServer) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE vpn_servers SET name = $1, region = $2, country = $3, city = $4, endpoint_host = $5, \
          endpoint_port = $6, server_type = $7, vip_user_id = $8, capacity = $9, ipv4_pool = $10, ipv6_pool = $11, \
          dns = $12, peers_version = peers_version + 1, updated_at = $13 WHERE id = $14",
-    )
-    .bind(&s.name)
-    .bind(&s.region)
-    .bind(&s.country)
-    .bind(&s.city)
-    .bind(&s.endpoint_host)
-    .bind(s.endpoint_port)
-    .bind(&s.server_type)
-    .bind(s.vip_user_id)
-    .bind(s.capacity)
-    .bind(&s.ipv4_pool)
-    .bind(&s.ipv6_pool)
-    .bind(&s.dns)
-    .bind(now())
-    .bind(id)
-    .execute(&db.pool)
-    .await
-    .map(|r| r.rows_affected())
+    );
+    bind_server(query, s)
+        .bind(now())
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .map(|r| r.rows_affected())
 }
 
 pub async fn list_servers(db: &Db) -> Result<Vec<ServerInfo>, sqlx::Error> {

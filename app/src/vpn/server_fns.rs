@@ -166,19 +166,7 @@ pub async fn admin_create_server(
     dns: String,
 ) -> Result<String, ServerFnError> {
     let admin = sfn::admin()?;
-    for (f, v) in [
-        ("Name", &name),
-        ("Region", &region),
-        ("Country", &country),
-        ("City", &city),
-        ("Host", &endpoint_host),
-        ("VIP", &vip_email),
-        ("IPv4 pool", &ipv4_pool),
-        ("IPv6 pool", &ipv6_pool),
-        ("DNS", &dns),
-    ] {
-        sfn::limit(f, v, 256)?;
-    }
+    // Lengths and formats are checked by `service::validated`.
     let form = service::ServerForm {
         name,
         region,
@@ -215,19 +203,7 @@ pub async fn admin_update_server(
     dns: String,
 ) -> Result<String, ServerFnError> {
     let admin = sfn::admin()?;
-    for (f, v) in [
-        ("Name", &name),
-        ("Region", &region),
-        ("Country", &country),
-        ("City", &city),
-        ("Host", &endpoint_host),
-        ("VIP", &vip_email),
-        ("IPv4 pool", &ipv4_pool),
-        ("IPv6 pool", &ipv6_pool),
-        ("DNS", &dns),
-    ] {
-        sfn::limit(f, v, 256)?;
-    }
+    // Lengths and formats are checked by `service::validated`.
     let form = service::ServerForm {
         name,
         region,
