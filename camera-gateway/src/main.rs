@@ -1,1 +1,23 @@
-fn main() {}
+use anyhow::Context;
+use clap::Parser;
+use truevault_gateway::config::{Cli, Settings};
+use truevault_gateway::tunnel::{self, TunnelConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    // Both ring and aws-lc-rs may be compiled in through dependencies; pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = Settings::from_cli(&Cli::parse()).context("configuration")?;
+    tracing::info!(portal = %settings.tunnel_url, agent = truevault_gateway::AGENT, "starting");
+    let cfg = TunnelConfig::new(settings.tunnel_url, settings.token);
+    tokio::select! {
+        _ = tunnel::run(cfg) => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! TrueVault camera gateway: runs at home, dials out to the portal over one
+//! WebSocket (see `truevault_wire::gateway` for the protocol), pulls the
+//! cameras the portal asks for over RTSP with `retina`, and sends them back
+//! as fragmented MP4.
+
+pub mod backoff;
+pub mod config;
+pub mod fmp4;
+pub mod ingest;
+pub mod snapshot;
+pub mod tunnel;
+
+/// The gateway's one error type.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("bad camera URL: {0}")]
+    Url(String),
+    #[error("camera refused the credentials: {0}")]
+    AuthRefused(String),
+    #[error("RTSP: {0}")]
+    Rtsp(String),
+    #[error("camera stream not supported: {0}")]
+    Unsupported(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("fMP4: {0}")]
+    Mux(String),
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+    #[error("portal refused the gateway: {0}")]
+    TunnelRefused(String),
+    #[error("tunnel: {0}")]
+    Tunnel(String),
+    #[error(transparent)]
+    Wire(#[from] truevault_wire::gateway::WireError),
+}
+
+pub const AGENT: &str = concat!("truevault-gateway/", env!("CARGO_PKG_VERSION"));
+
+/// µs since the Unix epoch (0 if the clock is before 1970).
+pub fn unix_micros(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
