@@ -13,7 +13,7 @@ use truevault_wire::{ApiError, ApiErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
-    crate::nodes::api::router()
+    crate::nodes::api::router().merge(crate::inventory::api::router())
 }
 
 /// The token of an `Authorization: Bearer …` header.

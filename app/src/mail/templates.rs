@@ -42,12 +42,23 @@ pub struct AlreadyRegistered {
     pub support: String,
 }
 
+#[derive(Template)]
+#[template(path = "mail/new_devices.txt")]
+pub struct NewDevices {
+    pub first_name: String,
+    /// One line per device: name (IP, MAC).
+    pub devices: Vec<String>,
+    pub link: String,
+    pub support: String,
+}
+
 pub enum Mail {
     Verify(Verify),
     Reset(Reset),
     Welcome(Welcome),
     TwoFactorChanged(TwoFactorChanged),
     AlreadyRegistered(AlreadyRegistered),
+    NewDevices(NewDevices),
 }
 
 impl Mail {
@@ -58,6 +69,7 @@ impl Mail {
             Mail::Welcome(_) => "welcome",
             Mail::TwoFactorChanged(_) => "twofa_changed",
             Mail::AlreadyRegistered(_) => "already_registered",
+            Mail::NewDevices(_) => "new_devices",
         }
     }
 
@@ -70,6 +82,13 @@ impl Mail {
             Mail::TwoFactorChanged(t) => ("Two-factor authentication changed".into(), t.render()?),
             Mail::AlreadyRegistered(t) => {
                 ("You already have a TrueVault account".into(), t.render()?)
+            }
+            Mail::NewDevices(t) => {
+                let subject = match t.devices.len() {
+                    1 => "A new device joined your home network".into(),
+                    n => format!("{n} new devices joined your home network"),
+                };
+                (subject, t.render()?)
             }
         })
     }

@@ -109,6 +109,8 @@ fn Site() -> impl IntoView {
                     <Route path=path!("/dashboard") view=Dashboard/>
                     <Route path=path!("/devices") view=Devices/>
                     <Route path=path!("/devices/:id") view=DeviceUsage/>
+                    <Route path=path!("/network") view=Network/>
+                    <Route path=path!("/network/:id") view=NetworkDevice/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/admin") view=AdminUsers/>
                     <Route path=path!("/admin/users") view=AdminUsers/>

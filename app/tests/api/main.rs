@@ -4,6 +4,7 @@
 
 mod accounts;
 mod helpers;
+mod inventory;
 mod security;
 mod smtp;
 mod themes;

@@ -3,4 +3,5 @@
 pub mod chart;
 pub mod guard;
 pub mod nav;
+pub mod network_map;
 pub mod notice;

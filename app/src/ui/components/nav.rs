@@ -19,6 +19,7 @@ pub fn TopNav() -> impl IntoView {
                             Ok(Some(u)) => view! {
                                 <a href="/dashboard">"Dashboard"</a>
                                 <a href="/devices">"Devices"</a>
+                                <a href="/network">"Network"</a>
                                 <a href="/account">"Account"</a>
                                 {u.is_admin().then(|| view! { <a href="/admin/users">"Admin"</a> })}
                                 <ActionForm action=actions.logout attr:class="inline-form">

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod dashboard;
 mod devices;
+mod network;
 mod public;
 mod servers;
 
@@ -13,5 +14,6 @@ pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
+pub use network::{Network, NetworkDevice};
 pub use public::{Landing, NotFound, Pricing};
 pub use servers::{AdminServers, AdminUsage};

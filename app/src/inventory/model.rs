@@ -1,0 +1,121 @@
+//! Inventory types shared by server and browser.
+
+use serde::{Deserialize, Serialize};
+pub use truevault_wire::inventory::{DeviceType, Service};
+
+/// A device on the user's home network, as the portal knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanDevice {
+    pub id: i64,
+    pub mac: String,
+    pub ip: String,
+    pub label: Option<String>,
+    pub hostname: Option<String>,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub randomized_mac: bool,
+    pub device_type: DeviceType,
+    pub is_camera: bool,
+    pub stream_url: Option<String>,
+    pub services: Vec<Service>,
+    pub open_ports: Vec<u16>,
+    pub online: bool,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl LanDevice {
+    /// What the user sees as the device's name.
+    pub fn display_name(&self) -> String {
+        self.label
+            .clone()
+            .or_else(|| self.hostname.clone())
+            .or_else(|| self.model.clone())
+            .or_else(|| self.vendor.as_ref().map(|v| format!("{v} device")))
+            .unwrap_or_else(|| {
+                if self.randomized_mac {
+                    "Private-address device".to_string()
+                } else {
+                    format!("Device {}", self.mac)
+                }
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanEvent {
+    pub id: i64,
+    pub device_id: i64,
+    pub device_name: String,
+    pub kind: String,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+impl LanEvent {
+    pub fn describe(&self) -> String {
+        match self.kind.as_str() {
+            "new" => format!("New device: {}", self.detail),
+            "online" => "Back online".to_string(),
+            "offline" => "Went offline".to_string(),
+            "ip_changed" => format!("Address changed: {}", self.detail),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScannerTokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_network: Option<String>,
+    pub revoked: bool,
+}
+
+/// The inventory page in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub devices: Vec<LanDevice>,
+    /// New devices the user has not dismissed yet.
+    pub alerts: Vec<LanEvent>,
+    pub tokens: Vec<ScannerTokenInfo>,
+}
+
+/// A freshly created scanner token: the only time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedScannerToken {
+    pub name: String,
+    pub token: String,
+}
+
+pub fn type_icon(t: DeviceType) -> &'static str {
+    match t {
+        DeviceType::Camera => "📷",
+        DeviceType::Printer => "🖨️",
+        DeviceType::Tv => "📺",
+        DeviceType::Phone => "📱",
+        DeviceType::Computer => "💻",
+        DeviceType::Router => "📡",
+        DeviceType::Speaker => "🔊",
+        DeviceType::Nas => "🗄️",
+        DeviceType::Iot => "💡",
+        DeviceType::Unknown => "❔",
+    }
+}
+
+pub fn type_label(t: DeviceType) -> &'static str {
+    match t {
+        DeviceType::Camera => "Camera",
+        DeviceType::Printer => "Printer",
+        DeviceType::Tv => "TV / streamer",
+        DeviceType::Phone => "Phone",
+        DeviceType::Computer => "Computer",
+        DeviceType::Router => "Router",
+        DeviceType::Speaker => "Speaker",
+        DeviceType::Nas => "NAS",
+        DeviceType::Iot => "Smart home",
+        DeviceType::Unknown => "Unknown",
+    }
+}
