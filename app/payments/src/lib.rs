@@ -1,0 +1,1 @@
+//! Payment provider adapters (Stripe, PayPal): REST clients, webhook verification, normalised events.
