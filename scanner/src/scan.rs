@@ -298,7 +298,8 @@ async fn camera_details(
     let mut out = HashMap::new();
     while let Some(r) = set.join_next().await {
         match r {
-            Ok((ip, Ok(d))) => {
+            Ok((ip, Ok(mut d))) => {
+                d.stream_url = d.stream_url.map(|u| fix_stream_host(&u, ip));
                 out.insert(ip, d);
             }
             Ok((ip, Err(e))) => tracing::warn!(%ip, "camera query failed: {e}"),
@@ -306,6 +307,28 @@ async fn camera_details(
         }
     }
     out
+}
+
+/// Some cameras report their stream on 127.0.0.1 or 0.0.0.0 (and the
+/// oxvif mock does too); the address that answered is the one to use.
+pub fn fix_stream_host(uri: &str, ip: Ipv4Addr) -> String {
+    let Ok(mut u) = url::Url::parse(uri) else {
+        return uri.to_string();
+    };
+    let bad = match u.host() {
+        Some(url::Host::Ipv4(h)) => h.is_loopback() || h.is_unspecified(),
+        // rtsp is not a "special" scheme: its host stays an opaque string.
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.parse::<Ipv4Addr>()
+                    .is_ok_and(|h| h.is_loopback() || h.is_unspecified())
+        }
+        _ => false,
+    };
+    if bad && u.set_host(Some(&ip.to_string())).is_ok() {
+        return u.to_string();
+    }
+    uri.to_string()
 }
 
 fn xaddr_port(xaddr: &str) -> Option<u16> {
@@ -402,4 +425,23 @@ pub fn assemble(
         });
     }
     hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_stream_hosts_are_replaced() {
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        assert_eq!(
+            fix_stream_host("rtsp://127.0.0.1:554/mock/stream", ip),
+            "rtsp://10.0.0.2:554/mock/stream"
+        );
+        assert_eq!(
+            fix_stream_host("rtsp://10.0.0.9/live", ip),
+            "rtsp://10.0.0.9/live"
+        );
+        assert_eq!(fix_stream_host("not a url", ip), "not a url");
+    }
 }
