@@ -6,6 +6,7 @@
 #                     Playwright, no browser download), PostgreSQL 15,
 #                     wireguard-go/tools and iproute2 (the real-tunnel test),
 #                     wrk (benchmarks), Python aiosmtpd (a real SMTP server),
+#                     GStreamer's RTSP server (the camera gateway tests),
 #                     and the end2end npm packages.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mode="${1:-serve}"
@@ -25,7 +26,12 @@ fi
 
 [ "$mode" = "--test" ] || exit 0
 
-apt_pkgs=(chromium wireguard-go wireguard-tools wrk iproute2 postgresql-15)
+# GStreamer's RTSP server (python3-gi bindings) and an H.264 encoder are the
+# real camera of the gateway tests.
+apt_pkgs=(chromium wireguard-go wireguard-tools wrk iproute2 postgresql-15
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,299 @@
+//! The ingest against a real RTSP server (GStreamer) and against bad cameras.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use truevault_gateway::backoff::Backoff;
+use truevault_gateway::fmp4::parse;
+use truevault_gateway::ingest::{self, CameraSource, IngestEvent, PullTag};
+use truevault_gateway::GatewayError;
+use truevault_wire::gateway::CameraSpec;
+
+fn source(id: i64, url: &str, user: Option<&str>, pass: Option<&str>) -> CameraSource {
+    CameraSource::from_spec(&CameraSpec {
+        id,
+        name: format!("cam{id}"),
+        rtsp_url: url.to_string(),
+        username: user.map(Into::into),
+        password: pass.map(Into::into),
+        snapshot_url: None,
+    })
+    .expect("valid spec")
+}
+
+fn tag(id: i64) -> PullTag {
+    PullTag {
+        camera_id: id,
+        pull: 1,
+    }
+}
+
+fn fast_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(1))
+}
+
+/// Collects the init segment and `n` fragments from a running pull.
+async fn collect(
+    rx: &mut mpsc::Receiver<(PullTag, IngestEvent)>,
+    n: usize,
+) -> (String, Vec<u8>, Vec<parse::FragmentInfo>) {
+    let (_, started) = next_matching(rx, 30, "stream start", |_, e| {
+        matches!(e, IngestEvent::Started { .. })
+    })
+    .await;
+    let IngestEvent::Started {
+        codec,
+        init,
+        width,
+        height,
+    } = started
+    else {
+        unreachable!()
+    };
+    assert_eq!((width, height), (320, 240));
+    let mut frags = Vec::new();
+    while frags.len() < n {
+        let (_, e) = next_matching(rx, 20, "fragments", |_, e| {
+            !matches!(e, IngestEvent::Error { .. })
+        })
+        .await;
+        match e {
+            IngestEvent::Fragment(f) => {
+                let info = parse::fragment(&f.data).expect("fragment parses");
+                assert_eq!(info.sync, f.keyframe);
+                assert_eq!(info.base_decode_time, f.decode_time);
+                assert!(f.muxed_at >= f.received_at);
+                frags.push(info);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (codec, init.to_vec(), frags)
+}
+
+fn check_stream(
+    codec: &str,
+    init: &[u8],
+    frags: &[parse::FragmentInfo],
+    expect_duration: Option<u32>,
+) {
+    assert!(
+        codec.starts_with("avc1.42"),
+        "baseline H.264 expected, got {codec}"
+    );
+    parse::find(
+        init,
+        &["moov", "trak", "mdia", "minf", "stbl", "stsd", "avc1"],
+    )
+    .expect("avc1 sample entry");
+    parse::find(init, &["moov", "mvex", "trex"]).expect("trex");
+    assert!(frags[0].sync, "first fragment must be a key frame");
+    for (i, f) in frags.iter().enumerate() {
+        assert_eq!(f.sequence as usize, i + 1, "mfhd sequence numbers");
+        assert!(check_length_prefixed(&f.sample) >= 1);
+    }
+    for w in frags.windows(2) {
+        assert!(
+            w[1].base_decode_time > w[0].base_decode_time,
+            "decode times must increase: {w:?}"
+        );
+        if let Some(d) = expect_duration {
+            let step = w[1].base_decode_time - w[0].base_decode_time;
+            assert!(
+                step.abs_diff(u64::from(d)) <= u64::from(d) / 2,
+                "step {step} vs {d}"
+            );
+        }
+    }
+    if frags.len() > 31 {
+        assert!(
+            frags.iter().skip(1).any(|f| f.sync),
+            "a key frame every 30 frames"
+        );
+    }
+}
+
+#[tokio::test]
+async fn live_stream_gives_correct_frames_and_timestamps() {
+    let server = RtspServer::start(None).await;
+    let (tx, mut rx) = mpsc::channel(512);
+    let task = tokio::spawn(ingest::pull_forever(
+        source(1, &server.url("/live"), None, None),
+        tag(1),
+        tx,
+        fast_backoff(),
+    ));
+    let (codec, init, frags) = collect(&mut rx, 45).await;
+    // 30 fps at the 90 kHz RTP clock.
+    check_stream(&codec, &init, &frags, Some(3000));
+    task.abort();
+}
+
+#[tokio::test]
+async fn identical_timestamps_are_repaired() {
+    let server = RtspServer::start(None).await;
+    let (tx, mut rx) = mpsc::channel(1024);
+    let task = tokio::spawn(ingest::pull_forever(
+        source(2, &server.url("/zero"), None, None),
+        tag(2),
+        tx,
+        fast_backoff(),
+    ));
+    let (codec, init, frags) = collect(&mut rx, 60).await;
+    check_stream(&codec, &init, &frags, None);
+    task.abort();
+}
+
+#[tokio::test]
+async fn digest_auth_accepted_and_wrong_password_refused() {
+    let server = RtspServer::start(Some(("viewer", "s3cret!"))).await;
+    // Credentials inside the URL are moved out of it (retina refuses them there).
+    let url = format!("rtsp://viewer:s3cret%21@127.0.0.1:{}/live", server.port);
+    let (tx, mut rx) = mpsc::channel(512);
+    let task = tokio::spawn(ingest::pull_forever(
+        source(3, &url, None, None),
+        tag(3),
+        tx,
+        fast_backoff(),
+    ));
+    let (codec, init, frags) = collect(&mut rx, 10).await;
+    check_stream(&codec, &init, &frags, None);
+    task.abort();
+
+    let (tx, _rx) = mpsc::channel(16);
+    let wrong = ingest::pull_once(
+        &source(3, &server.url("/live"), Some("viewer"), Some("nope")),
+        tag(3),
+        &tx,
+    )
+    .await;
+    match wrong {
+        Err(GatewayError::AuthRefused(msg)) => assert!(msg.contains("401"), "{msg}"),
+        other => panic!("expected AuthRefused, got {other:?}"),
+    }
+    let none = ingest::pull_once(&source(3, &server.url("/live"), None, None), tag(3), &tx).await;
+    assert!(
+        matches!(none, Err(GatewayError::AuthRefused(_))),
+        "{none:?}"
+    );
+}
+
+#[tokio::test]
+async fn redials_after_the_server_restarts() {
+    let server = RtspServer::start(None).await;
+    let url = server.url("/live");
+    let (tx, mut rx) = mpsc::channel(512);
+    let task = tokio::spawn(ingest::pull_forever(
+        source(4, &url, None, None),
+        tag(4),
+        tx,
+        fast_backoff(),
+    ));
+    collect(&mut rx, 5).await;
+    let port = server.stop().await;
+    let (_, err) = next_matching(&mut rx, 30, "an error after the server died", |_, e| {
+        matches!(e, IngestEvent::Error { .. })
+    })
+    .await;
+    let IngestEvent::Error { message, retry_in } = err else {
+        unreachable!()
+    };
+    assert!(!message.is_empty() && retry_in <= Duration::from_secs(1));
+    let _server = RtspServer::start_on(port, None).await;
+    let (codec, init, frags) = collect(&mut rx, 10).await;
+    check_stream(&codec, &init, &frags, Some(3000));
+    task.abort();
+}
+
+#[tokio::test]
+async fn two_cameras_at_once() {
+    let server = RtspServer::start(None).await;
+    let (tx, mut rx) = mpsc::channel(512);
+    let a = tokio::spawn(ingest::pull_forever(
+        source(10, &server.url("/live"), None, None),
+        tag(10),
+        tx.clone(),
+        fast_backoff(),
+    ));
+    let b = tokio::spawn(ingest::pull_forever(
+        source(11, &server.url("/live2"), None, None),
+        tag(11),
+        tx,
+        fast_backoff(),
+    ));
+    let mut counts = std::collections::HashMap::<i64, usize>::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while counts.get(&10).copied().unwrap_or(0) < 20
+            || counts.get(&11).copied().unwrap_or(0) < 20
+        {
+            match rx.recv().await {
+                Some((t, IngestEvent::Fragment(_))) => *counts.entry(t.camera_id).or_default() += 1,
+                Some((_, IngestEvent::Error { message, .. })) => panic!("pull failed: {message}"),
+                Some(_) => {}
+                None => panic!("closed"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("both cameras should stream: {counts:?}"));
+    a.abort();
+    b.abort();
+}
+
+#[tokio::test]
+async fn unreachable_camera_is_a_clear_error() {
+    let port = free_port();
+    let (tx, _rx) = mpsc::channel(16);
+    let r = tokio::time::timeout(
+        Duration::from_secs(15),
+        ingest::pull_once(
+            &source(5, &format!("rtsp://127.0.0.1:{port}/live"), None, None),
+            tag(5),
+            &tx,
+        ),
+    )
+    .await
+    .expect("fails fast");
+    let msg = r.expect_err("nothing listens there").to_string();
+    assert!(
+        msg.to_lowercase().contains("refused") || msg.contains("connect"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn camera_answering_garbage_is_a_clear_error() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let junk = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s
+                .write_all(b"\x00\xffHELLO garbage\r\n\r\n\x13\x37 not RTSP at all\r\n\r\n")
+                .await;
+            let _ = s.write_all(&[0xAAu8; 4096]).await;
+        }
+    });
+    let (tx, _rx) = mpsc::channel(16);
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        ingest::pull_once(
+            &source(6, &format!("rtsp://127.0.0.1:{port}/live"), None, None),
+            tag(6),
+            &tx,
+        ),
+    )
+    .await
+    .expect("fails, does not hang");
+    let err = r.expect_err("garbage is not a stream");
+    assert!(
+        matches!(err, GatewayError::Rtsp(_) | GatewayError::Timeout(_)),
+        "{err:?}"
+    );
+    junk.abort();
+}
