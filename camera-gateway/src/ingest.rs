@@ -123,6 +123,9 @@ pub struct MuxedFragment {
     /// Per pull, from 1.
     pub sequence: u64,
     pub decode_time: u64,
+    /// The camera's timestamp for this frame was unusable (not advancing or
+    /// jumping wildly) and one was synthesised.
+    pub timestamp_repaired: bool,
     /// When retina had the frame's last packet.
     pub received_wall: SystemTime,
     pub received_at: Instant,
@@ -304,7 +307,9 @@ pub async fn pull_once(src: &CameraSource, tag: PullTag, out: &Sink) -> Result<(
             continue;
         };
         let keyframe = frame.is_random_access_point();
+        let repaired_before = clock.repaired;
         let (dts, duration) = clock.next(frame.timestamp().timestamp(), received_at);
+        let timestamp_repaired = clock.repaired != repaired_before;
         if skipping && !keyframe {
             continue;
         }
@@ -322,6 +327,7 @@ pub async fn pull_once(src: &CameraSource, tag: PullTag, out: &Sink) -> Result<(
             keyframe,
             sequence,
             decode_time: dts,
+            timestamp_repaired,
             received_wall,
             received_at,
             muxed_wall: SystemTime::now(),

@@ -40,7 +40,8 @@ fn fast_backoff() -> Backoff {
 async fn collect(
     rx: &mut mpsc::Receiver<(PullTag, IngestEvent)>,
     n: usize,
-) -> (String, Vec<u8>, Vec<parse::FragmentInfo>) {
+) -> (String, Vec<u8>, Vec<parse::FragmentInfo>, usize) {
+    let mut repaired = 0;
     let (_, started) = next_matching(rx, 30, "stream start", |_, e| {
         matches!(e, IngestEvent::Started { .. })
     })
@@ -67,12 +68,15 @@ async fn collect(
                 assert_eq!(info.sync, f.keyframe);
                 assert_eq!(info.base_decode_time, f.decode_time);
                 assert!(f.muxed_at >= f.received_at);
+                if f.timestamp_repaired {
+                    repaired += 1;
+                }
                 frags.push(info);
             }
             other => panic!("unexpected {other:?}"),
         }
     }
-    (codec, init.to_vec(), frags)
+    (codec, init.to_vec(), frags, repaired)
 }
 
 fn check_stream(
@@ -127,7 +131,8 @@ async fn live_stream_gives_correct_frames_and_timestamps() {
         tx,
         fast_backoff(),
     ));
-    let (codec, init, frags) = collect(&mut rx, 45).await;
+    let (codec, init, frags, repaired) = collect(&mut rx, 45).await;
+    assert_eq!(repaired, 0, "good camera timestamps pass through");
     // 30 fps at the 90 kHz RTP clock.
     check_stream(&codec, &init, &frags, Some(3000));
     task.abort();
@@ -143,7 +148,12 @@ async fn identical_timestamps_are_repaired() {
         tx,
         fast_backoff(),
     ));
-    let (codec, init, frags) = collect(&mut rx, 60).await;
+    let (codec, init, frags, repaired) = collect(&mut rx, 60).await;
+    // The source really had unusable timestamps.
+    assert!(
+        repaired > 30,
+        "only {repaired} of 60 timestamps needed repair"
+    );
     check_stream(&codec, &init, &frags, None);
     task.abort();
 }
@@ -160,7 +170,8 @@ async fn digest_auth_accepted_and_wrong_password_refused() {
         tx,
         fast_backoff(),
     ));
-    let (codec, init, frags) = collect(&mut rx, 10).await;
+    let (codec, init, frags, repaired) = collect(&mut rx, 10).await;
+    assert_eq!(repaired, 0, "good camera timestamps pass through");
     check_stream(&codec, &init, &frags, None);
     task.abort();
 
@@ -204,7 +215,8 @@ async fn redials_after_the_server_restarts() {
     };
     assert!(!message.is_empty() && retry_in <= Duration::from_secs(1));
     let _server = RtspServer::start_on(port, None).await;
-    let (codec, init, frags) = collect(&mut rx, 10).await;
+    let (codec, init, frags, repaired) = collect(&mut rx, 10).await;
+    assert_eq!(repaired, 0, "good camera timestamps pass through");
     check_stream(&codec, &init, &frags, Some(3000));
     task.abort();
 }
@@ -296,4 +308,63 @@ async fn camera_answering_garbage_is_a_clear_error() {
         "{err:?}"
     );
     junk.abort();
+}
+
+/// The fMP4 we make is read back by an independent demuxer and decoder
+/// (GStreamer's qtdemux + openh264dec), frame for frame.
+#[tokio::test]
+async fn fmp4_output_decodes_with_an_independent_demuxer() {
+    let server = RtspServer::start(None).await;
+    let (tx, mut rx) = mpsc::channel(512);
+    let task = tokio::spawn(ingest::pull_forever(
+        source(20, &server.url("/live"), None, None),
+        tag(20),
+        tx,
+        fast_backoff(),
+    ));
+    let (_, started) = next_matching(&mut rx, 30, "stream start", |_, e| {
+        matches!(e, IngestEvent::Started { .. })
+    })
+    .await;
+    let IngestEvent::Started { init, .. } = started else {
+        unreachable!()
+    };
+    let mut file = init.to_vec();
+    let mut n = 0;
+    while n < 45 {
+        if let (_, IngestEvent::Fragment(f)) =
+            next_matching(&mut rx, 20, "fragments", |_, _| true).await
+        {
+            file.extend_from_slice(&f.data);
+            n += 1;
+        }
+    }
+    task.abort();
+    let dir = std::env::temp_dir().join(format!("tvgw-fmp4-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join("out.mp4");
+    std::fs::write(&path, &file).expect("write");
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new("gst-launch-1.0")
+            .args(["filesrc", &format!("location={}", path.display())])
+            .args(["!", "qtdemux", "!", "h264parse", "!", "openh264dec"])
+            .args(["!", "fakesink", "sync=false", "silent=false", "-v"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("gst-launch finishes")
+    .expect("gst-launch runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "gst-launch failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        stdout
+    );
+    // fakesink -v prints one "chain" line per decoded frame.
+    let decoded = stdout.lines().filter(|l| l.contains("chain")).count();
+    assert_eq!(decoded, 45, "decoded frames");
 }
