@@ -6,6 +6,7 @@
 #                     Playwright, no browser download), PostgreSQL 15,
 #                     wireguard-go/tools and iproute2 (the real-tunnel test),
 #                     wrk (benchmarks), Python aiosmtpd (a real SMTP server),
+#                     Python zeroconf (the scanner lab's mDNS responders),
 #                     GStreamer's RTSP server (the camera gateway tests),
 #                     and the end2end npm packages.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,6 +39,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import zeroconf' 2>/dev/null; then
+  log "installing Python zeroconf (mDNS responders in the scanner's namespace lab)"
+  python3 -m pip install -q zeroconf
 fi
 
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
