@@ -139,6 +139,32 @@ async fn live_stream_gives_correct_frames_and_timestamps() {
 }
 
 #[tokio::test]
+async fn h265_stream_gets_an_hvc1_init_segment() {
+    let server = RtspServer::start(None).await;
+    let (tx, mut rx) = mpsc::channel(512);
+    let task = tokio::spawn(ingest::pull_forever(
+        source(7, &server.url("/live265"), None, None),
+        tag(7),
+        tx,
+        fast_backoff(),
+    ));
+    let (codec, init, frags, repaired) = collect(&mut rx, 10).await;
+    assert_eq!(repaired, 0);
+    assert!(codec.starts_with("hvc1."), "{codec}");
+    parse::find(
+        &init,
+        &["moov", "trak", "mdia", "minf", "stbl", "stsd", "hvc1"],
+    )
+    .expect("hvc1 sample entry");
+    assert!(frags[0].sync);
+    for w in frags.windows(2) {
+        assert!(w[1].base_decode_time > w[0].base_decode_time);
+        assert_eq!(w[1].sequence, w[0].sequence + 1);
+    }
+    task.abort();
+}
+
+#[tokio::test]
 async fn identical_timestamps_are_repaired() {
     let server = RtspServer::start(None).await;
     let (tx, mut rx) = mpsc::channel(1024);

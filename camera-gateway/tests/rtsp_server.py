@@ -6,6 +6,7 @@ given port (0: a free one) and prints `READY <port>` once it serves.
 Mounts (all shared: one encoder feeds every client):
   /live   live test pattern, H.264 (x264, zerolatency), 30 fps, GOP 30
   /live2  another live pattern (a second camera)
+  /live265 the same in H.265 (x265)
   /zero   a raw .264 elementary stream generated at start: every RTP
           timestamp is the same (no timing in the source)
 With --user/--password every mount needs digest auth.
@@ -65,6 +66,12 @@ def main():
     pipelines = {
         "/live": LIVE.format(pattern="smpte"),
         "/live2": LIVE.format(pattern="ball"),
+        "/live265": (
+            "( videotestsrc is-live=true pattern=smpte "
+            "! video/x-raw,width=320,height=240,framerate=30/1 "
+            "! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=500 "
+            "! rtph265pay name=pay0 pt=96 config-interval=1 )"
+        ),
         "/zero": f"( filesrc location={raw} ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )",
     }
     for path, launch in pipelines.items():
