@@ -7,6 +7,7 @@
 //! * gateway: the frame's last RTP packet read → its fMP4 fragment muxed;
 //! * tunnel: the same start → the binary frame decoded at the portal;
 //! * viewer: the same start → the fragment handed to a viewer by the relay;
+//!
 //! and the time to first key frame for a viewer joining a running pull and
 //! for one whose pull must start first.
 
