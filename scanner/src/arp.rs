@@ -183,7 +183,7 @@ pub fn sweep(
         }
         let until = Instant::now() + cfg.wait;
         while Instant::now() < until {
-            if targets.iter().all(|ip| answered(ip)) {
+            if targets.iter().all(&answered) {
                 break;
             }
             thread::sleep(Duration::from_millis(5));

@@ -107,6 +107,9 @@ struct ScanArgs {
     /// Skip ONVIF WS-Discovery.
     #[arg(long)]
     no_onvif: bool,
+    /// Skip the TCP port probes.
+    #[arg(long)]
+    no_ports: bool,
 }
 
 #[derive(Args, Clone)]
@@ -182,6 +185,7 @@ impl ScanArgs {
             camera,
             mdns: !self.no_mdns,
             onvif: !self.no_onvif,
+            probe_ports: !self.no_ports,
         })
     }
 }

@@ -33,6 +33,7 @@ pub struct ScanOptions {
     pub camera: Option<Credentials>,
     pub mdns: bool,
     pub onvif: bool,
+    pub probe_ports: bool,
 }
 
 impl Default for ScanOptions {
@@ -47,6 +48,7 @@ impl Default for ScanOptions {
             camera: None,
             mdns: true,
             onvif: true,
+            probe_ports: true,
         }
     }
 }
@@ -194,7 +196,12 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
     let ports_started = Instant::now();
     let port_results = {
         let bar = bar.clone();
-        ports::probe(&probe_ips, &opts.ports, Arc::new(move || bar.inc(1))).await
+        let ips = if opts.probe_ports {
+            &probe_ips[..]
+        } else {
+            &[]
+        };
+        ports::probe(ips, &opts.ports, Arc::new(move || bar.inc(1))).await
     };
     let ports_ms = ms(ports_started.elapsed());
 
