@@ -121,6 +121,9 @@ pub async fn connect_and_serve(cfg: &TunnelConfig) -> Result<(), GatewayError> {
 struct Pull {
     tag: PullTag,
     task: JoinHandle<()>,
+    /// The last `stream_started` + init segment, re-sent when the portal
+    /// asks for a stream that is already running (it may have lost them).
+    started: Vec<Message>,
 }
 
 impl Drop for Pull {
@@ -182,8 +185,19 @@ impl<'a> Session<'a> {
                         Some(Err(e)) => return Err(GatewayError::Tunnel(e.to_string())),
                         Some(Ok(Message::Close(_))) => return Ok(()),
                         Some(Ok(Message::Text(text))) => {
-                            for reply in self.handle(text.as_str()) {
+                            let msg = match PortalMessage::from_json(text.as_str()) {
+                                Ok(m) => m,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "ignoring a bad control message from the portal");
+                                    continue;
+                                }
+                            };
+                            let resend = self.already_started(&msg);
+                            for reply in self.handle(msg) {
                                 send(&mut sink, Message::Text(reply.to_json().into())).await?;
+                            }
+                            for m in resend {
+                                send(&mut sink, m).await?;
                             }
                         }
                         Some(Ok(Message::Binary(b))) => {
@@ -197,7 +211,14 @@ impl<'a> Session<'a> {
                     if self.pulls.get(&tag.camera_id).map(|p| p.tag) != Some(tag) {
                         continue;
                     }
-                    for m in media_messages(tag.camera_id, event)? {
+                    let is_start = matches!(event, IngestEvent::Started { .. });
+                    let msgs = media_messages(tag.camera_id, event)?;
+                    if is_start {
+                        if let Some(p) = self.pulls.get_mut(&tag.camera_id) {
+                            p.started = msgs.clone();
+                        }
+                    }
+                    for m in msgs {
                         send(&mut sink, m).await?;
                     }
                 }
@@ -214,15 +235,21 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// For a `start_stream` of a running pull: what the portal needs to
+    /// (re)initialise its players.
+    fn already_started(&self, msg: &PortalMessage) -> Vec<Message> {
+        match msg {
+            PortalMessage::StartStream { camera_id } => self
+                .pulls
+                .get(camera_id)
+                .map(|p| p.started.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A control message from the portal; returns the replies to send now.
-    fn handle(&mut self, text: &str) -> Vec<GatewayMessage> {
-        let msg = match PortalMessage::from_json(text) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "ignoring a bad control message from the portal");
-                return Vec::new();
-            }
-        };
+    fn handle(&mut self, msg: PortalMessage) -> Vec<GatewayMessage> {
         match msg {
             PortalMessage::Cameras { cameras } => {
                 let new: HashMap<_, _> = cameras.into_iter().map(|c| (c.id, c)).collect();
@@ -275,7 +302,14 @@ impl<'a> Session<'a> {
                     self.media_tx.clone(),
                     self.cfg.camera_backoff.clone(),
                 ));
-                self.pulls.insert(camera_id, Pull { tag, task });
+                self.pulls.insert(
+                    camera_id,
+                    Pull {
+                        tag,
+                        task,
+                        started: Vec::new(),
+                    },
+                );
                 Vec::new()
             }
             PortalMessage::StopStream { camera_id } => {

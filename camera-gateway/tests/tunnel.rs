@@ -292,6 +292,17 @@ async fn one_pull_fans_out_to_many_viewers_and_stops_after_the_last() {
     // One RTSP client for five viewers.
     assert_eq!(rtsp.clients.load(Ordering::SeqCst), 1);
 
+    // Asking again for a running stream re-sends its start and init (a
+    // portal that lost them can recover) without a second pull.
+    cmd.send(PortalMessage::StartStream { camera_id: 1 })
+        .await
+        .expect("cmd");
+    next_ctl(&mut ctl, 10, "stream_started again", |m| {
+        matches!(m, GatewayMessage::StreamStarted { camera_id: 1, .. })
+    })
+    .await;
+    assert_eq!(rtsp.clients.load(Ordering::SeqCst), 1);
+
     drop(kept);
     drop(slow);
     drop(late);
