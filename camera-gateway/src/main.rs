@@ -1,4 +1,3 @@
-use anyhow::Context;
 use clap::Parser;
 use truevault_gateway::config::{Cli, Settings};
 use truevault_gateway::tunnel::{self, TunnelConfig};
@@ -12,7 +11,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     // Both ring and aws-lc-rs may be compiled in through dependencies; pick one.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let settings = Settings::from_cli(&Cli::parse()).context("configuration")?;
+    let settings = Settings::from_cli(&Cli::parse())?;
     tracing::info!(portal = %settings.tunnel_url, agent = truevault_gateway::AGENT, "starting");
     let cfg = TunnelConfig::new(settings.tunnel_url, settings.token);
     tokio::select! {
