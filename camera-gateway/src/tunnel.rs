@@ -57,6 +57,7 @@ impl TunnelConfig {
 
 /// Media waiting for the socket; past this the cameras skip to key frames.
 const MEDIA_QUEUE: usize = 256;
+const MAX_SNAPSHOTS_IN_FLIGHT: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs forever: dial, serve, back off, dial again.
@@ -142,6 +143,8 @@ struct Session<'a> {
     snap_tx: mpsc::Sender<GatewayMessage>,
     snap_rx: mpsc::Receiver<GatewayMessage>,
     http: reqwest::Client,
+    /// Snapshots in flight; more requests are refused, not queued.
+    snapshots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl<'a> Session<'a> {
@@ -158,6 +161,7 @@ impl<'a> Session<'a> {
             snap_tx,
             snap_rx,
             http: reqwest::Client::new(),
+            snapshots: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_SNAPSHOTS_IN_FLIGHT)),
         }
     }
 
@@ -334,6 +338,15 @@ impl<'a> Session<'a> {
                         message: "camera has no snapshot URL".into(),
                     }];
                 };
+                let Ok(permit) = self.snapshots.clone().try_acquire_owned() else {
+                    return vec![GatewayMessage::SnapshotError {
+                        request_id,
+                        camera_id,
+                        message: format!(
+                            "busy: {MAX_SNAPSHOTS_IN_FLIGHT} snapshots already in flight"
+                        ),
+                    }];
+                };
                 let (user, pass) = (spec.username.clone(), spec.password.clone());
                 let (http, tx) = (self.http.clone(), self.snap_tx.clone());
                 tokio::spawn(async move {
@@ -361,6 +374,7 @@ impl<'a> Session<'a> {
                             message: e.to_string(),
                         },
                     };
+                    drop(permit);
                     let _ = tx.send(reply).await;
                 });
                 Vec::new()

@@ -202,7 +202,7 @@ async fn one_pull_fans_out_to_many_viewers_and_stops_after_the_last() {
     expect_hello(&mut ws).await;
 
     let (hub, mut events) = Hub::new(HubConfig {
-        viewer_queue_fragments: 20,
+        viewer_queue_fragments: 45,
         ..HubConfig::default()
     });
     // Three viewers read, one never does.

@@ -15,6 +15,49 @@
 //! viewer's queued media is dropped and it skips to the next key frame, so a
 //! slow viewer never delays the publisher or the other viewers, and memory
 //! stays bounded. Payloads are [`Bytes`]: shared, never copied per viewer.
+//!
+//! # How the portal drives it
+//!
+//! - gateway binary frame → `truevault_wire::gateway::decode_media`; init →
+//!   [`Hub::publish_init`], fragment → [`Hub::publish_fragment`] with its
+//!   key-frame flag (`Bytes::slice_ref` shares the payload with the frame);
+//! - gateway `stream_error` (or the gateway going offline) →
+//!   [`Hub::interrupt`]: viewers see [`ViewerItem::Interrupted`] and, when
+//!   the camera comes back, a fresh `Init`;
+//! - camera deleted or access revoked → [`Hub::close`]: viewers' `recv`
+//!   returns `None`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::time::Duration;
+//! use truevault_relay::{Hub, HubConfig, HubEvent, ViewerItem};
+//!
+//! let (hub, mut events) = Hub::new(HubConfig::default());
+//! let demand = hub.clone();
+//! tokio::spawn(async move {
+//!     while let Some(ev) = events.recv().await {
+//!         match ev {
+//!             HubEvent::FirstViewer(cam) => { /* send StartStream { camera_id: cam } */ }
+//!             HubEvent::LastViewerLeft(cam) => {
+//!                 let hub = demand.clone();
+//!                 tokio::spawn(async move {
+//!                     tokio::time::sleep(Duration::from_secs(10)).await;
+//!                     if hub.remove_if_idle(cam) { /* send StopStream { camera_id: cam } */ }
+//!                 });
+//!             }
+//!         }
+//!     }
+//! });
+//! // In a viewer's WebSocket handler:
+//! let mut sub = hub.subscribe(7);
+//! while let Some(item) = sub.recv().await {
+//!     match item {
+//!         ViewerItem::Init(b) | ViewerItem::Fragment { data: b, .. } => { /* ws.send(Binary(b)) */ let _ = b; }
+//!         ViewerItem::Interrupted(why) => { /* tell the player: reconnecting */ let _ = why; }
+//!     }
+//! }
+//! # }
+//! ```
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -258,6 +301,21 @@ impl Hub {
             q.items.push_back(ViewerItem::Interrupted(reason.clone()));
             drop(q);
             v.notify.notify_one();
+        }
+    }
+
+    /// Ends every viewer of a camera (deleted, access revoked) and forgets
+    /// it: their `recv` returns what is queued, then `None`.
+    pub fn close(&self, camera: CameraId) {
+        let Some(ch) = lock(&self.inner.channels).remove(&camera) else {
+            return;
+        };
+        for v in &ch.viewers {
+            v.lock().closed = true;
+            v.notify.notify_one();
+        }
+        if !ch.viewers.is_empty() {
+            let _ = self.inner.events.send(HubEvent::LastViewerLeft(camera));
         }
     }
 
@@ -569,6 +627,29 @@ mod tests {
             assert_eq!(items[0], ViewerItem::Init(Bytes::from_static(b"b")));
             assert_eq!(frag_ids(&items), vec![2]);
         }
+    }
+
+    #[tokio::test]
+    async fn close_ends_viewers() {
+        let (hub, mut ev) = Hub::new(HubConfig::default());
+        hub.publish_init(4, Bytes::from_static(b"i")).unwrap();
+        let mut a = hub.subscribe(4);
+        assert_eq!(ev.recv().await, Some(HubEvent::FirstViewer(4)));
+        let waiter = tokio::spawn(async move {
+            let mut n = 0;
+            while a.recv().await.is_some() {
+                n += 1;
+            }
+            n
+        });
+        hub.close(4);
+        let n = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("recv ends")
+            .expect("joined");
+        assert_eq!(n, 1, "the queued init, then None");
+        assert_eq!(ev.recv().await, Some(HubEvent::LastViewerLeft(4)));
+        assert!(hub.cameras().is_empty());
     }
 
     #[tokio::test]
