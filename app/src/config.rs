@@ -40,6 +40,77 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
+    pub billing: BillingConfig,
+}
+
+/// Payment providers. With no Stripe or PayPal credentials the built-in
+/// test provider is on, so a fresh install can walk the whole flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillingConfig {
+    /// Force the test provider on or off; default: on when no real provider is configured.
+    pub test_provider: Option<bool>,
+    pub stripe_api_base: String,
+    pub stripe_secret_key: Option<SecretString>,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub stripe_webhook_secret: Option<SecretString>,
+    pub paypal_api_base: String,
+    pub paypal_client_id: Option<String>,
+    pub paypal_secret: Option<SecretString>,
+    pub paypal_webhook_id: Option<String>,
+    /// PayPal billing plan ids, keyed `{plan slug}_{cycle}`, e.g. `personal_monthly`.
+    pub paypal_plans: std::collections::BTreeMap<String, String>,
+    /// Tax added to invoices, in basis points (2,100 = 21 %).
+    pub tax_rate_bp: i64,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            test_provider: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            paypal_api_base: "https://api-m.paypal.com".into(),
+            paypal_client_id: None,
+            paypal_secret: None,
+            paypal_webhook_id: None,
+            paypal_plans: Default::default(),
+            tax_rate_bp: 0,
+        }
+    }
+}
+
+impl BillingConfig {
+    pub fn stripe_enabled(&self) -> bool {
+        self.stripe_secret_key.is_some() && self.stripe_webhook_secret.is_some()
+    }
+
+    pub fn paypal_enabled(&self) -> bool {
+        self.paypal_client_id.is_some()
+            && self.paypal_secret.is_some()
+            && self.paypal_webhook_id.is_some()
+    }
+
+    pub fn test_enabled(&self) -> bool {
+        self.test_provider
+            .unwrap_or(!self.stripe_enabled() && !self.paypal_enabled())
+    }
+
+    /// Providers offered at checkout, in the order shown.
+    pub fn providers(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.stripe_enabled() {
+            v.push("stripe".to_string());
+        }
+        if self.paypal_enabled() {
+            v.push("paypal".to_string());
+        }
+        if self.test_enabled() {
+            v.push("test".to_string());
+        }
+        v
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +151,7 @@ impl Default for Config {
             auth_rate_per_minute: 30,
             db_max_connections: 16,
             log_json: false,
+            billing: BillingConfig::default(),
         }
     }
 }
@@ -132,6 +204,15 @@ impl Config {
                     "database_url must start with sqlite: or postgres:".into(),
                 ));
             }
+        }
+        if !(0..=10_000).contains(&self.billing.tax_rate_bp) {
+            return Err(ConfigError::Invalid(
+                "billing.tax_rate_bp must be between 0 and 10000".into(),
+            ));
+        }
+        for base in [&self.billing.stripe_api_base, &self.billing.paypal_api_base] {
+            url::Url::parse(base)
+                .map_err(|e| ConfigError::Invalid(format!("billing API base {base}: {e}")))?;
         }
         if let Some(smtp) = &self.smtp {
             if !matches!(smtp.security.as_str(), "none" | "starttls" | "tls") {

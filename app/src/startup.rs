@@ -98,6 +98,8 @@ impl Application {
             themes: ThemeCache::default(),
             leptos_options,
             node_changes: Default::default(),
+            clock: Default::default(),
+            jobs_changed: Default::default(),
         };
         let router = router(state.clone());
         Ok(Self {
@@ -119,6 +121,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         use axum::serve::ListenerExt;
+        crate::jobs::spawn_worker(self.state.clone());
         // Pages stream in several writes; without TCP_NODELAY, Nagle and
         // delayed ACKs add ~40 ms to every page.
         let listener = self.listener.tap_io(|tcp| {

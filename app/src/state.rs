@@ -6,8 +6,8 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::{
-    config::Config, db::Db, http::metrics::Metrics, http::rate_limit::RateLimiter, mail::Mailer,
-    secrets::Keys, themes::cache::ThemeCache,
+    clock::Clock, config::Config, db::Db, http::metrics::Metrics, http::rate_limit::RateLimiter,
+    mail::Mailer, secrets::Keys, themes::cache::ThemeCache,
 };
 
 #[derive(Clone)]
@@ -23,6 +23,10 @@ pub struct AppState {
     /// Woken whenever any node's desired peer set changes; long-polling
     /// nodes then check their own version.
     pub node_changes: Arc<tokio::sync::Notify>,
+    /// Billing automation's notion of now (moved forward in tests).
+    pub clock: Clock,
+    /// Woken when a workflow step is scheduled, so the worker runs it at once.
+    pub jobs_changed: Arc<tokio::sync::Notify>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -142,6 +142,9 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
             ),
             Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
         }
+        if let Err(e) = crate::billing::workflows::schedule_signup(state, user_id).await {
+            tracing::warn!(user_id, error = %e, "could not schedule the onboarding mails");
+        }
     }
     Ok(())
 }

@@ -13,7 +13,9 @@ use truevault_wire::{ApiError, ApiErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
-    crate::nodes::api::router().merge(crate::inventory::api::router())
+    crate::nodes::api::router()
+        .merge(crate::inventory::api::router())
+        .merge(crate::billing::webhooks::router())
 }
 
 /// The token of an `Authorization: Bearer …` header.

@@ -65,3 +65,84 @@ mod tests {
         assert!(validate_limits(&[-2]).is_err());
     }
 }
+
+/// The user's subscription as the billing page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionInfo {
+    pub id: i64,
+    pub plan_id: i64,
+    pub plan_name: String,
+    pub cycle: String,
+    pub status: String,
+    pub provider: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub cancel_at_period_end: bool,
+    pub pending_plan_name: Option<String>,
+}
+
+impl SubscriptionInfo {
+    /// Paid features stay on while the customer still has time to pay.
+    pub fn grants_plan(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "grace_period" | "past_due")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceInfo {
+    pub id: i64,
+    pub number: i64,
+    pub description: String,
+    pub amount_cents: i64,
+    pub tax_cents: i64,
+    pub total_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub due_at: i64,
+    pub paid_at: Option<i64>,
+    pub created_at: i64,
+    pub customer_email: String,
+    pub customer_name: String,
+}
+
+/// `TV-000042`.
+pub fn invoice_label(number: i64) -> String {
+    format!("TV-{number:06}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingOverview {
+    pub subscription: Option<SubscriptionInfo>,
+    pub invoices: Vec<InvoiceInfo>,
+    pub plans: Vec<Plan>,
+    pub current_plan: String,
+    pub is_vip: bool,
+    /// Providers the customer may pay with here (`test`, `stripe`, `paypal`).
+    pub providers: Vec<String>,
+}
+
+/// A row of the admin's scheduled-steps page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub id: i64,
+    pub workflow: String,
+    pub step: String,
+    pub user_email: Option<String>,
+    pub due_at: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// A workflow mail template in the admin's editor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailTemplateInfo {
+    pub name: String,
+    pub subject: String,
+    pub body: String,
+    pub customised: bool,
+    pub preview_subject: String,
+    pub preview_body: String,
+}

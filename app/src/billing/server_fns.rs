@@ -6,10 +6,10 @@
 
 use leptos::prelude::*;
 
-use super::model::Plan;
+use super::model::{BillingOverview, InvoiceInfo, JobRow, MailTemplateInfo, Plan};
 #[cfg(feature = "ssr")]
 use {
-    super::{model, repo},
+    super::{model, repo, service},
     crate::{audit, error::AppError, sfn},
 };
 
@@ -100,4 +100,231 @@ fn parse_price(s: &str) -> Result<i64, ServerFnError> {
     let whole: i64 = whole.parse().map_err(|_| bad())?;
     let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
     Ok(whole * 100 + frac)
+}
+
+// ---- the customer's billing ----
+
+#[server(endpoint = "billing/overview")]
+pub async fn my_billing() -> Result<BillingOverview, ServerFnError> {
+    let user = sfn::user()?;
+    Ok(service::overview(&sfn::state(), &user).await?)
+}
+
+/// Starts a checkout and sends the browser to the provider (or answers
+/// with a message when a downgrade is only scheduled).
+#[server(endpoint = "billing/checkout")]
+pub async fn checkout(
+    plan_id: i64,
+    cycle: String,
+    provider: String,
+) -> Result<String, ServerFnError> {
+    let user = sfn::user()?;
+    match service::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
+        service::CheckoutStart::Redirect(url) => {
+            leptos_axum::redirect(&url);
+            Ok(String::new())
+        }
+        service::CheckoutStart::Message(m) => Ok(m),
+    }
+}
+
+#[server(endpoint = "billing/cancel")]
+pub async fn cancel_subscription() -> Result<String, ServerFnError> {
+    let user = sfn::user()?;
+    Ok(service::cancel(&sfn::state(), &user, false).await?)
+}
+
+#[server(endpoint = "billing/resume")]
+pub async fn resume_subscription() -> Result<String, ServerFnError> {
+    let user = sfn::user()?;
+    Ok(service::cancel(&sfn::state(), &user, true).await?)
+}
+
+#[server(endpoint = "billing/invoice")]
+pub async fn invoice(number: i64) -> Result<InvoiceInfo, ServerFnError> {
+    let user = sfn::user()?;
+    Ok(repo::invoice_of_user(&sfn::state().db, user.id, number)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?)
+}
+
+/// The test provider's checkout page: what is being paid.
+#[server(endpoint = "billing/test_checkout")]
+pub async fn test_checkout(reference: String) -> Result<(String, String), ServerFnError> {
+    let user = sfn::user()?;
+    let state = sfn::state();
+    if !state.config.billing.test_enabled() {
+        return Err(AppError::NotFound.into());
+    }
+    let c = repo::checkout_by_reference(&state.db.pool, &reference)
+        .await
+        .map_err(AppError::from)?
+        .filter(|c| c.user_id == user.id && c.provider == "test" && c.status == "open")
+        .ok_or(AppError::NotFound)?;
+    let plan = repo::find_plan(&state.db.pool, c.plan_id)
+        .await
+        .map_err(AppError::from)?
+        .map(|p| p.1)
+        .unwrap_or_default();
+    Ok((
+        format!("TrueVault {plan} ({})", c.cycle),
+        model::format_price(c.amount_cents, &c.currency),
+    ))
+}
+
+#[server(endpoint = "billing/test_pay")]
+pub async fn test_pay(reference: String, result: String) -> Result<(), ServerFnError> {
+    let user = sfn::user()?;
+    let outcome = service::test_pay(&sfn::state(), &user, &reference, &result).await?;
+    match outcome {
+        service::Outcome::Applied(_) | service::Outcome::Duplicate => {
+            leptos_axum::redirect("/billing?checkout=done")
+        }
+        _ => leptos_axum::redirect("/billing?checkout=declined"),
+    }
+    Ok(())
+}
+
+// ---- the admin's automation and mail templates ----
+
+#[server(endpoint = "admin/jobs")]
+pub async fn admin_jobs(status: String) -> Result<Vec<JobRow>, ServerFnError> {
+    sfn::admin()?;
+    let status = Some(status.as_str())
+        .filter(|s| ["pending", "running", "done", "failed", "cancelled"].contains(s));
+    Ok(crate::jobs::list(&sfn::state(), status, 300)
+        .await
+        .map_err(AppError::from)?)
+}
+
+#[server(endpoint = "admin/job_retry")]
+pub async fn admin_retry_job(id: i64) -> Result<String, ServerFnError> {
+    let admin = sfn::admin()?;
+    let state = sfn::state();
+    if !crate::jobs::retry(&state, id)
+        .await
+        .map_err(AppError::from)?
+    {
+        return Err(AppError::Conflict("Only a failed step can be retried.".into()).into());
+    }
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "job.retried",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    Ok(format!("Step {id} is queued again."))
+}
+
+#[server(endpoint = "admin/mail_templates")]
+pub async fn admin_mail_templates() -> Result<Vec<MailTemplateInfo>, ServerFnError> {
+    use crate::mail::workflow;
+    sfn::admin()?;
+    let db = &sfn::state().db;
+    let sample = workflow::sample_vars();
+    let mut out = Vec::new();
+    for name in workflow::NAMES {
+        let custom = workflow::custom(db, name).await.map_err(AppError::from)?;
+        let (preview_subject, preview_body) = workflow::render(db, name, &sample)
+            .await
+            .map_err(AppError::Internal)?;
+        let (subject, body, customised) = match custom {
+            Some((s, b)) => (s, b, true),
+            None => (
+                workflow::default_subject(name)
+                    .unwrap_or_default()
+                    .to_string(),
+                default_body_source(name),
+                false,
+            ),
+        };
+        out.push(MailTemplateInfo {
+            name: name.to_string(),
+            subject,
+            body,
+            customised,
+            preview_subject,
+            preview_body,
+        });
+    }
+    Ok(out)
+}
+
+/// The built-in body with its variables unfilled, as a starting point.
+#[cfg(feature = "ssr")]
+fn default_body_source(name: &str) -> String {
+    use crate::mail::workflow::{self, MailVars, VARIABLES};
+    // Render with each variable set to its own placeholder.
+    let mut v = MailVars::default();
+    let fields: [&mut String; 7] = [
+        &mut v.first_name,
+        &mut v.plan_name,
+        &mut v.amount,
+        &mut v.invoice_number,
+        &mut v.dashboard_url,
+        &mut v.support,
+        &mut v.days_left,
+    ];
+    for (f, name) in fields.into_iter().zip(VARIABLES) {
+        *f = format!("{{{{ {name} }}}}");
+    }
+    workflow::default_text(name, &v)
+        .and_then(|r| r.ok())
+        .map(|(_, body)| body)
+        .unwrap_or_default()
+}
+
+#[server(endpoint = "admin/mail_template_save")]
+pub async fn admin_save_mail_template(
+    name: String,
+    subject: String,
+    body: String,
+) -> Result<String, ServerFnError> {
+    use crate::mail::workflow;
+    let admin = sfn::admin()?;
+    let Some(name) = workflow::NAMES.iter().find(|n| **n == name) else {
+        return Err(AppError::NotFound.into());
+    };
+    workflow::validate(&subject, &body).map_err(AppError::Validation)?;
+    let state = sfn::state();
+    workflow::save(&state.db, name, subject.trim(), &body)
+        .await
+        .map_err(AppError::from)?;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "mail_template.saved",
+        name,
+        "",
+        "",
+    )
+    .await;
+    Ok(format!("Saved the {name} mail."))
+}
+
+#[server(endpoint = "admin/mail_template_reset")]
+pub async fn admin_reset_mail_template(name: String) -> Result<String, ServerFnError> {
+    use crate::mail::workflow;
+    let admin = sfn::admin()?;
+    let Some(name) = workflow::NAMES.iter().find(|n| **n == name) else {
+        return Err(AppError::NotFound.into());
+    };
+    let state = sfn::state();
+    workflow::reset(&state.db, name)
+        .await
+        .map_err(AppError::from)?;
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "mail_template.reset",
+        name,
+        "",
+        "",
+    )
+    .await;
+    Ok(format!("The {name} mail is back to the built-in text."))
 }

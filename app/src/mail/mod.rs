@@ -4,6 +4,7 @@
 //! links do not sit in the database.
 
 pub mod templates;
+pub mod workflow;
 
 use std::time::Duration;
 
@@ -68,11 +69,17 @@ impl Mailer {
     /// Renders and sends one message. Mail failures are recorded and logged
     /// but never fail the action that triggered them.
     pub async fn send(&self, to: &str, mail: Mail) {
+        let _ = self.send_checked(to, mail).await;
+    }
+
+    /// Like [`Mailer::send`], but says whether the message left (or reached
+    /// the outbox), so a scheduled step can be retried when it did not.
+    pub async fn send_checked(&self, to: &str, mail: Mail) -> Result<(), String> {
         let (subject, body) = match mail.render() {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, template = mail.name(), "mail template failed");
-                return;
+                return Err(format!("template {}: {e}", mail.name()));
             }
         };
         let (status, error, stored_body) = match &self.smtp {
@@ -94,12 +101,16 @@ impl Mailer {
         .bind(stored_body)
         .bind(mail.name())
         .bind(status)
-        .bind(error)
+        .bind(&error)
         .bind(now())
         .execute(&self.db.pool)
         .await;
         if let Err(e) = res {
             tracing::error!(error = %e, "could not record mail in outbox");
+        }
+        match error {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 

@@ -52,6 +52,14 @@ pub struct NewDevices {
     pub support: String,
 }
 
+/// A message already rendered elsewhere (workflow mails, which an admin may
+/// have rewritten).
+pub struct Rendered {
+    pub name: &'static str,
+    pub subject: String,
+    pub body: String,
+}
+
 pub enum Mail {
     Verify(Verify),
     Reset(Reset),
@@ -59,6 +67,7 @@ pub enum Mail {
     TwoFactorChanged(TwoFactorChanged),
     AlreadyRegistered(AlreadyRegistered),
     NewDevices(NewDevices),
+    Rendered(Rendered),
 }
 
 impl Mail {
@@ -70,6 +79,7 @@ impl Mail {
             Mail::TwoFactorChanged(_) => "twofa_changed",
             Mail::AlreadyRegistered(_) => "already_registered",
             Mail::NewDevices(_) => "new_devices",
+            Mail::Rendered(r) => r.name,
         }
     }
 
@@ -83,6 +93,7 @@ impl Mail {
             Mail::AlreadyRegistered(t) => {
                 ("You already have a TrueVault account".into(), t.render()?)
             }
+            Mail::Rendered(r) => (r.subject.clone(), r.body.clone()),
             Mail::NewDevices(t) => {
                 let subject = match t.devices.len() {
                     1 => "A new device joined your home network".into(),

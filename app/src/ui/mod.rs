@@ -110,6 +110,11 @@ fn Site() -> impl IntoView {
                     <Route path=path!("/devices") view=Devices/>
                     <Route path=path!("/devices/:id") view=DeviceUsage/>
                     <Route path=path!("/network") view=Network/>
+                    <Route path=path!("/billing") view=Billing/>
+                    <Route path=path!("/billing/invoices/:number") view=InvoicePage/>
+                    <Route path=path!("/billing/test-pay/:reference") view=TestPayPage/>
+                    <Route path=path!("/admin/jobs") view=AdminJobs/>
+                    <Route path=path!("/admin/mail") view=AdminMail/>
                     <Route path=path!("/network/:id") view=NetworkDevice/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/admin") view=AdminUsers/>

@@ -3,6 +3,7 @@
 //! `TRUEVAULT_TEST_PG_URL` is set — and talks to it over HTTP.
 
 mod accounts;
+mod billing;
 mod helpers;
 mod inventory;
 mod security;

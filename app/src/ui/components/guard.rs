@@ -46,6 +46,8 @@ where
                             <a href="/admin/themes">"Themes"</a>
                             <a href="/admin/plans">"Plans"</a>
                             <a href="/admin/outbox">"Mail outbox"</a>
+                            <a href="/admin/jobs">"Automation"</a>
+                            <a href="/admin/mail">"Mail templates"</a>
                             <a href="/admin/audit">"Audit log"</a>
                         </nav>
                         <div class="admin-content">{children(u)}</div>

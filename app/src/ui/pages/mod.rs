@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod auth;
+mod billing;
 mod dashboard;
 mod devices;
 mod network;
@@ -12,6 +13,7 @@ mod servers;
 pub use account::Account;
 pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes, AdminUsers};
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
+pub use billing::{AdminJobs, AdminMail, Billing, InvoicePage, TestPayPage};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
 pub use network::{Network, NetworkDevice};

@@ -1,0 +1,124 @@
+//! Provider webhooks: `POST /api/v1/billing/webhooks/{stripe,paypal}`.
+//! Verified before anything is parsed; every event applied at most once.
+
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use truevault_payments::{paypal, stripe, PaymentEvent};
+
+use super::service::{self, Outcome};
+use crate::{
+    api::{self, request_id},
+    state::AppState,
+};
+
+/// Provider events are a few kilobytes.
+pub const MAX_BODY: usize = 256 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/billing/webhooks/stripe", post(stripe_webhook))
+        .route("/api/v1/billing/webhooks/paypal", post(paypal_webhook))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+fn refused(rid: String, e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "webhook refused");
+    api::error(
+        StatusCode::BAD_REQUEST,
+        "INVALID_SIGNATURE",
+        "The webhook could not be verified.",
+        Some(e.to_string()),
+        rid,
+    )
+}
+
+async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rid = request_id();
+    let Some(secret) = state.config.billing.stripe_webhook_secret.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Err(e) = stripe::verify_signature(secret.expose(), header, &body, state.clock.now()) {
+        return refused(rid, e);
+    }
+    match stripe::parse_event(&body) {
+        Ok(event) => apply(&state, "stripe", &event, rid).await,
+        Err(e) => api::error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_BODY",
+            "The event could not be read.",
+            Some(e.to_string()),
+            rid,
+        ),
+    }
+}
+
+async fn paypal_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rid = request_id();
+    let Some(webhook_id) = state.config.billing.paypal_webhook_id.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let client = match service::paypal_client(&state) {
+        Ok(c) => c,
+        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let ph = match paypal::PayPalHeaders::from_pairs(headers.iter()) {
+        Ok(h) => h,
+        Err(e) => return refused(rid, e),
+    };
+    if let Err(e) = client.verify_webhook(&webhook_id, &ph, &body).await {
+        return refused(rid, e);
+    }
+    match paypal::parse_event(&body) {
+        Ok(event) => apply(&state, "paypal", &event, rid).await,
+        Err(e) => api::error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_BODY",
+            "The event could not be read.",
+            Some(e.to_string()),
+            rid,
+        ),
+    }
+}
+
+async fn apply(state: &AppState, provider: &str, event: &PaymentEvent, rid: String) -> Response {
+    match service::apply_event(state, provider, event).await {
+        Ok(Outcome::Applied(what)) => {
+            Json(serde_json::json!({ "received": true, "outcome": what })).into_response()
+        }
+        Ok(Outcome::Duplicate) => {
+            Json(serde_json::json!({ "received": true, "outcome": "duplicate" })).into_response()
+        }
+        // Acknowledged (a retry would be refused the same way) but not applied.
+        Ok(Outcome::Rejected(why)) => {
+            Json(serde_json::json!({ "received": true, "outcome": "rejected", "reason": why }))
+                .into_response()
+        }
+        // Out of order: a non-2xx makes the provider deliver it again later.
+        Ok(Outcome::RetryLater(why)) => api::error(
+            StatusCode::CONFLICT,
+            "RETRY_LATER",
+            "The event arrived before the one it depends on.",
+            Some(why),
+            rid,
+        ),
+        Err(e) => e.into_api_response(rid),
+    }
+}

@@ -1,0 +1,366 @@
+//! The customer's billing: plan and subscription, checkout, cancel/resume,
+//! invoices (printable), and the built-in test provider's payment page.
+//! For admins: scheduled workflow steps and the workflow mail templates.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    accounts::model::CurrentUser,
+    billing::{
+        model::{format_price, invoice_label, BillingOverview, InvoiceInfo},
+        server_fns::{
+            admin_jobs, admin_mail_templates, invoice, my_billing, test_checkout,
+            AdminResetMailTemplate, AdminRetryJob, AdminSaveMailTemplate, CancelSubscription,
+            Checkout, ResumeSubscription, TestPay,
+        },
+    },
+    ui::components::{
+        guard::{RequireAdmin, RequireUser},
+        notice::{error_text, format_time, ActionNotice},
+    },
+};
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "active" => "Active",
+        "grace_period" => "Payment failed — grace period",
+        "past_due" => "Past due",
+        "cancelled" => "Cancelled",
+        "expired" => "Expired",
+        "suspended" => "Suspended",
+        _ => "Unknown",
+    }
+}
+
+#[component]
+pub fn Billing() -> impl IntoView {
+    view! {
+        <Title text="Billing — TrueVault"/>
+        <RequireUser children=|_u: CurrentUser| view! { <BillingPage/> }/>
+    }
+}
+
+#[component]
+fn BillingPage() -> impl IntoView {
+    let checkout = ServerAction::<Checkout>::new();
+    let cancel = ServerAction::<CancelSubscription>::new();
+    let resume = ServerAction::<ResumeSubscription>::new();
+    let data = Resource::new(
+        move || {
+            (
+                checkout.version().get(),
+                cancel.version().get(),
+                resume.version().get(),
+            )
+        },
+        |_| my_billing(),
+    );
+    let query = leptos_router::hooks::use_query_map();
+    let done = move || query.read().get("checkout");
+    view! {
+        <h1>"Billing"</h1>
+        {move || done().map(|d| match d.as_str() {
+            "done" => view! { <p class="notice success" data-testid="checkout-done">"Thank you! Your payment went through."</p> }.into_any(),
+            "declined" => view! { <p class="notice error">"The payment was declined; nothing was charged."</p> }.into_any(),
+            _ => view! { <p class="notice">"The checkout was cancelled; nothing was charged."</p> }.into_any(),
+        })}
+        <ActionNotice value=checkout.value()/>
+        <ActionNotice value=cancel.value()/>
+        <ActionNotice value=resume.value()/>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || data.get().map(|r| match r {
+                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Ok(o) => view! { <Overview o=o checkout cancel resume/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Overview(
+    o: BillingOverview,
+    checkout: ServerAction<Checkout>,
+    cancel: ServerAction<CancelSubscription>,
+    resume: ServerAction<ResumeSubscription>,
+) -> impl IntoView {
+    let sub = o.subscription.clone();
+    view! {
+        <section class="card" data-testid="subscription">
+            <h2>{format!("Your plan: {}", o.current_plan)}</h2>
+            {o.is_vip.then(|| view! { <p class="notice success">"VIP account: no payment needed and no limits."</p> })}
+            {match sub.clone() {
+                None => view! { <p class="muted">"No paid subscription."</p> }.into_any(),
+                Some(s) => view! {
+                    <p>
+                        <strong data-testid="subscription-status">{status_label(&s.status)}</strong>
+                        {format!(" · {} {} ({})", format_price(s.amount_cents, &s.currency), s.cycle, s.plan_name)}
+                    </p>
+                    <p class="muted">{format!("Current period {} → {}", format_time(s.current_period_start), format_time(s.current_period_end))}</p>
+                    {s.pending_plan_name.clone().map(|p| view! { <p class="muted">{format!("Moves to {p} at the end of this period.")}</p> })}
+                    {if s.cancel_at_period_end {
+                        view! {
+                            <p class="notice">{format!("Ends on {} and will not renew.", format_time(s.current_period_end))}</p>
+                            <ActionForm action=resume attr:class="inline-form"><button type="submit" class="btn btn-primary">"Resume subscription"</button></ActionForm>
+                        }.into_any()
+                    } else if s.grants_plan() {
+                        view! { <ActionForm action=cancel attr:class="inline-form"><button type="submit" class="btn btn-ghost">"Cancel at period end"</button></ActionForm> }.into_any()
+                    } else {
+                        ().into_any()
+                    }}
+                }.into_any(),
+            }}
+        </section>
+        {(!o.is_vip).then(|| {
+            let providers = o.providers.clone();
+            let plans = o.plans.clone();
+            view! {
+                <section class="plans-grid">
+                    {plans.into_iter().filter(|p| p.price_monthly_cents > 0).map(|p| {
+                        let providers = providers.clone();
+                        view! {
+                            <div class="card plan" data-plan=p.slug.clone()>
+                                <h3>{p.name.clone()}</h3>
+                                <p class="price">{format!("{} / month", format_price(p.price_monthly_cents, &p.currency))}</p>
+                                <p class="muted small">{format!("or {} / year", format_price(p.price_yearly_cents, &p.currency))}</p>
+                                <ActionForm action=checkout attr:class="form">
+                                    <input type="hidden" name="plan_id" value=p.id/>
+                                    <label>"Billing"
+                                        <select name="cycle">
+                                            <option value="monthly">"Monthly"</option>
+                                            <option value="yearly">"Yearly"</option>
+                                        </select>
+                                    </label>
+                                    <label>"Pay with"
+                                        <select name="provider">
+                                            {providers.into_iter().map(|pr| {
+                                                let label = match pr.as_str() { "stripe" => "Card (Stripe)", "paypal" => "PayPal", _ => "Test payment (no real money)" };
+                                                view! { <option value=pr.clone()>{label}</option> }
+                                            }).collect_view()}
+                                        </select>
+                                    </label>
+                                    <button type="submit" class="btn btn-primary">{format!("Choose {}", p.name)}</button>
+                                </ActionForm>
+                            </div>
+                        }
+                    }).collect_view()}
+                </section>
+            }
+        })}
+        <section class="card">
+            <h2>"Invoices"</h2>
+            {if o.invoices.is_empty() {
+                view! { <p class="muted">"No invoices yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" data-testid="invoices">
+                        <thead><tr><th>"Invoice"</th><th>"Date"</th><th>"Total"</th><th>"Status"</th></tr></thead>
+                        <tbody>
+                            {o.invoices.iter().map(|i| view! {
+                                <tr>
+                                    <td><a href=format!("/billing/invoices/{}", i.number)>{invoice_label(i.number)}</a></td>
+                                    <td>{format_time(i.created_at)}</td>
+                                    <td>{format_price(i.total_cents, &i.currency)}</td>
+                                    <td>{i.status.clone()}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+pub fn InvoicePage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let number = move || {
+        params
+            .read()
+            .get("number")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    view! {
+        <Title text="Invoice — TrueVault"/>
+        <RequireUser children=move |_u: CurrentUser| {
+            let inv = Resource::new(number, invoice);
+            view! {
+                <p class="no-print"><a href="/billing">"← Billing"</a></p>
+                <Suspense fallback=|| ()>
+                    {move || inv.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Ok(i) => view! { <InvoiceSheet i=i/> }.into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
+
+#[component]
+fn InvoiceSheet(i: InvoiceInfo) -> impl IntoView {
+    view! {
+        <article class="card invoice" data-testid="invoice">
+            <header>
+                <h1>{format!("Invoice {}", invoice_label(i.number))}</h1>
+                <p class="muted">"TrueVault"</p>
+            </header>
+            <dl class="facts">
+                <dt>"Billed to"</dt><dd>{format!("{} <{}>", i.customer_name, i.customer_email)}</dd>
+                <dt>"Date"</dt><dd>{format_time(i.created_at)}</dd>
+                <dt>"Due"</dt><dd>{format_time(i.due_at)}</dd>
+                <dt>"Status"</dt><dd data-testid="invoice-status">{i.status.clone()}</dd>
+                {i.paid_at.map(|p| view! { <dt>"Paid"</dt><dd>{format_time(p)}</dd> })}
+            </dl>
+            <table class="table">
+                <thead><tr><th>"Description"</th><th class="num">"Amount"</th></tr></thead>
+                <tbody>
+                    <tr><td>{i.description.clone()}</td><td class="num">{format_price(i.amount_cents, &i.currency)}</td></tr>
+                    <tr><td>"Tax"</td><td class="num">{format_price(i.tax_cents, &i.currency)}</td></tr>
+                    <tr class="total"><td>"Total"</td><td class="num" data-testid="invoice-total">{format_price(i.total_cents, &i.currency)}</td></tr>
+                </tbody>
+            </table>
+            <p class="no-print"><button type="button" class="btn btn-ghost" onclick="window.print()">"Print"</button></p>
+        </article>
+    }
+}
+
+/// The built-in test provider's "bank" page.
+#[component]
+pub fn TestPayPage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let reference = move || params.read().get("reference").unwrap_or_default();
+    view! {
+        <Title text="Test payment — TrueVault"/>
+        <RequireUser children=move |_u: CurrentUser| {
+            let pay = ServerAction::<TestPay>::new();
+            let info = Resource::new(reference, test_checkout);
+            view! {
+                <h1>"Test payment"</h1>
+                <p class="notice">"This is TrueVault's built-in test provider: no real money moves."</p>
+                <Suspense fallback=|| ()>
+                    {move || info.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Ok((what, amount)) => view! {
+                            <section class="card">
+                                <p>{what}</p>
+                                <p class="price" data-testid="test-amount">{amount}</p>
+                                {["pay", "pay_fail_renewals", "decline"].into_iter().map(|result| {
+                                    let label = match result { "pay" => "Pay", "pay_fail_renewals" => "Pay (renewals will fail)", _ => "Decline" };
+                                    view! {
+                                        <ActionForm action=pay attr:class="inline-form">
+                                            <input type="hidden" name="reference" value=reference()/>
+                                            <input type="hidden" name="result" value=result/>
+                                            <button type="submit" class=if result == "decline" { "btn btn-danger" } else { "btn btn-primary" } data-testid=format!("test-{result}")>{label}</button>
+                                        </ActionForm>
+                                    }
+                                }).collect_view()}
+                            </section>
+                        }.into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
+
+#[component]
+pub fn AdminJobs() -> impl IntoView {
+    view! {
+        <Title text="Automation — Admin — TrueVault"/>
+        <RequireAdmin children=|_u: CurrentUser| {
+            let retry = ServerAction::<AdminRetryJob>::new();
+            let query = leptos_router::hooks::use_query_map();
+            let status = move || query.read().get("status").unwrap_or_default();
+            let jobs = Resource::new(move || (status(), retry.version().get()), |(s, _)| admin_jobs(s));
+            view! {
+                <h1>"Automation"</h1>
+                <p class="muted">"Workflow steps: signup mails, receipts, dunning (reminders on days 0, 3 and 7, suspension on day 8), expiry notices and renewals."</p>
+                <p class="filters">
+                    <a href="/admin/jobs">"All"</a>" · "<a href="/admin/jobs?status=pending">"Pending"</a>" · "
+                    <a href="/admin/jobs?status=failed">"Failed"</a>" · "<a href="/admin/jobs?status=done">"Done"</a>
+                </p>
+                <ActionNotice value=retry.value()/>
+                <Suspense fallback=|| ()>
+                    {move || jobs.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table" data-testid="jobs">
+                                <thead><tr><th>"Workflow"</th><th>"Step"</th><th>"User"</th><th>"Due"</th><th>"Status"</th><th>"Attempts"</th><th>"Error"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|j| view! {
+                                        <tr>
+                                            <td>{j.workflow.clone()}</td>
+                                            <td>{j.step.clone()}</td>
+                                            <td>{j.user_email.clone().unwrap_or_default()}</td>
+                                            <td>{format_time(j.due_at)}</td>
+                                            <td>{j.status.clone()}</td>
+                                            <td>{j.attempts}</td>
+                                            <td class="small">{j.last_error.clone().unwrap_or_default()}</td>
+                                            <td>{(j.status == "failed").then(|| view! {
+                                                <ActionForm action=retry attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=j.id/>
+                                                    <button type="submit" class="btn btn-ghost small">"Retry"</button>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
+
+#[component]
+pub fn AdminMail() -> impl IntoView {
+    view! {
+        <Title text="Mail templates — Admin — TrueVault"/>
+        <RequireAdmin children=|_u: CurrentUser| {
+            let save = ServerAction::<AdminSaveMailTemplate>::new();
+            let reset = ServerAction::<AdminResetMailTemplate>::new();
+            let list = Resource::new(move || (save.version().get(), reset.version().get()), |_| admin_mail_templates());
+            view! {
+                <h1>"Mail templates"</h1>
+                <p class="muted">"Variables: {{ first_name }}, {{ plan_name }}, {{ amount }}, {{ invoice_number }}, {{ dashboard_url }}, {{ support }}, {{ days_left }}."</p>
+                <ActionNotice value=save.value()/>
+                <ActionNotice value=reset.value()/>
+                <Suspense fallback=|| ()>
+                    {move || list.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Ok(list) => list.into_iter().map(|t| {
+                            let name = t.name.clone();
+                            let form_name = t.name.clone();
+                            let (subject, body) = (t.subject.clone(), t.body.clone());
+                            view! {
+                            <section class="card" data-template=t.name.clone()>
+                                <h2>{t.name.clone()}{t.customised.then_some(" (edited)")}</h2>
+                                <ActionForm action=save attr:class="form">
+                                    <input type="hidden" name="name" value=form_name.clone()/>
+                                    <label>"Subject" <input type="text" name="subject" value=subject.clone() maxlength="200"/></label>
+                                    <label>"Body" <textarea name="body" rows="8">{body.clone()}</textarea></label>
+                                    <button type="submit" class="btn btn-primary">"Save"</button>
+                                </ActionForm>
+                                {t.customised.then(|| view! {
+                                    <ActionForm action=reset attr:class="inline-form">
+                                        <input type="hidden" name="name" value=name.clone()/>
+                                        <button type="submit" class="btn btn-ghost small">"Back to built-in text"</button>
+                                    </ActionForm>
+                                })}
+                                <details><summary>"Preview"</summary>
+                                    <p><strong>{t.preview_subject.clone()}</strong></p>
+                                    <pre class="config">{t.preview_body.clone()}</pre>
+                                </details>
+                            </section>
+                        }}).collect_view().into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}

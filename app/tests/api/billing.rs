@@ -1,0 +1,566 @@
+//! Billing on the built-in test provider (subscribe → invoice → receipt;
+//! failed renewal → grace → reminders → suspension on day 8; VIPs exempt),
+//! Stripe webhooks (signed, wrongly signed, stale, replayed, out of order,
+//! wrong amount), and the scheduler running each step exactly once.
+
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use truevault::{billing::rules::DAY, db::Db, jobs, secrets::SecretString};
+
+use crate::helpers::{new_client, TestApp};
+
+const WEBHOOK_SECRET: &str = "whsec_test_only_not_a_real_secret";
+
+async fn plan_id(app: &TestApp, slug: &str) -> i64 {
+    app.count(&format!("SELECT id FROM plans WHERE slug = '{slug}'"))
+        .await
+}
+
+/// Runs due steps until none is due or running (the app's own worker runs
+/// beside us, so wait for its claims too).
+async fn settle(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        jobs::run_due(&app.state, "test").await.expect("run steps");
+        let now = app.state.clock.now();
+        let busy = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'running' OR (status = 'pending' AND due_at <= {now})"
+            ))
+            .await;
+        if busy == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "steps did not settle: {busy} left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts a test-provider checkout and pays it; returns the reference.
+async fn subscribe(app: &TestApp, user: &reqwest::Client, slug: &str, result: &str) -> String {
+    let id = plan_id(app, slug).await.to_string();
+    let res = app
+        .post_form(
+            user,
+            "/api/billing/checkout",
+            &[
+                ("plan_id", id.as_str()),
+                ("cycle", "monthly"),
+                ("provider", "test"),
+            ],
+        )
+        .await;
+    let location = res
+        .headers()
+        .get("location")
+        .or_else(|| res.headers().get("serverfnredirect"))
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .unwrap_or_else(|| panic!("checkout redirects: {}", res.status()));
+    let reference = location.rsplit('/').next().expect("reference").to_string();
+    let page = app
+        .get_html(user, &format!("/billing/test-pay/{reference}"))
+        .await;
+    assert!(
+        page.contains("data-testid=\"test-amount\""),
+        "the test provider shows what is paid"
+    );
+    let res = app
+        .post_form(
+            user,
+            "/api/billing/test_pay",
+            &[("reference", &reference), ("result", result)],
+        )
+        .await;
+    assert!(crate::helpers::redirected(&res), "paid: {}", res.status());
+    settle(app).await;
+    reference
+}
+
+async fn status_of(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar::<_, String>(
+        "SELECT s.status FROM subscriptions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
+    )
+    .bind(email)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("subscription")
+}
+
+async fn user_plan(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar::<_, String>(
+        "SELECT p.slug FROM users u JOIN plans p ON p.id = u.plan_id WHERE u.email = $1",
+    )
+    .bind(email)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("plan")
+}
+
+async fn mails(app: &TestApp, to: &str, template: &str) -> i64 {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM mail_outbox WHERE to_addr = '{to}' AND template = '{template}'"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn subscribing_on_the_test_provider_gives_an_invoice_and_a_receipt() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("ada@example.com").await;
+    subscribe(&app, &user, "personal", "pay").await;
+
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+    assert_eq!(user_plan(&app, "ada@example.com").await, "personal");
+    let (subject, body) = app.last_mail_to("ada@example.com").await.expect("receipt");
+    assert_eq!(subject, "Your TrueVault receipt TV-000001");
+    assert!(
+        body.contains("$9.99") && body.contains("Personal"),
+        "{body}"
+    );
+    let invoice = app.get_html(&user, "/billing/invoices/1").await;
+    assert!(
+        invoice.contains("TV-000001") && invoice.contains("$9.99") && invoice.contains(">paid<"),
+        "{invoice}"
+    );
+    let billing = app.get_html(&user, "/billing").await;
+    assert!(billing.contains("Active") && billing.contains("TV-000001"));
+
+    // Another customer cannot see the invoice.
+    let bob = app.signed_in_user("bob@example.com").await;
+    let res = app
+        .post_form(&bob, "/api/billing/invoice", &[("number", "1")])
+        .await;
+    assert!(res.text().await.unwrap_or_default().contains("Not found"));
+
+    // Cancel at period end, then resume: the expiry notices come and go.
+    let res = app.post_form(&user, "/api/billing/cancel", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE workflow = 'expiry' AND status = 'pending'")
+            .await,
+        3
+    );
+    let res = app.post_form(&user, "/api/billing/resume", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // A renewal on the test provider charges again: second invoice, second receipt.
+    app.state.clock.advance(32 * DAY);
+    settle(&app).await;
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+    assert_eq!(
+        mails(&app, "ada@example.com", "expiring").await,
+        0,
+        "resumed: no expiry notices"
+    );
+    assert_eq!(mails(&app, "ada@example.com", "receipt").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM invoices").await, 2);
+    assert_eq!(
+        app.count("SELECT MAX(number) FROM invoices").await,
+        2,
+        "numbers are sequential"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_renewal_reminds_on_days_0_3_7_and_suspends_on_day_8() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("ada@example.com").await;
+    subscribe(&app, &user, "family", "pay_fail_renewals").await;
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+
+    app.state.clock.advance(31 * DAY + 60);
+    settle(&app).await;
+    assert_eq!(status_of(&app, "ada@example.com").await, "grace_period");
+    assert_eq!(
+        mails(&app, "ada@example.com", "payment_failed").await,
+        1,
+        "day 0 reminder"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invoices WHERE status = 'overdue'")
+            .await,
+        1
+    );
+    assert_eq!(
+        user_plan(&app, "ada@example.com").await,
+        "family",
+        "service keeps running in grace"
+    );
+
+    app.state.clock.advance(3 * DAY);
+    settle(&app).await;
+    assert_eq!(status_of(&app, "ada@example.com").await, "past_due");
+    assert_eq!(
+        mails(&app, "ada@example.com", "payment_failed").await,
+        2,
+        "day 3 reminder"
+    );
+
+    app.state.clock.advance(4 * DAY);
+    settle(&app).await;
+    assert_eq!(
+        mails(&app, "ada@example.com", "payment_failed").await,
+        3,
+        "day 7 reminder"
+    );
+    assert_eq!(status_of(&app, "ada@example.com").await, "past_due");
+
+    app.state.clock.advance(DAY);
+    settle(&app).await;
+    assert_eq!(status_of(&app, "ada@example.com").await, "suspended");
+    assert_eq!(user_plan(&app, "ada@example.com").await, "free");
+    assert_eq!(mails(&app, "ada@example.com", "suspended").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE status = 'failed'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn vips_pay_nothing_and_are_never_suspended() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let user = app.signed_in_user("vip@example.com").await;
+    subscribe(&app, &user, "personal", "pay_fail_renewals").await;
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/vip",
+            &[("email", "vip@example.com"), ("vip", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let id = plan_id(&app, "business").await.to_string();
+    let res = app
+        .post_form(
+            &user,
+            "/api/billing/checkout",
+            &[
+                ("plan_id", id.as_str()),
+                ("cycle", "monthly"),
+                ("provider", "test"),
+            ],
+        )
+        .await;
+    assert!(res
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("VIP account needs no payment"));
+
+    app.state.clock.advance(31 * DAY + 60);
+    settle(&app).await;
+    app.state.clock.advance(9 * DAY);
+    settle(&app).await;
+    assert_eq!(
+        status_of(&app, "vip@example.com").await,
+        "active",
+        "a VIP is never moved to grace or suspended"
+    );
+    assert_eq!(mails(&app, "vip@example.com", "payment_failed").await, 0);
+    assert_eq!(mails(&app, "vip@example.com", "suspended").await, 0);
+}
+
+#[tokio::test]
+async fn downgrades_wait_for_the_period_end_and_upgrades_are_prorated() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("ada@example.com").await;
+    subscribe(&app, &user, "family", "pay").await;
+    // Downgrade: scheduled, nothing charged.
+    let personal = plan_id(&app, "personal").await.to_string();
+    let res = app
+        .post_form(
+            &user,
+            "/api/billing/checkout",
+            &[
+                ("plan_id", personal.as_str()),
+                ("cycle", "monthly"),
+                ("provider", "test"),
+            ],
+        )
+        .await;
+    assert!(res
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("when your current period ends"));
+    assert_eq!(user_plan(&app, "ada@example.com").await, "family");
+    // Upgrade half-way: the unused half of $14.99 is credited on $29.99.
+    app.state.clock.advance(15 * DAY);
+    let business = plan_id(&app, "business").await.to_string();
+    app.post_form(
+        &user,
+        "/api/billing/checkout",
+        &[
+            ("plan_id", business.as_str()),
+            ("cycle", "monthly"),
+            ("provider", "test"),
+        ],
+    )
+    .await;
+    let charged = app
+        .count("SELECT amount_cents FROM checkouts ORDER BY id DESC LIMIT 1")
+        .await;
+    assert!(
+        (2_200..2_300).contains(&charged),
+        "prorated charge {charged}"
+    );
+}
+
+// ---- Stripe webhooks ----
+
+fn sign(body: &str, t: i64, secret: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post_stripe(app: &TestApp, body: &str, signature: &str) -> (StatusCode, Value) {
+    let res = new_client()
+        .post(app.url("/api/v1/billing/webhooks/stripe"))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn checkout_completed(id: &str, reference: &str, amount: i64, created: i64) -> String {
+    json!({
+        "id": id, "object": "event", "type": "checkout.session.completed", "created": created,
+        "data": { "object": {
+            "id": "cs_test_1", "object": "checkout.session", "client_reference_id": reference,
+            "amount_total": amount, "currency": "usd", "subscription": "sub_test_1", "payment_status": "paid"
+        }}
+    })
+    .to_string()
+}
+
+fn invoice_event(id: &str, kind: &str, amount: i64, created: i64, period_end: i64) -> String {
+    json!({
+        "id": id, "object": "event", "type": kind, "created": created,
+        "data": { "object": {
+            "id": format!("in_{id}"), "object": "invoice", "subscription": "sub_test_1",
+            "amount_paid": amount, "amount_due": amount, "currency": "usd", "payment_intent": format!("pi_{id}"),
+            "lines": { "data": [ { "period": { "start": created, "end": period_end } } ] }
+        }}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn stripe_webhooks_are_verified_idempotent_and_checked_against_our_records() {
+    let app = TestApp::spawn_with(|c| {
+        c.billing.stripe_secret_key = Some(SecretString::new("sk_test_not_real"));
+        c.billing.stripe_webhook_secret = Some(SecretString::new(WEBHOOK_SECRET));
+        c.billing.stripe_api_base = "http://127.0.0.1:9".into();
+    })
+    .await;
+    app.signed_in_user("ada@example.com").await;
+    let user_id = app
+        .count("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .await;
+    let personal = plan_id(&app, "personal").await;
+    let now = app.state.clock.now();
+    // Our record of what Stripe was asked to charge.
+    truevault::billing::repo::create_checkout(
+        &app.state.db,
+        "ref_stripe_1",
+        user_id,
+        personal,
+        "monthly",
+        "stripe",
+        999,
+        "USD",
+        now,
+    )
+    .await
+    .expect("checkout");
+
+    // Out of order: the renewal-style invoice before the checkout is refused for a retry.
+    let early = invoice_event("evt_early", "invoice.paid", 999, now, now + 31 * DAY);
+    let (status, _) = post_stripe(&app, &early, &sign(&early, now, WEBHOOK_SECRET)).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an event before its subscription asks for a retry"
+    );
+
+    let wrong_amount = checkout_completed("evt_amount", "ref_stripe_1", 1, now);
+    let (status, v) = post_stripe(
+        &app,
+        &wrong_amount,
+        &sign(&wrong_amount, now, WEBHOOK_SECRET),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v["outcome"], "rejected",
+        "an amount we did not ask for is never trusted"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM subscriptions").await, 0);
+
+    truevault::billing::repo::create_checkout(
+        &app.state.db,
+        "ref_stripe_2",
+        user_id,
+        personal,
+        "monthly",
+        "stripe",
+        999,
+        "USD",
+        now,
+    )
+    .await
+    .expect("checkout");
+    let body = checkout_completed("evt_ok", "ref_stripe_2", 999, now);
+    for (what, sig, expected) in [
+        (
+            "wrong secret",
+            sign(&body, now, "whsec_other"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "stale",
+            sign(&body, now - 301, WEBHOOK_SECRET),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "garbage header",
+            "t=abc,v1=zz".to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("no header", String::new(), StatusCode::BAD_REQUEST),
+    ] {
+        let (status, v) = post_stripe(&app, &body, &sig).await;
+        assert_eq!(status, expected, "{what}");
+        assert_eq!(v["error"]["code"], "INVALID_SIGNATURE", "{what}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM subscriptions").await,
+        0,
+        "nothing applied from bad signatures"
+    );
+
+    let (status, v) = post_stripe(&app, &body, &sign(&body, now, WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["outcome"], "subscription_active");
+    let (status, v) = post_stripe(&app, &body, &sign(&body, now + 5, WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v["outcome"], "duplicate",
+        "a replayed event changes nothing"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM invoices").await, 1);
+    assert_eq!(user_plan(&app, "ada@example.com").await, "personal");
+
+    // Stripe's retry of the early invoice now finds the subscription.
+    let (status, _) = post_stripe(&app, &early, &sign(&early, now, WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A failure older than the newest applied event does not undo it.
+    let old_failure = invoice_event(
+        "evt_old_fail",
+        "invoice.payment_failed",
+        999,
+        now - 100,
+        now,
+    );
+    let (status, v) =
+        post_stripe(&app, &old_failure, &sign(&old_failure, now, WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["outcome"], "rejected");
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+
+    // A current failure starts the grace period.
+    let failure = invoice_event("evt_fail", "invoice.payment_failed", 999, now + 10, now);
+    let (_, v) = post_stripe(&app, &failure, &sign(&failure, now, WEBHOOK_SECRET)).await;
+    assert_eq!(v["outcome"], "grace_period");
+    assert_eq!(status_of(&app, "ada@example.com").await, "grace_period");
+    // Paid after all: active again, dunning cancelled.
+    app.state.clock.advance(DAY);
+    let paid = invoice_event(
+        "evt_paid_late",
+        "invoice.paid",
+        999,
+        now + 20,
+        now + 31 * DAY,
+    );
+    let (_, v) = post_stripe(
+        &app,
+        &paid,
+        &sign(&paid, app.state.clock.now(), WEBHOOK_SECRET),
+    )
+    .await;
+    assert_eq!(v["outcome"], "renewed", "{v}");
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE workflow = 'dunning' AND status = 'pending'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invoices WHERE status = 'overdue'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn two_workers_run_every_step_exactly_once() {
+    let app = TestApp::spawn().await;
+    app.signed_in_user("ada@example.com").await;
+    let user_id = app
+        .count("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .await;
+    let now = app.state.clock.now();
+    let steps = 300;
+    for chunk in 0..(steps / 100) {
+        let values: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    "('signup', 'tips', {user_id}, NULL, {}, {now})",
+                    now - 1000 + chunk * 100 + i
+                )
+            })
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO jobs (workflow, step, user_id, subscription_id, due_at, created_at) VALUES {}",
+            values.join(",")
+        ))
+        .execute(&app.state.db.pool)
+        .await
+        .expect("insert steps");
+    }
+    // A second "portal instance": its own pool on the same database.
+    let mut second = app.state.clone();
+    second.db = Db::connect(&app.state.config.database_url(), 8)
+        .await
+        .expect("second pool");
+    let a = tokio::spawn({
+        let s = app.state.clone();
+        async move { jobs::run_due(&s, "worker-a").await }
+    });
+    let b = tokio::spawn(async move { jobs::run_due(&second, "worker-b").await });
+    let ran = a.await.expect("a").expect("run a") + b.await.expect("b").expect("run b");
+    settle(&app).await;
+    assert!(ran <= steps as usize);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE workflow = 'signup' AND step = 'tips' AND status = 'done' AND attempts = 1").await, steps);
+    assert_eq!(
+        mails(&app, "ada@example.com", "tips").await,
+        steps,
+        "one mail per step, none twice"
+    );
+}
