@@ -9,8 +9,6 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    // Both ring and aws-lc-rs may be compiled in through dependencies; pick one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = Settings::from_cli(&Cli::parse())?;
     tracing::info!(portal = %settings.tunnel_url, agent = truevault_gateway::AGENT, "starting");
     let cfg = TunnelConfig::new(settings.tunnel_url, settings.token);

@@ -86,6 +86,9 @@ pub async fn run(mut cfg: TunnelConfig) {
 }
 
 pub async fn connect_and_serve(cfg: &TunnelConfig) -> Result<(), GatewayError> {
+    // wss needs a process-wide rustls provider; when other crates compile in
+    // a second one, rustls cannot pick by itself. Already installed: fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut request = cfg
         .url
         .as_str()
