@@ -52,10 +52,12 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--user")
     p.add_argument("--password")
+    p.add_argument("--workdir", help="where to write the raw clip (the caller removes it)")
     args = p.parse_args()
     Gst.init(None)
 
-    tmp = tempfile.mkdtemp(prefix="tv-rtsp-")
+    tmp = args.workdir or tempfile.mkdtemp(prefix="tv-rtsp-")
+    os.makedirs(tmp, exist_ok=True)
     raw = os.path.join(tmp, "clip.264")
     make_raw_264(raw)
 

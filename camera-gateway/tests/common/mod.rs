@@ -18,6 +18,7 @@ pub const PYTHON: &str = "/usr/bin/python3";
 pub struct RtspServer {
     pub port: u16,
     child: Child,
+    workdir: std::path::PathBuf,
     pub clients: Arc<AtomicUsize>,
 }
 
@@ -28,8 +29,15 @@ impl RtspServer {
 
     pub async fn start_on(port: u16, auth: Option<(&str, &str)>) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py");
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let workdir = std::env::temp_dir().join(format!(
+            "tvgw-rtsp-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
         let mut cmd = Command::new(PYTHON);
         cmd.arg(script).arg("--port").arg(port.to_string());
+        cmd.arg("--workdir").arg(&workdir);
         if let Some((u, p)) = auth {
             cmd.args(["--user", u, "--password", p]);
         }
@@ -69,6 +77,7 @@ impl RtspServer {
         Self {
             port,
             child,
+            workdir,
             clients,
         }
     }
@@ -89,6 +98,7 @@ impl Drop for RtspServer {
     fn drop(&mut self) {
         // Only the process this guard started, by its PID.
         let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.workdir);
     }
 }
 
