@@ -41,13 +41,6 @@ impl std::fmt::Debug for CameraSource {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 impl CameraSource {
     /// Moves credentials out of the URL; the spec's own username/password
     /// win over the URL's.
@@ -67,8 +60,8 @@ impl CameraSource {
         if url.host_str().is_none() {
             return Err(GatewayError::Url("no host".into()));
         }
-        let url_user = percent_decode(url.username());
-        let url_pass = url.password().map(percent_decode);
+        let url_user = crate::percent_decode(url.username());
+        let url_pass = url.password().map(crate::percent_decode);
         // Setting these cannot fail on an rtsp:// URL with a host.
         let _ = url.set_username("");
         let _ = url.set_password(None);

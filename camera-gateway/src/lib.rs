@@ -45,3 +45,10 @@ pub fn unix_micros(t: std::time::SystemTime) -> u64 {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
+
+/// User names and passwords inside URLs are percent-encoded.
+pub(crate) fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}

@@ -36,8 +36,8 @@ pub async fn fetch(
     if !matches!(url.scheme(), "http" | "https") {
         return Err(err(&url, "not an http(s) URL"));
     }
-    let url_user = url.username().to_string();
-    let url_pass = url.password().map(str::to_string);
+    let url_user = crate::percent_decode(url.username());
+    let url_pass = url.password().map(crate::percent_decode);
     let _ = url.set_username("");
     let _ = url.set_password(None);
     let user = username
