@@ -271,7 +271,7 @@ fn print_table(r: &ScanReport) {
         r.timings.total_ms
     );
     println!(
-        "{:<15} {:<17} {:<22} {:<11} {:<24} {:<24} SERVICES",
+        "{:<15} {:<17} {:<24} {:<11} {:<24} {:<24} SERVICES",
         "IP", "MAC", "VENDOR", "TYPE", "NAME / MODEL", "PORTS"
     );
     for h in &r.hosts {
@@ -299,10 +299,10 @@ fn print_table(r: &ScanReport) {
             .join(" ");
         let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
         println!(
-            "{:<15} {:<17} {:<22} {} {:<9} {:<24} {:<24} {}",
+            "{:<15} {:<17} {:<24} {} {:<9} {:<24} {:<24} {}",
             h.ip,
             h.mac,
-            cut(&vendor, 22),
+            cut(&vendor, 24),
             icon(h.device_type),
             h.device_type.as_str(),
             cut(if name.is_empty() { "-" } else { &name }, 24),
