@@ -13,6 +13,7 @@ use lab::Lab;
 use truevault_wire::inventory::{DeviceType, ScannedHost};
 
 const HOST_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/host.py");
+const PORTAL_STUB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/portal_stub.py");
 
 struct Expect {
     last: u8,
@@ -212,7 +213,7 @@ fn lab_scan_finds_every_host_and_names_it() {
         eprintln!("SKIPPED lab_scan: building network namespaces needs root");
         return;
     }
-    let lab = build_lab();
+    let mut lab = build_lab();
 
     // Privileged: the raw ARP sweep, with ONVIF credentials for the camera.
     let out = lab.run_scanner(
@@ -310,4 +311,85 @@ fn lab_scan_finds_every_host_and_names_it() {
         "a fallback scan can't mark devices offline"
     );
     check_identity(&lab, &found);
+
+    check_sync(&mut lab);
+}
+
+/// `sync` end to end through the binary, against a stand-in portal in the
+/// scanner's namespace: the body that arrives is the scan, within the
+/// wire types; a refused token is exit code 4.
+fn check_sync(lab: &mut Lab) {
+    let dir = std::env::temp_dir().join(format!("tvs-sync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let body = dir.join("body.json");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "tvs_lab_token\n").expect("token");
+    let ns = lab.scanner_ns().to_string();
+    let body_s = body.to_string_lossy().to_string();
+    lab.spawn_in(
+        &ns,
+        &[
+            "python3",
+            PORTAL_STUB,
+            "--port",
+            "18080",
+            "--token",
+            "tvs_lab_token",
+            "--out",
+            &body_s,
+        ],
+        Some("READY"),
+    );
+    let tf = token_file.to_string_lossy().to_string();
+    let out = lab.run_scanner(
+        &[
+            "sync",
+            "--no-progress",
+            "--iface",
+            "eth0",
+            "--portal",
+            "http://127.0.0.1:18080",
+            "--token-file",
+            &tf,
+        ],
+        false,
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "sync failed: {stderr}");
+    assert!(!stderr.contains("tvs_lab_token"), "token in the logs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("synced 5 hosts: 5 new"), "{stdout}");
+    let req: truevault_wire::inventory::SyncRequest =
+        serde_json::from_slice(&std::fs::read(&body).expect("body")).expect("SyncRequest");
+    assert!(req.full_scan);
+    assert_eq!(req.network, "10.77.0.0/24");
+    assert!(req.agent.starts_with("truevault-scanner/"));
+    let macs: Vec<&str> = req.hosts.iter().map(|h| h.mac.as_str()).collect();
+    let want: Vec<&str> = HOSTS.iter().map(|e| e.mac).collect();
+    assert_eq!(macs, want);
+    assert_eq!(req.hosts.iter().filter(|h| h.is_camera).count(), 2);
+
+    let out = lab.run_scanner(
+        &[
+            "sync",
+            "--no-progress",
+            "--iface",
+            "eth0",
+            "--no-mdns",
+            "--no-onvif",
+            "--no-ports",
+            "--portal",
+            "http://127.0.0.1:18080",
+            "--token",
+            "tvs_wrong",
+        ],
+        false,
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(4), "refused token: {stderr}");
+    assert!(stderr.contains("INVALID_TOKEN"), "{stderr}");
+    assert!(!stderr.contains("tvs_wrong"), "token in the logs");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,8 +8,10 @@
 //! when an assertion fails.
 //!
 //! To extend it (e.g. with the portal for a sync end-to-end test): start the
-//! portal with `lab.spawn_in(lab.scanner_ns(), …)` listening on 127.0.0.1,
-//! then run `lab.scanner_command(["sync", "--portal", "http://127.0.0.1:PORT", …])`.
+//! portal with `lab.spawn_in(lab.scanner_ns(), …)` listening on 127.0.0.1
+//! (the namespace's own loopback), then
+//! `lab.run_scanner(&["sync", "--portal", "http://127.0.0.1:PORT", "--token-file", …], false, limit)`,
+//! as `lab_scan.rs` does against `portal_stub.py`.
 
 #![allow(dead_code)]
 
@@ -235,16 +237,15 @@ impl Lab {
         Path::new(env!("CARGO_BIN_EXE_truevault-scanner"))
     }
 
-    /// Runs the scanner in its namespace with a deadline; `as_nobody` drops
-    /// root (and with it CAP_NET_RAW) first.
-    pub fn run_scanner(&self, args: &[&str], as_nobody: bool, limit: Duration) -> Output {
+    /// The scanner as a command in its namespace; `as_nobody` drops root
+    /// (and with it CAP_NET_RAW) first.
+    pub fn scanner_command(&self, args: &[&str], as_nobody: bool) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.scanner_ns]);
-        let bin;
         if as_nobody {
             let dir = std::env::temp_dir().join(format!("{}-bin", self.prefix));
             std::fs::create_dir_all(&dir).expect("tmp dir");
-            bin = dir.join("truevault-scanner");
+            let bin = dir.join("truevault-scanner");
             std::fs::copy(Self::scanner_bin(), &bin).expect("copy scanner");
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -261,30 +262,41 @@ impl Lab {
         }
         cmd.args(args)
             .env("RUST_LOG", "truevault_scanner=info")
+            .env_remove("TRUEVAULT_SCANNER_TOKEN")
+            .env_remove("TRUEVAULT_PORTAL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn scanner");
-        let until = Instant::now() + limit;
-        loop {
-            if child.try_wait().expect("wait").is_some() {
-                return child.wait_with_output().expect("output");
-            }
-            if Instant::now() > until {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "scanner ran over {limit:?}; stderr:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        cmd
+    }
+
+    /// Runs the scanner with a deadline (killed and the test failed past it).
+    pub fn run_scanner(&self, args: &[&str], as_nobody: bool, limit: Duration) -> Output {
+        run_with_deadline(self.scanner_command(args, as_nobody), limit)
     }
 
     /// Forgets what the scanner's kernel learnt (so the fallback must earn it).
     pub fn flush_scanner_neighbours(&self) {
         ip(&["-n", &self.scanner_ns, "neigh", "flush", "all"]);
+    }
+}
+
+pub fn run_with_deadline(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd.spawn().expect("spawn");
+    let until = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} ran over {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
