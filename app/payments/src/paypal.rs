@@ -269,10 +269,9 @@ impl PayPalClient {
             .ok_or_else(|| {
                 PaymentError::InvalidRequest("PayPal needs provider_plan_id (P-…)".to_string())
             })?;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "plan_id": plan_id,
             "custom_id": req.reference,
-            "subscriber": { "email_address": req.customer_email },
             "application_context": {
                 "user_action": "SUBSCRIBE_NOW",
                 "shipping_preference": "NO_SHIPPING",
@@ -280,6 +279,10 @@ impl PayPalClient {
                 "cancel_url": req.cancel_url,
             },
         });
+        // PayPal refuses an empty e-mail; without one its page asks.
+        if !req.customer_email.is_empty() {
+            body["subscriber"] = serde_json::json!({ "email_address": req.customer_email });
+        }
         let (status, bytes) = self
             .post_json("/v1/billing/subscriptions", &body, Some(&req.reference))
             .await?;

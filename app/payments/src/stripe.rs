@@ -82,10 +82,9 @@ impl StripeClient {
     /// The form fields sent to `POST /v1/checkout/sessions` (exposed for
     /// tests and debugging; contains the customer e-mail, so do not log).
     pub fn checkout_form(req: &CheckoutRequest) -> Vec<(&'static str, String)> {
-        vec![
+        let mut form = vec![
             ("mode", "subscription".to_string()),
             ("client_reference_id", req.reference.clone()),
-            ("customer_email", req.customer_email.clone()),
             ("success_url", req.success_url.clone()),
             ("cancel_url", req.cancel_url.clone()),
             ("line_items[0][quantity]", "1".to_string()),
@@ -112,12 +111,20 @@ impl StripeClient {
                 req.reference.clone(),
             ),
             ("metadata[truevault_reference]", req.reference.clone()),
-        ]
+        ];
+        // Stripe refuses an empty customer_email; without one its page asks.
+        if !req.customer_email.is_empty() {
+            form.push(("customer_email", req.customer_email.clone()));
+        }
+        form
     }
 
     /// Creates a Checkout Session in subscription mode with an inline price
     /// (`price_data`), so no Stripe-side price objects need to be kept in
-    /// sync with our plans table.
+    /// sync with our plans table. Sends `Idempotency-Key:
+    /// truevault-checkout-{reference}`: use a fresh reference per checkout
+    /// attempt (Stripe answers 400 `idempotency_error` when one key is reused
+    /// with different parameters within 24 h).
     pub async fn create_checkout_session(
         &self,
         req: &CheckoutRequest,
@@ -131,6 +138,12 @@ impl StripeClient {
             .http
             .post(format!("{}/v1/checkout/sessions", self.base_url))
             .bearer_auth(&self.secret_key)
+            // A retried create (time-out, double click) with the same
+            // reference gets the same session back instead of a second one.
+            .header(
+                "Idempotency-Key",
+                format!("truevault-checkout-{}", req.reference),
+            )
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
@@ -310,6 +323,17 @@ pub fn verify_signature(
         });
     }
     Ok(())
+}
+
+/// [`verify_signature`] then [`parse_event`]: what a webhook handler does.
+pub fn verify_and_parse(
+    endpoint_secret: &str,
+    header: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<PaymentEvent, WebhookError> {
+    verify_signature(endpoint_secret, header, body, now)?;
+    parse_event(body)
 }
 
 #[derive(Deserialize)]

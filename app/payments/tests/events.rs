@@ -470,3 +470,21 @@ fn paypal_malformed_bodies_are_refused() {
         Err(WebhookError::MalformedBody(_))
     ));
 }
+
+#[test]
+fn stripe_verify_and_parse() {
+    let secret = "whsec_test_events_not_real";
+    let body = fixture("stripe_customer_subscription_deleted.json");
+    let now = 1740787305;
+    let h = stripe::signature_header(secret, now, &body);
+    let e = stripe::verify_and_parse(secret, &h, &body, now).unwrap();
+    assert_eq!(e.event_id(), "evt_1QkTestSubDeleted01");
+    assert!(matches!(
+        stripe::verify_and_parse("whsec_other", &h, &body, now),
+        Err(WebhookError::NoMatchingSignature)
+    ));
+    assert!(matches!(
+        stripe::verify_and_parse(secret, &h, &body, now + 301),
+        Err(WebhookError::StaleTimestamp { .. })
+    ));
+}

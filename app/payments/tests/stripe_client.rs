@@ -179,6 +179,10 @@ async fn creates_a_checkout_session_with_the_expected_form() {
     let seen = seen.lock().unwrap();
     let (headers, form) = &seen.requests[0];
     assert_eq!(headers["authorization"], format!("Bearer {KEY}").as_str());
+    assert_eq!(
+        headers["idempotency-key"],
+        "truevault-checkout-chk_01HZX3TESTREF"
+    );
     assert_eq!(form["mode"], "subscription");
     assert_eq!(form["client_reference_id"], "chk_01HZX3TESTREF");
     assert_eq!(form["customer_email"], "alice@example.test");
@@ -206,6 +210,18 @@ async fn creates_a_checkout_session_with_the_expected_form() {
         form["subscription_data[metadata][truevault_reference]"],
         "chk_01HZX3TESTREF"
     );
+}
+
+#[tokio::test]
+async fn empty_email_is_left_out() {
+    let (base, seen) = stand_in().await;
+    StripeClient::new(&base, KEY)
+        .create_checkout_session(&request(""))
+        .await
+        .unwrap();
+    assert!(!seen.lock().unwrap().requests[0]
+        .1
+        .contains_key("customer_email"));
 }
 
 #[tokio::test]
