@@ -48,7 +48,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// `invoice.payment_succeeded` for one payment (two event ids). Both map to
 /// [`PaymentEvent::PaymentSucceeded`] with the same `provider_payment_id`
 /// (the invoice id), so record payments by `provider_payment_id` too.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serialises as `{"type": "payment_succeeded", "event_id": …, …}`, handy
+/// for storing the normalised event next to the raw one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum PaymentEvent {
     /// The customer finished checkout.
     ///
@@ -169,14 +173,32 @@ impl PaymentEvent {
     }
 }
 
-/// Billing interval of a plan price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Billing interval of a plan price. Serialises as `"month"` / `"year"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Interval {
     Month,
     Year,
 }
 
+impl std::str::FromStr for Interval {
+    type Err = String;
+    /// Accepts `month`/`monthly` and `year`/`yearly`, any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "month" | "monthly" => Ok(Interval::Month),
+            "year" | "yearly" => Ok(Interval::Year),
+            _ => Err(format!("unknown billing interval {:?}", truncate(s, 20))),
+        }
+    }
+}
+
 impl Interval {
+    /// `"month"` / `"year"`.
+    pub fn as_str(self) -> &'static str {
+        self.as_stripe()
+    }
+
     /// Stripe's `recurring[interval]` spelling.
     pub fn as_stripe(self) -> &'static str {
         match self {

@@ -311,6 +311,13 @@ impl PayPalClient {
         body: &[u8],
     ) -> Result<(), WebhookError> {
         check_body_size(body)?;
+        if webhook_id.is_empty() {
+            // A portal without a configured webhook id cannot verify
+            // anything; say so rather than let PayPal answer a vague 400.
+            return Err(WebhookError::Provider(PaymentError::InvalidRequest(
+                "PayPal webhook id is not configured".to_string(),
+            )));
+        }
         if !is_trusted_cert_url(&headers.cert_url) {
             return Err(WebhookError::UntrustedCertUrl);
         }

@@ -488,3 +488,18 @@ fn stripe_verify_and_parse() {
         Err(WebhookError::StaleTimestamp { .. })
     ));
 }
+
+#[test]
+fn events_serialise_with_a_type_tag() {
+    let e = stripe::parse_event(&fixture("stripe_invoice_paid.json")).unwrap();
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(v["type"], "payment_succeeded");
+    assert_eq!(v["amount_cents"], 999);
+    let back: PaymentEvent = serde_json::from_value(v).unwrap();
+    assert_eq!(back, e);
+    assert_eq!(
+        "Yearly".parse::<truevault_payments::Interval>().unwrap(),
+        truevault_payments::Interval::Year
+    );
+    assert!("weekly".parse::<truevault_payments::Interval>().is_err());
+}
