@@ -46,7 +46,7 @@ const HOSTS: &[Expect] = &[
         mac: "b8:27:eb:77:00:04",
         vendor: Some("Raspberry Pi Foundation"),
         kind: DeviceType::Computer,
-        services: &["_http._tcp", "_workstation._tcp"],
+        services: &["_http._tcp", "_workstation._tcp", "_octoprint._tcp"],
         ports: &[22, 8080],
     },
     Expect {
@@ -157,6 +157,9 @@ fn build_lab() -> Lab {
             "_http._tcp|Pi-hole admin|8080|pihole|path=/admin",
             "--mdns",
             "_workstation._tcp|pihole [b8:27:eb:77:00:04]|9|pihole",
+            // Not in the browse list: found only through the meta-query.
+            "--mdns",
+            "_octoprint._tcp|OctoPrint|5000|pihole|model=Prusa MK3",
         ],
     );
     py(
@@ -227,6 +230,9 @@ fn lab_scan_finds_every_host_and_names_it() {
             "admin",
             "--camera-pass",
             "admin",
+            // Margin over the 1.6 s default for a loaded CI machine.
+            "--mdns-ms",
+            "2500",
         ],
         false,
         Duration::from_secs(30),
