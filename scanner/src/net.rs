@@ -161,14 +161,26 @@ pub fn resolve_target(iface: Option<&str>, cidr: Option<&str>) -> Result<ScanTar
         .into_iter()
         .find(|i| i.name == name)
         .ok_or_else(|| ScanError::NoSuchInterface(name.clone()))?;
-    let own = ifc.ips.iter().find_map(|n| match n {
-        ipnetwork::IpNetwork::V4(v4) => Some(*v4),
-        _ => None,
-    });
-    let network = match cidr {
-        Some(c) => c
-            .parse::<Ipv4Network>()
-            .map_err(|e| ScanError::Usage(format!("--cidr {c}: {e}")))?,
+    let wanted = cidr
+        .map(|c| {
+            c.parse::<Ipv4Network>()
+                .map_err(|e| ScanError::Usage(format!("--cidr {c}: {e}")))
+        })
+        .transpose()?;
+    let v4: Vec<Ipv4Network> = ifc
+        .ips
+        .iter()
+        .filter_map(|n| match n {
+            ipnetwork::IpNetwork::V4(v4) => Some(*v4),
+            _ => None,
+        })
+        .collect();
+    // With several addresses, speak from the one inside the swept network.
+    let own = wanted
+        .and_then(|w| v4.iter().find(|a| w.contains(a.ip())).copied())
+        .or_else(|| v4.first().copied());
+    let network = match wanted {
+        Some(c) => c,
         None => {
             let own = own.ok_or_else(|| ScanError::NoIpv4(name.clone()))?;
             Ipv4Network::new(own.network(), own.prefix())

@@ -216,6 +216,13 @@ fn lab_scan_finds_every_host_and_names_it() {
         eprintln!("SKIPPED lab_scan: building network namespaces needs root");
         return;
     }
+    let zc = std::process::Command::new("python3")
+        .args(["-c", "import zeroconf"])
+        .status();
+    assert!(
+        zc.is_ok_and(|s| s.success()),
+        "the lab needs python3 with zeroconf: app/scripts/setup.sh --test installs it"
+    );
     let mut lab = build_lab();
 
     // Privileged: the raw ARP sweep, with ONVIF credentials for the camera.
