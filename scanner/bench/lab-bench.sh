@@ -124,3 +124,15 @@ for _ in $(seq 1 "$RUNS"); do
   n=$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["hosts"]))')
   line+="$(ms "$t0" "$t1")ms/$n  "
 done; row "truevault-scanner full discovery" "$line"
+
+# Without CAP_NET_RAW (as nobody): TCP probes + the kernel neighbour table.
+cp "$BIN" "$TMP/truevault-scanner"; chmod 755 "$TMP" "$TMP/truevault-scanner"
+line=""
+for _ in $(seq 1 "$RUNS"); do
+  flush; t0=$(now)
+  out=$(ip netns exec "$SC" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+        "$TMP/truevault-scanner" scan --json --no-progress --iface eth0 2>/dev/null)
+  t1=$(now)
+  n=$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["hosts"]))')
+  line+="$(ms "$t0" "$t1")ms/$n  "
+done; row "truevault-scanner unprivileged" "$line"
