@@ -24,7 +24,11 @@ use truevault_scanner::sync::{build_request, SyncClient, Token};
 #[command(
     name = "truevault-scanner",
     version,
-    about = "Finds the devices on your home network and syncs them to TrueVault"
+    about = "Finds the devices on your home network and syncs them to TrueVault",
+    after_help = "Exit codes: 0 ok, 1 other error, 2 usage or configuration, 3 no raw-socket \
+                  permission and the fallback failed, 4 portal refused the token, \
+                  5 portal unreachable or 5xx, 6 payload over the sync limits, \
+                  7 interface or network unusable."
 )]
 struct Cli {
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
