@@ -1,6 +1,6 @@
 //! `TestApp`: the real portal on a random port with a fresh database.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use reqwest::{header, redirect, Client, Response};
 use sqlx::Row;
@@ -186,19 +186,30 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some((admin_url, name)) = self.pg_cleanup.take() {
-            // Best effort, on a separate runtime: the test's runtime is going away.
+            // Best effort, on a separate runtime: the test's runtime is going
+            // away. Bounded, so a slow server cannot hold the suite; the
+            // whole throwaway cluster is deleted after the run anyway.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build();
                 if let Ok(rt) = rt {
                     rt.block_on(async move {
-                        if let Ok(admin) = Db::connect(&admin_url, 1).await {
-                            let _ = sqlx::query(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .execute(&admin.pool)
-                            .await;
+                        let drop_db = async {
+                            if let Ok(admin) = Db::connect(&admin_url, 1).await {
+                                let _ = sqlx::query(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .execute(&admin.pool)
+                                .await;
+                                admin.pool.close().await;
+                            }
+                        };
+                        if tokio::time::timeout(Duration::from_secs(15), drop_db)
+                            .await
+                            .is_err()
+                        {
+                            eprintln!("warning: dropping test database {name} timed out");
                         }
                     });
                 }
@@ -219,6 +230,8 @@ pub fn redirected(res: &Response) -> bool {
 pub fn new_client() -> Client {
     Client::builder()
         .cookie_store(true)
+        // A page that has not answered in a minute is a failure, not a wait.
+        .timeout(Duration::from_secs(60))
         .redirect(redirect::Policy::none())
         .build()
         .expect("client")
