@@ -88,6 +88,9 @@ impl Application {
                 config.public_url = format!("http://{addr}");
             }
         }
+        let payments = Arc::new(crate::billing::service::PaymentClients::from_config(
+            &config.billing,
+        ));
         let state = AppState {
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
@@ -100,6 +103,7 @@ impl Application {
             node_changes: Default::default(),
             clock: Default::default(),
             jobs_changed: Default::default(),
+            payments,
         };
         let router = router(state.clone());
         Ok(Self {

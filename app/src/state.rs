@@ -27,6 +27,9 @@ pub struct AppState {
     pub clock: Clock,
     /// Woken when a workflow step is scheduled, so the worker runs it at once.
     pub jobs_changed: Arc<tokio::sync::Notify>,
+    /// Clients of the configured payment providers, made once so PayPal's
+    /// access token is reused across calls.
+    pub payments: Arc<crate::billing::service::PaymentClients>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

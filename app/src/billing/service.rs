@@ -205,18 +205,36 @@ fn provider_error(name: &str, e: impl std::fmt::Display) -> AppError {
     ))
 }
 
-pub fn stripe_client(state: &AppState) -> AppResult<StripeClient> {
-    let b = &state.config.billing;
-    let key = b.stripe_secret_key.as_ref().ok_or(AppError::NotFound)?;
-    Ok(StripeClient::new(&b.stripe_api_base, key.expose()))
+/// The configured providers' clients.
+#[derive(Default)]
+pub struct PaymentClients {
+    pub stripe: Option<StripeClient>,
+    pub paypal: Option<PayPalClient>,
 }
 
-pub fn paypal_client(state: &AppState) -> AppResult<PayPalClient> {
-    let b = &state.config.billing;
-    match (&b.paypal_client_id, &b.paypal_secret) {
-        (Some(id), Some(secret)) => Ok(PayPalClient::new(&b.paypal_api_base, id, secret.expose())),
-        _ => Err(AppError::NotFound),
+impl PaymentClients {
+    pub fn from_config(b: &crate::config::BillingConfig) -> Self {
+        Self {
+            stripe: b
+                .stripe_secret_key
+                .as_ref()
+                .map(|key| StripeClient::new(&b.stripe_api_base, key.expose())),
+            paypal: match (&b.paypal_client_id, &b.paypal_secret) {
+                (Some(id), Some(secret)) => {
+                    Some(PayPalClient::new(&b.paypal_api_base, id, secret.expose()))
+                }
+                _ => None,
+            },
+        }
     }
+}
+
+pub fn stripe_client(state: &AppState) -> AppResult<&StripeClient> {
+    state.payments.stripe.as_ref().ok_or(AppError::NotFound)
+}
+
+pub fn paypal_client(state: &AppState) -> AppResult<&PayPalClient> {
+    state.payments.paypal.as_ref().ok_or(AppError::NotFound)
 }
 
 fn kind(e: &PaymentEvent) -> &'static str {

@@ -9,7 +9,7 @@ use axum::{
     routing::post,
     Json, Router,
 };
-use truevault_payments::{paypal, stripe, PaymentEvent};
+use truevault_payments::{paypal, stripe, PaymentEvent, WebhookError};
 
 use super::service::{self, Outcome};
 use crate::{
@@ -27,8 +27,18 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-fn refused(rid: String, e: impl std::fmt::Display) -> Response {
+fn refused(rid: String, e: &WebhookError) -> Response {
     tracing::warn!(error = %e, "webhook refused");
+    if e.is_retryable() {
+        // Our side could not verify (PayPal unreachable…): ask for a redelivery.
+        return api::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "VERIFICATION_UNAVAILABLE",
+            "The webhook could not be verified right now.",
+            Some(e.to_string()),
+            rid,
+        );
+    }
     api::error(
         StatusCode::BAD_REQUEST,
         "INVALID_SIGNATURE",
@@ -52,7 +62,7 @@ async fn stripe_webhook(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if let Err(e) = stripe::verify_signature(secret.expose(), header, &body, state.clock.now()) {
-        return refused(rid, e);
+        return refused(rid, &e);
     }
     match stripe::parse_event(&body) {
         Ok(event) => apply(&state, "stripe", &event, rid).await,
@@ -81,10 +91,10 @@ async fn paypal_webhook(
     };
     let ph = match paypal::PayPalHeaders::from_pairs(headers.iter()) {
         Ok(h) => h,
-        Err(e) => return refused(rid, e),
+        Err(e) => return refused(rid, &e),
     };
     if let Err(e) = client.verify_webhook(&webhook_id, &ph, &body).await {
-        return refused(rid, e);
+        return refused(rid, &e);
     }
     match paypal::parse_event(&body) {
         Ok(event) => apply(&state, "paypal", &event, rid).await,

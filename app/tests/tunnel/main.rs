@@ -14,6 +14,7 @@
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+mod scanner;
 
 use std::{
     net::SocketAddr,
