@@ -184,6 +184,53 @@ test('admin adds a server; the user adds a device with a key made in the browser
   await shot(page, 'devices');
 });
 
+test('a plan is bought with the test provider and its invoice opened', async ({ page }) => {
+  await signIn(page, email, newPasswordOrOld());
+  await secondFactor(page);
+  await page.goto('/billing');
+  const personal = page.locator('[data-plan=personal]');
+  await personal.locator('select[name=provider]').selectOption('test');
+  await personal.locator('button:has-text("Choose Personal")').click();
+  await expect(page).toHaveURL(/\/billing\/test-pay\/[A-Za-z0-9_-]+$/);
+  await expect(page.getByTestId('test-amount')).toHaveText('$9.99');
+  await shot(page, 'test-provider');
+  await page.getByTestId('test-pay').click();
+  await expect(page).toHaveURL(/\/billing\?checkout=done$/);
+  await expect(page.getByTestId('subscription-status')).toHaveText('Active');
+  await page.getByTestId('invoices').locator('a').first().click();
+  await expect(page.getByTestId('invoice-status')).toHaveText('paid');
+  await expect(page.getByTestId('invoice-total')).toHaveText('$9.99');
+  await shot(page, 'invoice');
+});
+
+test('a scanner token syncs the home network and the map shows it', async ({ page, request }) => {
+  await signIn(page, email, newPasswordOrOld());
+  await secondFactor(page);
+  await page.goto('/network');
+  await expect(page.getByTestId('no-lan-devices')).toBeVisible();
+  await page.fill('input[name=name]', 'e2e scanner');
+  await page.click('button:has-text("Create token")');
+  const token = (await page.getByTestId('scanner-token').locator('pre').first().innerText()).trim();
+  const hosts = [
+    { mac: '44:19:b6:00:00:10', ip: '192.168.1.10', vendor: 'Hikvision', device_type: 'camera', is_camera: true,
+      stream_url: 'rtsp://192.168.1.10:554/Streaming/Channels/101', open_ports: [80, 554] },
+    { mac: 'c0:25:e9:00:00:01', ip: '192.168.1.1', vendor: 'TP-Link', device_type: 'router', open_ports: [80, 443] },
+    { mac: 'b8:27:eb:00:00:11', ip: '192.168.1.11', vendor: 'Raspberry Pi', device_type: 'computer', open_ports: [22] },
+  ];
+  const res = await request.post('/api/v1/inventory/sync', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { full_scan: true, network: '192.168.1.0/24', agent: 'e2e', hosts },
+  });
+  expect(res.status()).toBe(200);
+  expect(await res.json()).toEqual({ new: 3, updated: 0, offline: 0, cameras: 1 });
+  await page.reload();
+  await expect(page.getByTestId('lan-summary')).toHaveText('3 devices, 3 online, 1 camera');
+  await expect(page.locator('svg.network-map .node.router')).toHaveCount(1);
+  await expect(page.locator('tr[data-mac="44:19:b6:00:00:10"]')).toContainText('Camera');
+  await expect(page.getByTestId('detected-cameras')).toContainText('Add camera');
+  await shot(page, 'network');
+});
+
 test('reset the password through the mailed link', async ({ page }) => {
   await page.goto('/forgot');
   await page.fill('input[name=email]', email);

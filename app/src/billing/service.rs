@@ -410,8 +410,13 @@ async fn checkout_completed(
     if checkout.status != "open" {
         return Ok(Outcome::Applied("already completed"));
     }
+    // PayPal may announce an activation before it reports the charge; the
+    // charge then arrives as its own payment event and is checked there.
+    let charge_known = !(provider == "paypal" && amount == 0 && currency.is_empty());
     // Never trust the provider's amount: it must be what we asked for.
-    if amount != checkout.amount_cents || !currency.eq_ignore_ascii_case(&checkout.currency) {
+    if charge_known
+        && (amount != checkout.amount_cents || !currency.eq_ignore_ascii_case(&checkout.currency))
+    {
         repo::finish_checkout(tx, checkout.id, "failed", now).await?;
         return Ok(Outcome::Rejected(format!(
             "amount {amount} {currency} differs from the checkout's {} {}",
@@ -444,35 +449,37 @@ async fn checkout_completed(
     .await?;
     repo::finish_checkout(tx, checkout.id, "completed", now).await?;
     repo::set_user_plan(tx, checkout.user_id, checkout.plan_id).await?;
-    // The checkout's charge is this period's payment: invoice and receipt now.
-    let tax = rules::tax(amount, state.config.billing.tax_rate_bp);
-    let (invoice_id, number) = repo::insert_invoice(
-        tx,
-        checkout.user_id,
-        sub_id,
-        &format!("TrueVault {plan_name} ({})", cycle.as_str()),
-        amount,
-        tax,
-        &checkout.currency,
-        "paid",
-        now,
-        Some(now),
-        now,
-    )
-    .await?;
-    repo::insert_payment(
-        tx,
-        checkout.user_id,
-        sub_id,
-        Some(invoice_id),
-        provider,
-        &format!("checkout_{reference}"),
-        amount,
-        &checkout.currency,
-        "completed",
-        now,
-    )
-    .await?;
+    if charge_known {
+        // The checkout's charge is this period's payment: invoice and receipt now.
+        let tax = rules::tax(amount, state.config.billing.tax_rate_bp);
+        let (invoice_id, _) = repo::insert_invoice(
+            tx,
+            checkout.user_id,
+            sub_id,
+            &format!("TrueVault {plan_name} ({})", cycle.as_str()),
+            amount,
+            tax,
+            &checkout.currency,
+            "paid",
+            now,
+            Some(now),
+            now,
+        )
+        .await?;
+        repo::insert_payment(
+            tx,
+            checkout.user_id,
+            sub_id,
+            Some(invoice_id),
+            provider,
+            &format!("checkout_{reference}"),
+            amount,
+            &checkout.currency,
+            "completed",
+            now,
+        )
+        .await?;
+    }
     jobs::cancel_pending_in(tx, sub_id, DUNNING, now).await?;
     jobs::cancel_pending_in(tx, sub_id, EXPIRY, now).await?;
     let sub = SubRow {
@@ -481,23 +488,21 @@ async fn checkout_completed(
         ..placeholder_sub()
     };
     schedule_expiry(tx, &sub, end, now).await?;
-    jobs::schedule_in(
-        tx,
-        &[NewJob {
-            workflow: BILLING,
-            step: "receipt".into(),
-            user_id: Some(checkout.user_id),
-            subscription_id: Some(sub_id),
-            due_at: now,
-        }],
-        now,
-    )
-    .await?;
-    tracing::info!(
-        user_id = checkout.user_id,
-        invoice = number,
-        "subscription activated"
-    );
+    if charge_known {
+        jobs::schedule_in(
+            tx,
+            &[NewJob {
+                workflow: BILLING,
+                step: "receipt".into(),
+                user_id: Some(checkout.user_id),
+                subscription_id: Some(sub_id),
+                due_at: now,
+            }],
+            now,
+        )
+        .await?;
+    }
+    tracing::info!(user_id = checkout.user_id, "subscription activated");
     Ok(Outcome::Applied("subscription_active"))
 }
 
@@ -566,10 +571,13 @@ async fn payment_succeeded(
             sub.amount_cents, sub.currency
         )));
     }
-    // The first charge of a provider subscription is the checkout we
+    // The first charge of a provider subscription is usually the checkout we
     // already invoiced; only a charge near or after the period's end renews.
     let renewal_due = now >= sub.current_period_end - rules::DAY || sub.status != "active";
-    if !renewal_due && period_end.is_none_or(|e| e <= sub.current_period_end + rules::DAY) {
+    let extends =
+        renewal_due || period_end.is_some_and(|e| e > sub.current_period_end + rules::DAY);
+    let invoiced = repo::latest_invoice_number(tx, sub.id).await?.is_some();
+    if !extends && invoiced {
         repo::insert_payment(
             tx,
             sub.user_id,
@@ -587,11 +595,23 @@ async fn payment_succeeded(
         return Ok(Outcome::Applied("initial charge"));
     }
     let cycle = Cycle::parse(&sub.cycle).unwrap_or(Cycle::Monthly);
-    let start = sub.current_period_end.max(now.min(sub.current_period_end));
-    let start = if sub.status == "active" { start } else { now };
-    let end = period_end
-        .filter(|e| *e > start)
-        .unwrap_or_else(|| rules::period_end(start, cycle));
+    let (start, end) = if !extends {
+        // An activation that carried no amount (PayPal): this first charge
+        // is the period's invoice; the period stays as it is.
+        (sub.current_period_start, sub.current_period_end)
+    } else {
+        let start = if sub.status == "active" {
+            sub.current_period_end
+        } else {
+            now
+        };
+        (
+            start,
+            period_end
+                .filter(|e| *e > start)
+                .unwrap_or_else(|| rules::period_end(start, cycle)),
+        )
+    };
     let settled = repo::settle_open_invoices(tx, sub.id, now).await?;
     let plan_name = repo::find_plan(&mut **tx, sub.plan_id)
         .await?

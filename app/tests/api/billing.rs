@@ -564,3 +564,135 @@ async fn two_workers_run_every_step_exactly_once() {
         "one mail per step, none twice"
     );
 }
+
+// ---- PayPal webhooks, verified by PayPal's own API (a loopback stand-in) ----
+
+/// Answers PayPal's token and verify-webhook-signature calls; a signature
+/// is "valid" when it is the word `good`.
+async fn paypal_stand_in() -> String {
+    use axum::{routing::post, Json, Router};
+    let app = Router::new()
+        .route(
+            "/v1/oauth2/token",
+            post(|| async { Json(json!({ "access_token": "stand-in-token", "token_type": "Bearer", "expires_in": 3600 })) }),
+        )
+        .route(
+            "/v1/notifications/verify-webhook-signature",
+            post(|Json(req): Json<Value>| async move {
+                let ok = req["transmission_sig"] == "good" && req["webhook_id"] == "WH-LOCAL";
+                Json(json!({ "verification_status": if ok { "SUCCESS" } else { "FAILURE" } }))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+async fn post_paypal(app: &TestApp, body: &Value, sig: &str) -> (StatusCode, Value) {
+    let res = new_client()
+        .post(app.url("/api/v1/billing/webhooks/paypal"))
+        .header("paypal-transmission-id", "tx-1")
+        .header("paypal-transmission-time", "2026-11-23T10:00:00Z")
+        .header("paypal-transmission-sig", sig)
+        .header(
+            "paypal-cert-url",
+            "https://api.paypal.com/v1/notifications/certs/CERT-1",
+        )
+        .header("paypal-auth-algo", "SHA256withRSA")
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn paypal_webhooks_are_verified_by_paypal_and_applied_once() {
+    let base = paypal_stand_in().await;
+    let app = TestApp::spawn_with(|c| {
+        c.billing.paypal_api_base = base.clone();
+        c.billing.paypal_client_id = Some("client-id".into());
+        c.billing.paypal_secret = Some(SecretString::new("not-a-real-secret"));
+        c.billing.paypal_webhook_id = Some("WH-LOCAL".into());
+    })
+    .await;
+    app.signed_in_user("ada@example.com").await;
+    let user_id = app
+        .count("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .await;
+    let personal = plan_id(&app, "personal").await;
+    let now = app.state.clock.now();
+    truevault::billing::repo::create_checkout(
+        &app.state.db,
+        "ref_paypal_1",
+        user_id,
+        personal,
+        "monthly",
+        "paypal",
+        999,
+        "USD",
+        now,
+    )
+    .await
+    .expect("checkout");
+    let activated = json!({
+        "id": "WH-ACTIVATED-1", "event_type": "BILLING.SUBSCRIPTION.ACTIVATED", "create_time": "2026-11-23T10:00:00Z",
+        "resource_type": "subscription",
+        "resource": { "id": "I-SUB1", "custom_id": "ref_paypal_1", "status": "ACTIVE" }
+    });
+    let (status, v) = post_paypal(&app, &activated, "forged").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "PayPal said FAILURE: {v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM subscriptions").await, 0);
+
+    let (status, v) = post_paypal(&app, &activated, "good").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invoices").await,
+        0,
+        "no charge reported yet"
+    );
+
+    let sale = json!({
+        "id": "WH-SALE-1", "event_type": "PAYMENT.SALE.COMPLETED", "create_time": "2026-11-23T10:00:05Z",
+        "resource_type": "sale",
+        "resource": { "id": "SALE-1", "billing_agreement_id": "I-SUB1", "state": "completed",
+                      "amount": { "total": "9.99", "currency": "USD" } }
+    });
+    for _ in 0..2 {
+        let (status, v) = post_paypal(&app, &sale, "good").await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND total_cents = 999")
+            .await,
+        1,
+        "one invoice for one sale, however often it is delivered"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM payments WHERE provider = 'paypal'")
+            .await,
+        1
+    );
+
+    let wrong = json!({
+        "id": "WH-SALE-2", "event_type": "PAYMENT.SALE.COMPLETED", "create_time": "2026-11-23T10:00:09Z",
+        "resource_type": "sale",
+        "resource": { "id": "SALE-2", "billing_agreement_id": "I-SUB1", "state": "completed",
+                      "amount": { "total": "0.01", "currency": "USD" } }
+    });
+    let (_, v) = post_paypal(&app, &wrong, "good").await;
+    assert_eq!(
+        v["outcome"], "rejected",
+        "an amount we did not agree is never trusted"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM payments WHERE provider = 'paypal'")
+            .await,
+        1
+    );
+}

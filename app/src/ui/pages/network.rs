@@ -28,6 +28,14 @@ pub fn Network() -> impl IntoView {
     }
 }
 
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn services_text(d: &LanDevice) -> String {
     d.services
         .iter()
@@ -93,7 +101,7 @@ fn NetworkInventory() -> impl IntoView {
                         } else {
                             let map = network_map_svg(&inv.devices);
                             view! {
-                                <p class="muted" data-testid="lan-summary">{format!("{} devices, {online} online, {} cameras", inv.devices.len(), cameras.len())}</p>
+                                <p class="muted" data-testid="lan-summary">{format!("{}, {online} online, {}", plural(inv.devices.len(), "device"), plural(cameras.len(), "camera"))}</p>
                                 <section class="card"><h2>"Map"</h2><div class="map" inner_html=map></div></section>
                                 <DeviceTable devices=inv.devices.clone()/>
                             }.into_any()
