@@ -489,15 +489,12 @@ async fn checkout_completed(
     };
     schedule_expiry(tx, &sub, end, now).await?;
     if charge_known {
-        jobs::schedule_in(
+        schedule(
             tx,
-            &[NewJob {
-                workflow: BILLING,
-                step: "receipt".into(),
-                user_id: Some(checkout.user_id),
-                subscription_id: Some(sub_id),
-                due_at: now,
-            }],
+            sub_id,
+            checkout.user_id,
+            BILLING,
+            vec![("receipt".into(), now)],
             now,
         )
         .await?;
@@ -529,17 +526,37 @@ fn placeholder_sub() -> SubRow {
 /// not renew, and the renewal check at the end.
 async fn schedule_expiry(tx: &mut Tx, sub: &SubRow, end: i64, now: i64) -> AppResult<()> {
     jobs::cancel_pending_in(tx, sub.id, EXPIRY, now).await?;
-    let steps: Vec<NewJob> = rules::expiry_steps(end, now)
+    schedule(
+        tx,
+        sub.id,
+        sub.user_id,
+        EXPIRY,
+        rules::expiry_steps(end, now),
+        now,
+    )
+    .await
+}
+
+/// Schedules steps of one of a subscription's workflows.
+async fn schedule(
+    tx: &mut Tx,
+    subscription_id: i64,
+    user_id: i64,
+    workflow: &'static str,
+    steps: Vec<(String, i64)>,
+    now: i64,
+) -> AppResult<()> {
+    let jobs: Vec<NewJob> = steps
         .into_iter()
         .map(|(step, due_at)| NewJob {
-            workflow: EXPIRY,
+            workflow,
             step,
-            user_id: Some(sub.user_id),
-            subscription_id: Some(sub.id),
+            user_id: Some(user_id),
+            subscription_id: Some(subscription_id),
             due_at,
         })
         .collect();
-    jobs::schedule_in(tx, &steps, now).await?;
+    jobs::schedule_in(tx, &jobs, now).await?;
     Ok(())
 }
 
@@ -660,15 +677,12 @@ async fn payment_succeeded(
     repo::set_event_at(tx, sub.id, created).await?;
     jobs::cancel_pending_in(tx, sub.id, DUNNING, now).await?;
     schedule_expiry(tx, &sub, end, now).await?;
-    jobs::schedule_in(
+    schedule(
         tx,
-        &[NewJob {
-            workflow: BILLING,
-            step: "receipt".into(),
-            user_id: Some(sub.user_id),
-            subscription_id: Some(sub.id),
-            due_at: now,
-        }],
+        sub.id,
+        sub.user_id,
+        BILLING,
+        vec![("receipt".into(), now)],
         now,
     )
     .await?;
@@ -720,17 +734,15 @@ async fn payment_failed(
         now,
     )
     .await?;
-    let steps: Vec<NewJob> = rules::dunning_steps(now)
-        .into_iter()
-        .map(|(step, due_at)| NewJob {
-            workflow: DUNNING,
-            step,
-            user_id: Some(sub.user_id),
-            subscription_id: Some(sub.id),
-            due_at,
-        })
-        .collect();
-    jobs::schedule_in(tx, &steps, now).await?;
+    schedule(
+        tx,
+        sub.id,
+        sub.user_id,
+        DUNNING,
+        rules::dunning_steps(now),
+        now,
+    )
+    .await?;
     Ok(Outcome::Applied("grace_period"))
 }
 

@@ -64,16 +64,7 @@ async fn stripe_webhook(
     if let Err(e) = stripe::verify_signature(secret.expose(), header, &body, state.clock.now()) {
         return refused(rid, &e);
     }
-    match stripe::parse_event(&body) {
-        Ok(event) => apply(&state, "stripe", &event, rid).await,
-        Err(e) => api::error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_BODY",
-            "The event could not be read.",
-            Some(e.to_string()),
-            rid,
-        ),
-    }
+    apply(&state, "stripe", stripe::parse_event(&body), rid).await
 }
 
 async fn paypal_webhook(
@@ -96,20 +87,29 @@ async fn paypal_webhook(
     if let Err(e) = client.verify_webhook(&webhook_id, &ph, &body).await {
         return refused(rid, &e);
     }
-    match paypal::parse_event(&body) {
-        Ok(event) => apply(&state, "paypal", &event, rid).await,
-        Err(e) => api::error(
-            StatusCode::BAD_REQUEST,
-            "INVALID_BODY",
-            "The event could not be read.",
-            Some(e.to_string()),
-            rid,
-        ),
-    }
+    apply(&state, "paypal", paypal::parse_event(&body), rid).await
 }
 
-async fn apply(state: &AppState, provider: &str, event: &PaymentEvent, rid: String) -> Response {
-    match service::apply_event(state, provider, event).await {
+/// Applies a verified event (or says why its body could not be read).
+async fn apply(
+    state: &AppState,
+    provider: &str,
+    parsed: Result<PaymentEvent, WebhookError>,
+    rid: String,
+) -> Response {
+    let event = match parsed {
+        Ok(event) => event,
+        Err(e) => {
+            return api::error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_BODY",
+                "The event could not be read.",
+                Some(e.to_string()),
+                rid,
+            )
+        }
+    };
+    match service::apply_event(state, provider, &event).await {
         Ok(Outcome::Applied(what)) => {
             Json(serde_json::json!({ "received": true, "outcome": what })).into_response()
         }

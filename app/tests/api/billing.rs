@@ -43,20 +43,24 @@ async fn settle(app: &TestApp) {
     }
 }
 
+/// Asks for a monthly plan on the test provider.
+async fn checkout(app: &TestApp, user: &reqwest::Client, plan_id: &str) -> reqwest::Response {
+    app.post_form(
+        user,
+        "/api/billing/checkout",
+        &[
+            ("plan_id", plan_id),
+            ("cycle", "monthly"),
+            ("provider", "test"),
+        ],
+    )
+    .await
+}
+
 /// Starts a test-provider checkout and pays it; returns the reference.
 async fn subscribe(app: &TestApp, user: &reqwest::Client, slug: &str, result: &str) -> String {
     let id = plan_id(app, slug).await.to_string();
-    let res = app
-        .post_form(
-            user,
-            "/api/billing/checkout",
-            &[
-                ("plan_id", id.as_str()),
-                ("cycle", "monthly"),
-                ("provider", "test"),
-            ],
-        )
-        .await;
+    let res = checkout(app, user, &id).await;
     let location = res
         .headers()
         .get("location")
@@ -240,17 +244,7 @@ async fn vips_pay_nothing_and_are_never_suspended() {
     assert_eq!(res.status(), StatusCode::OK);
 
     let id = plan_id(&app, "business").await.to_string();
-    let res = app
-        .post_form(
-            &user,
-            "/api/billing/checkout",
-            &[
-                ("plan_id", id.as_str()),
-                ("cycle", "monthly"),
-                ("provider", "test"),
-            ],
-        )
-        .await;
+    let res = checkout(&app, &user, &id).await;
     assert!(res
         .text()
         .await
@@ -277,17 +271,7 @@ async fn downgrades_wait_for_the_period_end_and_upgrades_are_prorated() {
     subscribe(&app, &user, "family", "pay").await;
     // Downgrade: scheduled, nothing charged.
     let personal = plan_id(&app, "personal").await.to_string();
-    let res = app
-        .post_form(
-            &user,
-            "/api/billing/checkout",
-            &[
-                ("plan_id", personal.as_str()),
-                ("cycle", "monthly"),
-                ("provider", "test"),
-            ],
-        )
-        .await;
+    let res = checkout(&app, &user, &personal).await;
     assert!(res
         .text()
         .await
@@ -297,16 +281,7 @@ async fn downgrades_wait_for_the_period_end_and_upgrades_are_prorated() {
     // Upgrade half-way: the unused half of $14.99 is credited on $29.99.
     app.state.clock.advance(15 * DAY);
     let business = plan_id(&app, "business").await.to_string();
-    app.post_form(
-        &user,
-        "/api/billing/checkout",
-        &[
-            ("plan_id", business.as_str()),
-            ("cycle", "monthly"),
-            ("provider", "test"),
-        ],
-    )
-    .await;
+    checkout(&app, &user, &business).await;
     let charged = app
         .count("SELECT amount_cents FROM checkouts ORDER BY id DESC LIMIT 1")
         .await;
