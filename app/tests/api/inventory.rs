@@ -171,6 +171,12 @@ async fn a_scan_fills_the_inventory_and_later_scans_tell_what_changed() {
     assert!(body.contains("192.168.50.12"), "{body}");
     let html = app.get_html(&user, "/network").await;
     assert!(html.contains("data-testid=\"new-device-alerts\""));
+    let dashboard = app.get_html(&user, "/dashboard").await;
+    assert!(
+        dashboard.contains("data-testid=\"dashboard-new-devices\"")
+            && dashboard.contains("192.168.50.12"),
+        "the dashboard tells about the new device"
+    );
 
     // Seen again: back online, an event in its history.
     let third = summary(&app, &token, &scan(false, lab()[1..2].to_vec())).await;
