@@ -24,9 +24,10 @@ pgdir="$(mktemp -d /tmp/tv-pg.XXXXXX)"
 pgport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 trap '"$ROOT/app/scripts/pg.sh" stop "$pgdir"; rm -rf "$pgdir"' EXIT
 pgurl="$("$ROOT/app/scripts/pg.sh" start "$pgdir" "$pgport")"
+# The same package/feature selection as above, so nothing is rebuilt.
 # Bounded, and on failure the server's view is printed: a stuck suite
 # should say where it was stuck rather than run into the CI's limit.
-if ! TRUEVAULT_TEST_PG_URL="$pgurl" timeout -k 10 1200 cargo test -p truevault --features ssr --test api; then
+if ! TRUEVAULT_TEST_PG_URL="$pgurl" timeout -k 10 1200 cargo test --workspace --features truevault/ssr --test api; then
   echo "PostgreSQL suite failed; sessions and the end of the server log:" >&2
   psql "$pgurl" -c "SELECT pid, datname, state, wait_event_type, wait_event, now() - query_start AS age, left(query, 120) FROM pg_stat_activity WHERE datname LIKE 'tv_test%'" >&2 || true
   tail -n 60 "$pgdir/server.log" >&2 || true
