@@ -671,3 +671,130 @@ async fn paypal_webhooks_are_verified_by_paypal_and_applied_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_failing_step_is_retried_with_backoff_then_failed_and_an_admin_can_retry_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let user_id = app
+        .count("SELECT id FROM users WHERE email = 'admin@example.com'")
+        .await;
+    let now = app.state.clock.now();
+    sqlx::query("INSERT INTO jobs (workflow, step, user_id, due_at, created_at) VALUES ('billing', 'no_such_step', $1, $2, $2)")
+        .bind(user_id)
+        .bind(now)
+        .execute(&app.state.db.pool)
+        .await
+        .expect("job");
+    let state_of = || async {
+        sqlx::query_as::<_, (String, i64, Option<String>)>(
+            "SELECT status, attempts, last_error FROM jobs WHERE step = 'no_such_step'",
+        )
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("job")
+    };
+    settle(&app).await;
+    let (status, attempts, error) = state_of().await;
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("pending", 1),
+        "retried later, not at once"
+    );
+    assert!(error.unwrap_or_default().contains("unknown step"));
+    for _ in 0..4 {
+        app.state.clock.advance(3600);
+        settle(&app).await;
+    }
+    let (status, attempts, _) = state_of().await;
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("failed", 5),
+        "gives up after five attempts"
+    );
+
+    let page = app.get_html(&admin, "/admin/jobs?status=failed").await;
+    assert!(
+        page.contains("no_such_step") && page.contains("unknown step"),
+        "the admin sees the failed step and its error"
+    );
+    let id = app
+        .count("SELECT id FROM jobs WHERE step = 'no_such_step'")
+        .await;
+    let res = app
+        .post_form(&admin, "/api/admin/job_retry", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    settle(&app).await;
+    let (status, attempts, _) = state_of().await;
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("pending", 1),
+        "queued again from scratch"
+    );
+
+    let user = app.signed_in_user("ada@example.com").await;
+    let res = app
+        .post_form(&user, "/api/admin/job_retry", &[("id", &id.to_string())])
+        .await;
+    assert!(!res.status().is_success(), "only admins retry steps");
+}
+
+#[tokio::test]
+async fn admins_rewrite_workflow_mails_with_checked_variables() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/mail_template_save",
+            &[
+                ("name", "receipt"),
+                ("subject", "Paid: {{ amount }}"),
+                ("body", "Hi {{ password }}"),
+            ],
+        )
+        .await;
+    assert!(res
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("Unknown variable"));
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/mail_template_save",
+            &[
+                ("name", "receipt"),
+                ("subject", "Paid: {{ amount }}"),
+                (
+                    "body",
+                    "Thanks {{ first_name }}, invoice {{ invoice_number }}.",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = app.get_html(&admin, "/admin/mail").await;
+    assert!(
+        page.contains("Thanks Ada, invoice TV-000042."),
+        "the preview fills sample values"
+    );
+
+    let user = app.signed_in_user("bob@example.com").await;
+    subscribe(&app, &user, "personal", "pay").await;
+    let (subject, body) = app.last_mail_to("bob@example.com").await.expect("receipt");
+    assert_eq!(subject, "Paid: $9.99");
+    assert_eq!(
+        body, "Thanks Ada, invoice TV-000001.",
+        "the admin's text is what customers get"
+    );
+    let res = app
+        .post_form(
+            &user,
+            "/api/admin/mail_template_save",
+            &[("name", "receipt"), ("subject", "x"), ("body", "y")],
+        )
+        .await;
+    assert!(!res.status().is_success(), "only admins edit templates");
+}
