@@ -199,6 +199,14 @@ pub fn InvoicePage() -> impl IntoView {
     }
 }
 
+/// Inline handlers are blocked by our CSP, so printing goes through wasm.
+fn print_page(_: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.print();
+    }
+}
+
 #[component]
 fn InvoiceSheet(i: InvoiceInfo) -> impl IntoView {
     view! {
@@ -222,7 +230,7 @@ fn InvoiceSheet(i: InvoiceInfo) -> impl IntoView {
                     <tr class="total"><td>"Total"</td><td class="num" data-testid="invoice-total">{format_price(i.total_cents, &i.currency)}</td></tr>
                 </tbody>
             </table>
-            <p class="no-print"><button type="button" class="btn btn-ghost" onclick="window.print()">"Print"</button></p>
+            <p class="no-print"><button type="button" class="btn btn-ghost" on:click=print_page>"Print"</button></p>
         </article>
     }
 }
