@@ -12,10 +12,9 @@ use axum::{
         Path, State,
     },
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    Extension,
     response::{IntoResponse, Response},
     routing::get,
-    Router,
+    Extension, Router,
 };
 use truevault_relay::ViewerItem;
 
@@ -181,12 +180,20 @@ async fn snapshot(
         Err(resp) => return resp,
     };
     let Some(gateway) = camera.gateway_id else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "No gateway serves this camera.").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No gateway serves this camera.",
+        )
+            .into_response();
     };
     if camera.snapshot_url.is_none() {
         return (StatusCode::NOT_FOUND, "This camera has no snapshot URL.").into_response();
     }
-    match state.cameras.snapshot(gateway, camera.id, SNAPSHOT_TIMEOUT).await {
+    match state
+        .cameras
+        .snapshot(gateway, camera.id, SNAPSHOT_TIMEOUT)
+        .await
+    {
         Ok((content_type, bytes)) => {
             // Only images go back out under our origin: anything else could
             // be HTML a camera (or a hostile gateway) wants us to serve.

@@ -77,8 +77,12 @@ impl CameraRelay {
         while let Some(ev) = events.recv().await {
             match ev {
                 HubEvent::FirstViewer(cam) => {
-                    self.send_to_camera_gateway(&db, cam, PortalMessage::StartStream { camera_id: cam })
-                        .await;
+                    self.send_to_camera_gateway(
+                        &db,
+                        cam,
+                        PortalMessage::StartStream { camera_id: cam },
+                    )
+                    .await;
                 }
                 HubEvent::LastViewerLeft(cam) => {
                     let relay = self.clone();
@@ -88,7 +92,11 @@ impl CameraRelay {
                         // A viewer who came back meanwhile keeps the pull.
                         if relay.hub.remove_if_idle(cam) {
                             relay
-                                .send_to_camera_gateway(&db, cam, PortalMessage::StopStream { camera_id: cam })
+                                .send_to_camera_gateway(
+                                    &db,
+                                    cam,
+                                    PortalMessage::StopStream { camera_id: cam },
+                                )
                                 .await;
                         }
                     });
@@ -115,7 +123,9 @@ impl CameraRelay {
     /// Registers a tunnel; an older connection of the same gateway is closed.
     pub fn register(&self, gateway: i64, tx: mpsc::Sender<GatewayCommand>) -> u64 {
         let conn = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let old = lock(&self.inner).gateways.insert(gateway, Link { conn, tx });
+        let old = lock(&self.inner)
+            .gateways
+            .insert(gateway, Link { conn, tx });
         if let Some(old) = old {
             let _ = old.tx.try_send(GatewayCommand::Close);
         }
@@ -204,7 +214,13 @@ impl CameraRelay {
     }
 
     /// Completes a snapshot request, if it is this gateway's and this camera's.
-    pub fn snapshot_done(&self, gateway: i64, request_id: u64, camera: CameraId, reply: SnapshotReply) {
+    pub fn snapshot_done(
+        &self,
+        gateway: i64,
+        request_id: u64,
+        camera: CameraId,
+        reply: SnapshotReply,
+    ) {
         let mut inner = lock(&self.inner);
         let ours = inner
             .snapshots
@@ -215,7 +231,11 @@ impl CameraRelay {
                 let _ = tx.send(reply);
             }
         } else {
-            tracing::warn!(gateway, request_id, "snapshot answer for a request it was not sent");
+            tracing::warn!(
+                gateway,
+                request_id,
+                "snapshot answer for a request it was not sent"
+            );
         }
     }
 }

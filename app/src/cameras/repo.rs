@@ -113,12 +113,7 @@ pub async fn gateway_is_live(db: &Db, id: i64) -> sqlx::Result<bool> {
     Ok(n == 1)
 }
 
-pub async fn gateway_seen(
-    db: &Db,
-    id: i64,
-    online: bool,
-    agent: Option<&str>,
-) -> sqlx::Result<()> {
+pub async fn gateway_seen(db: &Db, id: i64, online: bool, agent: Option<&str>) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE camera_gateways SET last_seen_at = $1, online = $2, agent = COALESCE($3, agent) WHERE id = $4",
     )
@@ -133,7 +128,8 @@ pub async fn gateway_seen(
 
 // ---- cameras ----
 
-const CAMERA_SELECT: &str = "SELECT c.id, c.name, c.vendor, c.model, c.ip, c.mac, c.rtsp_port, c.http_port, \
+const CAMERA_SELECT: &str =
+    "SELECT c.id, c.name, c.vendor, c.model, c.ip, c.mac, c.rtsp_port, c.http_port, \
     c.main_stream_url, c.sub_stream_url, c.snapshot_url, c.username, c.password_enc, c.gateway_id, \
     g.name AS gateway_name, g.online AS gateway_online, c.lan_device_id, c.created_at \
     FROM cameras c LEFT JOIN camera_gateways g ON g.id = c.gateway_id AND g.revoked_at IS NULL";
@@ -170,19 +166,23 @@ fn camera_from_row(r: &AnyRow) -> Result<Camera, sqlx::Error> {
 }
 
 pub async fn list_cameras(db: &Db, user_id: i64) -> sqlx::Result<Vec<Camera>> {
-    let rows = sqlx::query(&format!("{CAMERA_SELECT} WHERE c.user_id = $1 ORDER BY c.id"))
-        .bind(user_id)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "{CAMERA_SELECT} WHERE c.user_id = $1 ORDER BY c.id"
+    ))
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter().map(camera_from_row).collect()
 }
 
 pub async fn find_camera(db: &Db, user_id: i64, id: i64) -> sqlx::Result<Option<Camera>> {
-    let row = sqlx::query(&format!("{CAMERA_SELECT} WHERE c.id = $1 AND c.user_id = $2"))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "{CAMERA_SELECT} WHERE c.id = $1 AND c.user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
     row.as_ref().map(camera_from_row).transpose()
 }
 
@@ -324,10 +324,11 @@ pub async fn update_camera(
 
 /// Deletes the user's camera and returns the gateway that served it.
 pub async fn delete_camera(db: &Db, user_id: i64, id: i64) -> sqlx::Result<Option<Option<i64>>> {
-    let row = sqlx::query("DELETE FROM cameras WHERE id = $1 AND user_id = $2 RETURNING gateway_id")
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("DELETE FROM cameras WHERE id = $1 AND user_id = $2 RETURNING gateway_id")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
     row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()
 }

@@ -24,10 +24,7 @@ fn url_host(host: &str) -> String {
 pub fn stream_urls(vendor: Vendor, host: &str, port: u16) -> Option<(String, Option<String>)> {
     let base = format!("rtsp://{}:{port}", url_host(host));
     let (main, sub): (&str, Option<&str>) = match vendor {
-        Vendor::Hikvision => (
-            "/Streaming/Channels/101",
-            Some("/Streaming/Channels/102"),
-        ),
+        Vendor::Hikvision => ("/Streaming/Channels/101", Some("/Streaming/Channels/102")),
         Vendor::Dahua | Vendor::Amcrest => (
             "/cam/realmonitor?channel=1&subtype=0",
             Some("/cam/realmonitor?channel=1&subtype=1"),
@@ -38,10 +35,7 @@ pub fn stream_urls(vendor: Vendor, host: &str, port: u16) -> Option<(String, Opt
         Vendor::Tapo => ("/stream1", Some("/stream2")),
         Vendor::Generic => return None,
     };
-    Some((
-        format!("{base}{main}"),
-        sub.map(|s| format!("{base}{s}")),
-    ))
+    Some((format!("{base}{main}"), sub.map(|s| format!("{base}{s}"))))
 }
 
 /// The vendor's JPEG snapshot URL, when it has a well-known one.
@@ -199,7 +193,8 @@ fn mac(value: &str) -> Result<Option<String>, String> {
     }
     let ok = v.len() == 17
         && v.split(':').count() == 6
-        && v.split(':').all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()));
+        && v.split(':')
+            .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()));
     if ok {
         Ok(Some(v))
     } else {
@@ -219,20 +214,24 @@ pub fn validate(form: &CameraForm) -> Result<ValidCamera, String> {
     let rtsp_port = port("RTSP port", &form.rtsp_port, DEFAULT_RTSP_PORT)?;
     let http_port = port("HTTP port", &form.http_port, DEFAULT_HTTP_PORT)?;
     let patterns = stream_urls(vendor, &ip, rtsp_port);
-    let main_stream_url = match checked_url("Main stream URL", &form.main_stream_url, &["rtsp", "rtsps"])? {
+    let main_stream_url = match checked_url(
+        "Main stream URL",
+        &form.main_stream_url,
+        &["rtsp", "rtsps"],
+    )? {
         Some(u) => u,
-        None => patterns
-            .as_ref()
-            .map(|(m, _)| m.clone())
-            .ok_or("Enter the camera's main stream URL (rtsp://…); other cameras have no fixed pattern.")?,
+        None => patterns.as_ref().map(|(m, _)| m.clone()).ok_or(
+            "Enter the camera's main stream URL (rtsp://…); other cameras have no fixed pattern.",
+        )?,
     };
-    let sub_stream_url = match checked_url("Sub stream URL", &form.sub_stream_url, &["rtsp", "rtsps"])? {
-        Some(u) => Some(u),
-        // Only fill the sub stream when the main one is the pattern's too.
-        None => patterns
-            .filter(|(m, _)| *m == main_stream_url)
-            .and_then(|(_, s)| s),
-    };
+    let sub_stream_url =
+        match checked_url("Sub stream URL", &form.sub_stream_url, &["rtsp", "rtsps"])? {
+            Some(u) => Some(u),
+            // Only fill the sub stream when the main one is the pattern's too.
+            None => patterns
+                .filter(|(m, _)| *m == main_stream_url)
+                .and_then(|(_, s)| s),
+        };
     let snapshot_url = match checked_url("Snapshot URL", &form.snapshot_url, &["http", "https"])? {
         Some(u) => Some(u),
         None => snapshot_url(vendor, &ip, http_port),
@@ -281,13 +280,41 @@ mod tests {
     #[test]
     fn vendor_patterns() {
         let cases = [
-            (Vendor::Hikvision, "rtsp://10.0.0.5:554/Streaming/Channels/101", Some("rtsp://10.0.0.5:554/Streaming/Channels/102")),
-            (Vendor::Dahua, "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0", Some("rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=1")),
-            (Vendor::Amcrest, "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0", Some("rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=1")),
-            (Vendor::Reolink, "rtsp://10.0.0.5:554/h264Preview_01_main", Some("rtsp://10.0.0.5:554/h264Preview_01_sub")),
-            (Vendor::Axis, "rtsp://10.0.0.5:554/axis-media/media.amp", None),
-            (Vendor::Uniview, "rtsp://10.0.0.5:554/media/video1", Some("rtsp://10.0.0.5:554/media/video2")),
-            (Vendor::Tapo, "rtsp://10.0.0.5:554/stream1", Some("rtsp://10.0.0.5:554/stream2")),
+            (
+                Vendor::Hikvision,
+                "rtsp://10.0.0.5:554/Streaming/Channels/101",
+                Some("rtsp://10.0.0.5:554/Streaming/Channels/102"),
+            ),
+            (
+                Vendor::Dahua,
+                "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0",
+                Some("rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=1"),
+            ),
+            (
+                Vendor::Amcrest,
+                "rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=0",
+                Some("rtsp://10.0.0.5:554/cam/realmonitor?channel=1&subtype=1"),
+            ),
+            (
+                Vendor::Reolink,
+                "rtsp://10.0.0.5:554/h264Preview_01_main",
+                Some("rtsp://10.0.0.5:554/h264Preview_01_sub"),
+            ),
+            (
+                Vendor::Axis,
+                "rtsp://10.0.0.5:554/axis-media/media.amp",
+                None,
+            ),
+            (
+                Vendor::Uniview,
+                "rtsp://10.0.0.5:554/media/video1",
+                Some("rtsp://10.0.0.5:554/media/video2"),
+            ),
+            (
+                Vendor::Tapo,
+                "rtsp://10.0.0.5:554/stream1",
+                Some("rtsp://10.0.0.5:554/stream2"),
+            ),
         ];
         for (vendor, main, sub) in cases {
             let (m, s) = stream_urls(vendor, "10.0.0.5", 554).expect("pattern");
@@ -304,8 +331,14 @@ mod tests {
     #[test]
     fn fills_urls_from_the_vendor() {
         let c = validate(&form("hikvision", "192.168.1.20")).unwrap();
-        assert_eq!(c.main_stream_url, "rtsp://192.168.1.20:554/Streaming/Channels/101");
-        assert_eq!(c.sub_stream_url.as_deref(), Some("rtsp://192.168.1.20:554/Streaming/Channels/102"));
+        assert_eq!(
+            c.main_stream_url,
+            "rtsp://192.168.1.20:554/Streaming/Channels/101"
+        );
+        assert_eq!(
+            c.sub_stream_url.as_deref(),
+            Some("rtsp://192.168.1.20:554/Streaming/Channels/102")
+        );
         assert_eq!(
             c.snapshot_url.as_deref(),
             Some("http://192.168.1.20:80/ISAPI/Streaming/channels/101/picture")
@@ -321,7 +354,9 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        assert!(validate(&form("generic", "10.0.0.5")).unwrap_err().contains("main stream URL"));
+        assert!(validate(&form("generic", "10.0.0.5"))
+            .unwrap_err()
+            .contains("main stream URL"));
         assert!(validate(&form("nokia", "10.0.0.5")).is_err());
         assert!(validate(&form("tapo", "not a host!")).is_err());
         let mut f = form("tapo", "10.0.0.5");
@@ -341,7 +376,10 @@ mod tests {
         f.mac = "zz:00".into();
         assert!(validate(&f).is_err());
         f.mac = "AA-BB-CC-DD-EE-FF".into();
-        assert_eq!(validate(&f).unwrap().mac.as_deref(), Some("aa:bb:cc:dd:ee:ff"));
+        assert_eq!(
+            validate(&f).unwrap().mac.as_deref(),
+            Some("aa:bb:cc:dd:ee:ff")
+        );
     }
 
     #[test]
@@ -355,7 +393,10 @@ mod tests {
 
     #[test]
     fn guesses_vendors() {
-        assert_eq!(Vendor::guess("Hangzhou Hikvision Digital"), Vendor::Hikvision);
+        assert_eq!(
+            Vendor::guess("Hangzhou Hikvision Digital"),
+            Vendor::Hikvision
+        );
         assert_eq!(Vendor::guess("TP-LINK TECHNOLOGIES"), Vendor::Tapo);
         assert_eq!(Vendor::guess("Acme"), Vendor::Generic);
     }

@@ -101,8 +101,20 @@ pub async fn add_camera(
 ) -> Result<i64, ServerFnError> {
     let user = sfn::user()?;
     let f = form(
-        name, vendor, model, ip, mac, rtsp_port, http_port, main_stream_url, sub_stream_url,
-        snapshot_url, username, password, gateway_id, lan_device_id,
+        name,
+        vendor,
+        model,
+        ip,
+        mac,
+        rtsp_port,
+        http_port,
+        main_stream_url,
+        sub_stream_url,
+        snapshot_url,
+        username,
+        password,
+        gateway_id,
+        lan_device_id,
     )?;
     Ok(service::add_camera(&sfn::state(), user.id, &f).await?)
 }

@@ -45,7 +45,10 @@ pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppRe
         .await?
         .ok_or(AppError::NotFound)?;
     let vendor = Vendor::guess(d.vendor.as_deref().unwrap_or_default());
-    let (main, sub) = match (&d.stream_url, rules::stream_urls(vendor, &d.ip, rules::DEFAULT_RTSP_PORT)) {
+    let (main, sub) = match (
+        &d.stream_url,
+        rules::stream_urls(vendor, &d.ip, rules::DEFAULT_RTSP_PORT),
+    ) {
         // The scanner's URL came from the camera itself (ONVIF, mDNS): prefer it.
         (Some(found), _) if found.starts_with("rtsp") => (found.clone(), String::new()),
         (_, Some((m, s))) => (m, s.unwrap_or_default()),
@@ -60,7 +63,8 @@ pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppRe
         mac: (!d.randomized_mac).then(|| d.mac.clone()),
         main_stream_url: main,
         sub_stream_url: sub,
-        snapshot_url: rules::snapshot_url(vendor, &d.ip, rules::DEFAULT_HTTP_PORT).unwrap_or_default(),
+        snapshot_url: rules::snapshot_url(vendor, &d.ip, rules::DEFAULT_HTTP_PORT)
+            .unwrap_or_default(),
     })
 }
 
@@ -72,8 +76,13 @@ async fn check_refs(state: &AppState, user_id: i64, c: &ValidCamera) -> AppResul
         }
     }
     if let Some(dev) = c.lan_device_id {
-        if inventory_repo::find_device(&state.db, user_id, dev).await?.is_none() {
-            return Err(AppError::Validation("That network device is not yours.".into()));
+        if inventory_repo::find_device(&state.db, user_id, dev)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::Validation(
+                "That network device is not yours.".into(),
+            ));
         }
     }
     Ok(())
@@ -98,7 +107,14 @@ pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> Ap
         }
     }
     let id = repo::insert_camera(&mut tx, user_id, &c, sealed.as_deref()).await?;
-    audit::record_in(&mut tx, Some(user_id), "camera.created", &c.name, &format!("camera {id}")).await?;
+    audit::record_in(
+        &mut tx,
+        Some(user_id),
+        "camera.created",
+        &c.name,
+        &format!("camera {id}"),
+    )
+    .await?;
     tx.commit().await?;
     if let Some(gw) = c.gateway_id {
         state.cameras.send(gw, GatewayCommand::Refresh);
@@ -106,7 +122,12 @@ pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> Ap
     Ok(id)
 }
 
-pub async fn update_camera(state: &AppState, user_id: i64, id: i64, form: &CameraForm) -> AppResult<()> {
+pub async fn update_camera(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+    form: &CameraForm,
+) -> AppResult<()> {
     let before = repo::find_camera(&state.db, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -116,7 +137,15 @@ pub async fn update_camera(state: &AppState, user_id: i64, id: i64, form: &Camer
     if !repo::update_camera(&state.db, user_id, id, &c, sealed.as_deref()).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&state.db, Some(user_id), "camera.updated", &id.to_string(), "", "").await;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "camera.updated",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
     // Viewers of the old stream reconnect to the new one.
     state.cameras.hub.interrupt(id, "camera settings changed");
     for gw in [before.gateway_id, c.gateway_id].into_iter().flatten() {
@@ -129,7 +158,15 @@ pub async fn delete_camera(state: &AppState, user_id: i64, id: i64) -> AppResult
     let gateway = repo::delete_camera(&state.db, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    audit::record(&state.db, Some(user_id), "camera.deleted", &id.to_string(), "", "").await;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "camera.deleted",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
     state.cameras.hub.close(id);
     if let Some(gw) = gateway {
         state.cameras.send(gw, GatewayCommand::Refresh);
@@ -137,7 +174,11 @@ pub async fn delete_camera(state: &AppState, user_id: i64, id: i64) -> AppResult
     Ok(())
 }
 
-pub async fn create_gateway(state: &AppState, user_id: i64, name: &str) -> AppResult<CreatedGateway> {
+pub async fn create_gateway(
+    state: &AppState,
+    user_id: i64,
+    name: &str,
+) -> AppResult<CreatedGateway> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(AppError::Validation(
@@ -159,7 +200,15 @@ pub async fn create_gateway(state: &AppState, user_id: i64, name: &str) -> AppRe
                 AppError::from(e)
             }
         })?;
-    audit::record(&state.db, Some(user_id), "gateway.token_created", name, "", "").await;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "gateway.token_created",
+        name,
+        "",
+        "",
+    )
+    .await;
     Ok(CreatedGateway {
         id,
         name: name.to_string(),
@@ -171,7 +220,15 @@ pub async fn revoke_gateway(state: &AppState, user_id: i64, id: i64) -> AppResul
     if !repo::revoke_gateway(&state.db, user_id, id).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&state.db, Some(user_id), "gateway.token_revoked", &id.to_string(), "", "").await;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "gateway.token_revoked",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
     // A connected tunnel ends now, not at its next reconnect.
     state.cameras.send(id, GatewayCommand::Close);
     Ok(())

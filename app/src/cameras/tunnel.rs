@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use axum::{
     extract::{
-        ws::{rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ws::{
+            rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
+        },
         State,
     },
     http::HeaderMap,
@@ -95,7 +97,10 @@ async fn session(state: AppState, gateway: i64, user: i64, mut ws: WebSocket) {
             tracing::error!(gateway, error = %e, "marking the gateway offline");
         }
         for cam in owned {
-            state.cameras.hub.interrupt(cam, "The camera's gateway went offline.");
+            state
+                .cameras
+                .hub
+                .interrupt(cam, "The camera's gateway went offline.");
         }
     }
 }
@@ -122,11 +127,7 @@ fn text(msg: &PortalMessage) -> Message {
 
 impl Session<'_> {
     /// Serves until the tunnel ends; returns why.
-    async fn run(
-        &mut self,
-        ws: &mut WebSocket,
-        rx: &mut mpsc::Receiver<GatewayCommand>,
-    ) -> String {
+    async fn run(&mut self, ws: &mut WebSocket, rx: &mut mpsc::Receiver<GatewayCommand>) -> String {
         if let Err(e) = self.refresh(ws).await {
             return e;
         }
@@ -201,10 +202,7 @@ impl Session<'_> {
         let cameras = service::gateway_specs(self.state, self.gateway)
             .await
             .map_err(|e| format!("loading cameras: {e}"))?;
-        let before = std::mem::replace(
-            &mut self.owned,
-            cameras.iter().map(|c| c.id).collect(),
-        );
+        let before = std::mem::replace(&mut self.owned, cameras.iter().map(|c| c.id).collect());
         send(ws, text(&PortalMessage::Cameras { cameras })).await?;
         let mut waiting: Vec<CameraId> = self
             .owned
@@ -225,7 +223,12 @@ impl Session<'_> {
             return true;
         }
         self.bad += 1;
-        tracing::warn!(gateway = self.gateway, camera = cam, what, "message for a camera this gateway does not serve");
+        tracing::warn!(
+            gateway = self.gateway,
+            camera = cam,
+            what,
+            "message for a camera this gateway does not serve"
+        );
         false
     }
 
@@ -246,16 +249,27 @@ impl Session<'_> {
                     tracing::warn!(gateway = self.gateway, version, %agent, "gateway speaks another protocol version");
                 }
                 tracing::info!(gateway = self.gateway, %agent, "gateway hello");
-                if let Err(e) = repo::gateway_seen(&self.state.db, self.gateway, true, Some(&agent)).await {
+                if let Err(e) =
+                    repo::gateway_seen(&self.state.db, self.gateway, true, Some(&agent)).await
+                {
                     tracing::warn!(gateway = self.gateway, error = %e, "recording the gateway's agent");
                 }
             }
-            GatewayMessage::StreamStarted { camera_id, codec, width, height } => {
+            GatewayMessage::StreamStarted {
+                camera_id,
+                codec,
+                width,
+                height,
+            } => {
                 if self.owns(camera_id, "stream_started") {
                     tracing::info!(gateway = self.gateway, camera = camera_id, %codec, width, height, "stream started");
                 }
             }
-            GatewayMessage::StreamError { camera_id, message, retry_in_ms } => {
+            GatewayMessage::StreamError {
+                camera_id,
+                message,
+                retry_in_ms,
+            } => {
                 if self.owns(camera_id, "stream_error") {
                     let message: String = message.chars().take(200).collect();
                     tracing::info!(gateway = self.gateway, camera = camera_id, %message, retry_in_ms, "camera stream error");
@@ -267,19 +281,35 @@ impl Session<'_> {
                     hub.interrupt(camera_id, "The stream stopped.");
                 }
             }
-            GatewayMessage::SnapshotResult { request_id, camera_id, content_type, data } => {
+            GatewayMessage::SnapshotResult {
+                request_id,
+                camera_id,
+                content_type,
+                data,
+            } => {
                 if self.owns(camera_id, "snapshot_result") {
                     let reply = STANDARD
                         .decode(data.as_bytes())
                         .map(|bytes| (content_type, bytes))
                         .map_err(|_| "The gateway sent an unreadable image.".to_string());
-                    self.state.cameras.snapshot_done(self.gateway, request_id, camera_id, reply);
+                    self.state
+                        .cameras
+                        .snapshot_done(self.gateway, request_id, camera_id, reply);
                 }
             }
-            GatewayMessage::SnapshotError { request_id, camera_id, message } => {
+            GatewayMessage::SnapshotError {
+                request_id,
+                camera_id,
+                message,
+            } => {
                 if self.owns(camera_id, "snapshot_error") {
                     let message: String = message.chars().take(200).collect();
-                    self.state.cameras.snapshot_done(self.gateway, request_id, camera_id, Err(message));
+                    self.state.cameras.snapshot_done(
+                        self.gateway,
+                        request_id,
+                        camera_id,
+                        Err(message),
+                    );
                 }
             }
         }

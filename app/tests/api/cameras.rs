@@ -34,18 +34,24 @@ async fn user(app: &TestApp, email: &str, plan: &str) -> (reqwest::Client, Strin
     accounts::create_verified_user(&app.state.db, email, PASSWORD, Role::User)
         .await
         .expect("create user");
-    sqlx::query("UPDATE users SET plan_id = (SELECT id FROM plans WHERE slug = $1) WHERE email = $2")
-        .bind(plan)
-        .bind(email)
-        .execute(&app.state.db.pool)
-        .await
-        .expect("set plan");
+    sqlx::query(
+        "UPDATE users SET plan_id = (SELECT id FROM plans WHERE slug = $1) WHERE email = $2",
+    )
+    .bind(plan)
+    .bind(email)
+    .execute(&app.state.db.pool)
+    .await
+    .expect("set plan");
     let raw = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     let res = app
-        .post_form(&raw, "/api/auth/login", &[("email", email), ("password", PASSWORD)])
+        .post_form(
+            &raw,
+            "/api/auth/login",
+            &[("email", email), ("password", PASSWORD)],
+        )
         .await;
     let cookie = res
         .headers()
@@ -63,12 +69,20 @@ async fn user(app: &TestApp, email: &str, plan: &str) -> (reqwest::Client, Strin
 }
 
 fn camera_form<'a>(name: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut f = vec![("name", name), ("vendor", "hikvision"), ("ip", "192.168.1.20")];
+    let mut f = vec![
+        ("name", name),
+        ("vendor", "hikvision"),
+        ("ip", "192.168.1.20"),
+    ];
     f.extend_from_slice(extra);
     f
 }
 
-async fn add_camera(app: &TestApp, c: &reqwest::Client, form: &[(&str, &str)]) -> Result<i64, String> {
+async fn add_camera(
+    app: &TestApp,
+    c: &reqwest::Client,
+    form: &[(&str, &str)],
+) -> Result<i64, String> {
     let res = app.post_form(c, "/api/cameras/add", form).await;
     let ok = res.status() == StatusCode::OK;
     let body = res.text().await.unwrap_or_default();
@@ -120,13 +134,25 @@ async fn dial(url: &str, headers: &[(&str, String)]) -> Result<Ws, StatusCode> {
 }
 
 async fn dial_gateway(app: &TestApp, token: &str) -> Result<Ws, StatusCode> {
-    dial(&ws_url(app, TUNNEL_PATH), &[("authorization", format!("Bearer {token}"))]).await
+    dial(
+        &ws_url(app, TUNNEL_PATH),
+        &[("authorization", format!("Bearer {token}"))],
+    )
+    .await
 }
 
-async fn dial_viewer(app: &TestApp, cookie: &str, origin: &str, camera: i64) -> Result<Ws, StatusCode> {
+async fn dial_viewer(
+    app: &TestApp,
+    cookie: &str,
+    origin: &str,
+    camera: i64,
+) -> Result<Ws, StatusCode> {
     dial(
         &ws_url(app, &format!("/cameras/{camera}/live")),
-        &[("cookie", cookie.to_string()), ("origin", origin.to_string())],
+        &[
+            ("cookie", cookie.to_string()),
+            ("origin", origin.to_string()),
+        ],
     )
     .await
 }
@@ -136,7 +162,9 @@ async fn next_portal_msg(ws: &mut Ws) -> PortalMessage {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Text(t))) => return PortalMessage::from_json(t.as_str()).expect("valid"),
+                Some(Ok(Message::Text(t))) => {
+                    return PortalMessage::from_json(t.as_str()).expect("valid")
+                }
                 Some(Ok(_)) => continue,
                 other => panic!("tunnel ended: {other:?}"),
             }
@@ -154,7 +182,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !cond().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -165,22 +196,35 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
 
     // Free plan: no cameras, refused by the form's endpoint and shown on the page.
     let (free, _) = user(&app, "free@example.com", "free").await;
-    let err = add_camera(&app, &free, &camera_form("Porch", &[])).await.unwrap_err();
+    let err = add_camera(&app, &free, &camera_form("Porch", &[]))
+        .await
+        .unwrap_err();
     assert!(err.contains("plan allows 0 camera"), "{err}");
     let html = app.get_html(&free, "/cameras").await;
-    assert!(html.contains("camera-limit-reached"), "page shows the limit");
+    assert!(
+        html.contains("camera-limit-reached"),
+        "page shows the limit"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM cameras").await, 0);
 
     // Personal plan: three cameras, the fourth refused.
     let (pers, _) = user(&app, "p@example.com", "personal").await;
     let secret = "Sup3r-s3cret pw";
-    let id = add_camera(&app, &pers, &camera_form("Porch", &[("username", "admin"), ("password", secret)]))
-        .await
-        .expect("first camera");
+    let id = add_camera(
+        &app,
+        &pers,
+        &camera_form("Porch", &[("username", "admin"), ("password", secret)]),
+    )
+    .await
+    .expect("first camera");
     for n in 2..=3 {
-        add_camera(&app, &pers, &camera_form(&format!("cam{n}"), &[])).await.expect("within plan");
+        add_camera(&app, &pers, &camera_form(&format!("cam{n}"), &[]))
+            .await
+            .expect("within plan");
     }
-    let err = add_camera(&app, &pers, &camera_form("cam4", &[])).await.unwrap_err();
+    let err = add_camera(&app, &pers, &camera_form("cam4", &[]))
+        .await
+        .unwrap_err();
     assert!(err.contains("plan allows 3 camera"), "{err}");
 
     // Stored sealed; never sent back, not by the API nor the pages.
@@ -190,20 +234,31 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
         .await
         .expect("row");
     assert!(!sealed.contains(secret));
-    assert_eq!(app.state.keys.open(&sealed).expect("opens"), secret.as_bytes());
+    assert_eq!(
+        app.state.keys.open(&sealed).expect("opens"),
+        secret.as_bytes()
+    );
     let (v, raw) = overview(&app, &pers).await;
     assert!(!raw.contains(secret) && !raw.contains(&sealed));
     let cam = &v["cameras"][0];
     assert_eq!(cam["has_password"], true);
-    assert_eq!(cam["main_stream_url"], "rtsp://192.168.1.20:554/Streaming/Channels/101");
-    assert_eq!(cam["sub_stream_url"], "rtsp://192.168.1.20:554/Streaming/Channels/102");
+    assert_eq!(
+        cam["main_stream_url"],
+        "rtsp://192.168.1.20:554/Streaming/Channels/101"
+    );
+    assert_eq!(
+        cam["sub_stream_url"],
+        "rtsp://192.168.1.20:554/Streaming/Channels/102"
+    );
     assert_eq!(v["camera_limit"], 3);
     for path in ["/cameras".to_string(), format!("/cameras/{id}")] {
         let html = app.get_html(&pers, &path).await;
         assert!(html.contains("Porch"), "{path} shows the camera");
         assert!(!html.contains(secret), "{path} leaks the password");
     }
-    let res = app.post_form(&pers, "/api/cameras/detail", &[("id", &id.to_string())]).await;
+    let res = app
+        .post_form(&pers, "/api/cameras/detail", &[("id", &id.to_string())])
+        .await;
     assert!(!res.text().await.unwrap().contains(secret));
 
     // Credentials inside a URL are refused (they would be stored in clear).
@@ -219,15 +274,31 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
     // Edit with an empty password keeps the stored one.
     let ids = id.to_string();
     let res = app
-        .post_form(&pers, "/api/cameras/update", &[("id", &ids), ("name", "Front door"), ("vendor", "reolink"), ("ip", "192.168.1.21"), ("username", "admin")])
+        .post_form(
+            &pers,
+            "/api/cameras/update",
+            &[
+                ("id", &ids),
+                ("name", "Front door"),
+                ("vendor", "reolink"),
+                ("ip", "192.168.1.21"),
+                ("username", "admin"),
+            ],
+        )
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let row: (String, String, String) = {
-        let r = sqlx::query("SELECT name, main_stream_url, password_enc FROM cameras WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.state.db.pool)
-            .await
-            .expect("row");
+        let r =
+            sqlx::query("SELECT name, main_stream_url, password_enc FROM cameras WHERE id = $1")
+                .bind(id)
+                .fetch_one(&app.state.db.pool)
+                .await
+                .expect("row");
         use sqlx::Row;
         (r.get(0), r.get(1), r.get(2))
     };
@@ -237,27 +308,49 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
 
     // Someone else's camera: not visible, not editable, not deletable.
     let (other, _) = user(&app, "o@example.com", "personal").await;
-    let res = app.post_form(&other, "/api/cameras/detail", &[("id", &ids)]).await;
-    assert!(!res.status().is_success());
-    let res = app.post_form(&other, "/api/cameras/delete", &[("id", &ids)]).await;
-    assert!(!res.status().is_success());
     let res = app
-        .post_form(&other, "/api/cameras/update", &[("id", &ids), ("name", "mine"), ("ip", "10.0.0.9")])
+        .post_form(&other, "/api/cameras/detail", &[("id", &ids)])
         .await;
     assert!(!res.status().is_success());
-    assert_eq!(app.count("SELECT COUNT(*) FROM cameras WHERE name = 'Front door'").await, 1);
+    let res = app
+        .post_form(&other, "/api/cameras/delete", &[("id", &ids)])
+        .await;
+    assert!(!res.status().is_success());
+    let res = app
+        .post_form(
+            &other,
+            "/api/cameras/update",
+            &[("id", &ids), ("name", "mine"), ("ip", "10.0.0.9")],
+        )
+        .await;
+    assert!(!res.status().is_success());
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM cameras WHERE name = 'Front door'")
+            .await,
+        1
+    );
 
     // Delete frees a slot.
-    let res = app.post_form(&pers, "/api/cameras/delete", &[("id", &ids)]).await;
+    let res = app
+        .post_form(&pers, "/api/cameras/delete", &[("id", &ids)])
+        .await;
     assert!(res.status().is_success() || res.status().is_redirection());
-    add_camera(&app, &pers, &camera_form("cam4", &[])).await.expect("slot freed");
+    add_camera(&app, &pers, &camera_form("cam4", &[]))
+        .await
+        .expect("slot freed");
 
     // A VIP on the free plan is unlimited.
     let admin = app.signed_in_admin("admin@example.com").await;
-    app.post_form(&admin, "/api/admin/vip", &[("email", "free@example.com"), ("vip", "true")])
-        .await;
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "free@example.com"), ("vip", "true")],
+    )
+    .await;
     for n in 0..4 {
-        add_camera(&app, &free, &camera_form(&format!("vip{n}"), &[])).await.expect("VIP unlimited");
+        add_camera(&app, &free, &camera_form(&format!("vip{n}"), &[]))
+            .await
+            .expect("VIP unlimited");
     }
 }
 
@@ -273,7 +366,11 @@ async fn camera_limit_holds_under_concurrent_adds() {
             tokio::spawn(async move {
                 c.post(url)
                     .header(header::ORIGIN, origin)
-                    .form(&[("name", format!("c{n}")), ("vendor", "tapo".into()), ("ip", "10.0.0.3".into())])
+                    .form(&[
+                        ("name", format!("c{n}")),
+                        ("vendor", "tapo".into()),
+                        ("ip", "10.0.0.3".into()),
+                    ])
                     .send()
                     .await
                     .expect("request")
@@ -307,15 +404,27 @@ async fn prefills_from_a_scanner_finding() {
     .fetch_one(&app.state.db.pool)
     .await
     .expect("device");
-    let html = app.get_html(&c, &format!("/cameras?from_device={dev}")).await;
-    assert!(html.contains("rtsp://192.168.50.10:554/Streaming/Channels/101"), "stream URL prefilled");
+    let html = app
+        .get_html(&c, &format!("/cameras?from_device={dev}"))
+        .await;
+    assert!(
+        html.contains("rtsp://192.168.50.10:554/Streaming/Channels/101"),
+        "stream URL prefilled"
+    );
     assert!(html.contains("192.168.50.10"));
-    assert!(html.contains(r#"value="hikvision" selected"#), "vendor preselected");
+    assert!(
+        html.contains(r#"value="hikvision" selected"#),
+        "vendor preselected"
+    );
     // Linking it stores the device; someone else's device is refused.
     let ds = dev.to_string();
-    add_camera(&app, &c, &camera_form("Cam", &[("lan_device_id", &ds)])).await.expect("linked");
+    add_camera(&app, &c, &camera_form("Cam", &[("lan_device_id", &ds)]))
+        .await
+        .expect("linked");
     let (o, _) = user(&app, "o2@example.com", "personal").await;
-    let err = add_camera(&app, &o, &camera_form("Cam", &[("lan_device_id", &ds)])).await.unwrap_err();
+    let err = add_camera(&app, &o, &camera_form("Cam", &[("lan_device_id", &ds)]))
+        .await
+        .unwrap_err();
     assert!(err.contains("not yours"), "{err}");
 }
 
@@ -330,19 +439,36 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
         .await
         .expect("row");
     assert_ne!(stored, token);
-    assert!(!app.get_html(&c, "/cameras").await.contains(&token), "token shown once only");
+    assert!(
+        !app.get_html(&c, "/cameras").await.contains(&token),
+        "token shown once only"
+    );
     let gws = gw.to_string();
     let cam = add_camera(
         &app,
         &c,
-        &camera_form("Door", &[("gateway_id", &gws), ("username", "u"), ("password", "camera-pass")]),
+        &camera_form(
+            "Door",
+            &[
+                ("gateway_id", &gws),
+                ("username", "u"),
+                ("password", "camera-pass"),
+            ],
+        ),
     )
     .await
     .expect("camera");
 
     // No token, a wrong one: 401 with the JSON error before any upgrade.
-    assert_eq!(dial_gateway(&app, "not-a-real-token").await.err(), Some(StatusCode::UNAUTHORIZED));
-    let res = new_client().get(app.url(TUNNEL_PATH)).send().await.expect("req");
+    assert_eq!(
+        dial_gateway(&app, "not-a-real-token").await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
+    let res = new_client()
+        .get(app.url(TUNNEL_PATH))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let v: Value = res.json().await.expect("json error");
     assert_eq!(v["error"]["code"], "INVALID_TOKEN");
@@ -354,16 +480,27 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
             assert_eq!(cameras.len(), 1);
             assert_eq!(cameras[0].id, cam);
             assert_eq!(cameras[0].password.as_deref(), Some("camera-pass"));
-            assert_eq!(cameras[0].rtsp_url, "rtsp://192.168.1.20:554/Streaming/Channels/101");
+            assert_eq!(
+                cameras[0].rtsp_url,
+                "rtsp://192.168.1.20:554/Streaming/Channels/101"
+            );
         }
         other => panic!("expected cameras, got {other:?}"),
     }
     ws.send(Message::Text(
-        GatewayMessage::Hello { version: 1, agent: "test-gw/1".into() }.to_json().into(),
+        GatewayMessage::Hello {
+            version: 1,
+            agent: "test-gw/1".into(),
+        }
+        .to_json()
+        .into(),
     ))
     .await
     .expect("hello");
-    wait_for(10, "gateway online", || async { app.state.cameras.is_online(gw) }).await;
+    wait_for(10, "gateway online", || async {
+        app.state.cameras.is_online(gw)
+    })
+    .await;
     let (v, _) = overview(&app, &c).await;
     assert_eq!(v["gateways"][0]["online"], true);
     assert_eq!(v["gateways"][0]["cameras"], 1);
@@ -375,7 +512,11 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
         tokio::spawn(async move { c.get(url).send().await.expect("snapshot") })
     };
     let request_id = loop {
-        if let PortalMessage::Snapshot { request_id, camera_id } = next_portal_msg(&mut ws).await {
+        if let PortalMessage::Snapshot {
+            request_id,
+            camera_id,
+        } = next_portal_msg(&mut ws).await
+        {
             assert_eq!(camera_id, cam);
             break request_id;
         }
@@ -400,11 +541,17 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
     assert_eq!(res.bytes().await.expect("body").to_vec(), jpeg);
     // Someone else cannot ask for it.
     let (o, _) = user(&app, "snoop@example.com", "personal").await;
-    let res = o.get(app.url(&format!("/cameras/{cam}/snapshot"))).send().await.expect("req");
+    let res = o
+        .get(app.url(&format!("/cameras/{cam}/snapshot")))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // Revoking ends the live tunnel and refuses the token from then on.
-    let res = app.post_form(&c, "/api/cameras/gateway_revoke", &[("id", &gws)]).await;
+    let res = app
+        .post_form(&c, "/api/cameras/gateway_revoke", &[("id", &gws)])
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let closed = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -416,8 +563,14 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
     })
     .await;
     assert!(closed.is_ok(), "revoked tunnel closed");
-    assert_eq!(dial_gateway(&app, &token).await.err(), Some(StatusCode::UNAUTHORIZED));
-    wait_for(10, "gateway offline", || async { !app.state.cameras.is_online(gw) }).await;
+    assert_eq!(
+        dial_gateway(&app, &token).await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
+    wait_for(10, "gateway offline", || async {
+        !app.state.cameras.is_online(gw)
+    })
+    .await;
     let _ = cookie;
 }
 
@@ -425,23 +578,33 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
 async fn viewers_are_refused_foreign_origins_and_other_peoples_cameras() {
     let app = TestApp::spawn().await;
     let (c, cookie) = user(&app, "v@example.com", "personal").await;
-    let cam = add_camera(&app, &c, &camera_form("Yard", &[])).await.expect("camera");
+    let cam = add_camera(&app, &c, &camera_form("Yard", &[]))
+        .await
+        .expect("camera");
     let (_, other_cookie) = user(&app, "w@example.com", "personal").await;
 
     assert_eq!(
-        dial_viewer(&app, &cookie, "https://evil.example", cam).await.err(),
+        dial_viewer(&app, &cookie, "https://evil.example", cam)
+            .await
+            .err(),
         Some(StatusCode::FORBIDDEN)
     );
     assert_eq!(
-        dial_viewer(&app, &other_cookie, &app.address, cam).await.err(),
+        dial_viewer(&app, &other_cookie, &app.address, cam)
+            .await
+            .err(),
         Some(StatusCode::NOT_FOUND)
     );
     assert_eq!(
-        dial_viewer(&app, "tv_session=nope", &app.address, cam).await.err(),
+        dial_viewer(&app, "tv_session=nope", &app.address, cam)
+            .await
+            .err(),
         Some(StatusCode::UNAUTHORIZED)
     );
     // The owner from our own page: no gateway → told "offline" at once.
-    let mut ws = dial_viewer(&app, &cookie, &app.address, cam).await.expect("viewer");
+    let mut ws = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer");
     match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
         Ok(Some(Ok(Message::Text(t)))) => {
             let v: Value = serde_json::from_str(t.as_str()).expect("json");
@@ -470,15 +633,26 @@ async fn tunnel_survives_garbage_and_drops_oversized_frames() {
     let (c, _) = user(&app, "g@example.com", "personal").await;
     let (gw, token) = create_gateway(&app, &c).await;
     let gws = gw.to_string();
-    let cam = add_camera(&app, &c, &camera_form("Cam", &[("gateway_id", &gws)])).await.expect("cam");
-    let mine = add_camera(&app, &c, &camera_form("Other", &[])).await.expect("cam");
+    let cam = add_camera(&app, &c, &camera_form("Cam", &[("gateway_id", &gws)]))
+        .await
+        .expect("cam");
+    let mine = add_camera(&app, &c, &camera_form("Other", &[]))
+        .await
+        .expect("cam");
     let mut ws = dial_gateway(&app, &token).await.expect("tunnel");
-    assert!(matches!(next_portal_msg(&mut ws).await, PortalMessage::Cameras { .. }));
+    assert!(matches!(
+        next_portal_msg(&mut ws).await,
+        PortalMessage::Cameras { .. }
+    ));
 
     // Garbage text, garbage binary, media for a camera it does not serve:
     // logged and ignored; the tunnel stays up.
-    ws.send(Message::Text("{\"type\":\"launch_missiles\"}".into())).await.expect("send");
-    ws.send(Message::Binary(vec![1u8, 2, 3].into())).await.expect("send");
+    ws.send(Message::Text("{\"type\":\"launch_missiles\"}".into()))
+        .await
+        .expect("send");
+    ws.send(Message::Binary(vec![1u8, 2, 3].into()))
+        .await
+        .expect("send");
     let header = |camera_id| MediaHeader {
         kind: MediaKind::Init,
         keyframe: false,
@@ -487,10 +661,14 @@ async fn tunnel_survives_garbage_and_drops_oversized_frames() {
         received_us: 0,
         muxed_us: 0,
     };
-    ws.send(Message::Binary(encode_media(&header(mine), b"ftyp").expect("frame").into()))
+    ws.send(Message::Binary(
+        encode_media(&header(mine), b"ftyp").expect("frame").into(),
+    ))
+    .await
+    .expect("send");
+    ws.send(Message::Ping(b"still there?".to_vec().into()))
         .await
-        .expect("send");
-    ws.send(Message::Ping(b"still there?".to_vec().into())).await.expect("ping");
+        .expect("ping");
     let pong = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ws.next().await {
@@ -508,7 +686,9 @@ async fn tunnel_survives_garbage_and_drops_oversized_frames() {
     let _ = cam;
 
     // Past the frame limit: the portal closes the tunnel and stays healthy.
-    let _ = ws.send(Message::Binary(vec![0u8; MAX_MEDIA_FRAME + 1024].into())).await;
+    let _ = ws
+        .send(Message::Binary(vec![0u8; MAX_MEDIA_FRAME + 1024].into()))
+        .await;
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match ws.next().await {
@@ -519,10 +699,20 @@ async fn tunnel_survives_garbage_and_drops_oversized_frames() {
     })
     .await;
     assert!(ended.is_ok(), "oversized frame ends the tunnel");
-    wait_for(10, "gateway offline", || async { !app.state.cameras.is_online(gw) }).await;
-    let res = new_client().get(app.url("/health")).send().await.expect("health");
+    wait_for(10, "gateway offline", || async {
+        !app.state.cameras.is_online(gw)
+    })
+    .await;
+    let res = new_client()
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("health");
     assert!(res.status().is_success());
-    assert!(dial_gateway(&app, &token).await.is_ok(), "it may dial again");
+    assert!(
+        dial_gateway(&app, &token).await.is_ok(),
+        "it may dial again"
+    );
 }
 
 // ---- the real chain ----
@@ -540,8 +730,12 @@ struct RtspServer {
 
 impl RtspServer {
     async fn start() -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../camera-gateway/tests/rtsp_server.py");
-        let workdir = std::env::temp_dir().join(format!("tv-cam-rtsp-{}", crate::helpers::random_suffix()));
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../camera-gateway/tests/rtsp_server.py"
+        );
+        let workdir =
+            std::env::temp_dir().join(format!("tv-cam-rtsp-{}", crate::helpers::random_suffix()));
         let mut child = tokio::process::Command::new(PYTHON)
             .arg(script)
             .args(["--port", "0", "--workdir"])
@@ -573,7 +767,12 @@ impl RtspServer {
                 }
             }
         });
-        Self { port, child, workdir, clients }
+        Self {
+            port,
+            child,
+            workdir,
+            clients,
+        }
     }
 }
 
@@ -626,7 +825,13 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     let cam = add_camera(
         &app,
         &c,
-        &[("name", "Live"), ("vendor", "generic"), ("ip", "127.0.0.1"), ("main_stream_url", &url), ("gateway_id", &gws)],
+        &[
+            ("name", "Live"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("main_stream_url", &url),
+            ("gateway_id", &gws),
+        ],
     )
     .await
     .expect("camera");
@@ -634,12 +839,22 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     // The real gateway, in-process, dialling the portal like it would from home.
     let tunnel_url = truevault_gateway::config::tunnel_url(&app.address).expect("url");
     let mut cfg = truevault_gateway::tunnel::TunnelConfig::new(tunnel_url, token);
-    cfg.backoff = truevault_gateway::backoff::Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+    cfg.backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(500),
+    );
     let gateway = tokio::spawn(truevault_gateway::tunnel::run(cfg));
-    wait_for(20, "the gateway to connect", || async { app.state.cameras.is_online(gw) }).await;
+    wait_for(20, "the gateway to connect", || async {
+        app.state.cameras.is_online(gw)
+    })
+    .await;
 
-    let mut a = dial_viewer(&app, &cookie, &app.address, cam).await.expect("viewer a");
-    let mut b = dial_viewer(&app, &cookie, &app.address, cam).await.expect("viewer b");
+    let mut a = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer a");
+    let mut b = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer b");
     let (init_a, frags_a, states_a) = watch(&mut a, 10).await;
     let (init_b, frags_b, states_b) = watch(&mut b, 10).await;
     assert!(init_a && init_b && frags_a == 10 && frags_b == 10);
@@ -658,10 +873,15 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     .await;
     // …so the next viewer makes the gateway start a new pull (a stopped
     // pull is re-dialled; a running one would only be re-announced).
-    let mut v = dial_viewer(&app, &cookie, &app.address, cam).await.expect("viewer c");
+    let mut v = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer c");
     let (init, frags, _) = watch(&mut v, 3).await;
     assert!(init && frags == 3);
     assert_eq!(app.state.cameras.start_requests(cam), 2);
-    wait_for(10, "a second RTSP session", || async { rtsp.clients.load(Ordering::SeqCst) == 2 }).await;
+    wait_for(10, "a second RTSP session", || async {
+        rtsp.clients.load(Ordering::SeqCst) == 2
+    })
+    .await;
     gateway.abort();
 }

@@ -12,8 +12,8 @@ use crate::{
     cameras::{
         model::{Camera, CameraDraft, GatewayInfo, Vendor},
         server_fns::{
-            camera_detail, cameras_overview, AddCamera, CreateGateway, DeleteCamera,
-            RevokeGateway, UpdateCamera,
+            camera_detail, cameras_overview, AddCamera, CreateGateway, DeleteCamera, RevokeGateway,
+            UpdateCamera,
         },
     },
     ui::components::{
@@ -33,7 +33,11 @@ pub fn Cameras() -> impl IntoView {
 /// One live tile: the player finds `video[data-camera-live]` by itself.
 #[component]
 fn LiveTile(camera: Camera, #[prop(optional)] large: bool) -> impl IntoView {
-    let class = if large { "camera-tile large" } else { "camera-tile" };
+    let class = if large {
+        "camera-tile large"
+    } else {
+        "camera-tile"
+    };
     view! {
         <figure class=class data-camera-tile="" data-testid="camera-tile">
             <video data-camera-live=camera.id.to_string() muted=true autoplay=true playsinline=true></video>
