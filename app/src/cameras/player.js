@@ -40,6 +40,9 @@
 
   function Player(video) {
     this.video = video;
+    // The muted attribute does not mute an element made by script (client
+    // navigation), and unmuted video may not autoplay.
+    video.muted = true;
     this.id = video.getAttribute("data-camera-live");
     var tile = video.closest("[data-camera-tile]") || video.parentElement;
     this.statusEl = tile ? tile.querySelector("[data-camera-status]") : null;

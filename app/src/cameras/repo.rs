@@ -11,6 +11,14 @@ use crate::db::{now, Db};
 
 type Tx = Transaction<'static, Any>;
 
+/// A gateway counts as online while its flag is set and its tunnel has
+/// refreshed `last_seen_at` within the idle timeout: a portal that crashed
+/// cannot clear the flag, but it goes stale.
+fn is_online(flag: i64, last_seen: Option<i64>) -> bool {
+    let fresh = truevault_wire::gateway::IDLE_TIMEOUT_SECS as i64;
+    flag != 0 && last_seen.is_some_and(|t| t >= now() - fresh)
+}
+
 // ---- gateways ----
 
 pub async fn create_gateway(db: &Db, user_id: i64, name: &str, hash: &str) -> sqlx::Result<i64> {
@@ -51,7 +59,7 @@ pub async fn list_gateways(db: &Db, user_id: i64) -> sqlx::Result<Vec<GatewayInf
                 name: r.try_get("name")?,
                 created_at: r.try_get("created_at")?,
                 last_seen_at: r.try_get("last_seen_at")?,
-                online: r.try_get::<i64, _>("online")? != 0,
+                online: is_online(r.try_get("online")?, r.try_get("last_seen_at")?),
                 agent: r.try_get("agent")?,
                 revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
                 cameras: r.try_get("cams")?,
@@ -131,7 +139,7 @@ pub async fn gateway_seen(db: &Db, id: i64, online: bool, agent: Option<&str>) -
 const CAMERA_SELECT: &str =
     "SELECT c.id, c.name, c.vendor, c.model, c.ip, c.mac, c.rtsp_port, c.http_port, \
     c.main_stream_url, c.sub_stream_url, c.snapshot_url, c.username, c.password_enc, c.gateway_id, \
-    g.name AS gateway_name, g.online AS gateway_online, c.lan_device_id, c.created_at \
+    g.name AS gateway_name, g.online AS gateway_online, g.last_seen_at AS gateway_seen, c.lan_device_id, c.created_at \
     FROM cameras c LEFT JOIN camera_gateways g ON g.id = c.gateway_id AND g.revoked_at IS NULL";
 
 fn camera_from_row(r: &AnyRow) -> Result<Camera, sqlx::Error> {
@@ -158,7 +166,10 @@ fn camera_from_row(r: &AnyRow) -> Result<Camera, sqlx::Error> {
         gateway_id: gateway_name
             .as_ref()
             .and(r.try_get::<Option<i64>, _>("gateway_id")?),
-        gateway_online: r.try_get::<Option<i64>, _>("gateway_online")?.unwrap_or(0) != 0,
+        gateway_online: is_online(
+            r.try_get::<Option<i64>, _>("gateway_online")?.unwrap_or(0),
+            r.try_get("gateway_seen")?,
+        ),
         gateway_name,
         lan_device_id: r.try_get("lan_device_id")?,
         created_at: r.try_get("created_at")?,
