@@ -27,8 +27,13 @@ pub async fn overview(
     user_id: i64,
     from_device: Option<i64>,
 ) -> AppResult<CamerasPage> {
+    // A stale or foreign link just shows an empty form.
     let draft = match from_device {
-        Some(id) => Some(draft_from_device(state, user_id, id).await?),
+        Some(id) => match draft_from_device(state, user_id, id).await {
+            Ok(d) => Some(d),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     Ok(CamerasPage {

@@ -426,6 +426,12 @@ async fn prefills_from_a_scanner_finding() {
         .await
         .unwrap_err();
     assert!(err.contains("not yours"), "{err}");
+    // Someone else's finding prefills nothing and leaks nothing.
+    let html = app
+        .get_html(&o, &format!("/cameras?from_device={dev}"))
+        .await;
+    assert!(html.contains("data-testid=\"add-camera\""));
+    assert!(!html.contains("192.168.50.10"));
 }
 
 #[tokio::test]
@@ -784,7 +790,9 @@ impl Drop for RtspServer {
 }
 
 /// Reads a viewer until it has the init segment and `fragments` fragments.
-async fn watch(ws: &mut Ws, fragments: usize) -> (bool, usize, Vec<String>) {
+/// Also returns when the first fragment arrived.
+async fn watch(ws: &mut Ws, fragments: usize) -> (bool, usize, Vec<String>, std::time::Instant) {
+    let mut first = None;
     let mut init = false;
     let mut frags = 0;
     let mut states = Vec::new();
@@ -798,6 +806,7 @@ async fn watch(ws: &mut Ws, fragments: usize) -> (bool, usize, Vec<String>) {
                         assert!(init, "a fragment before the init segment");
                         assert_eq!(&b[4..8], b"moof", "fragments are moof+mdat");
                         frags += 1;
+                        first.get_or_insert_with(std::time::Instant::now);
                     }
                 }
                 Some(Ok(Message::Text(t))) => {
@@ -811,7 +820,8 @@ async fn watch(ws: &mut Ws, fragments: usize) -> (bool, usize, Vec<String>) {
     })
     .await
     .unwrap_or_else(|_| panic!("no live video in time (states {states:?}, {frags} fragments)"));
-    (init, frags, states)
+    let first = first.unwrap_or_else(std::time::Instant::now);
+    (init, frags, states, first)
 }
 
 #[tokio::test]
@@ -849,14 +859,22 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     })
     .await;
 
+    let started = std::time::Instant::now();
     let mut a = dial_viewer(&app, &cookie, &app.address, cam)
         .await
         .expect("viewer a");
+    let (init_a, frags_a, states_a, first_a) = watch(&mut a, 10).await;
+    let cold = first_a - started;
+    let started = std::time::Instant::now();
     let mut b = dial_viewer(&app, &cookie, &app.address, cam)
         .await
         .expect("viewer b");
-    let (init_a, frags_a, states_a) = watch(&mut a, 10).await;
-    let (init_b, frags_b, states_b) = watch(&mut b, 10).await;
+    let (init_b, frags_b, states_b, first_b) = watch(&mut b, 10).await;
+    // Figures for the notes (loopback, debug build), not assertions.
+    eprintln!(
+        "first picture: {cold:?} when the pull must start, {:?} when already pulled",
+        first_b - started
+    );
     assert!(init_a && init_b && frags_a == 10 && frags_b == 10);
     assert!(states_a.contains(&"live".to_string()), "{states_a:?}");
     assert!(states_b.contains(&"live".to_string()), "{states_b:?}");
@@ -876,7 +894,7 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     let mut v = dial_viewer(&app, &cookie, &app.address, cam)
         .await
         .expect("viewer c");
-    let (init, frags, _) = watch(&mut v, 3).await;
+    let (init, frags, _, _) = watch(&mut v, 3).await;
     assert!(init && frags == 3);
     assert_eq!(app.state.cameras.start_requests(cam), 2);
     wait_for(10, "a second RTSP session", || async {
