@@ -22,6 +22,23 @@ python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$
 pids+=($!)
 wait_port "$smtp_port"
 
+# A test-pattern RTSP camera for the cameras spec, when GStreamer's RTSP
+# server is installed (app/scripts/setup.sh --test).
+rtsp_url=""
+if /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null; then
+  rtsp_port="$(free_port)"
+  /usr/bin/python3 "$ROOT/camera-gateway/tests/rtsp_server.py" --port "$rtsp_port" --workdir "$work/rtsp" >/dev/null &
+  pids+=($!)
+  wait_port "$rtsp_port"
+  rtsp_url="rtsp://127.0.0.1:$rtsp_port/live"
+fi
+
+# The gateway binary of this profile, else the one `cargo test --workspace`
+# built; without either the cameras spec is skipped.
+gateway_bin="$TARGET/${E2E_PROFILE:-release}/truevault-gateway"
+[ -x "$gateway_bin" ] || gateway_bin="$TARGET/debug/truevault-gateway"
+[ -x "$gateway_bin" ] || gateway_bin=""
+
 export TRUEVAULT_DATA_DIR="$work/data"
 export TRUEVAULT_LISTEN="127.0.0.1:$http_port"
 export TRUEVAULT_PUBLIC_URL="http://127.0.0.1:$http_port"
@@ -39,6 +56,7 @@ status=0
 TRUEVAULT_E2E_URL="http://127.0.0.1:$http_port" TRUEVAULT_E2E_MAILDIR="$work/maildir" \
 TRUEVAULT_E2E_ARTIFACTS="$HERE/artifacts" TRUEVAULT_E2E_ADMIN_EMAIL=admin@example.com \
 TRUEVAULT_E2E_ADMIN_PASSWORD="$admin_password" \
+TRUEVAULT_E2E_RTSP_URL="$rtsp_url" TRUEVAULT_E2E_GATEWAY_BIN="$gateway_bin" \
   npx playwright test "$@" || status=$?
 if [ "$status" -ne 0 ]; then echo "--- portal log (tail) ---" >&2; tail -n 40 "$work/portal.log" >&2; fi
 exit "$status"

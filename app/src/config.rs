@@ -41,6 +41,9 @@ pub struct Config {
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
     pub billing: BillingConfig,
+    /// How long a camera pull outlives its last viewer (a viewer who
+    /// reloads the page finds it still running).
+    pub camera_linger_ms: u64,
 }
 
 /// Payment providers. With no Stripe or PayPal credentials the built-in
@@ -152,6 +155,7 @@ impl Default for Config {
             db_max_connections: 16,
             log_json: false,
             billing: BillingConfig::default(),
+            camera_linger_ms: 10_000,
         }
     }
 }

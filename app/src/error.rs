@@ -37,6 +37,8 @@ pub enum AppError {
     IdentityLimitExceeded(i64),
     #[error("This server has no free addresses left. Please choose another server.")]
     NetworkFull,
+    #[error("Your plan allows {0} camera(s). Remove one or upgrade your plan.")]
+    CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
     #[error("Something went wrong on our side. Please try again.")]
@@ -60,6 +62,7 @@ impl AppError {
             AppError::InvalidBearer => "INVALID_TOKEN",
             AppError::DeviceLimitExceeded(_) => "DEVICE_LIMIT_EXCEEDED",
             AppError::IdentityLimitExceeded(_) => "IDENTITY_LIMIT_EXCEEDED",
+            AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
@@ -79,6 +82,7 @@ impl AppError {
             AppError::Conflict(_)
             | AppError::DeviceLimitExceeded(_)
             | AppError::IdentityLimitExceeded(_)
+            | AppError::CameraLimitExceeded(_)
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,

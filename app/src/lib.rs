@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod billing;
+pub mod cameras;
 pub mod inventory;
 pub mod themes;
 pub mod ui;

@@ -91,7 +91,12 @@ impl Application {
         let payments = Arc::new(crate::billing::service::PaymentClients::from_config(
             &config.billing,
         ));
+        let cameras = crate::cameras::relay::CameraRelay::start(
+            db.clone(),
+            std::time::Duration::from_millis(config.camera_linger_ms),
+        );
         let state = AppState {
+            cameras,
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
             config: Arc::new(config),
@@ -155,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(http::health::handler))
         .route("/metrics", get(http::metrics::handler))
         .route("/theme-preview/{file}", get(theme_preview_css))
+        .merge(crate::cameras::live::router())
         .route(
             "/devices/download",
             axum::routing::post(crate::vpn::download::handler),

@@ -30,6 +30,8 @@ pub struct AppState {
     /// Clients of the configured payment providers, made once so PayPal's
     /// access token is reused across calls.
     pub payments: Arc<crate::billing::service::PaymentClients>,
+    /// Live view: camera fan-out and the connected gateways.
+    pub cameras: crate::cameras::relay::CameraRelay,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -16,6 +16,7 @@ pub fn router() -> axum::Router<AppState> {
     crate::nodes::api::router()
         .merge(crate::inventory::api::router())
         .merge(crate::billing::webhooks::router())
+        .merge(crate::cameras::tunnel::router())
 }
 
 /// The token of an `Authorization: Bearer …` header.

@@ -110,6 +110,8 @@ fn Site() -> impl IntoView {
                     <Route path=path!("/devices") view=Devices/>
                     <Route path=path!("/devices/:id") view=DeviceUsage/>
                     <Route path=path!("/network") view=Network/>
+                    <Route path=path!("/cameras") view=Cameras/>
+                    <Route path=path!("/cameras/:id") view=CameraView/>
                     <Route path=path!("/billing") view=Billing/>
                     <Route path=path!("/billing/invoices/:number") view=InvoicePage/>
                     <Route path=path!("/billing/test-pay/:reference") view=TestPayPage/>

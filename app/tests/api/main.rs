@@ -4,6 +4,7 @@
 
 mod accounts;
 mod billing;
+mod cameras;
 mod helpers;
 mod inventory;
 mod security;

@@ -11,6 +11,7 @@
 //!
 //! Traffic stays on the veths and the tunnel between namespaces made here.
 
+mod cameras;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;

@@ -1,0 +1,217 @@
+//! The viewers' side of live view, on the session cookie:
+//! `GET /cameras/{id}/live` (WebSocket: binary fMP4 — init segment, then
+//! fragments — and small JSON status texts), `GET /cameras/{id}/snapshot`
+//! (a JPEG proxied through the gateway) and `GET /cameras/player.js` (the
+//! Media Source Extensions player, a same-origin script the CSP allows).
+
+use std::time::Duration;
+
+use axum::{
+    extract::{
+        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
+        Path, State,
+    },
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Extension, Router,
+};
+use truevault_relay::ViewerItem;
+
+use super::{model::Camera, repo};
+use crate::{
+    error::AppError,
+    http::{context::RequestContext, security::same_origin},
+    state::AppState,
+};
+
+/// The player sends nothing but closes; anything bigger is abuse.
+const MAX_VIEWER_MESSAGE: usize = 1024;
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub const PLAYER_JS: &str = include_str!("player.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cameras/player.js", get(player_js))
+        .route("/cameras/{id}/live", get(live))
+        .route("/cameras/{id}/snapshot", get(snapshot))
+}
+
+async fn player_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        PLAYER_JS,
+    )
+        .into_response()
+}
+
+/// The signed-in owner's camera, or the refusal to send.
+async fn owned_camera(
+    state: &AppState,
+    ctx: Option<&RequestContext>,
+    id: &str,
+) -> Result<Camera, Response> {
+    let user = ctx
+        .and_then(|c| c.user.clone())
+        .ok_or_else(|| AppError::Unauthenticated.into_response())?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound.into_response())?;
+    // Someone else's camera reads exactly like a missing one.
+    match repo::find_camera(&state.db, user.id, id).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(AppError::NotFound.into_response()),
+        Err(e) => Err(AppError::from(e).into_response()),
+    }
+}
+
+async fn live(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ctx: Option<Extension<RequestContext>>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    // Cookies ride along on cross-site WebSocket handshakes: only our own
+    // pages may open one (checked before anything else is revealed).
+    if !same_origin(&headers, &state.config.public_url) {
+        tracing::warn!(camera = %id, "refused cross-origin camera WebSocket");
+        return (StatusCode::FORBIDDEN, "Cross-site WebSocket refused.").into_response();
+    }
+    let camera = match owned_camera(&state, ctx.as_deref(), &id).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    upgrade
+        .max_message_size(MAX_VIEWER_MESSAGE)
+        .max_frame_size(MAX_VIEWER_MESSAGE)
+        .on_upgrade(move |ws| watch(state, camera, ws))
+        .into_response()
+}
+
+fn status(state: &str, detail: Option<&str>) -> Message {
+    let v = match detail {
+        Some(d) => serde_json::json!({ "state": state, "detail": d }),
+        None => serde_json::json!({ "state": state }),
+    };
+    Message::Text(v.to_string().into())
+}
+
+async fn send(ws: &mut WebSocket, msg: Message) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, ws.send(msg)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn watch(state: AppState, camera: Camera, mut ws: WebSocket) {
+    let online = camera
+        .gateway_id
+        .is_some_and(|gw| state.cameras.is_online(gw));
+    let mut sub = state.cameras.hub.subscribe(camera.id);
+    let first = if online {
+        status("connecting", None)
+    } else if camera.gateway_id.is_none() {
+        status("offline", Some("No gateway serves this camera."))
+    } else {
+        status("offline", Some("The camera's gateway is offline."))
+    };
+    if !send(&mut ws, first).await {
+        return;
+    }
+    let mut live = false;
+    loop {
+        tokio::select! {
+            item = sub.recv() => {
+                let ok = match item {
+                    // Deleted or access withdrawn.
+                    None => {
+                        let _ = send(&mut ws, status("offline", Some("The camera was removed."))).await;
+                        let _ = ws.send(Message::Close(None)).await;
+                        return;
+                    }
+                    Some(ViewerItem::Init(b)) => {
+                        // "live" goes first so the player resets its buffer
+                        // before the new init segment.
+                        live = true;
+                        send(&mut ws, status("live", None)).await && send(&mut ws, Message::Binary(b)).await
+                    }
+                    Some(ViewerItem::Fragment { data, .. }) => {
+                        if !live {
+                            live = true;
+                            if !send(&mut ws, status("live", None)).await {
+                                return;
+                            }
+                        }
+                        send(&mut ws, Message::Binary(data)).await
+                    }
+                    Some(ViewerItem::Interrupted(why)) => {
+                        live = false;
+                        send(&mut ws, status("reconnecting", Some(&why))).await
+                    }
+                };
+                if !ok {
+                    return;
+                }
+            }
+            incoming = ws.recv() => match incoming {
+                // The player has nothing to say; pings are answered by axum.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+async fn snapshot(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ctx: Option<Extension<RequestContext>>,
+) -> Response {
+    let camera = match owned_camera(&state, ctx.as_deref(), &id).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(gateway) = camera.gateway_id else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No gateway serves this camera.",
+        )
+            .into_response();
+    };
+    if camera.snapshot_url.is_none() {
+        return (StatusCode::NOT_FOUND, "This camera has no snapshot URL.").into_response();
+    }
+    match state
+        .cameras
+        .snapshot(gateway, camera.id, SNAPSHOT_TIMEOUT)
+        .await
+    {
+        Ok((content_type, bytes)) => {
+            // Only images go back out under our origin: anything else could
+            // be HTML a camera (or a hostile gateway) wants us to serve.
+            let ct = if content_type.starts_with("image/") && !content_type.contains("svg") {
+                HeaderValue::from_str(&content_type)
+                    .unwrap_or(HeaderValue::from_static("image/jpeg"))
+            } else {
+                HeaderValue::from_static("application/octet-stream")
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, ct),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(message) => (StatusCode::BAD_GATEWAY, message).into_response(),
+    }
+}

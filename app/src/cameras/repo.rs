@@ -1,0 +1,345 @@
+//! Camera storage: gateways and cameras. Every query a user triggers is
+//! scoped by `user_id`, so a foreign id reads as "not found".
+
+use sqlx::{any::AnyRow, Any, Row, Transaction};
+
+use super::{
+    model::{Camera, GatewayInfo, Vendor},
+    rules::ValidCamera,
+};
+use crate::db::{now, Db};
+
+type Tx = Transaction<'static, Any>;
+
+/// A gateway counts as online while its flag is set and its tunnel has
+/// refreshed `last_seen_at` within the idle timeout: a portal that crashed
+/// cannot clear the flag, but it goes stale.
+fn is_online(flag: i64, last_seen: Option<i64>) -> bool {
+    let fresh = truevault_wire::gateway::IDLE_TIMEOUT_SECS as i64;
+    flag != 0 && last_seen.is_some_and(|t| t >= now() - fresh)
+}
+
+// ---- gateways ----
+
+pub async fn create_gateway(db: &Db, user_id: i64, name: &str, hash: &str) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO camera_gateways (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(hash)
+    .bind(now())
+    .fetch_one(&db.pool)
+    .await?;
+    row.try_get(0)
+}
+
+pub async fn active_gateway_count(db: &Db, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM camera_gateways WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(&db.pool)
+    .await
+}
+
+pub async fn list_gateways(db: &Db, user_id: i64) -> sqlx::Result<Vec<GatewayInfo>> {
+    let rows = sqlx::query(
+        "SELECT g.id, g.name, g.created_at, g.last_seen_at, g.online, g.agent, g.revoked_at, \
+         (SELECT COUNT(*) FROM cameras c WHERE c.gateway_id = g.id) AS cams \
+         FROM camera_gateways g WHERE g.user_id = $1 ORDER BY g.revoked_at IS NOT NULL, g.id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(GatewayInfo {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                online: is_online(r.try_get("online")?, r.try_get("last_seen_at")?),
+                agent: r.try_get("agent")?,
+                revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                cameras: r.try_get("cams")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes one of the user's gateways; false when not theirs or already revoked.
+pub async fn revoke_gateway(db: &Db, user_id: i64, id: i64) -> sqlx::Result<bool> {
+    let res = sqlx::query(
+        "UPDATE camera_gateways SET revoked_at = $1, online = 0 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now())
+    .bind(id)
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// The user's live (not revoked) gateway with this id.
+pub async fn owns_live_gateway(db: &Db, user_id: i64, id: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM camera_gateways WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n == 1)
+}
+
+/// The (gateway id, user id, user status) behind a live gateway token.
+pub async fn find_gateway_by_token(
+    db: &Db,
+    hash: &str,
+) -> sqlx::Result<Option<(i64, i64, String)>> {
+    let row = sqlx::query(
+        "SELECT g.id, g.user_id, u.status FROM camera_gateways g JOIN users u ON u.id = g.user_id \
+         WHERE g.token_hash = $1 AND g.revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .transpose()
+}
+
+/// Whether the gateway is still live (checked by its tunnel now and then,
+/// so revoking ends a connected session too).
+pub async fn gateway_is_live(db: &Db, id: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM camera_gateways WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n == 1)
+}
+
+pub async fn gateway_seen(db: &Db, id: i64, online: bool, agent: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE camera_gateways SET last_seen_at = $1, online = $2, agent = COALESCE($3, agent) WHERE id = $4",
+    )
+    .bind(now())
+    .bind(i64::from(online))
+    .bind(agent)
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+// ---- cameras ----
+
+const CAMERA_SELECT: &str =
+    "SELECT c.id, c.name, c.vendor, c.model, c.ip, c.mac, c.rtsp_port, c.http_port, \
+    c.main_stream_url, c.sub_stream_url, c.snapshot_url, c.username, c.password_enc, c.gateway_id, \
+    g.name AS gateway_name, g.online AS gateway_online, g.last_seen_at AS gateway_seen, c.lan_device_id, c.created_at \
+    FROM cameras c LEFT JOIN camera_gateways g ON g.id = c.gateway_id AND g.revoked_at IS NULL";
+
+fn camera_from_row(r: &AnyRow) -> Result<Camera, sqlx::Error> {
+    let vendor: String = r.try_get("vendor")?;
+    let port = |col: &str| -> Result<u16, sqlx::Error> {
+        Ok(u16::try_from(r.try_get::<i64, _>(col)?).unwrap_or_default())
+    };
+    let gateway_name: Option<String> = r.try_get("gateway_name")?;
+    Ok(Camera {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        vendor: Vendor::parse(&vendor).unwrap_or(Vendor::Generic),
+        model: r.try_get("model")?,
+        ip: r.try_get("ip")?,
+        mac: r.try_get("mac")?,
+        rtsp_port: port("rtsp_port")?,
+        http_port: port("http_port")?,
+        main_stream_url: r.try_get("main_stream_url")?,
+        sub_stream_url: r.try_get("sub_stream_url")?,
+        snapshot_url: r.try_get("snapshot_url")?,
+        username: r.try_get("username")?,
+        has_password: r.try_get::<Option<String>, _>("password_enc")?.is_some(),
+        // A revoked gateway is joined away: the camera reads as unserved.
+        gateway_id: gateway_name
+            .as_ref()
+            .and(r.try_get::<Option<i64>, _>("gateway_id")?),
+        gateway_online: is_online(
+            r.try_get::<Option<i64>, _>("gateway_online")?.unwrap_or(0),
+            r.try_get("gateway_seen")?,
+        ),
+        gateway_name,
+        lan_device_id: r.try_get("lan_device_id")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn list_cameras(db: &Db, user_id: i64) -> sqlx::Result<Vec<Camera>> {
+    let rows = sqlx::query(&format!(
+        "{CAMERA_SELECT} WHERE c.user_id = $1 ORDER BY c.id"
+    ))
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(camera_from_row).collect()
+}
+
+pub async fn find_camera(db: &Db, user_id: i64, id: i64) -> sqlx::Result<Option<Camera>> {
+    let row = sqlx::query(&format!(
+        "{CAMERA_SELECT} WHERE c.id = $1 AND c.user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(camera_from_row).transpose()
+}
+
+/// The camera's gateway, if any (for routing start/stop and snapshots).
+pub async fn camera_gateway(db: &Db, id: i64) -> sqlx::Result<Option<i64>> {
+    let v: Option<Option<i64>> = sqlx::query_scalar("SELECT gateway_id FROM cameras WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(v.flatten())
+}
+
+/// What a gateway needs to pull its cameras (password still sealed).
+pub struct GatewayCamera {
+    pub id: i64,
+    pub name: String,
+    pub main_stream_url: String,
+    pub snapshot_url: Option<String>,
+    pub username: Option<String>,
+    pub password_enc: Option<String>,
+}
+
+pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<GatewayCamera>> {
+    let rows = sqlx::query(
+        "SELECT id, name, main_stream_url, snapshot_url, username, password_enc FROM cameras \
+         WHERE gateway_id = $1 ORDER BY id",
+    )
+    .bind(gateway_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(GatewayCamera {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                main_stream_url: r.try_get("main_stream_url")?,
+                snapshot_url: r.try_get("snapshot_url")?,
+                username: r.try_get("username")?,
+                password_enc: r.try_get("password_enc")?,
+            })
+        })
+        .collect()
+}
+
+/// The plan's camera limit inside the write transaction; `None` = unlimited
+/// (VIPs, or a plan with -1).
+pub async fn camera_limit(tx: &mut Tx, user_id: i64) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT COALESCE(p.max_cameras, 0) AS lim, \
+                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
+         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let vip: i64 = row.try_get("vip")?;
+    let lim: i64 = row.try_get("lim")?;
+    Ok(if vip > 0 || lim < 0 { None } else { Some(lim) })
+}
+
+pub async fn camera_limit_now(db: &Db, user_id: i64) -> sqlx::Result<Option<i64>> {
+    let mut tx = db.pool.begin().await?;
+    let lim = camera_limit(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(lim)
+}
+
+pub async fn count_cameras(tx: &mut Tx, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+pub async fn insert_camera(
+    tx: &mut Tx,
+    user_id: i64,
+    c: &ValidCamera,
+    password_enc: Option<&str>,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO cameras (user_id, gateway_id, name, vendor, model, ip, mac, rtsp_port, http_port, \
+         main_stream_url, sub_stream_url, snapshot_url, username, password_enc, lan_device_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(c.gateway_id)
+    .bind(&c.name)
+    .bind(c.vendor.as_str())
+    .bind(&c.model)
+    .bind(&c.ip)
+    .bind(&c.mac)
+    .bind(i64::from(c.rtsp_port))
+    .bind(i64::from(c.http_port))
+    .bind(&c.main_stream_url)
+    .bind(&c.sub_stream_url)
+    .bind(&c.snapshot_url)
+    .bind(&c.username)
+    .bind(password_enc)
+    .bind(c.lan_device_id)
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await?;
+    row.try_get(0)
+}
+
+/// Updates the user's camera; `password_enc` `None` keeps the stored one.
+pub async fn update_camera(
+    db: &Db,
+    user_id: i64,
+    id: i64,
+    c: &ValidCamera,
+    password_enc: Option<&str>,
+) -> sqlx::Result<bool> {
+    let res = sqlx::query(
+        "UPDATE cameras SET gateway_id = $1, name = $2, vendor = $3, model = $4, ip = $5, mac = $6, \
+         rtsp_port = $7, http_port = $8, main_stream_url = $9, sub_stream_url = $10, snapshot_url = $11, \
+         username = $12, password_enc = COALESCE($13, password_enc) WHERE id = $14 AND user_id = $15",
+    )
+    .bind(c.gateway_id)
+    .bind(&c.name)
+    .bind(c.vendor.as_str())
+    .bind(&c.model)
+    .bind(&c.ip)
+    .bind(&c.mac)
+    .bind(i64::from(c.rtsp_port))
+    .bind(i64::from(c.http_port))
+    .bind(&c.main_stream_url)
+    .bind(&c.sub_stream_url)
+    .bind(&c.snapshot_url)
+    .bind(&c.username)
+    .bind(password_enc)
+    .bind(id)
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Deletes the user's camera and returns the gateway that served it.
+pub async fn delete_camera(db: &Db, user_id: i64, id: i64) -> sqlx::Result<Option<Option<i64>>> {
+    let row =
+        sqlx::query("DELETE FROM cameras WHERE id = $1 AND user_id = $2 RETURNING gateway_id")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()
+}

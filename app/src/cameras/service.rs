@@ -1,0 +1,285 @@
+//! Camera flows: add/edit/delete cameras (plan limit, sealed passwords),
+//! gateways (token shown once, stored hashed; revoke), and what a gateway
+//! is told about its cameras.
+
+use truevault_wire::gateway::CameraSpec;
+
+use super::{
+    model::{CameraDraft, CamerasPage, CreatedGateway, Vendor},
+    relay::GatewayCommand,
+    repo,
+    rules::{self, CameraForm, ValidCamera},
+};
+use crate::{
+    accounts::{model::AccountStatus, tokens},
+    audit,
+    db::is_unique_violation,
+    error::{AppError, AppResult},
+    inventory::repo as inventory_repo,
+    state::AppState,
+};
+
+/// Live gateways a user may hold at once.
+pub const MAX_GATEWAYS: i64 = 10;
+
+pub async fn overview(
+    state: &AppState,
+    user_id: i64,
+    from_device: Option<i64>,
+) -> AppResult<CamerasPage> {
+    // A stale or foreign link just shows an empty form.
+    let draft = match from_device {
+        Some(id) => match draft_from_device(state, user_id, id).await {
+            Ok(d) => Some(d),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    Ok(CamerasPage {
+        cameras: repo::list_cameras(&state.db, user_id).await?,
+        gateways: repo::list_gateways(&state.db, user_id).await?,
+        camera_limit: repo::camera_limit_now(&state.db, user_id).await?,
+        draft,
+    })
+}
+
+/// Prefills the add form from what the scanner found on the LAN.
+pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppResult<CameraDraft> {
+    let d = inventory_repo::find_device(&state.db, user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let vendor = Vendor::guess(d.vendor.as_deref().unwrap_or_default());
+    let (main, sub) = match (
+        &d.stream_url,
+        rules::stream_urls(vendor, &d.ip, rules::DEFAULT_RTSP_PORT),
+    ) {
+        // The scanner's URL came from the camera itself (ONVIF, mDNS): prefer it.
+        (Some(found), _) if found.starts_with("rtsp") => (found.clone(), String::new()),
+        (_, Some((m, s))) => (m, s.unwrap_or_default()),
+        _ => (String::new(), String::new()),
+    };
+    Ok(CameraDraft {
+        lan_device_id: Some(d.id),
+        name: d.display_name(),
+        vendor: Some(vendor),
+        model: d.model.clone(),
+        ip: d.ip.clone(),
+        mac: (!d.randomized_mac).then(|| d.mac.clone()),
+        main_stream_url: main,
+        sub_stream_url: sub,
+        snapshot_url: rules::snapshot_url(vendor, &d.ip, rules::DEFAULT_HTTP_PORT)
+            .unwrap_or_default(),
+    })
+}
+
+/// Checks the references a form names belong to the user.
+async fn check_refs(state: &AppState, user_id: i64, c: &ValidCamera) -> AppResult<()> {
+    if let Some(gw) = c.gateway_id {
+        if !repo::owns_live_gateway(&state.db, user_id, gw).await? {
+            return Err(AppError::Validation("Choose one of your gateways.".into()));
+        }
+    }
+    if let Some(dev) = c.lan_device_id {
+        if inventory_repo::find_device(&state.db, user_id, dev)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::Validation(
+                "That network device is not yours.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn seal(state: &AppState, c: &ValidCamera) -> Option<String> {
+    c.password.as_ref().map(|p| state.keys.seal(p.as_bytes()))
+}
+
+pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> AppResult<i64> {
+    let c = rules::validate(form).map_err(AppError::Validation)?;
+    check_refs(state, user_id, &c).await?;
+    let sealed = seal(state, &c);
+    // The count and the insert share one transaction with the user's row
+    // locked (PostgreSQL) or the single writer (SQLite), so concurrent adds
+    // cannot pass the limit together.
+    let mut tx = state.db.begin_write().await?;
+    state.db.lock_row(&mut tx, "users", user_id).await?;
+    if let Some(limit) = repo::camera_limit(&mut tx, user_id).await? {
+        if repo::count_cameras(&mut tx, user_id).await? >= limit {
+            return Err(AppError::CameraLimitExceeded(limit));
+        }
+    }
+    let id = repo::insert_camera(&mut tx, user_id, &c, sealed.as_deref()).await?;
+    audit::record_in(
+        &mut tx,
+        Some(user_id),
+        "camera.created",
+        &c.name,
+        &format!("camera {id}"),
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(gw) = c.gateway_id {
+        state.cameras.send(gw, GatewayCommand::Refresh);
+    }
+    Ok(id)
+}
+
+pub async fn update_camera(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+    form: &CameraForm,
+) -> AppResult<()> {
+    let before = repo::find_camera(&state.db, user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let c = rules::validate(form).map_err(AppError::Validation)?;
+    check_refs(state, user_id, &c).await?;
+    let sealed = seal(state, &c);
+    if !repo::update_camera(&state.db, user_id, id, &c, sealed.as_deref()).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "camera.updated",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    // Viewers of the old stream reconnect to the new one.
+    state.cameras.hub.interrupt(id, "camera settings changed");
+    for gw in [before.gateway_id, c.gateway_id].into_iter().flatten() {
+        state.cameras.send(gw, GatewayCommand::Refresh);
+    }
+    Ok(())
+}
+
+pub async fn delete_camera(state: &AppState, user_id: i64, id: i64) -> AppResult<()> {
+    let gateway = repo::delete_camera(&state.db, user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "camera.deleted",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    state.cameras.hub.close(id);
+    if let Some(gw) = gateway {
+        state.cameras.send(gw, GatewayCommand::Refresh);
+    }
+    Ok(())
+}
+
+pub async fn create_gateway(
+    state: &AppState,
+    user_id: i64,
+    name: &str,
+) -> AppResult<CreatedGateway> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(AppError::Validation(
+            "Give the gateway a name of 1 to 64 characters.".into(),
+        ));
+    }
+    if repo::active_gateway_count(&state.db, user_id).await? >= MAX_GATEWAYS {
+        return Err(AppError::Conflict(format!(
+            "You already have {MAX_GATEWAYS} gateways; revoke one first."
+        )));
+    }
+    let token = tokens::random_token();
+    let id = repo::create_gateway(&state.db, user_id, name, &tokens::hash_token(&token))
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::internal("gateway token collision")
+            } else {
+                AppError::from(e)
+            }
+        })?;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "gateway.token_created",
+        name,
+        "",
+        "",
+    )
+    .await;
+    Ok(CreatedGateway {
+        id,
+        name: name.to_string(),
+        token,
+    })
+}
+
+pub async fn revoke_gateway(state: &AppState, user_id: i64, id: i64) -> AppResult<()> {
+    if !repo::revoke_gateway(&state.db, user_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "gateway.token_revoked",
+        &id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    // A connected tunnel ends now, not at its next reconnect.
+    state.cameras.send(id, GatewayCommand::Close);
+    Ok(())
+}
+
+/// The (gateway id, user id) behind a gateway's bearer token.
+pub async fn authenticate_gateway(state: &AppState, token: &str) -> AppResult<(i64, i64)> {
+    if !tokens::looks_like_token(token) {
+        return Err(AppError::InvalidBearer);
+    }
+    let (gateway_id, user_id, status) =
+        repo::find_gateway_by_token(&state.db, &tokens::hash_token(token))
+            .await?
+            .ok_or(AppError::InvalidBearer)?;
+    if AccountStatus::parse(&status) != Some(AccountStatus::Active) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((gateway_id, user_id))
+}
+
+/// The gateway's cameras with their credentials opened, for the tunnel only.
+pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<CameraSpec>> {
+    let cams = repo::gateway_cameras(&state.db, gateway_id).await?;
+    Ok(cams
+        .into_iter()
+        .map(|c| {
+            let password = c.password_enc.as_deref().and_then(|sealed| {
+                match state.keys.open(sealed) {
+                    Ok(bytes) => String::from_utf8(bytes).ok(),
+                    Err(_) => {
+                        // A key change makes old passwords unreadable; the
+                        // camera then refuses us and the user re-enters it.
+                        tracing::error!(camera = c.id, "cannot decrypt the camera's password");
+                        None
+                    }
+                }
+            });
+            CameraSpec {
+                id: c.id,
+                name: c.name,
+                rtsp_url: c.main_stream_url,
+                username: c.username,
+                password,
+                snapshot_url: c.snapshot_url,
+            }
+        })
+        .take(truevault_wire::gateway::MAX_CAMERAS)
+        .collect())
+}

@@ -1,0 +1,277 @@
+//! Cameras: a grid of live tiles, the add-camera form (prefilled from a
+//! scanner finding with `?from_device=<id>`), the user's gateways, and one
+//! camera's large view with snapshot, edit and delete. The player itself is
+//! `/cameras/player.js` (Media Source Extensions over the live WebSocket).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::{
+    accounts::model::CurrentUser,
+    cameras::{
+        model::{Camera, CameraDraft, GatewayInfo, Vendor},
+        server_fns::{
+            camera_detail, cameras_overview, AddCamera, CreateGateway, DeleteCamera, RevokeGateway,
+            UpdateCamera,
+        },
+    },
+    ui::components::{
+        guard::RequireUser,
+        notice::{error_text, format_time, ActionError},
+    },
+};
+
+#[component]
+pub fn Cameras() -> impl IntoView {
+    view! {
+        <Title text="Cameras — TrueVault"/>
+        <RequireUser children=|_u: CurrentUser| view! { <CamerasView/> }/>
+    }
+}
+
+/// One live tile: the player finds `video[data-camera-live]` by itself.
+#[component]
+fn LiveTile(camera: Camera, #[prop(optional)] large: bool) -> impl IntoView {
+    let class = if large {
+        "camera-tile large"
+    } else {
+        "camera-tile"
+    };
+    view! {
+        <figure class=class data-camera-tile="" data-testid="camera-tile">
+            <video data-camera-live=camera.id.to_string() muted=true autoplay=true playsinline=true></video>
+            <figcaption>
+                <a href=format!("/cameras/{}", camera.id)>{camera.name.clone()}</a>
+                " "<span class="camera-status" data-camera-status="" data-state="connecting">"Connecting…"</span>
+                {(!camera.gateway_online).then(|| view! { " "<span class="muted small">"gateway offline"</span> })}
+            </figcaption>
+        </figure>
+    }
+}
+
+fn vendor_options(selected: Option<Vendor>) -> impl IntoView {
+    Vendor::ALL
+        .into_iter()
+        .map(|v| {
+            view! { <option value=v.as_str() selected=selected == Some(v)>{v.label()}</option> }
+        })
+        .collect_view()
+}
+
+fn gateway_options(gateways: &[GatewayInfo], selected: Option<i64>) -> impl IntoView {
+    let live: Vec<GatewayInfo> = gateways.iter().filter(|g| !g.revoked).cloned().collect();
+    let only = (live.len() == 1).then(|| live[0].id);
+    view! {
+        <option value="">"— none —"</option>
+        {live.into_iter().map(|g| {
+            let sel = selected.or(only) == Some(g.id);
+            view! { <option value=g.id.to_string() selected=sel>{g.name.clone()}</option> }
+        }).collect_view()}
+    }
+}
+
+#[component]
+fn CamerasView() -> impl IntoView {
+    let query = use_query_map();
+    let from_device = move || {
+        query
+            .read()
+            .get("from_device")
+            .and_then(|s| s.parse::<i64>().ok())
+    };
+    let add = ServerAction::<AddCamera>::new();
+    let create_gw = ServerAction::<CreateGateway>::new();
+    let revoke_gw = ServerAction::<RevokeGateway>::new();
+    let data = Resource::new(
+        move || {
+            (
+                from_device(),
+                add.version().get(),
+                create_gw.version().get(),
+                revoke_gw.version().get(),
+            )
+        },
+        |(dev, ..)| cameras_overview(dev),
+    );
+    view! {
+        <h1>"Cameras"</h1>
+        <script src="/cameras/player.js" defer=true></script>
+        <Suspense fallback=|| view! { <p class="muted">"Loading your cameras…"</p> }>
+            {move || data.get().map(|r| match r {
+                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Ok(page) => {
+                    let at_limit = page.camera_limit.is_some_and(|l| page.cameras.len() as i64 >= l);
+                    let draft = page.draft.clone().unwrap_or_default();
+                    view! {
+                        {if page.cameras.is_empty() {
+                            view! { <p class="muted" data-testid="no-cameras">"No cameras yet. Add one below; a gateway at home pulls it and relays it here."</p> }.into_any()
+                        } else {
+                            view! {
+                                <div class="camera-grid" data-testid="camera-grid">
+                                    {page.cameras.iter().cloned().map(|c| view! { <LiveTile camera=c/> }).collect_view()}
+                                </div>
+                            }.into_any()
+                        }}
+                        <section class="card" data-testid="add-camera">
+                            <h2>"Add a camera"</h2>
+                            {page.camera_limit.map(|l| view! {
+                                <p class="muted small" data-testid="camera-limit">{format!("Your plan allows {l} camera(s); you have {}.", page.cameras.len())}</p>
+                            })}
+                            {at_limit.then(|| view! {
+                                <p class="notice" data-testid="camera-limit-reached">"You have reached your plan's camera limit. "<a href="/billing">"Upgrade your plan"</a>" to add more."</p>
+                            })}
+                            <CameraFormFields action=add draft gateways=page.gateways.clone()/>
+                            <ActionError value=add.value()/>
+                        </section>
+                        <Gateways gateways=page.gateways.clone() create=create_gw revoke=revoke_gw/>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CameraFormFields(
+    action: ServerAction<AddCamera>,
+    draft: CameraDraft,
+    gateways: Vec<GatewayInfo>,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=action attr:class="form camera-form">
+            <input type="hidden" name="lan_device_id" value=draft.lan_device_id.map(|i| i.to_string()).unwrap_or_default()/>
+            <label>"Name"<input type="text" name="name" required maxlength="64" value=draft.name.clone()/></label>
+            <label>"Vendor"<select name="vendor">{vendor_options(draft.vendor)}</select></label>
+            <label>"Model"<input type="text" name="model" maxlength="64" value=draft.model.clone().unwrap_or_default()/></label>
+            <label>"IP address"<input type="text" name="ip" required maxlength="253" value=draft.ip.clone()/></label>
+            <label>"MAC address"<input type="text" name="mac" maxlength="17" value=draft.mac.clone().unwrap_or_default()/></label>
+            <label>"RTSP port"<input type="number" name="rtsp_port" min="1" max="65535" placeholder="554"/></label>
+            <label>"HTTP port"<input type="number" name="http_port" min="1" max="65535" placeholder="80"/></label>
+            <label>"Main stream URL"<input type="text" name="main_stream_url" maxlength="512" placeholder="from the vendor's pattern" value=draft.main_stream_url.clone()/></label>
+            <label>"Sub stream URL"<input type="text" name="sub_stream_url" maxlength="512" value=draft.sub_stream_url.clone()/></label>
+            <label>"Snapshot URL"<input type="text" name="snapshot_url" maxlength="512" value=draft.snapshot_url.clone()/></label>
+            <label>"User name"<input type="text" name="username" maxlength="128" autocomplete="off"/></label>
+            <label>"Password"<input type="password" name="password" maxlength="128" autocomplete="new-password"/></label>
+            <label>"Gateway"<select name="gateway_id">{gateway_options(&gateways, None)}</select></label>
+            <button type="submit" class="btn btn-primary">"Add camera"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn Gateways(
+    gateways: Vec<GatewayInfo>,
+    create: ServerAction<CreateGateway>,
+    revoke: ServerAction<RevokeGateway>,
+) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="gateways">
+            <h2>"Gateways"</h2>
+            <p class="muted">"A gateway runs at home, pulls your cameras and relays them here over one outbound connection. Its token is shown once."</p>
+            <ActionForm action=create attr:class="form inline">
+                <input type="text" name="name" required maxlength="64" placeholder="Home gateway" aria-label="Gateway name"/>
+                <button type="submit" class="btn btn-primary">"Create gateway"</button>
+            </ActionForm>
+            <ActionError value=create.value()/>
+            <ActionError value=revoke.value()/>
+            {move || create.value().get().and_then(|r| r.ok()).map(|g| view! {
+                <div class="notice success" data-testid="gateway-token">
+                    <p>{format!("Token for {} (copy it now; it is not shown again):", g.name)}</p>
+                    <pre class="config">{g.token.clone()}</pre>
+                    <pre class="config">{format!("truevault-gateway --portal https://<this portal> --token {}", g.token)}</pre>
+                </div>
+            })}
+            {(!gateways.is_empty()).then(|| view! {
+                <table class="table">
+                    <thead><tr><th>"Name"</th><th>"State"</th><th>"Last seen"</th><th>"Cameras"</th><th></th></tr></thead>
+                    <tbody>
+                        {gateways.into_iter().map(|g| view! {
+                            <tr data-testid="gateway-row">
+                                <td>{g.name.clone()}<br/><span class="muted small">{g.agent.clone().unwrap_or_default()}</span></td>
+                                <td>{if g.revoked { "revoked" } else if g.online { "online" } else { "offline" }}</td>
+                                <td>{g.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                <td>{g.cameras}</td>
+                                <td>{(!g.revoked).then(|| view! {
+                                    <ActionForm action=revoke attr:class="inline-form">
+                                        <input type="hidden" name="id" value=g.id/>
+                                        <button type="submit" class="btn btn-danger small">"Revoke"</button>
+                                    </ActionForm>
+                                })}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+        </section>
+    }
+}
+
+#[component]
+pub fn CameraView() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    view! {
+        <Title text="Camera — TrueVault"/>
+        <RequireUser children=move |_u: CurrentUser| {
+            let update = ServerAction::<UpdateCamera>::new();
+            let delete = ServerAction::<DeleteCamera>::new();
+            let data = Resource::new(
+                move || (id(), update.version().get()),
+                |(id, _)| async move {
+                    let camera = camera_detail(id).await?;
+                    let page = cameras_overview(None).await?;
+                    Ok::<_, ServerFnError>((camera, page.gateways))
+                },
+            );
+            view! {
+                <p><a href="/cameras">"← Cameras"</a></p>
+                <script src="/cameras/player.js" defer=true></script>
+                <Suspense fallback=|| ()>
+                    {move || data.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Ok((c, gateways)) => view! {
+                            <h1>{c.name.clone()}</h1>
+                            <LiveTile camera=c.clone() large=true/>
+                            {c.snapshot_url.is_some().then(|| view! {
+                                <p><a class="btn btn-ghost" href=format!("/cameras/{}/snapshot", c.id) target="_blank" rel="noopener">"Snapshot"</a></p>
+                            })}
+                            <section class="card">
+                                <h2>"Settings"</h2>
+                                <ActionForm action=update attr:class="form camera-form">
+                                    <input type="hidden" name="id" value=c.id/>
+                                    <label>"Name"<input type="text" name="name" required maxlength="64" value=c.name.clone()/></label>
+                                    <label>"Vendor"<select name="vendor">{vendor_options(Some(c.vendor))}</select></label>
+                                    <label>"Model"<input type="text" name="model" maxlength="64" value=c.model.clone().unwrap_or_default()/></label>
+                                    <label>"IP address"<input type="text" name="ip" required maxlength="253" value=c.ip.clone()/></label>
+                                    <label>"MAC address"<input type="text" name="mac" maxlength="17" value=c.mac.clone().unwrap_or_default()/></label>
+                                    <label>"RTSP port"<input type="number" name="rtsp_port" min="1" max="65535" value=c.rtsp_port/></label>
+                                    <label>"HTTP port"<input type="number" name="http_port" min="1" max="65535" value=c.http_port/></label>
+                                    <label>"Main stream URL"<input type="text" name="main_stream_url" maxlength="512" value=c.main_stream_url.clone()/></label>
+                                    <label>"Sub stream URL"<input type="text" name="sub_stream_url" maxlength="512" value=c.sub_stream_url.clone().unwrap_or_default()/></label>
+                                    <label>"Snapshot URL"<input type="text" name="snapshot_url" maxlength="512" value=c.snapshot_url.clone().unwrap_or_default()/></label>
+                                    <label>"User name"<input type="text" name="username" maxlength="128" autocomplete="off" value=c.username.clone().unwrap_or_default()/></label>
+                                    <label>"Password"<input type="password" name="password" maxlength="128" autocomplete="new-password" placeholder=if c.has_password { "unchanged (stored encrypted)" } else { "" }/></label>
+                                    <label>"Gateway"<select name="gateway_id">{gateway_options(&gateways, c.gateway_id)}</select></label>
+                                    <button type="submit" class="btn btn-primary">"Save"</button>
+                                </ActionForm>
+                                <ActionError value=update.value()/>
+                            </section>
+                            <ActionForm action=delete attr:class="inline-form">
+                                <input type="hidden" name="id" value=c.id/>
+                                <button type="submit" class="btn btn-danger small">"Delete this camera"</button>
+                            </ActionForm>
+                            <ActionError value=delete.value()/>
+                        }.into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
