@@ -15,6 +15,8 @@ pub struct Plan {
     pub max_identities: i64,
     pub max_mesh_members: i64,
     pub bandwidth_capped: bool,
+    /// Monthly data allowance in GB; 0 means none.
+    pub data_cap_gb: i64,
     pub features: Vec<String>,
     pub is_active: bool,
 }

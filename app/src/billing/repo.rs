@@ -8,7 +8,7 @@ use crate::db::Db;
 pub async fn list(db: &Db, only_active: bool) -> Result<Vec<Plan>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, slug, name, price_monthly_cents, price_yearly_cents, currency, max_devices, max_cameras, \
-                max_identities, max_mesh_members, bandwidth_capped, features, is_active \
+                max_identities, max_mesh_members, bandwidth_capped, data_cap_gb, features, is_active \
          FROM plans WHERE is_active = 1 OR $1 = 0 ORDER BY sort_order, id",
     )
     .bind(only_active as i64)
@@ -29,6 +29,7 @@ pub async fn list(db: &Db, only_active: bool) -> Result<Vec<Plan>, sqlx::Error> 
                 max_identities: r.try_get("max_identities")?,
                 max_mesh_members: r.try_get("max_mesh_members")?,
                 bandwidth_capped: r.try_get::<i64, _>("bandwidth_capped")? != 0,
+                data_cap_gb: r.try_get("data_cap_gb")?,
                 features: features
                     .split('|')
                     .filter(|s| !s.is_empty())
@@ -48,11 +49,13 @@ pub async fn update(
     monthly: i64,
     yearly: i64,
     limits: [i64; 4],
+    data_cap_gb: i64,
     is_active: bool,
 ) -> Result<u64, sqlx::Error> {
     sqlx::query(
         "UPDATE plans SET name = $1, price_monthly_cents = $2, price_yearly_cents = $3, max_devices = $4, \
-         max_cameras = $5, max_identities = $6, max_mesh_members = $7, is_active = $8 WHERE id = $9",
+         max_cameras = $5, max_identities = $6, max_mesh_members = $7, is_active = $8, data_cap_gb = $10, \
+         bandwidth_capped = CASE WHEN $10 > 0 THEN 1 ELSE 0 END WHERE id = $9",
     )
     .bind(name)
     .bind(monthly)
@@ -63,6 +66,7 @@ pub async fn update(
     .bind(limits[3])
     .bind(is_active as i64)
     .bind(id)
+    .bind(data_cap_gb)
     .execute(&db.pool)
     .await
     .map(|r| r.rows_affected())
@@ -318,13 +322,22 @@ pub async fn switch_plan(
     .map(|_| ())
 }
 
+/// Moves a user to a plan. A data cap reached under the old plan ends
+/// with it (the new plan's own cap is checked on the next stats report).
 pub async fn set_user_plan(tx: &mut Tx, user_id: i64, plan_id: i64) -> Result<(), sqlx::Error> {
+    let old: Option<Option<i64>> = sqlx::query_scalar("SELECT plan_id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     sqlx::query("UPDATE users SET plan_id = $1 WHERE id = $2")
         .bind(plan_id)
         .bind(user_id)
         .execute(&mut **tx)
-        .await
-        .map(|_| ())
+        .await?;
+    if old.flatten() != Some(plan_id) {
+        crate::vpn::repo::set_data_capped(tx, user_id, None).await?;
+    }
+    Ok(())
 }
 
 pub async fn is_vip<'e>(

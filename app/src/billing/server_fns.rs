@@ -39,6 +39,7 @@ pub async fn admin_save_plan(
     max_cameras: i64,
     max_identities: i64,
     max_mesh_members: i64,
+    data_cap_gb: i64,
     is_active: Option<String>,
 ) -> Result<String, ServerFnError> {
     let admin = sfn::admin()?;
@@ -50,6 +51,9 @@ pub async fn admin_save_plan(
     let yearly = parse_price(&price_yearly)?;
     let limits = [max_devices, max_cameras, max_identities, max_mesh_members];
     model::validate_limits(&limits).map_err(AppError::Validation)?;
+    if !(0..=1_000_000).contains(&data_cap_gb) {
+        return Err(AppError::Validation("A data cap is 0 (none) to 1,000,000 GB.".into()).into());
+    }
     let state = sfn::state();
     let n = repo::update(
         &state.db,
@@ -58,6 +62,7 @@ pub async fn admin_save_plan(
         monthly,
         yearly,
         limits,
+        data_cap_gb,
         is_active.is_some(),
     )
     .await

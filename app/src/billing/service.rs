@@ -367,6 +367,8 @@ pub async fn apply_event(
     }
     tx.commit().await?;
     state.jobs_changed.notify_waiters();
+    // A plan change may have lifted a data cap: nodes re-check their peers.
+    state.node_changes.notify_waiters();
     if let Outcome::Rejected(why) = &outcome {
         tracing::warn!(
             provider,

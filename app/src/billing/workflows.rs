@@ -66,6 +66,12 @@ pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
     };
     match (job.workflow.as_str(), job.step.as_str(), sub) {
         (SIGNUP, "getting_started" | "tips", _) => mail(state, job, job.step.as_str(), None).await,
+        ("vpn", "lift_data_cap", _) => {
+            let Some(user_id) = job.user_id else {
+                return Err("step has no user".into());
+            };
+            lift_data_cap(state, user_id).await
+        }
         (BILLING, "receipt", Some(sub)) => receipt(state, job, &sub).await,
         (DUNNING, step, Some(sub)) if step.starts_with("reminder_day") => {
             if !in_dunning(&sub) {
@@ -308,4 +314,15 @@ async fn mail(
             }),
         )
         .await
+}
+
+/// A new month (or a new plan) gives a capped user their peers back.
+pub async fn lift_data_cap(state: &AppState, user_id: i64) -> Result<(), String> {
+    let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
+    crate::vpn::repo::set_data_capped(&mut tx, user_id, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    state.node_changes.notify_waiters();
+    Ok(())
 }

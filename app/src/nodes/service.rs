@@ -144,6 +144,7 @@ pub async fn ingest_stats(
         .unwrap_or(0);
     let mut tx = state.db.begin_write().await?;
     let mut accepted = 0;
+    let mut with_traffic: Vec<i64> = Vec::new();
     for p in peers {
         if p.rx_bytes < 0 || p.tx_bytes < 0 || p.latest_handshake < 0 || p.public_key.len() > 64 {
             return Err(AppError::Validation(
@@ -151,7 +152,7 @@ pub async fn ingest_stats(
             ));
         }
         let row = sqlx::query(
-            "SELECT id, rx_bytes, tx_bytes FROM devices WHERE server_id = $1 AND public_key = $2",
+            "SELECT id, user_id, rx_bytes, tx_bytes FROM devices WHERE server_id = $1 AND public_key = $2",
         )
         .bind(server.id)
         .bind(&p.public_key)
@@ -160,6 +161,7 @@ pub async fn ingest_stats(
         // A node reports only its own peers; others are ignored.
         let Some(row) = row else { continue };
         let id: i64 = row.try_get("id")?;
+        let user_id: i64 = row.try_get("user_id")?;
         let (old_rx, old_tx): (i64, i64) = (row.try_get("rx_bytes")?, row.try_get("tx_bytes")?);
         let d_rx = if p.rx_bytes >= old_rx {
             p.rx_bytes - old_rx
@@ -185,6 +187,9 @@ pub async fn ingest_stats(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        if (d_rx > 0 || d_tx > 0) && !with_traffic.contains(&user_id) {
+            with_traffic.push(user_id);
+        }
         if d_rx > 0 || d_tx > 0 || connected {
             sqlx::query(
                 "INSERT INTO device_usage (device_id, day, rx_bytes, tx_bytes, connected_seconds) VALUES ($1, $2, $3, $4, $5) \
@@ -208,6 +213,38 @@ pub async fn ingest_stats(
         .bind(server.id)
         .execute(&mut *tx)
         .await?;
+    let (month_start, next_month) = crate::vpn::model::month_bounds(t);
+    let capped = repo::newly_over_cap(&mut tx, &with_traffic, month_start / 86_400).await?;
+    for user_id in &capped {
+        repo::set_data_capped(&mut tx, *user_id, Some(t)).await?;
+        crate::jobs::schedule_in(
+            &mut tx,
+            &[crate::jobs::NewJob {
+                workflow: "vpn",
+                step: "lift_data_cap".into(),
+                user_id: Some(*user_id),
+                subscription_id: None,
+                due_at: next_month,
+            }],
+            t,
+        )
+        .await?;
+    }
     tx.commit().await?;
+    if !capped.is_empty() {
+        state.node_changes.notify_waiters();
+        for user_id in capped {
+            tracing::info!(user_id, "monthly data cap reached");
+            audit::record(
+                &state.db,
+                Some(user_id),
+                "vpn.data_cap_reached",
+                &server.name,
+                "",
+                "",
+            )
+            .await;
+        }
+    }
     Ok(accepted)
 }

@@ -138,6 +138,26 @@ pub fn format_bytes(n: i64) -> String {
     }
 }
 
+/// The start of `t`'s calendar month (UTC) and of the next one, unix seconds.
+#[cfg(feature = "ssr")]
+pub fn month_bounds(t: i64) -> (i64, i64) {
+    use time::{Date, Month, OffsetDateTime};
+    let Ok(now) = OffsetDateTime::from_unix_timestamp(t) else {
+        return (t, t + 30 * 86_400);
+    };
+    let first = |y: i32, m: Month| {
+        Date::from_calendar_date(y, m, 1)
+            .map(|d| d.midnight().assume_utc().unix_timestamp())
+            .unwrap_or(t)
+    };
+    let (ny, nm) = if now.month() == Month::December {
+        (now.year() + 1, Month::January)
+    } else {
+        (now.year(), now.month().next())
+    };
+    (first(now.year(), now.month()), first(ny, nm))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +182,12 @@ mod tests {
         assert_eq!(config_file_name("📱"), "truevault.conf");
         assert_eq!(format_bytes(512), "512 B");
         assert_eq!(format_bytes(1536), "1.5 KiB");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn months_start_on_the_first_at_midnight_utc() {
+        // 2026-12-15 12:00 UTC → 2026-12-01 and 2027-01-01.
+        assert_eq!(month_bounds(1_797_336_000), (1_796_083_200, 1_798_761_600));
     }
 }

@@ -424,7 +424,9 @@ pub async fn server_peers(
     server_id: i64,
 ) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices WHERE server_id = $1 ORDER BY id",
+        // Users past their plan's monthly data cap are left out until it lifts.
+        "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices d WHERE server_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id AND u.data_capped_since IS NOT NULL) ORDER BY id",
     )
     .bind(server_id)
     .fetch_all(&db.pool)
@@ -485,4 +487,59 @@ pub async fn usage_by_user(
             })
         })
         .collect()
+}
+
+/// Users among `user_ids` whose plan has a monthly data cap they have now
+/// used up (VIPs never), not yet capped.
+pub async fn newly_over_cap(
+    tx: &mut Tx,
+    user_ids: &[i64],
+    month_start_day: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (3..3 + user_ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "SELECT u.id FROM users u JOIN plans p ON p.id = u.plan_id \
+         WHERE p.data_cap_gb > 0 AND u.data_capped_since IS NULL AND u.id IN ({list}) \
+         AND NOT EXISTS (SELECT 1 FROM vip_accounts v WHERE v.email = u.email) \
+         AND (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) FROM device_usage du \
+              JOIN devices d ON d.id = du.device_id WHERE d.user_id = u.id AND du.day >= $1) >= p.data_cap_gb * $2"
+    );
+    let mut q = sqlx::query_scalar(&sql).bind(month_start_day).bind(GIB);
+    for id in user_ids {
+        q = q.bind(id);
+    }
+    q.fetch_all(&mut **tx).await
+}
+
+pub const GIB: i64 = 1 << 30;
+
+/// Starts or lifts a user's data cap; every server holding one of their
+/// devices gets a new desired-config version so nodes apply it.
+pub async fn set_data_capped(
+    tx: &mut Tx,
+    user_id: i64,
+    since: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE users SET data_capped_since = $1 WHERE id = $2 AND (data_capped_since IS NULL) <> ($1 IS NULL)",
+    )
+    .bind(since)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    if res.rows_affected() == 1 {
+        sqlx::query(
+            "UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id IN (SELECT server_id FROM devices WHERE user_id = $1)",
+        )
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -805,3 +805,89 @@ async fn admins_edit_servers_and_pools_stay_while_in_use() {
         (Some("eu-amsterdam"), Some("10.66.0.0/16"))
     );
 }
+
+#[tokio::test]
+async fn a_capped_plan_stops_at_its_monthly_data_cap_until_it_lifts() {
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("u@example.com").await;
+    let vip = app.signed_in_user("vip@example.com").await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "vip@example.com"), ("vip", "true")],
+    )
+    .await;
+    sqlx::query("UPDATE plans SET data_cap_gb = 1 WHERE slug = 'free'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (_, token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
+    let (key, vip_key) = (
+        keys::generate_keypair().public,
+        keys::generate_keypair().public,
+    );
+    assert_eq!(
+        create_device(&app, &user, "laptop", &key).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        create_device(&app, &vip, "vip laptop", &vip_key)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let peers = |cfg: &DesiredConfig| {
+        let mut keys: Vec<String> = cfg.peers.iter().map(|p| p.public_key.clone()).collect();
+        keys.sort();
+        keys
+    };
+    let before: DesiredConfig = node_config(&app, &token, 0).await.json().await.unwrap();
+    assert_eq!(before.peers.len(), 2);
+
+    // 1.1 GiB this month for the free user, 5 GiB for the VIP.
+    let now = truevault::db::now();
+    let gib = 1_i64 << 30;
+    let res = new_client()
+        .post(app.url("/api/v1/nodes/self/stats"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"applied_version": before.version, "peers": [
+            {"public_key": key, "latest_handshake": now - 5, "rx_bytes": gib / 2, "tx_bytes": gib * 6 / 10},
+            {"public_key": vip_key, "latest_handshake": now - 5, "rx_bytes": 5 * gib, "tx_bytes": 0}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let capped: DesiredConfig = node_config(&app, &token, before.version)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        capped.version > before.version,
+        "nodes learn of the cap at once"
+    );
+    assert_eq!(
+        peers(&capped),
+        vec![vip_key.clone()],
+        "the capped user's peer is removed, the VIP's stays"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'vpn.data_cap_reached'")
+            .await,
+        1
+    );
+
+    // The next month gives the peer back.
+    app.state.clock.advance(32 * 86_400);
+    truevault::jobs::run_due(&app.state, "test").await.unwrap();
+    let lifted: DesiredConfig = node_config(&app, &token, capped.version)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut both = vec![key.clone(), vip_key.clone()];
+    both.sort();
+    assert_eq!(peers(&lifted), both);
+}

@@ -312,6 +312,7 @@ fn PlanEditor() -> impl IntoView {
                             <label>"Cameras" <input type="number" name="max_cameras" value=p.max_cameras min="-1"/></label>
                             <label>"Identities" <input type="number" name="max_identities" value=p.max_identities min="-1"/></label>
                             <label>"Mesh members" <input type="number" name="max_mesh_members" value=p.max_mesh_members min="-1"/></label>
+                            <label>"Data per month (GB, 0 = no cap)" <input type="number" name="data_cap_gb" value=p.data_cap_gb min="0"/></label>
                             <label class="check"><input type="checkbox" name="is_active" value="on" checked=p.is_active/>" Offered"</label>
                             <button type="submit" class="btn btn-primary">"Save"</button>
                         </ActionForm>

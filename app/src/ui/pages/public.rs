@@ -64,7 +64,7 @@ pub fn Pricing() -> impl IntoView {
                                     <li>{format!("Cameras: {}", format_limit(p.max_cameras))}</li>
                                     <li>{format!("Regional identities: {}", format_limit(p.max_identities))}</li>
                                     <li>{if p.max_mesh_members == 0 { "No mesh network".to_string() } else { format!("Mesh members: {}", format_limit(p.max_mesh_members)) }}</li>
-                                    <li>{if p.bandwidth_capped { "Bandwidth cap" } else { "No bandwidth cap" }}</li>
+                                    <li>{if p.data_cap_gb > 0 { format!("{} GB of data a month", p.data_cap_gb) } else { "No data cap".to_string() }}</li>
                                     {p.features.iter().map(|f| view! { <li>{f.clone()}</li> }).collect_view()}
                                 </ul>
                                 <a class="btn btn-primary" href="/register">"Choose"</a>
