@@ -288,6 +288,7 @@ fn gateway_binary() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_gateway_streams_to_the_portal_through_a_wireguard_tunnel() {
+    let _one_lab_at_a_time = crate::LAB_LOCK.lock().await;
     let root = Command::new("id")
         .arg("-u")
         .output()

@@ -272,8 +272,14 @@ where
     }
 }
 
+/// The labs share the root namespace (wireguard-go's socket directory,
+/// routes, the CPU that WireGuard handshakes and node reports race on), so
+/// they run one at a time.
+pub static LAB_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel() {
+    let _one_lab_at_a_time = LAB_LOCK.lock().await;
     let mut lab = Lab::new();
     let k = lab.k;
     let app =

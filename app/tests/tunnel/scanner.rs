@@ -140,6 +140,7 @@ fn scanner_binary() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scanner_syncs_a_home_network_and_the_portal_shows_it() {
+    let _one_lab_at_a_time = crate::LAB_LOCK.lock().await;
     let mut lan = HomeLan::new();
     let k = lan.k;
     for port in [80, 554] {
