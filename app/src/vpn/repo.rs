@@ -496,25 +496,30 @@ pub async fn newly_over_cap(
     user_ids: &[i64],
     month_start_day: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    if user_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut capped = Vec::new();
+    // A report may name tens of thousands of users; stay far below the
+    // engines' bind-parameter limits.
+    for chunk in user_ids.chunks(500) {
+        let list = (3..3 + chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT u.id FROM users u JOIN plans p ON p.id = u.plan_id \
+             WHERE p.data_cap_gb > 0 AND u.data_capped_since IS NULL AND u.id IN ({list}) \
+             AND NOT EXISTS (SELECT 1 FROM vip_accounts v WHERE v.email = u.email) \
+             AND (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) FROM device_usage du \
+                  JOIN devices d ON d.id = du.device_id WHERE d.user_id = u.id AND du.day >= $1) >= p.data_cap_gb * $2"
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(month_start_day)
+            .bind(GIB);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        capped.extend(q.fetch_all(&mut **tx).await?);
     }
-    let list = (3..3 + user_ids.len())
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "SELECT u.id FROM users u JOIN plans p ON p.id = u.plan_id \
-         WHERE p.data_cap_gb > 0 AND u.data_capped_since IS NULL AND u.id IN ({list}) \
-         AND NOT EXISTS (SELECT 1 FROM vip_accounts v WHERE v.email = u.email) \
-         AND (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) FROM device_usage du \
-              JOIN devices d ON d.id = du.device_id WHERE d.user_id = u.id AND du.day >= $1) >= p.data_cap_gb * $2"
-    );
-    let mut q = sqlx::query_scalar(&sql).bind(month_start_day).bind(GIB);
-    for id in user_ids {
-        q = q.bind(id);
-    }
-    q.fetch_all(&mut **tx).await
+    Ok(capped)
 }
 
 pub const GIB: i64 = 1 << 30;
