@@ -160,12 +160,15 @@ pub async fn subscription_of_user<'e>(
     row.as_ref().map(sub_from_row).transpose()
 }
 
-pub async fn subscription_by_id(tx: &mut Tx, id: i64) -> Result<Option<SubRow>, sqlx::Error> {
+pub async fn subscription_by_id<'e>(
+    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: i64,
+) -> Result<Option<SubRow>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {SUB_COLS} FROM subscriptions WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     row.as_ref().map(sub_from_row).transpose()
 }
@@ -619,15 +622,15 @@ pub async fn invoice_of_user(
     row.as_ref().map(invoice_from_row).transpose()
 }
 
-pub async fn latest_invoice_number(
-    tx: &mut Tx,
+pub async fn latest_invoice_number<'e>(
+    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     subscription_id: i64,
 ) -> Result<Option<(i64, i64, String)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT number, total_cents, currency FROM invoices WHERE subscription_id = $1 ORDER BY number DESC LIMIT 1",
     )
     .bind(subscription_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .transpose()

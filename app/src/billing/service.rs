@@ -11,7 +11,7 @@ use truevault_payments::{
 };
 
 use super::{
-    model::{format_price, invoice_label, BillingOverview, SubscriptionInfo},
+    model::{BillingOverview, SubscriptionInfo},
     repo::{self, SubRow, Tx},
     rules::{self, Cycle},
 };
@@ -320,7 +320,6 @@ pub async fn apply_event(
             ..
         } => {
             payment_failed(
-                state,
                 &mut tx,
                 provider_subscription_id,
                 *amount_cents,
@@ -341,7 +340,7 @@ pub async fn apply_event(
             }
             Some(sub) => {
                 repo::set_cancel_at_period_end(&mut tx, sub.id, true, now).await?;
-                schedule_expiry(&mut tx, &sub, sub.current_period_end, now).await?;
+                schedule_expiry(&mut tx, sub.id, sub.user_id, sub.current_period_end, now).await?;
                 repo::set_event_at(&mut tx, sub.id, *created).await?;
                 Outcome::Applied("cancel_at_period_end")
             }
@@ -483,13 +482,7 @@ async fn checkout_completed(
         .await?;
     }
     jobs::cancel_pending_in(tx, sub_id, DUNNING, now).await?;
-    jobs::cancel_pending_in(tx, sub_id, EXPIRY, now).await?;
-    let sub = SubRow {
-        id: sub_id,
-        user_id: checkout.user_id,
-        ..placeholder_sub()
-    };
-    schedule_expiry(tx, &sub, end, now).await?;
+    schedule_expiry(tx, sub_id, checkout.user_id, end, now).await?;
     if charge_known {
         schedule(
             tx,
@@ -505,33 +498,20 @@ async fn checkout_completed(
     Ok(Outcome::Applied("subscription_active"))
 }
 
-fn placeholder_sub() -> SubRow {
-    SubRow {
-        id: 0,
-        user_id: 0,
-        plan_id: 0,
-        cycle: String::new(),
-        status: String::new(),
-        provider: String::new(),
-        provider_subscription_id: None,
-        amount_cents: 0,
-        currency: String::new(),
-        current_period_start: 0,
-        current_period_end: 0,
-        cancel_at_period_end: false,
-        pending_plan_id: None,
-        last_event_at: 0,
-    }
-}
-
 /// The expiry workflow for a period ending at `end`: notices if it will
 /// not renew, and the renewal check at the end.
-async fn schedule_expiry(tx: &mut Tx, sub: &SubRow, end: i64, now: i64) -> AppResult<()> {
-    jobs::cancel_pending_in(tx, sub.id, EXPIRY, now).await?;
+async fn schedule_expiry(
+    tx: &mut Tx,
+    subscription_id: i64,
+    user_id: i64,
+    end: i64,
+    now: i64,
+) -> AppResult<()> {
+    jobs::cancel_pending_in(tx, subscription_id, EXPIRY, now).await?;
     schedule(
         tx,
-        sub.id,
-        sub.user_id,
+        subscription_id,
+        user_id,
         EXPIRY,
         rules::expiry_steps(end, now),
         now,
@@ -595,7 +575,9 @@ async fn payment_succeeded(
     let renewal_due = now >= sub.current_period_end - rules::DAY || sub.status != "active";
     let extends =
         renewal_due || period_end.is_some_and(|e| e > sub.current_period_end + rules::DAY);
-    let invoiced = repo::latest_invoice_number(tx, sub.id).await?.is_some();
+    let invoiced = repo::latest_invoice_number(&mut **tx, sub.id)
+        .await?
+        .is_some();
     if !extends && invoiced {
         repo::insert_payment(
             tx,
@@ -678,7 +660,7 @@ async fn payment_succeeded(
     repo::set_user_plan(tx, sub.user_id, sub.plan_id).await?;
     repo::set_event_at(tx, sub.id, created).await?;
     jobs::cancel_pending_in(tx, sub.id, DUNNING, now).await?;
-    schedule_expiry(tx, &sub, end, now).await?;
+    schedule_expiry(tx, sub.id, sub.user_id, end, now).await?;
     schedule(
         tx,
         sub.id,
@@ -692,7 +674,6 @@ async fn payment_succeeded(
 }
 
 async fn payment_failed(
-    state: &AppState,
     tx: &mut Tx,
     provider_subscription_id: &str,
     amount: i64,
@@ -716,7 +697,6 @@ async fn payment_failed(
     if sub.status != "active" {
         return Ok(Outcome::Applied("already in dunning"));
     }
-    let _ = state;
     repo::set_status(tx, sub.id, "grace_period", Some(now), now).await?;
     let plan_name = repo::find_plan(&mut **tx, sub.plan_id)
         .await?
@@ -834,7 +814,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, resume: bool) -> AppRe
     if resume {
         repo::set_pending_plan(&mut tx, sub.id, None, now).await?;
     }
-    schedule_expiry(&mut tx, &sub, sub.current_period_end, now).await?;
+    schedule_expiry(&mut tx, sub.id, sub.user_id, sub.current_period_end, now).await?;
     tx.commit().await?;
     state.jobs_changed.notify_waiters();
     audit::record(
@@ -889,9 +869,4 @@ pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<Billing
         plans,
         providers: state.config.billing.providers(),
     })
-}
-
-/// Used by mails and pages: `$9.99` and `TV-000042`.
-pub fn money_and_label(cents: i64, currency: &str, number: i64) -> (String, String) {
-    (format_price(cents, currency), invoice_label(number))
 }

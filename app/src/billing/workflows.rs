@@ -51,11 +51,9 @@ pub async fn schedule_signup(state: &AppState, user_id: i64) -> Result<(), sqlx:
 pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
     let sub = match job.subscription_id {
         Some(id) => {
-            let mut tx = state.db.pool.begin().await.map_err(|e| e.to_string())?;
-            let sub = repo::subscription_by_id(&mut tx, id)
+            let sub = repo::subscription_by_id(&state.db.pool, id)
                 .await
                 .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
             match sub {
                 Some(s) => Some(s),
                 // The subscription is gone (account deleted): nothing to do.
@@ -250,11 +248,9 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
 }
 
 async fn receipt(state: &AppState, job: &Job, sub: &SubRow) -> Result<(), String> {
-    let mut tx = state.db.pool.begin().await.map_err(|e| e.to_string())?;
-    let latest = repo::latest_invoice_number(&mut tx, sub.id)
+    let latest = repo::latest_invoice_number(&state.db.pool, sub.id)
         .await
         .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
     let Some((number, total, currency)) = latest else {
         return Ok(());
     };
