@@ -676,7 +676,12 @@ mod tests {
         assert!(matches!(sub.recv().await, Some(ViewerItem::Init(_))));
         let h2 = hub.clone();
         let waiter = tokio::spawn(async move { sub.recv().await });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Let the waiter run until it parks on the empty queue: it must be
+        // the publish that wakes it.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiter.is_finished(), "nothing to receive yet");
         h2.publish_fragment(9, frag(0, true), true).unwrap();
         let got = tokio::time::timeout(Duration::from_secs(5), waiter)
             .await
