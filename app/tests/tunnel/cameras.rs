@@ -20,26 +20,13 @@ use std::{
 
 use truevault_relay::ViewerItem;
 
-use crate::helpers::TestApp;
+use crate::{helpers::TestApp, sh, sibling_binary};
 
 struct Home {
     s: String,
     k: u32,
     children: Vec<Child>,
     dir: PathBuf,
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn keypair() -> (String, String) {
@@ -270,22 +257,6 @@ impl Drop for Home {
     }
 }
 
-/// `truevault-gateway`, built beside this test by `cargo test --workspace`.
-fn gateway_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("truevault-gateway"))
-        .expect("target dir");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the suite with `cargo test --workspace` (or `cargo build -p truevault-gateway`)",
-        bin.display()
-    );
-    bin
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_gateway_streams_to_the_portal_through_a_wireguard_tunnel() {
     let _one_lab_at_a_time = crate::LAB_LOCK.lock().await;
@@ -358,7 +329,7 @@ async fn a_home_gateway_streams_to_the_portal_through_a_wireguard_tunnel() {
         "the portal is routed via the tunnel"
     );
 
-    let bin = gateway_binary();
+    let bin = sibling_binary("truevault-gateway");
     let ns = home.ns();
     let portal = app.address.clone();
     let bin = bin.display().to_string();

@@ -34,7 +34,8 @@ struct Lab {
     dir: PathBuf,
 }
 
-fn sh(args: &[&str]) -> String {
+/// Runs a command that must succeed; its stdout, trimmed.
+pub(crate) fn sh(args: &[&str]) -> String {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
@@ -45,7 +46,24 @@ fn sh(args: &[&str]) -> String {
         args,
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A program of this workspace built beside this test by
+/// `cargo test --workspace` (`truevault-scanner`, `truevault-gateway`).
+pub(crate) fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join(name))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the suite with `cargo test --workspace` (or `cargo build -p {name}`)",
+        bin.display()
+    );
+    bin
 }
 
 fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {

@@ -4,29 +4,16 @@
 //! from the dashboard, and the inventory page showing what it found.
 
 use std::{
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::helpers::TestApp;
+use crate::{helpers::TestApp, sh, sibling_binary};
 
 struct HomeLan {
     s: String,
     k: u32,
     children: Vec<Child>,
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl HomeLan {
@@ -122,22 +109,6 @@ impl Drop for HomeLan {
     }
 }
 
-/// `truevault-scanner`, built beside this test by `cargo test --workspace`.
-fn scanner_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("truevault-scanner"))
-        .expect("target dir");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the suite with `cargo test --workspace` (or `cargo build -p truevault-scanner`)",
-        bin.display()
-    );
-    bin
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scanner_syncs_a_home_network_and_the_portal_shows_it() {
     let _one_lab_at_a_time = crate::LAB_LOCK.lock().await;
@@ -162,7 +133,7 @@ async fn the_scanner_syncs_a_home_network_and_the_portal_shows_it() {
         .expect("token")
         .to_string();
 
-    let mut child = Command::new(scanner_binary())
+    let mut child = Command::new(sibling_binary("truevault-scanner"))
         .args([
             "sync",
             "--no-progress",
