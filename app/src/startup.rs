@@ -153,6 +153,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let pkg_dir = Path::new(&*state.leptos_options.site_root).join("pkg");
     let ctx_state = state.clone();
+    let error_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let error_options = state.leptos_options.clone();
 
@@ -183,7 +184,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(move || {}, move |_| shell(error_options.clone())))
+        >(
+            // The 404 page gets the same context as every other page, so its
+            // scripts carry the nonce its CSP header names.
+            move || provide_request_context(&error_state),
+            move |_| shell(error_options.clone()),
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::context::middleware,
