@@ -15,7 +15,7 @@ use crate::{
     },
     ui::components::{
         guard::RequireUser,
-        notice::{error_text, format_time, ActionNotice},
+        notice::{error_text, format_time, ActionNotice, Time},
     },
 };
 
@@ -94,11 +94,11 @@ fn Overview(
                         <strong data-testid="subscription-status">{status_label(&s.status)}</strong>
                         {format!(" · {} {} ({})", format_price(s.amount_cents, &s.currency), s.cycle, s.plan_name)}
                     </p>
-                    <p class="muted">{format!("Current period {} → {}", format_time(s.current_period_start), format_time(s.current_period_end))}</p>
+                    <p class="muted">"Current period "<Time ts=s.current_period_start day_only=true/>" to "<Time ts=s.current_period_end day_only=true/></p>
                     {s.pending_plan_name.clone().map(|p| view! { <p class="muted">{format!("Moves to {p} at the end of this period.")}</p> })}
                     {if s.cancel_at_period_end {
                         view! {
-                            <p class="notice">{format!("Ends on {} and will not renew.", format_time(s.current_period_end))}</p>
+                            <p class="notice">"Ends on "<Time ts=s.current_period_end day_only=true/>" and will not renew."</p>
                             <ActionForm action=resume attr:class="inline-form"><button type="submit" class="btn btn-primary">"Resume subscription"</button></ActionForm>
                         }.into_any()
                     } else if s.grants_plan() {
@@ -157,7 +157,7 @@ fn Overview(
                             {o.invoices.iter().map(|i| view! {
                                 <tr>
                                     <td><a href=format!("/billing/invoices/{}", i.number)>{invoice_label(i.number)}</a></td>
-                                    <td>{format_time(i.created_at)}</td>
+                                    <td><Time ts=i.created_at day_only=true/></td>
                                     <td>{format_price(i.total_cents, &i.currency)}</td>
                                     <td>{i.status.clone()}</td>
                                 </tr>
