@@ -31,6 +31,9 @@ use crate::{
     ui::{shell, App},
 };
 
+/// How long requests still running after SIGTERM may take to finish.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Largest request body accepted anywhere (forms, server functions, API).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -112,6 +115,7 @@ impl Application {
             clock: Default::default(),
             jobs_changed: Default::default(),
             payments,
+            stopping: Default::default(),
         };
         let router = router(state.clone());
         Ok(Self {
@@ -141,14 +145,31 @@ impl Application {
                 tracing::trace!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(
+        let stopping = self.state.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Held long-polls answer now; graceful shutdown then only waits
+            // for requests that are really working.
+            stopping.begin();
+        };
+        let serve = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartupError::Serve)
+        .with_graceful_shutdown(shutdown);
+        let stopping = self.state.stopping.clone();
+        tokio::select! {
+            res = serve => res.map_err(StartupError::Serve),
+            // A request that ignores the signal does not hold the process.
+            _ = async {
+                stopping.wait().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -156,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let pkg_dir = Path::new(&*state.leptos_options.site_root).join("pkg");
     let ctx_state = state.clone();
+    let error_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let error_options = state.leptos_options.clone();
 
@@ -186,7 +208,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(move || {}, move |_| shell(error_options.clone())))
+        >(
+            // The 404 page gets the same context as every other page, so its
+            // scripts carry the nonce its CSP header names.
+            move || provide_request_context(&error_state),
+            move |_| shell(error_options.clone()),
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::context::middleware,

@@ -178,7 +178,7 @@ test('admin adds a server; the user adds a device with a key made in the browser
   expect(config).toMatch(/Address = 10\.77\.0\.\d+\/32/);
   await expect(page.getByTestId('config-qr').locator('svg')).toBeVisible();
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-config').click()]);
-  expect(download.suggestedFilename()).toBe('truevault-eve-s-laptop.conf');
+  expect(download.suggestedFilename()).toBe('tv-eves-laptop.conf');
   expect(readFileSync(await download.path(), 'utf8').trim()).toBe(config.trim());
   await expect(page.locator(`tr[data-device="Eve's laptop"]`)).toContainText('10.77.0.');
   await shot(page, 'devices');

@@ -8,3 +8,4 @@ pub mod health;
 pub mod metrics;
 pub mod rate_limit;
 pub mod security;
+pub mod stopping;

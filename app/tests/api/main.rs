@@ -10,4 +10,5 @@ mod inventory;
 mod security;
 mod smtp;
 mod themes;
+mod ux;
 mod vpn;
