@@ -41,6 +41,9 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
+    /// Mesh networks' refusals (their codes live with them).
+    #[error("{0}")]
+    Mesh(crate::mesh::model::MeshError),
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -65,6 +68,7 @@ impl AppError {
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
+            AppError::Mesh(e) => e.code(),
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -86,6 +90,7 @@ impl AppError {
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +124,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.into_api_response(String::new())
+    }
+}
+
+impl From<crate::mesh::model::MeshError> for AppError {
+    fn from(e: crate::mesh::model::MeshError) -> Self {
+        AppError::Mesh(e)
     }
 }
 

@@ -112,6 +112,9 @@ fn Site() -> impl IntoView {
                     <Route path=path!("/network") view=Network/>
                     <Route path=path!("/cameras") view=Cameras/>
                     <Route path=path!("/cameras/:id") view=CameraView/>
+                    <Route path=path!("/mesh") view=MeshNetworks/>
+                    <Route path=path!("/mesh/invite") view=MeshInvitePage/>
+                    <Route path=path!("/mesh/:id") view=MeshNetworkPage/>
                     <Route path=path!("/billing") view=Billing/>
                     <Route path=path!("/billing/invoices/:number") view=InvoicePage/>
                     <Route path=path!("/billing/test-pay/:reference") view=TestPayPage/>

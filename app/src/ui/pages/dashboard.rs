@@ -60,6 +60,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                 <a href="/dashboard" aria-current="page">"Overview"</a>
                 <a href="/devices">"Devices"</a>
                 <a href="/network">"Home network"</a>
+                <a href="/mesh">"Mesh networks"</a>
                 <a href="/billing">"Billing"</a>
                 <a href="/account">"Account & security"</a>
                 <a href="/pricing">"Plans"</a>
@@ -85,6 +86,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                         <a class="btn btn-primary" href="/devices">"Manage devices"</a>
                     </article>
                     <HomeNetworkCard/>
+                    <super::MeshCard/>
                     <article class="card">
                         <h2>"Cameras"</h2>
                         <p class="muted">"No cameras yet."</p>
