@@ -236,6 +236,8 @@ async fn share(
     let new = NewShare::try_from(ShareForm {
         network_id: net.0,
         target: target.into(),
+        // Read only for a site's host.
+        host_ip: "192.168.1.40".into(),
         access: access.into(),
         ports: ports.into(),
         ..Default::default()
