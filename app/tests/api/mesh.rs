@@ -22,7 +22,7 @@ use truevault::{
         rules::{InviteForm, NetworkForm, NewInvite, NewNetwork, NewShare, ShareForm},
         service::{self, Links},
     },
-    vpn::{model::DeviceInfo, service as vpn},
+    vpn::{devices as vpn, model::DeviceInfo},
 };
 use truevault_wire::inventory::{DeviceType, ScannedHost, SyncRequest};
 
