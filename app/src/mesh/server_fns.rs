@@ -5,13 +5,13 @@
 use leptos::prelude::*;
 
 use super::{
-    model::{InvitePreview, NetworkDetail, NetworkId, NetworksPage},
+    model::{InvitePreview, NetworkDetail, NetworksPage},
     rules::{InviteForm, NetworkForm, ShareForm},
 };
 #[cfg(feature = "ssr")]
 use {
     super::{
-        model::{InviteId, ShareId},
+        model::{InviteId, NetworkId, ShareId},
         rules::{NewInvite, NewNetwork, NewShare},
         service,
     },
