@@ -93,6 +93,7 @@ fn Site() -> impl IntoView {
     );
     provide_context(actions);
     provide_context(user);
+    provide_context(components::notice::ExactTimes(RwSignal::new(false)));
 
     view! {
         <components::nav::TopNav/>
@@ -138,6 +139,9 @@ fn Site() -> impl IntoView {
                 <Route path=path!("/admin/users") view=AdminUsers/>
             </Routes>
         </main>
-        <footer class="footer">"TrueVault — private by design."</footer>
+        <footer class="footer">
+            <span>"TrueVault — private by design."</span>
+            " "<components::notice::TimeSwitch/>
+        </footer>
     }
 }

@@ -167,16 +167,17 @@ async fn the_sign_up_identity_is_no_peer_until_it_is_set_up() {
 #[tokio::test]
 async fn stopping_answers_held_long_polls_at_once() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (app, server) = TestApp::spawn_until(
-        |_| {},
-        async move {
-            let _ = stop_rx.await;
-        },
-    )
+    let (app, server) = TestApp::spawn_until(|_| {}, async move {
+        let _ = stop_rx.await;
+    })
     .await;
     let admin = app.signed_in_admin("admin@example.com").await;
     let (_, node_token) = server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
-    let current: Value = node_config(&app, &node_token, 0).await.json().await.unwrap();
+    let current: Value = node_config(&app, &node_token, 0)
+        .await
+        .json()
+        .await
+        .unwrap();
     let version = current["version"].as_i64().unwrap();
 
     // A node waiting for changes (it would wait ~25 s).

@@ -188,6 +188,25 @@ pub fn clock_now() -> (i64, i64) {
     }
 }
 
+/// Whether times show exactly, in UTC, instead of in the viewer's words;
+/// switched in the footer.
+#[derive(Clone, Copy)]
+pub struct ExactTimes(pub RwSignal<bool>);
+
+/// The footer's switch between times in words and exact UTC times. It
+/// works only once the page is live, on every page.
+#[component]
+pub fn TimeSwitch() -> impl IntoView {
+    let exact = expect_context::<ExactTimes>().0;
+    view! {
+        <button type="button" class="btn btn-ghost small" data-testid="time-switch"
+            aria-pressed=move || exact.get().to_string()
+            on:click=move |_| exact.update(|e| *e = !*e)>
+            {move || if exact.get() { "Times: exact, in UTC" } else { "Times: in your time zone" }}
+        </button>
+    }
+}
+
 /// A moment in the viewer's words (`5 min ago`, `yesterday 14:05`), with
 /// the exact UTC time on hover. Rendered in UTC on the server, then in the
 /// viewer's zone once the page is live.
@@ -211,8 +230,16 @@ pub fn Time(ts: i64, #[prop(optional)] day_only: bool) -> impl IntoView {
     if ts <= 0 {
         return view! { <span>"—"</span> }.into_any();
     }
-    view! { <time datetime=ts.to_string() title=format_time(ts)>{move || text.get()}</time> }
-        .into_any()
+    // The footer's switch shows exact UTC times everywhere instead.
+    let utc = use_context::<ExactTimes>().map(|e| e.0);
+    let shown = move || {
+        if utc.is_some_and(|u| u.get()) {
+            format_time(ts)
+        } else {
+            text.get()
+        }
+    };
+    view! { <time datetime=ts.to_string() title=format_time(ts)>{shown}</time> }.into_any()
 }
 
 /// Bytes in words: `sent 2.3 KiB · received 2.1 KiB` (as the device sees it).

@@ -135,7 +135,7 @@ fn DeviceList() -> impl IntoView {
         <p class="muted">"Each phone, laptop or router gets its own WireGuard config. Its key pair is made here, in your browser: only the public half reaches TrueVault."</p>
         <section class="card">
             <h2>"Add a device"</h2>
-            <ActionForm action=create node_ref=add_form attr:class="form grid-form">
+            <ActionForm action=create node_ref=add_form attr:class="form grid-form" attr:data-testid="add-device">
                 <label>"Name" <input type="text" name="name" required maxlength="64" placeholder="Ada's phone"/></label>
                 <label>"Server"
                     <select name="server_id">
