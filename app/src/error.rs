@@ -41,6 +41,10 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -65,6 +69,8 @@ impl AppError {
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -86,6 +92,8 @@ impl AppError {
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
