@@ -89,7 +89,8 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
-        if config.listen.port() == 0 {
+        // Port 0 (tests): the default URL follows the port picked; an explicit one stays.
+        if config.listen.port() == 0 && config.public_url == Config::default().public_url {
             if let Ok(addr) = listener.local_addr() {
                 config.public_url = format!("http://{addr}");
             }
@@ -227,9 +228,15 @@ pub fn router(state: AppState) -> Router {
             http::security::csrf,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Without a Content-Length the limit above trips mid-read, which
+        // server functions report as a 500: read such bodies here first.
+        .layer(middleware::from_fn(http::body::limit_unsized))
         // The agent API sets its own (larger) body limits per route.
-        .merge(crate::api::router())
-        .layer(middleware::from_fn(http::security::baseline_headers))
+        .merge(crate::api::router(state.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::security::baseline_headers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::metrics::middleware,

@@ -2,6 +2,7 @@
 //! request context (session, theme, CSP nonce), CSRF and security headers,
 //! rate limits, metrics, health.
 
+pub mod body;
 pub mod context;
 pub mod cookies;
 pub mod health;
