@@ -44,6 +44,14 @@ pub enum AppError {
     /// Mesh networks' refusals (their codes live with them).
     #[error("{0}")]
     Mesh(crate::mesh::model::MeshError),
+    #[error("{0}")]
+    SiteSubnet(crate::sites::model::LanSubnetError),
+    #[error("That network overlaps one of your other home sites.")]
+    SiteSubnetOverlap,
+    #[error("You can have at most {0} home site(s).")]
+    SiteLimitExceeded(i64),
+    #[error("No home-site ranges are left. Please contact support.")]
+    SitePoolFull,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -69,6 +77,10 @@ impl AppError {
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
             AppError::Mesh(e) => e.code(),
+            AppError::SiteSubnet(e) => e.code(),
+            AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
+            AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
+            AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -78,6 +90,7 @@ impl AppError {
             AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
                 StatusCode::BAD_REQUEST
             }
+            AppError::SiteSubnet(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
                 StatusCode::UNAUTHORIZED
             }
@@ -87,6 +100,9 @@ impl AppError {
             | AppError::DeviceLimitExceeded(_)
             | AppError::IdentityLimitExceeded(_)
             | AppError::CameraLimitExceeded(_)
+            | AppError::SiteSubnetOverlap
+            | AppError::SiteLimitExceeded(_)
+            | AppError::SitePoolFull
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,

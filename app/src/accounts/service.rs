@@ -143,7 +143,7 @@ async fn welcome(state: &AppState, user: &repo::UserRecord) {
     });
     state.mailer.send(&user.email, mail).await;
     // A missing server must not block sign-up; identities can be added later.
-    match crate::vpn::service::create_default_identities(state, &user.current()).await {
+    match crate::vpn::devices::create_default_identities(state, &user.current()).await {
         Ok(n) => tracing::info!(
             user_id,
             identities = n,
