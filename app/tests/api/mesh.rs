@@ -540,10 +540,11 @@ async fn mesh_member_limit_holds_under_concurrent_invites_and_accepts() {
         2,
         "owner and one member"
     );
-    // A second network of the same owner shares the limit.
+    // A second network of the same owner shares the limit (for someone
+    // who holds no place yet).
     let net2 = network(&app, &owner, "Work").await;
     assert_eq!(
-        code(invite(&app, &owner, net2, "p4@example.com", "member").await),
+        code(invite(&app, &owner, net2, "newcomer@example.com", "member").await),
         "MESH_MEMBER_LIMIT"
     );
     // VIP owners have no limit.
@@ -553,7 +554,7 @@ async fn mesh_member_limit_holds_under_concurrent_invites_and_accepts() {
     .execute(&app.state.db.pool)
     .await
     .unwrap();
-    invite(&app, &owner, net2, "p4@example.com", "member")
+    invite(&app, &owner, net2, "newcomer@example.com", "member")
         .await
         .expect("VIP: unlimited");
 }
