@@ -41,6 +41,14 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
+    #[error("{0}")]
+    SiteSubnet(crate::sites::model::LanSubnetError),
+    #[error("That network overlaps one of your other home sites.")]
+    SiteSubnetOverlap,
+    #[error("You can have at most {0} home site(s).")]
+    SiteLimitExceeded(i64),
+    #[error("No home-site ranges are left. Please contact support.")]
+    SitePoolFull,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -65,6 +73,10 @@ impl AppError {
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
+            AppError::SiteSubnet(e) => e.code(),
+            AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
+            AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
+            AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -74,6 +86,7 @@ impl AppError {
             AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
                 StatusCode::BAD_REQUEST
             }
+            AppError::SiteSubnet(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
                 StatusCode::UNAUTHORIZED
             }
@@ -83,6 +96,9 @@ impl AppError {
             | AppError::DeviceLimitExceeded(_)
             | AppError::IdentityLimitExceeded(_)
             | AppError::CameraLimitExceeded(_)
+            | AppError::SiteSubnetOverlap
+            | AppError::SiteLimitExceeded(_)
+            | AppError::SitePoolFull
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,

@@ -11,6 +11,7 @@ pub mod billing;
 pub mod cameras;
 pub mod inventory;
 pub mod overview;
+pub mod sites;
 pub mod themes;
 pub mod ui;
 pub mod vpn;
@@ -36,7 +37,6 @@ pub mod jobs;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
-pub mod nodes;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]
