@@ -49,6 +49,9 @@ pub enum AppError {
     SiteLimitExceeded(i64),
     #[error("No home-site ranges are left. Please contact support.")]
     SitePoolFull,
+    /// Mesh networks' refusals (their codes live with them).
+    #[error("{0}")]
+    Mesh(crate::mesh::model::MeshError),
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -77,6 +80,7 @@ impl AppError {
             AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
+            AppError::Mesh(e) => e.code(),
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -102,6 +106,7 @@ impl AppError {
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,6 +140,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.into_api_response(String::new())
+    }
+}
+
+impl From<crate::mesh::model::MeshError> for AppError {
+    fn from(e: crate::mesh::model::MeshError) -> Self {
+        AppError::Mesh(e)
     }
 }
 

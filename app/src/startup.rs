@@ -39,6 +39,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migrations: {0}")]
@@ -66,6 +68,7 @@ impl Application {
     /// With `listen` on port 0 (tests), the OS picks a port and
     /// `public_url` becomes `http://127.0.0.1:{port}`.
     pub async fn build(mut config: Config) -> Result<Self, StartupError> {
+        config.validate()?;
         let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
         db.migrate().await?;
         let keys = Keys::load_or_generate(

@@ -162,7 +162,10 @@ mod tests {
     fn shouted_names_read_as_people_write_them() {
         assert_eq!(display_name("TP-LINK"), "TP-Link");
         assert_eq!(display_name("XIAOMI"), "Xiaomi");
-        assert_eq!(display_name("SAMSUNG ELECTRO-MECHANICS"), "Samsung Electro-Mechanics");
+        assert_eq!(
+            display_name("SAMSUNG ELECTRO-MECHANICS"),
+            "Samsung Electro-Mechanics"
+        );
         assert_eq!(display_name("HP"), "HP");
         assert_eq!(display_name("H3C"), "H3C");
         assert_eq!(display_name("ASUSTek Computer"), "ASUSTek Computer");

@@ -247,7 +247,11 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
         }
     }
 
-    let asked = if opts.camera.is_some() { wsd_found.len() } else { 0 };
+    let asked = if opts.camera.is_some() {
+        wsd_found.len()
+    } else {
+        0
+    };
     phase(bar, "ONVIF camera details", asked as u64);
     let onvif_started = Instant::now();
     let details = match &opts.camera {
@@ -293,7 +297,11 @@ async fn fallback(
         concurrency: opts.ports.concurrency.max(64),
         timeout: Duration::from_millis(300),
     };
-    phase(bar, "TCP probes (no raw socket)", (sweep.len() * cfg.ports.len()) as u64);
+    phase(
+        bar,
+        "TCP probes (no raw socket)",
+        (sweep.len() * cfg.ports.len()) as u64,
+    );
     let b = bar.clone();
     ports::probe(sweep, &cfg, Arc::new(move || b.inc(1))).await;
     let text = std::fs::read_to_string("/proc/net/arp")

@@ -127,8 +127,14 @@ mod tests {
     #[test]
     fn names_are_cut_between_words() {
         assert_eq!(fit("Living room camera", 24), "Living room camera");
-        assert_eq!(fit("brother-hl-l2350dw-office upstairs printer", 24), "brother-hl-l2350dw-off…");
-        assert_eq!(fit("Office printer by the big window", 24), "Office printer by the…");
+        assert_eq!(
+            fit("brother-hl-l2350dw-office upstairs printer", 24),
+            "brother-hl-l2350dw-off…"
+        );
+        assert_eq!(
+            fit("Office printer by the big window", 24),
+            "Office printer by the…"
+        );
         assert_eq!(fit("Büro-Drucker im Erdgeschoss links", 24).width(), 24);
         assert_eq!(fit("摄像头 客厅 北京 上海 广州 深圳", 10), "摄像头…");
     }
@@ -156,13 +162,21 @@ mod tests {
             full_scan: true,
             timings: Timings::default(),
             hosts: vec![
-                host("44:19:b6:00:00:01", "Hikvision", "Wohnzimmer Kamera über der Tür", DeviceType::Camera),
+                host(
+                    "44:19:b6:00:00:01",
+                    "Hikvision",
+                    "Wohnzimmer Kamera über der Tür",
+                    DeviceType::Camera,
+                ),
                 host("3c:2a:f4:00:00:02", "Xiaomi", "摄像头客厅", DeviceType::Iot),
                 host("c0:25:e9:00:00:03", "TP-Link", "router", DeviceType::Router),
             ],
         };
         let text = render(&report);
-        assert!(text.starts_with("3 hosts on 192.168.1.0/24 (eth0, ARP sweep, 0 ms)\n"), "{text}");
+        assert!(
+            text.starts_with("3 hosts on 192.168.1.0/24 (eth0, ARP sweep, 0 ms)\n"),
+            "{text}"
+        );
         assert!(!text.contains("Arp"), "no enum names: {text}");
         let lines: Vec<&str> = text.lines().skip(1).collect();
         // Every row's PORTS column starts at the same display column.
@@ -174,6 +188,8 @@ mod tests {
         assert!(lines[1].contains(" camera "));
         assert!(lines[2].contains(" smart home "));
         assert!(lines[1].contains("file sharing (SMB)"));
-        assert!(!text.chars().any(|c| c.width() == Some(2) && !"摄像头客厅".contains(c)));
+        assert!(!text
+            .chars()
+            .any(|c| c.width() == Some(2) && !"摄像头客厅".contains(c)));
     }
 }

@@ -120,6 +120,9 @@ fn Site() -> impl IntoView {
                 <Route path=path!("/dashboard") view=Dashboard/>
                 <Route path=path!("/devices") view=Devices/>
                 <Route path=path!("/devices/:id") view=DeviceUsage/>
+                <Route path=path!("/mesh") view=MeshNetworks/>
+                <Route path=path!("/mesh/invite") view=MeshInvitePage/>
+                <Route path=path!("/mesh/:id") view=MeshNetworkPage/>
                 <Route path=path!("/network") view=Network/>
                 <Route path=path!("/network/:id") view=NetworkDevice/>
                 // Administration (pages/admin/)

@@ -7,6 +7,7 @@ mod billing;
 mod cameras;
 mod helpers;
 mod inventory;
+mod mesh;
 mod security;
 mod smtp;
 mod themes;

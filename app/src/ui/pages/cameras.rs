@@ -115,6 +115,12 @@ fn CamerasView() -> impl IntoView {
                                 </div>
                             }.into_any()
                         }}
+                        {(!page.shared.is_empty()).then(|| view! {
+                            <h2>"Shared with you"</h2>
+                            <div class="camera-grid" data-testid="shared-camera-grid">
+                                {page.shared.iter().cloned().map(|c| view! { <LiveTile camera=c/> }).collect_view()}
+                            </div>
+                        })}
                         <section class="card" data-testid="add-camera">
                             <h2>"Add a camera"</h2>
                             {page.camera_limit.map(|l| view! {

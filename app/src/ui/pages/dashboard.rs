@@ -163,6 +163,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                 <a href="/devices">"Devices"</a>
                 <a href="/network">"Home network"</a>
                 <a href="/cameras">"Cameras"</a>
+                <a href="/mesh">"Mesh networks"</a>
                 <a href="/billing">"Billing"</a>
                 <a href="/account">"Account & security"</a>
                 <a href="/pricing">"Plans"</a>
@@ -185,6 +186,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                     <DevicesCard/>
                     <UsageCard/>
                     <HomeNetworkCard/>
+                    <super::MeshCard/>
                     <CamerasCard/>
                     <PlanCard/>
                 </div>

@@ -7,6 +7,7 @@ mod billing;
 mod cameras;
 mod dashboard;
 mod devices;
+mod mesh;
 mod network;
 mod public;
 
@@ -20,5 +21,6 @@ pub use billing::{Billing, InvoicePage, TestPayPage};
 pub use cameras::{CameraView, Cameras};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
+pub use mesh::{MeshCard, MeshInvitePage, MeshNetworkPage, MeshNetworks};
 pub use network::{Network, NetworkDevice};
 pub use public::{Landing, NotFound, Pricing};
