@@ -45,6 +45,8 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
+    #[error("The request took too long. Please try again.")]
+    RequestTimeout,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -71,6 +73,7 @@ impl AppError {
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::RequestTimeout => "REQUEST_TIMEOUT",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -94,6 +97,7 @@ impl AppError {
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
