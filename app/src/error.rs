@@ -41,6 +41,17 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
+    #[error("{0}")]
+    SiteSubnet(crate::sites::model::LanSubnetError),
+    #[error("That network overlaps one of your other home sites.")]
+    SiteSubnetOverlap,
+    #[error("You can have at most {0} home site(s).")]
+    SiteLimitExceeded(i64),
+    #[error("No home-site ranges are left. Please contact support.")]
+    SitePoolFull,
+    /// Mesh networks' refusals (their codes live with them).
+    #[error("{0}")]
+    Mesh(crate::mesh::model::MeshError),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -71,6 +82,11 @@ impl AppError {
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
+            AppError::SiteSubnet(e) => e.code(),
+            AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
+            AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
+            AppError::SitePoolFull => "SITE_POOL_FULL",
+            AppError::Mesh(e) => e.code(),
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -83,6 +99,7 @@ impl AppError {
             AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
                 StatusCode::BAD_REQUEST
             }
+            AppError::SiteSubnet(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
                 StatusCode::UNAUTHORIZED
             }
@@ -92,9 +109,13 @@ impl AppError {
             | AppError::DeviceLimitExceeded(_)
             | AppError::IdentityLimitExceeded(_)
             | AppError::CameraLimitExceeded(_)
+            | AppError::SiteSubnetOverlap
+            | AppError::SiteLimitExceeded(_)
+            | AppError::SitePoolFull
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
@@ -131,6 +152,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.into_api_response(String::new())
+    }
+}
+
+impl From<crate::mesh::model::MeshError> for AppError {
+    fn from(e: crate::mesh::model::MeshError) -> Self {
+        AppError::Mesh(e)
     }
 }
 

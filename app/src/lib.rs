@@ -10,6 +10,9 @@ pub mod admin;
 pub mod billing;
 pub mod cameras;
 pub mod inventory;
+pub mod mesh;
+pub mod overview;
+pub mod sites;
 pub mod themes;
 pub mod ui;
 pub mod vpn;
@@ -35,7 +38,6 @@ pub mod jobs;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
-pub mod nodes;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]

@@ -31,6 +31,9 @@ use crate::{
     ui::{shell, App},
 };
 
+/// How long requests still running after SIGTERM may take to finish.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Largest request body accepted anywhere (forms, server functions, API).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -113,6 +116,7 @@ impl Application {
             clock: Default::default(),
             jobs_changed: Default::default(),
             payments,
+            stopping: Default::default(),
         };
         let router = router(state.clone());
         Ok(Self {
@@ -148,6 +152,13 @@ impl Application {
                 }
             });
         }
+        let stopping = self.state.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Held long-polls answer now; graceful shutdown then only waits
+            // for requests that are really working.
+            stopping.begin();
+        };
         serve(self.listener, self.router, &config.http, shutdown).await
     }
 }
@@ -235,13 +246,15 @@ async fn serve(
     }
     drop(stop_rx);
     drop(stop_tx);
-    // Wait (bounded) for in-flight connections to finish.
+    // Wait for in-flight connections to finish; a request that ignores the
+    // signal does not hold the process longer than the grace period.
     let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        permits.acquire_many(all),
-    )
-    .await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
+    }
     Ok(())
 }
 
@@ -249,6 +262,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let pkg_dir = Path::new(&*state.leptos_options.site_root).join("pkg");
     let ctx_state = state.clone();
+    let error_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let error_options = state.leptos_options.clone();
 
@@ -279,7 +293,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(move || {}, move |_| shell(error_options.clone())))
+        >(
+            // The 404 page gets the same context as every other page, so its
+            // scripts carry the nonce its CSP header names.
+            move || provide_request_context(&error_state),
+            move |_| shell(error_options.clone()),
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::context::middleware,

@@ -14,7 +14,7 @@ use truevault_wire::{ApiError, ApiErrorBody};
 use crate::{error::AppError, state::AppState};
 
 pub fn router(state: AppState) -> axum::Router<AppState> {
-    crate::nodes::api::router()
+    crate::vpn::node_api::router()
         .merge(crate::inventory::api::router())
         .layer(axum::middleware::from_fn_with_state(
             state,
@@ -42,7 +42,7 @@ async fn token_before_body(
         return ApiRejection::unauthenticated(request_id());
     };
     let checked = if path.starts_with("/api/v1/nodes/self/") {
-        crate::nodes::service::authenticate(&state, token)
+        crate::vpn::nodes::authenticate(&state, token)
             .await
             .map(|_| ())
     } else if path.starts_with("/api/v1/inventory/") {

@@ -11,3 +11,4 @@ pub mod limits;
 pub mod metrics;
 pub mod rate_limit;
 pub mod security;
+pub mod stopping;

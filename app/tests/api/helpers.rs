@@ -30,6 +30,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_until(customize, std::future::pending()).await.0
+    }
+
+    /// Serves until `shutdown` resolves; the handle ends when the server has stopped.
+    pub async fn spawn_until(
+        customize: impl FnOnce(&mut Config),
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (
+        Self,
+        tokio::task::JoinHandle<Result<(), truevault::startup::StartupError>>,
+    ) {
         let dir = std::env::temp_dir().join(format!("tv-test-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut config = Config {
@@ -61,14 +72,17 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let origin = app.state.config.public_url_trimmed().to_string();
         let state = app.state.clone();
-        tokio::spawn(app.run_until(std::future::pending()));
-        Self {
-            address,
-            origin,
-            state,
-            dir,
-            pg_cleanup,
-        }
+        let server = tokio::spawn(app.run_until(shutdown));
+        (
+            Self {
+                address,
+                origin,
+                state,
+                dir,
+                pg_cleanup,
+            },
+            server,
+        )
     }
 
     pub fn url(&self, path: &str) -> String {

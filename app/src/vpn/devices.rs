@@ -1,4 +1,5 @@
-//! VPN flows: servers (admin), devices (users), configs.
+//! Devices (users): create, config and QR, rename, rekey, delete, and the
+//! plan's default regional identities.
 
 use super::{
     ipam::{Pool, FIRST_DEVICE_INDEX},
@@ -6,290 +7,18 @@ use super::{
     model::{
         normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, PRIVATE_KEY_PLACEHOLDER,
     },
-    repo::{self, NewServer},
-    selection::{self, Candidate},
+    repo,
+    servers::choose_server,
     wgconfig,
 };
 use crate::{
-    accounts::{model::CurrentUser, tokens},
+    accounts::model::CurrentUser,
     audit,
     db::is_unique_violation,
     error::{AppError, AppResult},
     state::AppState,
 };
 use askama::Template;
-
-/// Admin input for a new server; validated here.
-pub struct ServerForm {
-    pub name: String,
-    pub region: String,
-    pub country: String,
-    pub city: String,
-    pub endpoint_host: String,
-    pub endpoint_port: i64,
-    pub server_type: String,
-    pub vip_email: String,
-    pub capacity: i64,
-    pub ipv4_pool: String,
-    pub ipv6_pool: String,
-    pub dns: String,
-}
-
-fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
-    let v = value.trim();
-    if required && v.is_empty() {
-        return Err(AppError::Validation(format!("{name} is required.")));
-    }
-    if v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(AppError::Validation(format!(
-            "{name} must be at most {max} characters without control characters."
-        )));
-    }
-    Ok(v.to_string())
-}
-
-/// Checks an admin's server form and turns it into storable values.
-async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
-    let name = field("Name", &f.name, 64, true)?;
-    let region = field("Region", &f.region, 32, true)?.to_lowercase();
-    let host = field("Endpoint host", &f.endpoint_host, 253, true)?;
-    if !host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-    {
-        return Err(AppError::Validation(
-            "Endpoint host must be a host name or IP address.".into(),
-        ));
-    }
-    if !(1..=65535).contains(&f.endpoint_port) {
-        return Err(AppError::Validation(
-            "Endpoint port must be 1-65535.".into(),
-        ));
-    }
-    if !super::model::SERVER_TYPES.contains(&f.server_type.as_str()) {
-        return Err(AppError::Validation("Unknown server type.".into()));
-    }
-    if !(1..=1_000_000).contains(&f.capacity) {
-        return Err(AppError::Validation(
-            "Capacity must be 1-1,000,000 peers.".into(),
-        ));
-    }
-    let v4 =
-        Pool::parse(&f.ipv4_pool).map_err(|e| AppError::Validation(format!("IPv4 pool: {e}")))?;
-    if !v4.network.is_ipv4() {
-        return Err(AppError::Validation(
-            "The IPv4 pool must be an IPv4 network.".into(),
-        ));
-    }
-    let v6 = match f.ipv6_pool.trim() {
-        "" => None,
-        s => {
-            let p = Pool::parse(s).map_err(|e| AppError::Validation(format!("IPv6 pool: {e}")))?;
-            if p.network.is_ipv4() {
-                return Err(AppError::Validation(
-                    "The IPv6 pool must be an IPv6 network.".into(),
-                ));
-            }
-            Some(p.to_string())
-        }
-    };
-    let dns = field("DNS", &f.dns, 200, false)?;
-    for r in dns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        r.parse::<std::net::IpAddr>().map_err(|_| {
-            AppError::Validation(format!("DNS resolver \"{r}\" is not an IP address."))
-        })?;
-    }
-    let vip_user_id = if f.server_type == "vip_dedicated" {
-        let email =
-            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::Validation)?;
-        let user = crate::accounts::repo::find_by_email(&state.db, &email)
-            .await?
-            .ok_or_else(|| {
-                AppError::Validation("A dedicated server needs an existing VIP's e-mail.".into())
-            })?;
-        Some(user.id)
-    } else {
-        None
-    };
-    Ok(NewServer {
-        name,
-        region,
-        country: field("Country", &f.country, 64, false)?,
-        city: field("City", &f.city, 64, false)?,
-        endpoint_host: host,
-        endpoint_port: f.endpoint_port,
-        server_type: f.server_type,
-        vip_user_id,
-        capacity: f.capacity,
-        ipv4_pool: v4.to_string(),
-        ipv6_pool: v6,
-        dns,
-    })
-}
-
-/// Creates a server and returns it with its one-time node enrollment token.
-pub async fn create_server(
-    state: &AppState,
-    admin: &CurrentUser,
-    f: ServerForm,
-) -> AppResult<(i64, String)> {
-    let form = validated(state, f).await?;
-    let name = form.name.clone();
-    let token = tokens::random_token();
-    let id = repo::insert_server(&state.db, &form, &tokens::hash_token(&token))
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AppError::Conflict("A server with that name exists.".into())
-            } else {
-                AppError::from(e)
-            }
-        })?;
-    audit::record(
-        &state.db,
-        Some(admin.id),
-        "server.created",
-        &name,
-        "",
-        "node enrollment token issued",
-    )
-    .await;
-    Ok((id, token))
-}
-
-/// Edits a server. Address pools can change only while no device uses
-/// them; nodes pick up a new listen port with their next sync.
-pub async fn update_server(
-    state: &AppState,
-    admin: &CurrentUser,
-    id: i64,
-    f: ServerForm,
-) -> AppResult<()> {
-    let current = repo::get_server(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let form = validated(state, f).await?;
-    if current.peers > 0
-        && (form.ipv4_pool != current.ipv4_pool || form.ipv6_pool != current.ipv6_pool)
-    {
-        return Err(AppError::Validation(
-            "Address pools cannot change while devices use them.".into(),
-        ));
-    }
-    repo::update_server(&state.db, id, &form)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AppError::Conflict("A server with that name exists.".into())
-            } else {
-                AppError::from(e)
-            }
-        })?;
-    state.node_changes.notify_waiters();
-    audit::record(
-        &state.db,
-        Some(admin.id),
-        "server.updated",
-        &form.name,
-        "",
-        &id.to_string(),
-    )
-    .await;
-    Ok(())
-}
-
-/// A new enrollment token; the old node token stops working at once.
-pub async fn rotate_node_token(
-    state: &AppState,
-    admin: &CurrentUser,
-    server_id: i64,
-) -> AppResult<String> {
-    let token = tokens::random_token();
-    if repo::set_node_token(&state.db, server_id, &tokens::hash_token(&token)).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &state.db,
-        Some(admin.id),
-        "server.node_token_rotated",
-        &server_id.to_string(),
-        "",
-        "",
-    )
-    .await;
-    Ok(token)
-}
-
-pub async fn set_server_status(
-    state: &AppState,
-    admin: &CurrentUser,
-    server_id: i64,
-    status: &str,
-) -> AppResult<()> {
-    if !super::model::SERVER_STATUSES.contains(&status) {
-        return Err(AppError::Validation("Unknown status.".into()));
-    }
-    if repo::set_server_status(&state.db, server_id, status).await? == 0 {
-        return Err(AppError::NotFound);
-    }
-    audit::record(
-        &state.db,
-        Some(admin.id),
-        "server.status",
-        &server_id.to_string(),
-        "",
-        status,
-    )
-    .await;
-    Ok(())
-}
-
-/// Servers the user may use, with the one the rules pick.
-pub async fn choose_server(
-    state: &AppState,
-    user: &CurrentUser,
-    requested: Option<i64>,
-    preferred_region: Option<&str>,
-) -> AppResult<(ServerInfo, String)> {
-    let servers = repo::list_servers(&state.db).await?;
-    let candidates: Vec<Candidate> = servers
-        .iter()
-        .map(|s| Candidate {
-            id: s.id,
-            name: s.name.clone(),
-            region: s.region.clone(),
-            server_type: s.server_type.clone(),
-            vip_user_id: s.vip_user_id,
-            status: s.status.clone(),
-            healthy: s.enrolled,
-            peers: s.peers,
-            capacity: s.capacity,
-            latency_ms: None,
-        })
-        .collect();
-    let (id, reason) = match requested {
-        Some(id) => {
-            let c = candidates
-                .iter()
-                .find(|c| c.id == id && c.visible_to(user.id))
-                .ok_or(AppError::NotFound)?;
-            if c.status != "active" || !c.healthy {
-                return Err(AppError::ServerUnavailable);
-            }
-            (id, format!("{}: the server you picked", c.name))
-        }
-        None => {
-            let choice = selection::choose(&candidates, user.id, preferred_region)
-                .ok_or(AppError::ServerUnavailable)?;
-            (choice.server_id, choice.reason)
-        }
-    };
-    let server = servers
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or(AppError::ServerUnavailable)?;
-    Ok((server, reason))
-}
 
 pub struct NewDevice {
     pub name: String,
@@ -304,6 +33,17 @@ pub async fn create_device(
     state: &AppState,
     user: &CurrentUser,
     input: NewDevice,
+) -> AppResult<CreatedDevice> {
+    create_device_with(state, user, input, false).await
+}
+
+/// `awaiting_key`: the row reserves a server and address for a key the
+/// user will make later; nodes do not get it until then.
+async fn create_device_with(
+    state: &AppState,
+    user: &CurrentUser,
+    input: NewDevice,
+    awaiting_key: bool,
 ) -> AppResult<CreatedDevice> {
     let name = normalize_device_name(&input.name).map_err(AppError::Validation)?;
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
@@ -359,6 +99,7 @@ pub async fn create_device(
         v4_index,
         v6_index,
         input.identity_region.as_deref(),
+        awaiting_key,
     )
     .await
     .map_err(|e| {
@@ -523,7 +264,8 @@ pub async fn rekey_device(
     let (public_key, private_key) = device_keys(public_key.as_deref())?;
     let psk = keys::generate_preshared_key();
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3 WHERE id = $4 AND user_id = $5")
+    // A key the user holds: an identity waiting for one becomes a peer now.
+    sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3, awaiting_key_since = NULL WHERE id = $4 AND user_id = $5")
         .bind(&public_key)
         .bind(state.keys.seal(psk.as_bytes()))
         .bind(crate::db::now())
@@ -591,9 +333,10 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
 }
 
 /// Signup: the plan's default regional identities, one per region (best
-/// server first), up to the plan's limit. Keys are made here and the
-/// private halves dropped: the user sets an identity up on a device with
-/// "New keys", which keeps its server and address (the stable exit).
+/// server first), up to the plan's limit. Each reserves a server and an
+/// address only: nobody holds a key for it, so no node gets it as a peer
+/// until the user sets it up on a device ("Set up", a key made there),
+/// which keeps that server and address (the stable exit).
 pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> AppResult<usize> {
     let servers = repo::list_servers(&state.db).await?;
     let mut regions: Vec<(String, f64)> = Vec::new();
@@ -617,7 +360,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             region: None,
             identity_region: Some(region),
         };
-        match create_device(state, user, input).await {
+        match create_device_with(state, user, input, true).await {
             Ok(_) => created += 1,
             Err(AppError::IdentityLimitExceeded(_)) => break,
             Err(AppError::Conflict(_))
