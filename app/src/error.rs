@@ -41,9 +41,6 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
-    /// Mesh networks' refusals (their codes live with them).
-    #[error("{0}")]
-    Mesh(crate::mesh::model::MeshError),
     #[error("{0}")]
     SiteSubnet(crate::sites::model::LanSubnetError),
     #[error("That network overlaps one of your other home sites.")]
@@ -52,6 +49,13 @@ pub enum AppError {
     SiteLimitExceeded(i64),
     #[error("No home-site ranges are left. Please contact support.")]
     SitePoolFull,
+    /// Mesh networks' refusals (their codes live with them).
+    #[error("{0}")]
+    Mesh(crate::mesh::model::MeshError),
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -76,11 +80,13 @@ impl AppError {
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
-            AppError::Mesh(e) => e.code(),
             AppError::SiteSubnet(e) => e.code(),
             AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
+            AppError::Mesh(e) => e.code(),
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -107,6 +113,8 @@ impl AppError {
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -11,6 +11,7 @@ pub mod billing;
 pub mod cameras;
 pub mod inventory;
 pub mod mesh;
+pub mod overview;
 pub mod sites;
 pub mod themes;
 pub mod ui;

@@ -11,4 +11,5 @@ mod mesh;
 mod security;
 mod smtp;
 mod themes;
+mod ux;
 mod vpn;
