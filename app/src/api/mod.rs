@@ -17,6 +17,7 @@ pub fn router() -> axum::Router<AppState> {
         .merge(crate::inventory::api::router())
         .merge(crate::billing::webhooks::router())
         .merge(crate::cameras::tunnel::router())
+        .merge(crate::sites::api::router())
 }
 
 /// The token of an `Authorization: Bearer …` header.

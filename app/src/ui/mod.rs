@@ -110,6 +110,7 @@ fn Site() -> impl IntoView {
                     <Route path=path!("/devices") view=Devices/>
                     <Route path=path!("/devices/:id") view=DeviceUsage/>
                     <Route path=path!("/network") view=Network/>
+                    <Route path=path!("/sites") view=Sites/>
                     <Route path=path!("/cameras") view=Cameras/>
                     <Route path=path!("/cameras/:id") view=CameraView/>
                     <Route path=path!("/billing") view=Billing/>

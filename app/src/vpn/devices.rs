@@ -5,7 +5,8 @@ use super::{
     ipam::{Pool, FIRST_DEVICE_INDEX},
     keys,
     model::{
-        normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, PRIVATE_KEY_PLACEHOLDER,
+        normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, TunnelMode,
+        PRIVATE_KEY_PLACEHOLDER,
     },
     repo,
     servers::choose_server,
@@ -27,6 +28,7 @@ pub struct NewDevice {
     pub server_id: Option<i64>,
     pub region: Option<String>,
     pub identity_region: Option<String>,
+    pub tunnel_mode: TunnelMode,
 }
 
 pub async fn create_device(
@@ -38,7 +40,19 @@ pub async fn create_device(
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
     // An identity lives in exactly its region; a device may fall back.
     let region = input.identity_region.as_deref().or(input.region.as_deref());
-    let (server, reason) = choose_server(state, user, input.server_id, region).await?;
+    // A device without a pick goes where the user's home sites live, so it
+    // reaches them (a site is a peer on one server); else the usual choice.
+    let requested = match (input.server_id, region) {
+        (Some(id), _) => Some(id),
+        (None, None) => crate::sites::service::preferred_server(&state.db, user.id).await?,
+        (None, Some(_)) => None,
+    };
+    let (server, reason) = match choose_server(&state.db, user, requested, region).await {
+        Err(AppError::ServerUnavailable | AppError::NotFound) if input.server_id.is_none() => {
+            choose_server(&state.db, user, None, region).await?
+        }
+        other => other?,
+    };
     if let Some(r) = &input.identity_region {
         if !server.region.eq_ignore_ascii_case(r) {
             return Err(AppError::ServerUnavailable);
@@ -99,6 +113,9 @@ pub async fn create_device(
             AppError::from(e)
         }
     })?;
+    if input.tunnel_mode != TunnelMode::Full {
+        repo::set_tunnel_mode(&mut tx, id, user.id, input.tunnel_mode).await?;
+    }
     repo::bump_version(&mut tx, server.id).await?;
     audit::record_in(
         &mut tx,
@@ -114,7 +131,8 @@ pub async fn create_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (config, qr_svg) = config_and_qr(&server, &device, private_key.as_deref(), &psk)?;
+    let allowed = allowed_ips(state, &server, user.id, device.tunnel_mode).await?;
+    let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&name),
         device,
@@ -141,12 +159,14 @@ fn device_keys(given: Option<&str>) -> AppResult<(String, Option<String>)> {
 fn config_and_qr(
     server: &ServerInfo,
     device: &DeviceInfo,
+    allowed_ips: &str,
     private_key: Option<&str>,
     psk: &str,
 ) -> AppResult<(String, Option<String>)> {
     let config = render_config(
         server,
         device,
+        allowed_ips,
         private_key.unwrap_or(PRIVATE_KEY_PLACEHOLDER),
         psk,
     )?;
@@ -154,9 +174,41 @@ fn config_and_qr(
     Ok((config, qr))
 }
 
+/// What the device routes into the tunnel: everything, or (split) the
+/// server's own pools, the user's home-site ranges and the tunnel DNS.
+async fn allowed_ips(
+    state: &AppState,
+    server: &ServerInfo,
+    user_id: i64,
+    mode: TunnelMode,
+) -> AppResult<String> {
+    if mode == TunnelMode::Full {
+        return Ok("0.0.0.0/0, ::/0".into());
+    }
+    let mut nets: Vec<String> = vec![server.ipv4_pool.clone()];
+    nets.extend(server.ipv6_pool.clone());
+    for m in crate::sites::service::user_ranges(&state.db, user_id).await? {
+        nets.push(m.range.to_string());
+    }
+    // MESH: the mesh networks' ranges join here once that module is in main.
+    for dns in super::policy::dns_servers(server) {
+        let host = if dns.is_ipv4() {
+            format!("{dns}/32")
+        } else {
+            format!("{dns}/128")
+        };
+        if !nets.contains(&host) {
+            nets.push(host);
+        }
+    }
+    nets.dedup();
+    Ok(nets.join(", "))
+}
+
 fn render_config(
     server: &ServerInfo,
     device: &DeviceInfo,
+    allowed_ips: &str,
     private_key: &str,
     psk: &str,
 ) -> AppResult<String> {
@@ -183,6 +235,7 @@ fn render_config(
         server_public_key: server.public_key.as_deref().unwrap_or_default(),
         preshared_key: psk,
         endpoint: &wgconfig::endpoint(&server.endpoint_host, server.endpoint_port),
+        allowed_ips,
     }
     .render()
     .map_err(AppError::internal)
@@ -217,10 +270,37 @@ pub async fn device_config(
             .map_err(AppError::internal)?,
     )
     .map_err(AppError::internal)?;
+    let allowed = allowed_ips(state, &server, user.id, device.tunnel_mode).await?;
     Ok((
         super::model::config_file_name(&row.name),
-        render_config(&server, &device, PRIVATE_KEY_PLACEHOLDER, &psk)?,
+        render_config(&server, &device, &allowed, PRIVATE_KEY_PLACEHOLDER, &psk)?,
     ))
+}
+
+/// Switches a device between full and split tunnel; returns its config
+/// again (without the private key, which we do not keep: the device keeps
+/// its own and takes the new AllowedIPs).
+pub async fn set_tunnel_mode(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    mode: TunnelMode,
+) -> AppResult<(String, String)> {
+    let row = owned_device(state, user, id).await?;
+    let mut tx = state.db.begin_write().await?;
+    if repo::set_tunnel_mode(&mut tx, id, user.id, mode).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record_in(
+        &mut tx,
+        Some(user.id),
+        "device.tunnel_mode",
+        &row.name,
+        mode.as_str(),
+    )
+    .await?;
+    tx.commit().await?;
+    device_config(state, user, id).await
 }
 
 pub async fn rename_device(
@@ -278,7 +358,8 @@ pub async fn rekey_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (config, qr_svg) = config_and_qr(&server, &device, private_key.as_deref(), &psk)?;
+    let allowed = allowed_ips(state, &server, user.id, device.tunnel_mode).await?;
+    let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&row.name),
         device,
@@ -345,6 +426,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             server_id: None,
             region: None,
             identity_region: Some(region),
+            tunnel_mode: TunnelMode::Full,
         };
         match create_device(state, user, input).await {
             Ok(_) => created += 1,

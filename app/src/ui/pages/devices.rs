@@ -12,10 +12,10 @@ use crate::{
         notice::{error_text, format_time, ActionError},
     },
     vpn::{
-        model::{format_bytes, CreatedDevice, PRIVATE_KEY_PLACEHOLDER},
+        model::{format_bytes, CreatedDevice, TunnelMode, PRIVATE_KEY_PLACEHOLDER},
         server_fns::{
             available_servers, device_usage, list_devices, CreateDevice, CreateIdentity,
-            DeleteDevice, RekeyDevice, RenameDevice,
+            DeleteDevice, RekeyDevice, RenameDevice, SetTunnel,
         },
     },
 };
@@ -93,9 +93,11 @@ fn DeviceList() -> impl IntoView {
     let rename = ServerAction::<RenameDevice>::new();
     let rekey = ServerAction::<RekeyDevice>::new();
     let delete = ServerAction::<DeleteDevice>::new();
+    let tunnel = ServerAction::<SetTunnel>::new();
     let devices = Resource::new(
         move || {
             (
+                tunnel.version().get(),
                 create.version().get(),
                 rename.version().get(),
                 rekey.version().get(),
@@ -135,6 +137,12 @@ fn DeviceList() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Preferred region (optional)" <input type="text" name="region" maxlength="32" placeholder="eu"/></label>
+                <label>"Tunnel"
+                    <select name="tunnel" data-testid="tunnel-mode">
+                        <option value="full" selected>"Full: all traffic through the VPN"</option>
+                        <option value="split">"Split: only your home sites and the VPN"</option>
+                    </select>
+                </label>
                 <label>"Public key"
                     <input type="text" name="public_key" maxlength="64" placeholder="empty: generated for you" prop:value=move || browser_public.get() data-testid="public-key"/>
                     {move || (!browser_public.get().is_empty()).then(|| view! { <span class="muted small">"Made in this browser; the private key stays here."</span> })}
@@ -142,6 +150,13 @@ fn DeviceList() -> impl IntoView {
                 <button type="submit" class="btn btn-primary">"Add device"</button>
             </ActionForm>
             <ActionError value=create.value()/>
+            <ActionError value=tunnel.value()/>
+            {move || tunnel.value().get().and_then(|r| r.ok()).map(|(file, config)| view! {
+                <div class="notice success" data-testid="tunnel-config">
+                    <p>{format!("New config ({file}): import it on the device; it keeps its private key, only AllowedIPs changed.")}</p>
+                    <pre class="config">{config}</pre>
+                </div>
+            })}
             <noscript>
                 <form method="post" action="/devices/download" class="form inline">
                     <p class="muted">"Without JavaScript the key pair is made on our server and the file downloads at once (we keep no copy of the private key):"</p>
@@ -221,6 +236,13 @@ fn DeviceList() -> impl IntoView {
                                                 <input type="hidden" name="id" value=id/>
                                                 <input type="hidden" name="public_key" value=""/>
                                                 <button type="submit" class="btn btn-ghost small">"New keys"</button>
+                                            </ActionForm>
+                                            <ActionForm action=tunnel attr:class="inline-form">
+                                                <input type="hidden" name="id" value=id/>
+                                                <input type="hidden" name="tunnel" value=if d.tunnel_mode == TunnelMode::Full { "split" } else { "full" }/>
+                                                <button type="submit" class="btn btn-ghost small" data-testid="tunnel-toggle">
+                                                    {if d.tunnel_mode == TunnelMode::Full { "Use split tunnel" } else { "Use full tunnel" }}
+                                                </button>
                                             </ActionForm>
                                             <ActionForm action=delete attr:class="inline-form">
                                                 <input type="hidden" name="id" value=id/>

@@ -10,6 +10,7 @@ mod devices;
 mod network;
 mod public;
 mod servers;
+mod sites;
 
 pub use account::Account;
 pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes, AdminUsers};
@@ -21,3 +22,4 @@ pub use devices::{DeviceUsage, Devices};
 pub use network::{Network, NetworkDevice};
 pub use public::{Landing, NotFound, Pricing};
 pub use servers::{AdminServers, AdminUsage};
+pub use sites::Sites;

@@ -1,0 +1,54 @@
+//! The data plane a server's node enforces, built with its peers into one
+//! versioned desired state: internet egress through NAT, the tunnel DNS,
+//! and the grants — the only peer-to-peer traffic allowed (client isolation
+//! is the default; see `truevault_wire::node::DataPlane`).
+//!
+//! Grants come from each concept that opens a path, as the wire `Grant`
+//! (source peer address → destination network, all ports or TCP ports):
+//! today a user's own devices → their own home sites (`sites`). Mesh
+//! networks and shares add theirs here as well.
+
+use std::net::IpAddr;
+
+use truevault_wire::node::{DataPlane, Grant};
+
+use super::{ipam::Pool, model::ServerInfo};
+use crate::{db::Db, error::AppResult};
+
+/// Every grant for a server's node, sorted and without duplicates (so the
+/// same policy always renders the same ruleset).
+pub async fn grants_for_server(db: &Db, server: &ServerInfo) -> AppResult<Vec<Grant>> {
+    let mut grants = crate::sites::service::grants_for_server(db, server).await?;
+    // MESH: extend with the mesh networks' and shares' grants once that
+    // module is in main, e.g.
+    // grants.extend(crate::mesh::policy::grants_for_server(db, server).await?.into_iter().map(Grant::from));
+    grants.sort();
+    grants.dedup();
+    Ok(grants)
+}
+
+/// The resolvers a server's devices are configured with: the server's DNS
+/// setting, else the node's own tunnel address.
+pub fn dns_servers(server: &ServerInfo) -> Vec<IpAddr> {
+    let configured: Vec<IpAddr> = server
+        .dns
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if !configured.is_empty() {
+        return configured;
+    }
+    Pool::parse(&server.ipv4_pool)
+        .ok()
+        .and_then(|p| p.address(1))
+        .into_iter()
+        .collect()
+}
+
+pub async fn data_plane(db: &Db, server: &ServerInfo) -> AppResult<DataPlane> {
+    Ok(DataPlane {
+        egress: true,
+        dns: dns_servers(server),
+        grants: grants_for_server(db, server).await?,
+    })
+}
