@@ -19,9 +19,16 @@ use crate::{db::Db, error::AppResult};
 /// same policy always renders the same ruleset).
 pub async fn grants_for_server(db: &Db, server: &ServerInfo) -> AppResult<Vec<Grant>> {
     let mut grants = crate::sites::service::grants_for_server(db, server).await?;
-    // MESH: extend with the mesh networks' and shares' grants once that
-    // module is in main, e.g.
-    // grants.extend(crate::mesh::policy::grants_for_server(db, server).await?.into_iter().map(Grant::from));
+    // MESH: once `crate::mesh` is in main, add its networks' and shares'
+    // grants here (their `mesh::policy::Grant` has the same three fields):
+    //   for g in crate::mesh::policy::grants_for_server(db, server.id).await? {
+    //       let Some(destination) = Cidr::new(g.destination.addr, g.destination.prefix) else { continue };
+    //       let ports = match g.ports {
+    //           mesh::policy::Ports::All => Ports::All,
+    //           mesh::policy::Ports::Tcp(p) => Ports::Tcp(p),
+    //       };
+    //       grants.push(Grant { source: g.source, destination, ports });
+    //   }
     grants.sort();
     grants.dedup();
     Ok(grants)

@@ -8,6 +8,7 @@ mod cameras;
 mod helpers;
 mod inventory;
 mod security;
+mod sites;
 mod smtp;
 mod themes;
 mod vpn;

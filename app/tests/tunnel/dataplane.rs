@@ -33,26 +33,39 @@ use crate::{helpers::TestApp, sh, sibling_binary, wait_async, wait_for, LAB_LOCK
 
 /// The web server of the lab's "internet": answers with the client address
 /// it sees.
-const WEB: &str = "import http.server as h\n\
-class H(h.BaseHTTPRequestHandler):\n\
-    def do_GET(self):\n\
-        b = self.client_address[0].encode()\n\
-        self.send_response(200); self.send_header('content-length', str(len(b))); self.end_headers(); self.wfile.write(b)\n\
-    def log_message(self, *a): pass\n\
-h.ThreadingHTTPServer(('203.0.113.80', 8080), H).serve_forever()\n";
+const WEB: &str = r#"
+import http.server as h
+class H(h.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = self.client_address[0].encode()
+        self.send_response(200)
+        self.send_header('content-length', str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+h.ThreadingHTTPServer(('203.0.113.80', 8080), H).serve_forever()
+"#;
 
 /// A LAN host listening on the given ports; each connection gets
 /// `<name>:<port>` and is closed.
 fn listener_script(name: &str, ports: &[u16]) -> String {
     format!(
-        "import socket, threading\n\
-def serve(p):\n\
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', p)); s.listen(16)\n\
-    while True:\n\
-        c, _ = s.accept(); c.sendall(b'{name}:%d' % p); c.close()\n\
-ts = [threading.Thread(target=serve, args=(p,)) for p in {ports:?}]\n\
-[t.start() for t in ts]\n\
-[t.join() for t in ts]\n"
+        r#"
+import socket, threading
+def serve(p):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', p))
+    s.listen(16)
+    while True:
+        c, _ = s.accept()
+        c.sendall(b'{name}:%d' % p)
+        c.close()
+ts = [threading.Thread(target=serve, args=(p,)) for p in {ports:?}]
+[t.start() for t in ts]
+[t.join() for t in ts]
+"#
     )
 }
 
