@@ -49,6 +49,13 @@ pub enum AppError {
     SiteLimitExceeded(i64),
     #[error("No home-site ranges are left. Please contact support.")]
     SitePoolFull,
+    /// Mesh networks' refusals (their codes live with them).
+    #[error("{0}")]
+    Mesh(crate::mesh::model::MeshError),
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -77,6 +84,9 @@ impl AppError {
             AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
+            AppError::Mesh(e) => e.code(),
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -102,6 +112,9 @@ impl AppError {
             | AppError::NetworkFull => StatusCode::CONFLICT,
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,6 +148,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.into_api_response(String::new())
+    }
+}
+
+impl From<crate::mesh::model::MeshError> for AppError {
+    fn from(e: crate::mesh::model::MeshError) -> Self {
+        AppError::Mesh(e)
     }
 }
 

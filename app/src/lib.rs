@@ -10,6 +10,8 @@ pub mod admin;
 pub mod billing;
 pub mod cameras;
 pub mod inventory;
+pub mod mesh;
+pub mod overview;
 pub mod sites;
 pub mod themes;
 pub mod ui;

@@ -29,9 +29,11 @@ pub struct AppState {
     pub jobs_changed: Arc<tokio::sync::Notify>,
     /// Clients of the configured payment providers, made once so PayPal's
     /// access token is reused across calls.
-    pub payments: Arc<crate::billing::service::PaymentClients>,
+    pub payments: Arc<crate::billing::checkout::PaymentClients>,
     /// Live view: camera fan-out and the connected gateways.
     pub cameras: crate::cameras::relay::CameraRelay,
+    /// Set when shutdown begins: held requests answer at once.
+    pub stopping: crate::http::stopping::Stopping,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use super::model::{BillingOverview, InvoiceInfo, JobRow, MailTemplateInfo, Plan};
 #[cfg(feature = "ssr")]
 use {
-    super::{model, repo, service},
+    super::{checkout, model, repo, test_provider},
     crate::{audit, error::AppError, sfn},
 };
 
@@ -112,7 +112,7 @@ fn parse_price(s: &str) -> Result<i64, ServerFnError> {
 #[server(endpoint = "billing/overview")]
 pub async fn my_billing() -> Result<BillingOverview, ServerFnError> {
     let user = sfn::user()?;
-    Ok(service::overview(&sfn::state(), &user).await?)
+    Ok(checkout::overview(&sfn::state(), &user).await?)
 }
 
 /// Starts a checkout and sends the browser to the provider (or answers
@@ -124,25 +124,25 @@ pub async fn checkout(
     provider: String,
 ) -> Result<String, ServerFnError> {
     let user = sfn::user()?;
-    match service::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
-        service::CheckoutStart::Redirect(url) => {
+    match checkout::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
+        checkout::CheckoutStart::Redirect(url) => {
             leptos_axum::redirect(&url);
             Ok(String::new())
         }
-        service::CheckoutStart::Message(m) => Ok(m),
+        checkout::CheckoutStart::Message(m) => Ok(m),
     }
 }
 
 #[server(endpoint = "billing/cancel")]
 pub async fn cancel_subscription() -> Result<String, ServerFnError> {
     let user = sfn::user()?;
-    Ok(service::cancel(&sfn::state(), &user, false).await?)
+    Ok(checkout::cancel(&sfn::state(), &user, false).await?)
 }
 
 #[server(endpoint = "billing/resume")]
 pub async fn resume_subscription() -> Result<String, ServerFnError> {
     let user = sfn::user()?;
-    Ok(service::cancel(&sfn::state(), &user, true).await?)
+    Ok(checkout::cancel(&sfn::state(), &user, true).await?)
 }
 
 #[server(endpoint = "billing/invoice")]
@@ -181,9 +181,9 @@ pub async fn test_checkout(reference: String) -> Result<(String, String), Server
 #[server(endpoint = "billing/test_pay")]
 pub async fn test_pay(reference: String, result: String) -> Result<(), ServerFnError> {
     let user = sfn::user()?;
-    let outcome = service::test_pay(&sfn::state(), &user, &reference, &result).await?;
+    let outcome = test_provider::test_pay(&sfn::state(), &user, &reference, &result).await?;
     match outcome {
-        service::Outcome::Applied(_) | service::Outcome::Duplicate => {
+        super::events::Outcome::Applied(_) | super::events::Outcome::Duplicate => {
             leptos_axum::redirect("/billing?checkout=done")
         }
         _ => leptos_axum::redirect("/billing?checkout=declined"),

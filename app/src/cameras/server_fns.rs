@@ -22,9 +22,15 @@ pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, S
 #[server(endpoint = "cameras/detail")]
 pub async fn camera_detail(id: i64) -> Result<Camera, ServerFnError> {
     let user = sfn::user()?;
-    Ok(repo::find_camera(&sfn::state().db, user.id, id)
+    let db = &sfn::state().db;
+    if let Some(c) = repo::find_camera(db, user.id, id)
         .await
         .map_err(AppError::from)?
+    {
+        return Ok(c);
+    }
+    Ok(crate::mesh::service::shared_camera_detail(db, user.id, id)
+        .await?
         .ok_or(AppError::NotFound)?)
 }
 

@@ -41,6 +41,7 @@ pub async fn overview(
         gateways: repo::list_gateways(&state.db, user_id).await?,
         camera_limit: repo::camera_limit_now(&state.db, user_id).await?,
         draft,
+        shared: crate::mesh::service::shared_cameras(&state.db, user_id).await?,
     })
 }
 

@@ -36,6 +36,17 @@ pub async fn create_device(
     user: &CurrentUser,
     input: NewDevice,
 ) -> AppResult<CreatedDevice> {
+    create_device_with(state, user, input, false).await
+}
+
+/// `awaiting_key`: the row reserves a server and address for a key the
+/// user will make later; nodes do not get it until then.
+async fn create_device_with(
+    state: &AppState,
+    user: &CurrentUser,
+    input: NewDevice,
+    awaiting_key: bool,
+) -> AppResult<CreatedDevice> {
     let name = normalize_device_name(&input.name).map_err(AppError::Validation)?;
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
     // An identity lives in exactly its region; a device may fall back.
@@ -102,6 +113,7 @@ pub async fn create_device(
         v4_index,
         v6_index,
         input.identity_region.as_deref(),
+        awaiting_key,
     )
     .await
     .map_err(|e| {
@@ -131,7 +143,7 @@ pub async fn create_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let allowed = allowed_ips(state, &server, user.id, device.tunnel_mode).await?;
+    let allowed = allowed_ips(state, &server, user.id, &device).await?;
     let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&name),
@@ -180,9 +192,9 @@ async fn allowed_ips(
     state: &AppState,
     server: &ServerInfo,
     user_id: i64,
-    mode: TunnelMode,
+    device: &DeviceInfo,
 ) -> AppResult<String> {
-    if mode == TunnelMode::Full {
+    if device.tunnel_mode == TunnelMode::Full {
         return Ok("0.0.0.0/0, ::/0".into());
     }
     let mut nets: Vec<String> = vec![server.ipv4_pool.clone()];
@@ -190,7 +202,18 @@ async fn allowed_ips(
     for m in crate::sites::service::user_ranges(&state.db, user_id).await? {
         nets.push(m.range.to_string());
     }
-    // MESH: the mesh networks' ranges join here once that module is in main.
+    // Whatever else the node grants this device (mesh members' devices,
+    // shared home hosts) is routed too.
+    let own: Vec<std::net::IpAddr> = [Some(&device.address_v4), device.address_v6.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    for g in super::policy::grants_for_server(&state.db, server).await? {
+        if own.contains(&g.source) && !nets.contains(&g.destination.to_string()) {
+            nets.push(g.destination.to_string());
+        }
+    }
     for dns in super::policy::dns_servers(server) {
         let host = if dns.is_ipv4() {
             format!("{dns}/32")
@@ -270,7 +293,7 @@ pub async fn device_config(
             .map_err(AppError::internal)?,
     )
     .map_err(AppError::internal)?;
-    let allowed = allowed_ips(state, &server, user.id, device.tunnel_mode).await?;
+    let allowed = allowed_ips(state, &server, user.id, &device).await?;
     Ok((
         super::model::config_file_name(&row.name),
         render_config(&server, &device, &allowed, PRIVATE_KEY_PLACEHOLDER, &psk)?,
@@ -332,7 +355,8 @@ pub async fn rekey_device(
     let (public_key, private_key) = device_keys(public_key.as_deref())?;
     let psk = keys::generate_preshared_key();
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3 WHERE id = $4 AND user_id = $5")
+    // A key the user holds: an identity waiting for one becomes a peer now.
+    sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3, awaiting_key_since = NULL WHERE id = $4 AND user_id = $5")
         .bind(&public_key)
         .bind(state.keys.seal(psk.as_bytes()))
         .bind(crate::db::now())
@@ -358,7 +382,7 @@ pub async fn rekey_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let allowed = allowed_ips(state, &server, user.id, device.tunnel_mode).await?;
+    let allowed = allowed_ips(state, &server, user.id, &device).await?;
     let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&row.name),
@@ -401,9 +425,10 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
 }
 
 /// Signup: the plan's default regional identities, one per region (best
-/// server first), up to the plan's limit. Keys are made here and the
-/// private halves dropped: the user sets an identity up on a device with
-/// "New keys", which keeps its server and address (the stable exit).
+/// server first), up to the plan's limit. Each reserves a server and an
+/// address only: nobody holds a key for it, so no node gets it as a peer
+/// until the user sets it up on a device ("Set up", a key made there),
+/// which keeps that server and address (the stable exit).
 pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> AppResult<usize> {
     let servers = repo::list_servers(&state.db).await?;
     let mut regions: Vec<(String, f64)> = Vec::new();
@@ -428,7 +453,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             identity_region: Some(region),
             tunnel_mode: TunnelMode::Full,
         };
-        match create_device(state, user, input).await {
+        match create_device_with(state, user, input, true).await {
             Ok(_) => created += 1,
             Err(AppError::IdentityLimitExceeded(_)) => break,
             Err(AppError::Conflict(_))

@@ -5,12 +5,12 @@
 //!
 //! Grants come from each concept that opens a path, as the wire `Grant`
 //! (source peer address → destination network, all ports or TCP ports):
-//! today a user's own devices → their own home sites (`sites`). Mesh
-//! networks and shares add theirs here as well.
+//! a user's own devices → their own home sites (`sites`), and mesh
+//! networks and their shares (`mesh::policy`).
 
 use std::net::IpAddr;
 
-use truevault_wire::node::{DataPlane, Grant};
+use truevault_wire::node::{Cidr, DataPlane, Grant, Ports};
 
 use super::{ipam::Pool, model::ServerInfo};
 use crate::{db::Db, error::AppResult};
@@ -19,16 +19,22 @@ use crate::{db::Db, error::AppResult};
 /// same policy always renders the same ruleset).
 pub async fn grants_for_server(db: &Db, server: &ServerInfo) -> AppResult<Vec<Grant>> {
     let mut grants = crate::sites::service::grants_for_server(db, server).await?;
-    // MESH: once `crate::mesh` is in main, add its networks' and shares'
-    // grants here (their `mesh::policy::Grant` has the same three fields):
-    //   for g in crate::mesh::policy::grants_for_server(db, server.id).await? {
-    //       let Some(destination) = Cidr::new(g.destination.addr, g.destination.prefix) else { continue };
-    //       let ports = match g.ports {
-    //           mesh::policy::Ports::All => Ports::All,
-    //           mesh::policy::Ports::Tcp(p) => Ports::Tcp(p),
-    //       };
-    //       grants.push(Grant { source: g.source, destination, ports });
-    //   }
+    // Mesh networks (members' devices reach each other) and shares (a
+    // member reaches what the owner shared, at its access level).
+    for g in crate::mesh::policy::grants_for_server(db, server.id).await? {
+        let Some(destination) = Cidr::new(g.destination.addr, g.destination.prefix) else {
+            continue;
+        };
+        let ports = match g.ports {
+            crate::mesh::policy::Ports::All => Ports::All,
+            crate::mesh::policy::Ports::Tcp(p) => Ports::Tcp(p),
+        };
+        grants.push(Grant {
+            source: g.source,
+            destination,
+            ports,
+        });
+    }
     grants.sort();
     grants.dedup();
     Ok(grants)
