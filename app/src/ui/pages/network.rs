@@ -151,7 +151,7 @@ fn DeviceTable(
     sites: Vec<crate::sites::model::SiteInfo>,
 ) -> impl IntoView {
     view! {
-        <table class="table stack" data-testid="lan-devices">
+        <div class="table-wrap"><table class="table stack" data-testid="lan-devices">
             <thead><tr><th>"Name"</th><th>"Vendor"</th><th>"Type"</th><th>"IP"</th><th title="The address to use from a VPN device (through your home site)">"From VPN"</th><th>"MAC"</th><th>"Last seen"</th><th>"Services"</th><th>"Ports"</th></tr></thead>
             <tbody>
                 {devices.into_iter().map(|d| {
@@ -177,7 +177,7 @@ fn DeviceTable(
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
@@ -212,7 +212,7 @@ fn ScannerTokens(
             })}
             </Suspense>
             {(!tokens.is_empty()).then(|| view! {
-                <table class="table stack">
+                <div class="table-wrap"><table class="table stack">
                     <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last sync"</th><th>"Actions"</th></tr></thead>
                     <tbody>
                         {tokens.into_iter().map(|t| view! {
@@ -239,7 +239,7 @@ fn ScannerTokens(
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             })}
         </section>
     }
