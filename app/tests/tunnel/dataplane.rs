@@ -17,7 +17,10 @@
 //! sees the node's uplink address (NAT); A reaches its printer on 631 and 22
 //! through its site's range; B reaches B's printer although both LANs are
 //! 192.168.77.0/24; B reaches neither A's device nor A's home; the rules
-//! stay while the agent restarts; `--uninstall` removes table and interface.
+//! A shares its printer at `use` on 631 with a mesh network and B, once a
+//! member, reaches exactly that (and A's device), until removed (timed);
+//! the rules stay while the agent restarts; `--uninstall` removes table and
+//! interface.
 //! Everything is torn down; only processes started here are stopped.
 
 use std::{
@@ -492,6 +495,7 @@ async fn customers_browse_through_the_node_reach_only_their_own_homes_and_not_ea
     // Two customers, each with a device and a home site on the same LAN.
     let mut devices = Vec::new();
     let mut ranges = Vec::new();
+    let mut site_ids = Vec::new();
     let home_bin = sibling_binary("truevault-home");
     for (role, email) in [("A", "ada@example.com"), ("B", "bob@example.com")] {
         let user = app.signed_in_user(email).await;
@@ -520,6 +524,7 @@ async fn customers_browse_through_the_node_reach_only_their_own_homes_and_not_ea
         )
         .await;
         let range = site["site"]["range"].as_str().unwrap().to_string();
+        site_ids.push(site["site"]["id"].as_i64().unwrap());
         let token_file = lab.dir.join(format!("site-{role}.token"));
         truevault::secrets::write_private(&token_file, site["token"].as_str().unwrap().as_bytes())
             .unwrap();
@@ -648,12 +653,120 @@ async fn customers_browse_through_the_node_reach_only_their_own_homes_and_not_ea
         "A must not reach B's home"
     );
 
-    // MESH (issue 10, item 3): once the mesh helper's networks and shares
-    // are in main, assert here: A shares printer-A at `use` on 631 with a
-    // network and invites B; after B accepts, B reaches printer_a:631 and
-    // neither printer_a:22 nor another host of A's home; removing B cuts it
-    // within 2 s (measured and printed); members' devices reach each other,
-    // non-members do not.
+    // Mesh (issue 10, item 3): A (family plan) shares printer-A at `use` on
+    // TCP 631 with a network and invites B; after B accepts, B reaches
+    // printer-A:631 and not :22, and A's and B's devices reach each other;
+    // removing B cuts it, measured.
+    {
+        use truevault::mesh::{
+            rules::{InviteForm, NetworkForm, NewInvite, NewNetwork, NewShare, ShareForm},
+            service::{self as mesh, Links},
+        };
+        let db = &app.state.db;
+        for sql in [
+            "UPDATE plans SET max_mesh_members = 5 WHERE slug = 'family'",
+            "UPDATE users SET plan_id = (SELECT id FROM plans WHERE slug = 'family') WHERE email = 'ada@example.com'",
+        ] {
+            sqlx::query(sql).execute(&db.pool).await.unwrap();
+        }
+        let mut users = Vec::new();
+        for email in ["ada@example.com", "bob@example.com"] {
+            users.push(
+                truevault::accounts::repo::find_by_email(db, email)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .current(),
+            );
+        }
+        let (ada, bob) = (users[0].clone(), users[1].clone());
+        let (clock, nodes) = (&app.state.clock, &app.state.node_changes);
+        let net = mesh::create_network(
+            db,
+            clock,
+            &ada,
+            NewNetwork::try_from(NetworkForm {
+                name: "Family".into(),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let share = NewShare::try_from(ShareForm {
+            network_id: net.0,
+            target: format!("site:{}", site_ids[0]),
+            host_ip: "192.168.77.20".into(),
+            access: "use".into(),
+            ports: "631".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        mesh::share(db, clock, nodes, &ada, share).await.unwrap();
+        let invite = NewInvite::try_from(InviteForm {
+            network_id: net.0,
+            email: bob.email.clone(),
+            role: "member".into(),
+        })
+        .unwrap();
+        let links = Links {
+            base_url: &app.address,
+            support: "support@truevault.test",
+        };
+        mesh::invite(db, clock, &app.state.mailer, &links, &ada, invite)
+            .await
+            .unwrap();
+        let (_, body) = app.last_mail_to(&bob.email).await.expect("invite mail");
+        let code = crate::helpers::token_from(&body, "/mesh/invite?code=");
+        assert_eq!(
+            lab.probe(&ns_b, &printer_a, 631, 1.0),
+            None,
+            "not before B accepts"
+        );
+        mesh::accept_invite(db, clock, nodes, &bob, &code)
+            .await
+            .unwrap();
+        let mut banner = None;
+        wait_for(
+            "B reaching the shared printer",
+            Duration::from_secs(10),
+            || {
+                banner = lab.probe(&ns_b, &printer_a, 631, 0.5);
+                banner.is_some()
+            },
+        );
+        assert_eq!(banner.as_deref(), Some("printer-A:631"));
+        assert_eq!(
+            lab.probe(&ns_b, &printer_a, 22, 1.5),
+            None,
+            "only the shared port"
+        );
+        assert_eq!(
+            lab.probe(&ns_b, &printer_a.replace(".20", ".1"), 22, 1.5),
+            None,
+            "no other host of A's home"
+        );
+        wait_for(
+            "members' devices reaching each other",
+            Duration::from_secs(10),
+            || lab.probe(&ns_b, &a_addr, 7000, 0.5).is_some(),
+        );
+        let removed = Instant::now();
+        mesh::remove_member(db, nodes, &ada, net, bob.id)
+            .await
+            .unwrap();
+        wait_for("B's access to end", Duration::from_secs(10), || {
+            lab.probe(&ns_b, &printer_a, 631, 0.2).is_none()
+        });
+        let cut = removed.elapsed();
+        println!("member removed → no longer reaches the shared printer: {cut:?}");
+        assert!(cut < Duration::from_secs(2), "cut within 2 s, took {cut:?}");
+        assert_eq!(
+            lab.probe(&ns_b, &a_addr, 7000, 1.0),
+            None,
+            "no longer a member"
+        );
+    }
 
     // The applied version is reported back.
     wait_async(
