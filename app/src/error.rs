@@ -56,6 +56,8 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
+    #[error("The request took too long. Please try again.")]
+    RequestTimeout,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -87,6 +89,7 @@ impl AppError {
             AppError::Mesh(e) => e.code(),
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::RequestTimeout => "REQUEST_TIMEOUT",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -115,6 +118,7 @@ impl AppError {
             AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

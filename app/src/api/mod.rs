@@ -110,7 +110,8 @@ pub fn request_id() -> String {
     hex::encode(b)
 }
 
-/// Best-effort client address for the audit log (set by a proxy, if any).
+/// The client address for the audit log: `http::client` has rewritten the
+/// header to the one address it trusts.
 pub fn client_ip(headers: &HeaderMap) -> String {
     headers
         .get("x-forwarded-for")

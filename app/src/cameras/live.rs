@@ -29,6 +29,9 @@ use crate::{
 const MAX_VIEWER_MESSAGE: usize = 1024;
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a live view re-checks its session: signed out, revoked, reset
+/// or suspended (on any portal instance), the stream ends within this.
+const SESSION_RECHECK: Duration = Duration::from_secs(2);
 
 pub const PLAYER_JS: &str = include_str!("player.js");
 
@@ -83,13 +86,19 @@ async fn live(
 ) -> Response {
     // Cookies ride along on cross-site WebSocket handshakes: only our own
     // pages may open one (checked before anything else is revealed).
-    if !same_origin(&headers, &state.config.public_url) {
+    if !same_origin(&headers, &state.config) {
         tracing::warn!(camera = %id, "refused cross-origin camera WebSocket");
         return (StatusCode::FORBIDDEN, "Cross-site WebSocket refused.").into_response();
     }
     let (camera, member) = match owned_camera(&state, ctx.as_deref(), &id).await {
         Ok(c) => c,
         Err(resp) => return resp,
+    };
+    let Some((session, user_id)) = ctx
+        .as_deref()
+        .and_then(|c| Some((c.session_hash()?, c.user.as_ref()?.id)))
+    else {
+        return AppError::Unauthenticated.into_response();
     };
     let upgrade = match upgrade {
         Ok(u) => u,
@@ -98,7 +107,7 @@ async fn live(
     upgrade
         .max_message_size(MAX_VIEWER_MESSAGE)
         .max_frame_size(MAX_VIEWER_MESSAGE)
-        .on_upgrade(move |ws| watch(state, camera, member, ws))
+        .on_upgrade(move |ws| watch(state, camera, session, user_id, member.is_some(), ws))
         .into_response()
 }
 
@@ -117,11 +126,31 @@ async fn send(ws: &mut WebSocket, msg: Message) -> bool {
     )
 }
 
-/// How often a member's live view re-checks that the camera is still
-/// shared with them (unshared or removed: the stream ends within this).
-const SHARE_RECHECK: Duration = Duration::from_secs(2);
+/// Whether the session that opened a live view still belongs to a user who
+/// may see the camera. A database error keeps the stream (it is rechecked).
+async fn session_still_valid(state: &AppState, session: &str, user_id: i64) -> bool {
+    match crate::accounts::repo::session_user(&state.db, session).await {
+        Ok(Some(live)) => live.user.id == user_id,
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "live view: session re-check failed");
+            true
+        }
+    }
+}
 
-async fn watch(state: AppState, camera: Camera, member: Option<i64>, mut ws: WebSocket) {
+/// `shared`: the viewer watches someone else's camera through a mesh share,
+/// re-checked with the session, so a withdrawn share ends the stream too.
+async fn watch(
+    state: AppState,
+    camera: Camera,
+    session: String,
+    user_id: i64,
+    shared: bool,
+    mut ws: WebSocket,
+) {
+    let mut recheck = tokio::time::interval(SESSION_RECHECK);
+    recheck.tick().await;
     let online = camera
         .gateway_id
         .is_some_and(|gw| state.cameras.is_online(gw));
@@ -137,16 +166,21 @@ async fn watch(state: AppState, camera: Camera, member: Option<i64>, mut ws: Web
         return;
     }
     let mut live = false;
-    let mut recheck = tokio::time::interval(SHARE_RECHECK);
     loop {
         tokio::select! {
-            _ = recheck.tick(), if member.is_some() => {
-                let uid = member.unwrap_or_default();
-                // A database hiccup keeps the stream; a withdrawn share ends it.
-                if let Ok(None) = crate::mesh::service::viewable_camera(&state.db, uid, camera.id).await {
-                    let _ = send(&mut ws, status("offline", Some("This camera is no longer shared with you."))).await;
+            _ = recheck.tick() => {
+                if !session_still_valid(&state, &session, user_id).await {
+                    let _ = send(&mut ws, status("offline", Some("Your session ended."))).await;
                     let _ = ws.send(Message::Close(None)).await;
                     return;
+                }
+                // A database hiccup keeps the stream; a withdrawn share ends it.
+                if shared {
+                    if let Ok(None) = crate::mesh::service::viewable_camera(&state.db, user_id, camera.id).await {
+                        let _ = send(&mut ws, status("offline", Some("This camera is no longer shared with you."))).await;
+                        let _ = ws.send(Message::Close(None)).await;
+                        return;
+                    }
                 }
             }
             item = sub.recv() => {

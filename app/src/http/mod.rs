@@ -3,9 +3,11 @@
 //! rate limits, metrics, health.
 
 pub mod body;
+pub mod client;
 pub mod context;
 pub mod cookies;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod rate_limit;
 pub mod security;

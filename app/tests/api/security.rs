@@ -381,3 +381,161 @@ async fn a_new_sqlite_file_named_by_the_user_is_created() {
     db.pool.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_origin_check_trusts_public_url_and_the_allow_list_not_the_host() {
+    let app =
+        TestApp::spawn_with(|c| c.allowed_origins = vec!["https://other-name.example.com".into()])
+            .await;
+    let form = "email=m%40example.com&password=correct+horse+battery+staple&first_name=";
+    let send = |host: &str, origin: &str| {
+        format!(
+            "POST /api/auth/register HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+    };
+    // An attacker's page whose Host header (DNS rebinding, a proxy) matches its Origin.
+    let answer = raw_http(
+        &app.address,
+        &send("evil.example", "http://evil.example"),
+        b"",
+        true,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+    let answer = raw_http(
+        &app.address,
+        &send("other-name.example.com", "https://other-name.example.com"),
+        b"",
+        true,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "allow-listed: {answer}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| {
+        c.http.header_read_timeout_ms = 300;
+        c.http.request_timeout_ms = 500;
+        c.http.max_connections = 3;
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_string();
+
+    // Half a request head, then nothing: the server closes the socket.
+    let mut slow = tokio::net::TcpStream::connect(&host).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a slow request head is not held open");
+
+    // A body that never completes: a 503 once the request timeout passes.
+    let head = format!(
+        "POST /api/auth/register HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+        app.origin
+    );
+    let answer = raw_http(&app.address, &head, b"email=", true, Duration::from_secs(5))
+        .await
+        .expect("answered while the body is pending");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+
+    // Three connections held (idle keep-alives, within the header timeout):
+    // a fourth waits until one goes away.
+    let app = TestApp::spawn_with(|c| {
+        c.http.header_read_timeout_ms = 60_000;
+        c.http.max_connections = 3;
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+        // A complete request keeps each one open as an idle keep-alive.
+        s.write_all(format!("GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let _ = s.read(&mut buf).await.unwrap();
+        held.push(s);
+    }
+    let fourth = tokio::spawn({
+        let url = app.url("/health");
+        async move { new_client().get(url).send().await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !fourth.is_finished(),
+        "the fourth connection waits at the cap"
+    );
+    held.clear();
+    let status = tokio::time::timeout(Duration::from_secs(10), fourth)
+        .await
+        .expect("answered once a slot is free")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_are_for_loopback_or_the_token_and_invented_methods_are_one_label() {
+    let app = TestApp::spawn().await;
+    let client = new_client();
+    for i in 0..20 {
+        let m = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        let _ = client.request(m, app.url("/health")).send().await.unwrap();
+    }
+    let text = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("INVENTED"), "{text}");
+    assert!(text.contains("method=\"OTHER\""), "{text}");
+    let proxied = client
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        proxied.status(),
+        StatusCode::NOT_FOUND,
+        "a proxy on loopback relaying the internet is not a local reader"
+    );
+
+    let app = TestApp::spawn_with(|c| {
+        c.metrics.token = Some(truevault::secrets::SecretString::new(
+            "metrics-reader-secret",
+        ))
+    })
+    .await;
+    let res = client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "the token is required");
+    let res = client
+        .get(app.url("/metrics"))
+        .bearer_auth("metrics-reader-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -196,12 +196,12 @@ fn DeviceList() -> impl IntoView {
                     <p class="muted" data-testid="no-devices">"No devices yet. Add one above to get a WireGuard config."</p>
                 }.into_any(),
                 Ok(list) => view! {
-                    <table class="table stack" data-testid="devices">
+                    <div class="table-wrap"><table class="table stack" data-testid="devices">
                         <thead><tr><th>"Device"</th><th>"Server"</th><th>"Address"</th><th>"Status"</th><th>"Traffic"</th><th>"Actions"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|d| view! { <DeviceRow d=d rename rekey delete browser_public/> }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any(),
             })}
         </Suspense>

@@ -137,7 +137,7 @@ fn NetworkInventory() -> impl IntoView {
 #[component]
 fn DeviceTable(devices: Vec<LanDevice>) -> impl IntoView {
     view! {
-        <table class="table stack" data-testid="lan-devices">
+        <div class="table-wrap"><table class="table stack" data-testid="lan-devices">
             <thead><tr><th>"Name"</th><th>"Vendor"</th><th>"Type"</th><th>"IP"</th><th>"MAC"</th><th>"Last seen"</th><th>"Services"</th><th>"Ports"</th></tr></thead>
             <tbody>
                 {devices.into_iter().map(|d| {
@@ -158,7 +158,7 @@ fn DeviceTable(devices: Vec<LanDevice>) -> impl IntoView {
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
@@ -193,7 +193,7 @@ fn ScannerTokens(
             })}
             </Suspense>
             {(!tokens.is_empty()).then(|| view! {
-                <table class="table stack">
+                <div class="table-wrap"><table class="table stack">
                     <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last sync"</th><th>"Actions"</th></tr></thead>
                     <tbody>
                         {tokens.into_iter().map(|t| view! {
@@ -220,7 +220,7 @@ fn ScannerTokens(
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             })}
         </section>
     }
