@@ -164,6 +164,28 @@ pub async fn remove_member(network_id: i64, user_id: i64) -> Result<(), ServerFn
     .await?)
 }
 
+/// The owner makes a member an admin (`admin`) or back (`member`).
+#[server(endpoint = "mesh/role")]
+pub async fn set_member_role(
+    network_id: i64,
+    user_id: i64,
+    role: String,
+) -> Result<(), ServerFnError> {
+    let user = sfn::user()?;
+    let role = match super::model::MeshRole::parse(role.trim()) {
+        Some(r) => r,
+        None => return Err(AppError::Validation("Choose admin or member.".into()).into()),
+    };
+    Ok(service::set_role(
+        &sfn::state().db,
+        &user,
+        NetworkId(network_id),
+        user_id,
+        role,
+    )
+    .await?)
+}
+
 /// Refused with SHARE_NOT_OWNED for anything not in the owner's home.
 #[server(endpoint = "mesh/share")]
 pub async fn share_device(form: ShareForm) -> Result<i64, ServerFnError> {

@@ -498,6 +498,46 @@ pub async fn remove_member(
     Ok(())
 }
 
+/// The owner makes a member an admin or an admin a member.
+pub async fn set_role(
+    db: &Db,
+    user: &CurrentUser,
+    id: NetworkId,
+    member_user_id: i64,
+    role: MeshRole,
+) -> AppResult<()> {
+    let mut tx = db.begin_write().await?;
+    if role_in(&mut tx, id, user.id).await? != MeshRole::Owner {
+        return Err(MeshError::RoleRequired.into());
+    }
+    let current = repo::role_of(&mut *tx, id, member_user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if current == MeshRole::Owner || role == MeshRole::Owner {
+        return Err(MeshError::OwnerStays.into());
+    }
+    sqlx::query("UPDATE mesh_members SET role = $1 WHERE network_id = $2 AND user_id = $3")
+        .bind(role.as_str())
+        .bind(id.0)
+        .bind(member_user_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record_in(
+        &mut tx,
+        Some(user.id),
+        "mesh.role_changed",
+        &format!("network {id}"),
+        &format!(
+            "user {member_user_id}: {} → {}",
+            current.as_str(),
+            role.as_str()
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Whether the owner has home site `site_id` with `ip` on its LAN.
 async fn site_holds(tx: &mut Tx, owner_id: i64, site_id: i64, ip: Ipv4Addr) -> AppResult<bool> {
     let lan: Option<String> =

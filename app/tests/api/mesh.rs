@@ -702,6 +702,27 @@ async fn mesh_roles_leave_and_remove() {
         "NOT_FOUND"
     );
     assert_eq!(audit_count(&app, "mesh.member_left").await, 1);
+    // The owner demotes the admin (who then cannot invite), promotes back,
+    // and cannot be demoted; only the owner changes roles.
+    service::set_role(db, &owner, net, admin.id, MeshRole::Member)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(invite(&app, &admin, net, "dora@example.com", "member").await),
+        "MESH_ROLE_REQUIRED"
+    );
+    assert_eq!(
+        code(service::set_role(db, &admin, net, admin.id, MeshRole::Admin).await),
+        "MESH_ROLE_REQUIRED"
+    );
+    service::set_role(db, &owner, net, admin.id, MeshRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(service::set_role(db, &owner, net, owner.id, MeshRole::Member).await),
+        "MESH_OWNER_STAYS"
+    );
+    assert_eq!(audit_count(&app, "mesh.role_changed").await, 2);
     // The owner removes the admin.
     service::remove_member(db, nodes, &owner, net, admin.id)
         .await

@@ -15,8 +15,8 @@ use crate::{
         rules::format_ports,
         server_fns::{
             mesh_network, mesh_networks, preview_invite, AcceptInvite, CreateNetwork,
-            DeleteNetwork, InviteMember, LeaveNetwork, RemoveMember, RevokeInvite, ShareDevice,
-            SignupWithInvite, UnshareDevice,
+            DeleteNetwork, InviteMember, LeaveNetwork, RemoveMember, RevokeInvite, SetMemberRole,
+            ShareDevice, SignupWithInvite, UnshareDevice,
         },
     },
     ui::components::{
@@ -126,8 +126,9 @@ pub fn MeshNetworkPage() -> impl IntoView {
             let unshare = ServerAction::<UnshareDevice>::new();
             let leave = ServerAction::<LeaveNetwork>::new();
             let delete = ServerAction::<DeleteNetwork>::new();
+            let set_role = ServerAction::<SetMemberRole>::new();
             let data = Resource::new(
-                move || (id(), invite.version().get(), revoke.version().get(), remove.version().get(), share.version().get(), unshare.version().get()),
+                move || (id(), invite.version().get(), revoke.version().get(), remove.version().get(), share.version().get(), unshare.version().get(), set_role.version().get()),
                 |(id, ..)| mesh_network(id),
             );
             let me = u.id;
@@ -137,7 +138,7 @@ pub fn MeshNetworkPage() -> impl IntoView {
                     {move || data.get().map(|r| match r {
                         Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
                         Ok(n) => view! {
-                            <NetworkBody n=n me=me invite revoke remove share unshare leave delete/>
+                            <NetworkBody n=n me=me invite revoke remove share unshare leave delete set_role/>
                         }.into_any(),
                     })}
                 </Suspense>
@@ -158,6 +159,7 @@ fn NetworkBody(
     unshare: ServerAction<UnshareDevice>,
     leave: ServerAction<LeaveNetwork>,
     delete: ServerAction<DeleteNetwork>,
+    set_role: ServerAction<SetMemberRole>,
 ) -> impl IntoView {
     let manages = n.my_role.manages_members();
     let owner = n.my_role == MeshRole::Owner;
@@ -189,7 +191,18 @@ fn NetworkBody(
                                 <td>{m.role.label()}</td>
                                 <td>{m.devices_here}</td>
                                 <td>{format_time(m.joined_at)}</td>
-                                <td>{removable.then(|| view! {
+                                <td>{(owner && m.role != MeshRole::Owner).then(|| {
+                                    let (to, label) = if m.role == MeshRole::Admin { ("member", "Make member") } else { ("admin", "Make admin") };
+                                    view! {
+                                        <ActionForm action=set_role attr:class="inline-form">
+                                            <input type="hidden" name="network_id" value=nid/>
+                                            <input type="hidden" name="user_id" value=uid/>
+                                            <input type="hidden" name="role" value=to/>
+                                            <button type="submit" class="btn btn-ghost small">{label}</button>
+                                        </ActionForm>
+                                    }
+                                })}
+                                {removable.then(|| view! {
                                     <ActionForm action=remove attr:class="inline-form">
                                         <input type="hidden" name="network_id" value=nid/>
                                         <input type="hidden" name="user_id" value=uid/>
@@ -202,6 +215,7 @@ fn NetworkBody(
                 </tbody>
             </table>
             <ActionError value=remove.value()/>
+            <ActionError value=set_role.value()/>
         </section>
         {manages.then(|| view! {
             <section class="card" data-testid="invites">
