@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod admin;
 pub mod billing;
 pub mod cameras;
+pub mod error;
 pub mod inventory;
 pub mod themes;
 pub mod ui;
@@ -26,8 +27,6 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;
-#[cfg(feature = "ssr")]
-pub mod error;
 #[cfg(feature = "ssr")]
 pub mod http;
 #[cfg(feature = "ssr")]

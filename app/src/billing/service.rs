@@ -56,12 +56,10 @@ pub async fn start_checkout(
     provider: &str,
 ) -> AppResult<CheckoutStart> {
     let cycle = Cycle::parse(cycle)
-        .ok_or_else(|| AppError::Validation("Choose monthly or yearly billing.".into()))?;
+        .ok_or_else(|| AppError::invalid("Choose monthly or yearly billing."))?;
     let providers = state.config.billing.providers();
     if !providers.iter().any(|p| p == provider) {
-        return Err(AppError::Validation(
-            "That payment method is not available.".into(),
-        ));
+        return Err(AppError::invalid("That payment method is not available."));
     }
     if repo::is_vip(&state.db.pool, user.id).await? {
         return Err(AppError::Conflict(
@@ -72,9 +70,7 @@ pub async fn start_checkout(
         .await?
         .ok_or(AppError::NotFound)?;
     if !active {
-        return Err(AppError::Validation(
-            "That plan is not offered any more.".into(),
-        ));
+        return Err(AppError::invalid("That plan is not offered any more."));
     }
     let price = price_for(monthly, yearly, cycle);
     let now = state.clock.now();
@@ -115,9 +111,7 @@ pub async fn start_checkout(
         amount = rules::upgrade_charge(price, credit);
     }
     if price == 0 {
-        return Err(AppError::Validation(
-            "The free plan needs no checkout.".into(),
-        ));
+        return Err(AppError::invalid("The free plan needs no checkout."));
     }
     let reference = tokens::random_token();
     let checkout_id = repo::create_checkout(
@@ -164,9 +158,7 @@ pub async fn start_checkout(
         }
         "paypal" => {
             if request.provider_plan_id.is_none() {
-                return Err(AppError::Validation(
-                    "PayPal is not set up for this plan.".into(),
-                ));
+                return Err(AppError::invalid("PayPal is not set up for this plan."));
             }
             let session = paypal_client(state)?
                 .create_subscription(&request)
@@ -175,11 +167,7 @@ pub async fn start_checkout(
             repo::set_checkout_session(&state.db, checkout_id, &session.id).await?;
             session.url
         }
-        _ => {
-            return Err(AppError::Validation(
-                "That payment method is not available.".into(),
-            ))
-        }
+        _ => return Err(AppError::invalid("That payment method is not available.")),
     };
     audit::record(
         &state.db,
@@ -769,7 +757,7 @@ pub async fn test_pay(
             };
             apply_event(state, "test", &event).await
         }
-        _ => Err(AppError::Validation("Unknown test payment result.".into())),
+        _ => Err(AppError::invalid("Unknown test payment result.")),
     }
 }
 

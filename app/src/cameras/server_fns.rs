@@ -6,26 +6,27 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{Camera, CamerasPage, CreatedGateway};
 #[cfg(feature = "ssr")]
 use {
     super::{repo, rules::CameraForm, service},
-    crate::{error::AppError, sfn},
+    crate::sfn,
 };
 
 #[server(endpoint = "cameras/overview")]
-pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, ServerFnError> {
+pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, AppError> {
     let user = sfn::user()?;
-    Ok(service::overview(&sfn::state(), user.id, from_device).await?)
+    service::overview(&sfn::state(), user.id, from_device).await
 }
 
 #[server(endpoint = "cameras/detail")]
-pub async fn camera_detail(id: i64) -> Result<Camera, ServerFnError> {
+pub async fn camera_detail(id: i64) -> Result<Camera, AppError> {
     let user = sfn::user()?;
-    Ok(repo::find_camera(&sfn::state().db, user.id, id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(AppError::NotFound)?)
+    repo::find_camera(&sfn::state().db, user.id, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 #[cfg(feature = "ssr")]
@@ -44,25 +45,25 @@ fn form(
     password: String,
     gateway_id: String,
     lan_device_id: String,
-) -> Result<CameraForm, ServerFnError> {
+) -> Result<CameraForm, AppError> {
     // Oversized text is refused before any work; the rules check content.
-    for (field, value, max) in [
-        ("Name", &name, 64),
-        ("Vendor", &vendor, 32),
-        ("Model", &model, 64),
-        ("IP address", &ip, 253),
-        ("MAC address", &mac, 32),
-        ("RTSP port", &rtsp_port, 8),
-        ("HTTP port", &http_port, 8),
-        ("Main stream URL", &main_stream_url, 512),
-        ("Sub stream URL", &sub_stream_url, 512),
-        ("Snapshot URL", &snapshot_url, 512),
-        ("User name", &username, 128),
-        ("Password", &password, 128),
-        ("Gateway", &gateway_id, 20),
-        ("Network device", &lan_device_id, 20),
+    for (field, label, value, max) in [
+        ("name", "Name", &name, 64),
+        ("vendor", "Vendor", &vendor, 32),
+        ("model", "Model", &model, 64),
+        ("ip", "IP address", &ip, 253),
+        ("mac", "MAC address", &mac, 32),
+        ("rtsp_port", "RTSP port", &rtsp_port, 8),
+        ("http_port", "HTTP port", &http_port, 8),
+        ("main_stream_url", "Main stream URL", &main_stream_url, 512),
+        ("sub_stream_url", "Sub stream URL", &sub_stream_url, 512),
+        ("snapshot_url", "Snapshot URL", &snapshot_url, 512),
+        ("username", "User name", &username, 128),
+        ("password", "Password", &password, 128),
+        ("gateway_id", "Gateway", &gateway_id, 20),
+        ("lan_device_id", "Network device", &lan_device_id, 20),
     ] {
-        sfn::limit(field, value, max)?;
+        sfn::limit(field, label, value, max)?;
     }
     Ok(CameraForm {
         name,
@@ -100,7 +101,7 @@ pub async fn add_camera(
     #[server(default)] password: String,
     #[server(default)] gateway_id: String,
     #[server(default)] lan_device_id: String,
-) -> Result<i64, ServerFnError> {
+) -> Result<i64, AppError> {
     let user = sfn::user()?;
     let f = form(
         name,
@@ -118,7 +119,7 @@ pub async fn add_camera(
         gateway_id,
         lan_device_id,
     )?;
-    Ok(service::add_camera(&sfn::state(), user.id, &f).await?)
+    service::add_camera(&sfn::state(), user.id, &f).await
 }
 
 /// Edits a camera; an empty password keeps the stored one.
@@ -138,7 +139,7 @@ pub async fn update_camera(
     #[server(default)] username: String,
     #[server(default)] password: String,
     #[server(default)] gateway_id: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AppError> {
     let user = sfn::user()?;
     let f = form(
         name,
@@ -156,11 +157,11 @@ pub async fn update_camera(
         gateway_id,
         String::new(),
     )?;
-    Ok(service::update_camera(&sfn::state(), user.id, id, &f).await?)
+    service::update_camera(&sfn::state(), user.id, id, &f).await
 }
 
 #[server(endpoint = "cameras/delete")]
-pub async fn delete_camera(id: i64) -> Result<(), ServerFnError> {
+pub async fn delete_camera(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     service::delete_camera(&sfn::state(), user.id, id).await?;
     leptos_axum::redirect("/cameras");
@@ -169,14 +170,14 @@ pub async fn delete_camera(id: i64) -> Result<(), ServerFnError> {
 
 /// Shown once: the gateway's token is stored only as a hash.
 #[server(endpoint = "cameras/gateway_create")]
-pub async fn create_gateway(name: String) -> Result<CreatedGateway, ServerFnError> {
-    sfn::limit("Name", &name, 64)?;
+pub async fn create_gateway(name: String) -> Result<CreatedGateway, AppError> {
+    sfn::limit("name", "Name", &name, 64)?;
     let user = sfn::user()?;
-    Ok(service::create_gateway(&sfn::state(), user.id, &name).await?)
+    service::create_gateway(&sfn::state(), user.id, &name).await
 }
 
 #[server(endpoint = "cameras/gateway_revoke")]
-pub async fn revoke_gateway(id: i64) -> Result<(), ServerFnError> {
+pub async fn revoke_gateway(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
-    Ok(service::revoke_gateway(&sfn::state(), user.id, id).await?)
+    service::revoke_gateway(&sfn::state(), user.id, id).await
 }

@@ -77,7 +77,7 @@ pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppRe
 async fn check_refs(state: &AppState, user_id: i64, c: &ValidCamera) -> AppResult<()> {
     if let Some(gw) = c.gateway_id {
         if !repo::owns_live_gateway(&state.db, user_id, gw).await? {
-            return Err(AppError::Validation("Choose one of your gateways.".into()));
+            return Err(AppError::invalid("Choose one of your gateways."));
         }
     }
     if let Some(dev) = c.lan_device_id {
@@ -85,8 +85,9 @@ async fn check_refs(state: &AppState, user_id: i64, c: &ValidCamera) -> AppResul
             .await?
             .is_none()
         {
-            return Err(AppError::Validation(
-                "That network device is not yours.".into(),
+            return Err(AppError::invalid_field(
+                "lan_device_id",
+                "That network device is not yours.",
             ));
         }
     }
@@ -98,7 +99,7 @@ fn seal(state: &AppState, c: &ValidCamera) -> Option<String> {
 }
 
 pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> AppResult<i64> {
-    let c = rules::validate(form).map_err(AppError::Validation)?;
+    let c = rules::validate(form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     // The count and the insert share one transaction with the user's row
@@ -136,7 +137,7 @@ pub async fn update_camera(
     let before = repo::find_camera(&state.db, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let c = rules::validate(form).map_err(AppError::Validation)?;
+    let c = rules::validate(form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     if !repo::update_camera(&state.db, user_id, id, &c, sealed.as_deref()).await? {
@@ -186,8 +187,8 @@ pub async fn create_gateway(
 ) -> AppResult<CreatedGateway> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(AppError::Validation(
-            "Give the gateway a name of 1 to 64 characters.".into(),
+        return Err(AppError::invalid(
+            "Give the gateway a name of 1 to 64 characters.",
         ));
     }
     if repo::active_gateway_count(&state.db, user_id).await? >= MAX_GATEWAYS {

@@ -6,39 +6,37 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay, UserUsage};
 #[cfg(feature = "ssr")]
 use {
     super::{repo, service},
-    crate::{error::AppError, sfn},
+    crate::sfn,
 };
 
 #[cfg(feature = "ssr")]
-fn optional_id(s: &str) -> Result<Option<i64>, ServerFnError> {
+fn optional_id(s: &str) -> Result<Option<i64>, AppError> {
     match s.trim() {
         "" | "auto" => Ok(None),
         v => v
             .parse()
             .map(Some)
-            .map_err(|_| AppError::Validation("Unknown server.".into()).into()),
+            .map_err(|_| AppError::invalid("Unknown server.")),
     }
 }
 
 #[server(endpoint = "devices/list")]
-pub async fn list_devices() -> Result<Vec<DeviceInfo>, ServerFnError> {
+pub async fn list_devices() -> Result<Vec<DeviceInfo>, AppError> {
     let user = sfn::user()?;
-    Ok(repo::list_user_devices(&sfn::state().db, user.id)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::list_user_devices(&sfn::state().db, user.id).await?)
 }
 
 /// Servers this user may pick (dedicated ones only for their VIP).
 #[server(endpoint = "devices/servers")]
-pub async fn available_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
+pub async fn available_servers() -> Result<Vec<ServerInfo>, AppError> {
     let user = sfn::user()?;
-    let servers = repo::list_servers(&sfn::state().db)
-        .await
-        .map_err(AppError::from)?;
+    let servers = repo::list_servers(&sfn::state().db).await?;
     Ok(servers
         .into_iter()
         .filter(|s| {
@@ -57,10 +55,10 @@ pub async fn create_device(
     public_key: String,
     server_id: String,
     region: String,
-) -> Result<CreatedDevice, ServerFnError> {
-    sfn::limit("Name", &name, 64)?;
-    sfn::limit("Public key", &public_key, 64)?;
-    sfn::limit("Region", &region, 32)?;
+) -> Result<CreatedDevice, AppError> {
+    sfn::limit("name", "Name", &name, 64)?;
+    sfn::limit("public_key", "Public key", &public_key, 64)?;
+    sfn::limit("region", "Region", &region, 32)?;
     let user = sfn::user()?;
     let input = service::NewDevice {
         name,
@@ -69,7 +67,7 @@ pub async fn create_device(
         region: Some(region.trim().to_lowercase()).filter(|r| !r.is_empty()),
         identity_region: None,
     };
-    Ok(service::create_device(&sfn::state(), &user, input).await?)
+    service::create_device(&sfn::state(), &user, input).await
 }
 
 /// A stable peer in a region: the user exits from the same server and
@@ -78,13 +76,13 @@ pub async fn create_device(
 pub async fn create_identity(
     region: String,
     public_key: String,
-) -> Result<CreatedDevice, ServerFnError> {
-    sfn::limit("Region", &region, 32)?;
-    sfn::limit("Public key", &public_key, 64)?;
+) -> Result<CreatedDevice, AppError> {
+    sfn::limit("region", "Region", &region, 32)?;
+    sfn::limit("public_key", "Public key", &public_key, 64)?;
     let user = sfn::user()?;
     let region = region.trim().to_lowercase();
     if region.is_empty() {
-        return Err(AppError::Validation("Pick a region.".into()).into());
+        return Err(AppError::invalid("Pick a region."));
     }
     let input = service::NewDevice {
         name: format!("Identity {region}"),
@@ -93,60 +91,53 @@ pub async fn create_identity(
         region: None,
         identity_region: Some(region),
     };
-    Ok(service::create_device(&sfn::state(), &user, input).await?)
+    service::create_device(&sfn::state(), &user, input).await
 }
 
 #[server(endpoint = "devices/rename")]
-pub async fn rename_device(id: i64, name: String) -> Result<(), ServerFnError> {
-    sfn::limit("Name", &name, 64)?;
+pub async fn rename_device(id: i64, name: String) -> Result<(), AppError> {
+    sfn::limit("name", "Name", &name, 64)?;
     let user = sfn::user()?;
-    Ok(service::rename_device(&sfn::state(), &user, id, &name).await?)
+    service::rename_device(&sfn::state(), &user, id, &name).await
 }
 
 #[server(endpoint = "devices/rekey")]
-pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, ServerFnError> {
-    sfn::limit("Public key", &public_key, 64)?;
+pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, AppError> {
+    sfn::limit("public_key", "Public key", &public_key, 64)?;
     let user = sfn::user()?;
-    Ok(service::rekey_device(&sfn::state(), &user, id, Some(public_key)).await?)
+    service::rekey_device(&sfn::state(), &user, id, Some(public_key)).await
 }
 
 #[server(endpoint = "devices/delete")]
-pub async fn delete_device(id: i64) -> Result<(), ServerFnError> {
+pub async fn delete_device(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
-    Ok(service::delete_device(&sfn::state(), &user, id).await?)
+    service::delete_device(&sfn::state(), &user, id).await
 }
 
 /// (file name, config without the private key)
 #[server(endpoint = "devices/config")]
-pub async fn device_config(id: i64) -> Result<(String, String), ServerFnError> {
+pub async fn device_config(id: i64) -> Result<(String, String), AppError> {
     let user = sfn::user()?;
-    Ok(service::device_config(&sfn::state(), &user, id).await?)
+    service::device_config(&sfn::state(), &user, id).await
 }
 
 /// The last 14 days of one of the user's devices.
 #[server(endpoint = "devices/usage")]
-pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, ServerFnError> {
+pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    match repo::device_row(&state.db, id)
-        .await
-        .map_err(AppError::from)?
-    {
+    match repo::device_row(&state.db, id).await? {
         Some(d) if d.user_id == user.id => {}
-        _ => return Err(AppError::NotFound.into()),
+        _ => return Err(AppError::NotFound),
     }
     let since = crate::db::now() / 86_400 - 13;
-    Ok(repo::usage(&state.db, id, since)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::usage(&state.db, id, since).await?)
 }
 
 #[server(endpoint = "admin/servers")]
-pub async fn admin_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
+pub async fn admin_servers() -> Result<Vec<ServerInfo>, AppError> {
     sfn::admin()?;
-    Ok(repo::list_servers(&sfn::state().db)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::list_servers(&sfn::state().db).await?)
 }
 
 /// Returns the one-time node enrollment token.
@@ -164,7 +155,7 @@ pub async fn admin_create_server(
     ipv4_pool: String,
     ipv6_pool: String,
     dns: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     // Lengths and formats are checked by `service::validated`.
     let form = service::ServerForm {
@@ -201,7 +192,7 @@ pub async fn admin_update_server(
     ipv4_pool: String,
     ipv6_pool: String,
     dns: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     // Lengths and formats are checked by `service::validated`.
     let form = service::ServerForm {
@@ -223,23 +214,21 @@ pub async fn admin_update_server(
 }
 
 #[server(endpoint = "admin/server_status")]
-pub async fn admin_server_status(id: i64, status: String) -> Result<(), ServerFnError> {
+pub async fn admin_server_status(id: i64, status: String) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    Ok(service::set_server_status(&sfn::state(), &admin, id, &status).await?)
+    service::set_server_status(&sfn::state(), &admin, id, &status).await
 }
 
 #[server(endpoint = "admin/server_token")]
-pub async fn admin_rotate_node_token(id: i64) -> Result<String, ServerFnError> {
+pub async fn admin_rotate_node_token(id: i64) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    Ok(service::rotate_node_token(&sfn::state(), &admin, id).await?)
+    service::rotate_node_token(&sfn::state(), &admin, id).await
 }
 
 /// Traffic per user over the last 14 days.
 #[server(endpoint = "admin/usage")]
-pub async fn admin_usage() -> Result<Vec<UserUsage>, ServerFnError> {
+pub async fn admin_usage() -> Result<Vec<UserUsage>, AppError> {
     sfn::admin()?;
     let since = crate::db::now() / 86_400 - 13;
-    Ok(repo::usage_by_user(&sfn::state().db, since, 200)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::usage_by_user(&sfn::state().db, since, 200).await?)
 }

@@ -13,11 +13,22 @@ use super::{
 use crate::{
     accounts::{model::CurrentUser, tokens},
     audit,
-    db::is_unique_violation,
+    db::{is_unique_violation, UniqueKey},
     error::{AppError, AppResult},
     state::AppState,
 };
 use askama::Template;
+
+/// A device's public key is unique across all servers.
+const DEVICE_KEY: UniqueKey = UniqueKey {
+    postgres: "devices_public_key_key",
+    sqlite: "devices.public_key",
+};
+/// One identity per user and region (a partial index).
+const DEVICE_IDENTITY: UniqueKey = UniqueKey {
+    postgres: "devices_identity",
+    sqlite: "devices.user_id, devices.identity_region",
+};
 
 /// Admin input for a new server; validated here.
 pub struct ServerForm {
@@ -38,10 +49,10 @@ pub struct ServerForm {
 fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
     let v = value.trim();
     if required && v.is_empty() {
-        return Err(AppError::Validation(format!("{name} is required.")));
+        return Err(AppError::invalid(format!("{name} is required.")));
     }
     if v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(AppError::Validation(format!(
+        return Err(AppError::invalid(format!(
             "{name} must be at most {max} characters without control characters."
         )));
     }
@@ -57,38 +68,32 @@ async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
     {
-        return Err(AppError::Validation(
-            "Endpoint host must be a host name or IP address.".into(),
+        return Err(AppError::invalid(
+            "Endpoint host must be a host name or IP address.",
         ));
     }
     if !(1..=65535).contains(&f.endpoint_port) {
-        return Err(AppError::Validation(
-            "Endpoint port must be 1-65535.".into(),
+        return Err(AppError::invalid_field(
+            "endpoint_port",
+            "Endpoint port must be 1-65535.",
         ));
     }
     if !super::model::SERVER_TYPES.contains(&f.server_type.as_str()) {
-        return Err(AppError::Validation("Unknown server type.".into()));
+        return Err(AppError::invalid("Unknown server type."));
     }
     if !(1..=1_000_000).contains(&f.capacity) {
-        return Err(AppError::Validation(
-            "Capacity must be 1-1,000,000 peers.".into(),
-        ));
+        return Err(AppError::invalid("Capacity must be 1-1,000,000 peers."));
     }
-    let v4 =
-        Pool::parse(&f.ipv4_pool).map_err(|e| AppError::Validation(format!("IPv4 pool: {e}")))?;
+    let v4 = Pool::parse(&f.ipv4_pool).map_err(|e| AppError::invalid(format!("IPv4 pool: {e}")))?;
     if !v4.network.is_ipv4() {
-        return Err(AppError::Validation(
-            "The IPv4 pool must be an IPv4 network.".into(),
-        ));
+        return Err(AppError::invalid("The IPv4 pool must be an IPv4 network."));
     }
     let v6 = match f.ipv6_pool.trim() {
         "" => None,
         s => {
-            let p = Pool::parse(s).map_err(|e| AppError::Validation(format!("IPv6 pool: {e}")))?;
+            let p = Pool::parse(s).map_err(|e| AppError::invalid(format!("IPv6 pool: {e}")))?;
             if p.network.is_ipv4() {
-                return Err(AppError::Validation(
-                    "The IPv6 pool must be an IPv6 network.".into(),
-                ));
+                return Err(AppError::invalid("The IPv6 pool must be an IPv6 network."));
             }
             Some(p.to_string())
         }
@@ -96,16 +101,16 @@ async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
     let dns = field("DNS", &f.dns, 200, false)?;
     for r in dns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         r.parse::<std::net::IpAddr>().map_err(|_| {
-            AppError::Validation(format!("DNS resolver \"{r}\" is not an IP address."))
+            AppError::invalid(format!("DNS resolver \"{r}\" is not an IP address."))
         })?;
     }
     let vip_user_id = if f.server_type == "vip_dedicated" {
         let email =
-            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::Validation)?;
+            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::invalid)?;
         let user = crate::accounts::repo::find_by_email(&state.db, &email)
             .await?
             .ok_or_else(|| {
-                AppError::Validation("A dedicated server needs an existing VIP's e-mail.".into())
+                AppError::invalid("A dedicated server needs an existing VIP's e-mail.")
             })?;
         Some(user.id)
     } else {
@@ -172,8 +177,9 @@ pub async fn update_server(
     if current.peers > 0
         && (form.ipv4_pool != current.ipv4_pool || form.ipv6_pool != current.ipv6_pool)
     {
-        return Err(AppError::Validation(
-            "Address pools cannot change while devices use them.".into(),
+        return Err(AppError::invalid_field(
+            "ipv4_pool",
+            "Address pools cannot change while devices use them.",
         ));
     }
     repo::update_server(&state.db, id, &form)
@@ -227,7 +233,7 @@ pub async fn set_server_status(
     status: &str,
 ) -> AppResult<()> {
     if !super::model::SERVER_STATUSES.contains(&status) {
-        return Err(AppError::Validation("Unknown status.".into()));
+        return Err(AppError::invalid("Unknown status."));
     }
     if repo::set_server_status(&state.db, server_id, status).await? == 0 {
         return Err(AppError::NotFound);
@@ -305,7 +311,8 @@ pub async fn create_device(
     user: &CurrentUser,
     input: NewDevice,
 ) -> AppResult<CreatedDevice> {
-    let name = normalize_device_name(&input.name).map_err(AppError::Validation)?;
+    let name =
+        normalize_device_name(&input.name).map_err(|e| AppError::invalid_field("name", e))?;
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
     // An identity lives in exactly its region; a device may fall back.
     let region = input.identity_region.as_deref().or(input.region.as_deref());
@@ -362,9 +369,9 @@ pub async fn create_device(
     )
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) && e.to_string().contains("public_key") {
-            AppError::Conflict("That public key is already in use.".into())
-        } else if is_unique_violation(&e) && e.to_string().contains("identity") {
+        if DEVICE_KEY.broken_by(&e) {
+            AppError::KeyInUse
+        } else if DEVICE_IDENTITY.broken_by(&e) {
             AppError::Conflict("You already have an identity in that region.".into())
         } else {
             AppError::from(e)
@@ -399,7 +406,10 @@ pub async fn create_device(
 /// made here whose private half is returned once and never stored.
 fn device_keys(given: Option<&str>) -> AppResult<(String, Option<String>)> {
     match given.map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) => Ok((keys::parse_key(k).map_err(AppError::Validation)?, None)),
+        Some(k) => Ok((
+            keys::parse_key(k).map_err(|e| AppError::invalid_field("public_key", e))?,
+            None,
+        )),
         None => {
             let pair = keys::generate_keypair();
             Ok((pair.public, Some(pair.private)))
@@ -500,7 +510,7 @@ pub async fn rename_device(
     id: i64,
     name: &str,
 ) -> AppResult<()> {
-    let name = normalize_device_name(name).map_err(AppError::Validation)?;
+    let name = normalize_device_name(name).map_err(|e| AppError::invalid_field("name", e))?;
     owned_device(state, user, id).await?;
     sqlx::query("UPDATE devices SET name = $1, updated_at = $2 WHERE id = $3 AND user_id = $4")
         .bind(&name)
@@ -531,7 +541,7 @@ pub async fn rekey_device(
         .bind(user.id)
         .execute(&mut *tx)
         .await
-        .map_err(|e| if is_unique_violation(&e) { AppError::Conflict("That public key is already in use.".into()) } else { e.into() })?;
+        .map_err(|e| if DEVICE_KEY.broken_by(&e) { AppError::KeyInUse } else { e.into() })?;
     repo::bump_version(&mut tx, row.server_id).await?;
     audit::record_in(
         &mut tx,
@@ -621,6 +631,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             Ok(_) => created += 1,
             Err(AppError::IdentityLimitExceeded(_)) => break,
             Err(AppError::Conflict(_))
+            | Err(AppError::KeyInUse)
             | Err(AppError::ServerUnavailable)
             | Err(AppError::NetworkFull) => continue,
             Err(e) => return Err(e),

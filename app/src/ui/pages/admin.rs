@@ -24,8 +24,8 @@ use crate::{
     },
 };
 
-fn error_view(e: &ServerFnError) -> AnyView {
-    view! { <p class="notice error">{error_text(e)}</p> }.into_any()
+fn error_view(e: &crate::error::AppError) -> AnyView {
+    view! { <p class="notice error" data-code=e.code()>{error_text(e)}</p> }.into_any()
 }
 
 #[component]

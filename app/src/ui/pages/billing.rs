@@ -70,7 +70,7 @@ fn BillingPage() -> impl IntoView {
         <ActionNotice value=resume.value()/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(o) => view! { <Overview o=o checkout cancel resume/> }.into_any(),
             })}
         </Suspense>
@@ -190,7 +190,7 @@ pub fn InvoicePage() -> impl IntoView {
                 <p class="no-print"><a href="/billing">"← Billing"</a></p>
                 <Suspense fallback=|| ()>
                     {move || inv.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(i) => view! { <InvoiceSheet i=i/> }.into_any(),
                     })}
                 </Suspense>
@@ -250,7 +250,7 @@ pub fn TestPayPage() -> impl IntoView {
                 <p class="notice">"This is TrueVault's built-in test provider: no real money moves."</p>
                 <Suspense fallback=|| ()>
                     {move || info.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok((what, amount)) => view! {
                             <section class="card">
                                 <p>{what}</p>
@@ -293,7 +293,7 @@ pub fn AdminJobs() -> impl IntoView {
                 <ActionNotice value=retry.value()/>
                 <Suspense fallback=|| ()>
                     {move || jobs.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="table" data-testid="jobs">
                                 <thead><tr><th>"Workflow"</th><th>"Step"</th><th>"User"</th><th>"Due"</th><th>"Status"</th><th>"Attempts"</th><th>"Error"</th><th></th></tr></thead>
@@ -340,7 +340,7 @@ pub fn AdminMail() -> impl IntoView {
                 <ActionNotice value=reset.value()/>
                 <Suspense fallback=|| ()>
                     {move || list.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(list) => list.into_iter().map(|t| {
                             let name = t.name.clone();
                             let form_name = t.name.clone();

@@ -178,7 +178,7 @@ fn DeviceList() -> impl IntoView {
         <ActionError value=delete.value()/>
         <Suspense fallback=|| view! { <p class="muted">"Loading devices…"</p> }>
             {move || devices.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! {
                     <p class="muted" data-testid="no-devices">"No devices yet. Add one above to get a WireGuard config."</p>
                 }.into_any(),
@@ -257,7 +257,7 @@ pub fn DeviceUsage() -> impl IntoView {
                 <p><a href="/devices">"← Devices"</a></p>
                 <Suspense fallback=|| ()>
                     {move || usage.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(days) if days.is_empty() => view! { <p class="muted">"No traffic recorded yet."</p> }.into_any(),
                         Ok(days) => {
                             let total_rx: i64 = days.iter().map(|d| d.rx_bytes).sum();
