@@ -16,10 +16,10 @@ use std::{
 use truevault::{
     accounts::{model::Role, repo as accounts_repo, service as accounts},
     config::Config,
-    nodes::agent::render_syncconf,
     startup::Application,
-    vpn::{keys, service},
+    vpn::{devices, keys, servers},
 };
+use truevault_node::agent::render_syncconf;
 use truevault_wire::node::{DesiredConfig, DesiredPeer, InterfaceSettings};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -62,7 +62,7 @@ async fn allocation_bench() {
         async move {
             let mut times = Vec::new();
             for n in 0..500 {
-                let input = service::NewDevice {
+                let input = devices::NewDevice {
                     name: format!("b{n}"),
                     public_key: None,
                     server_id: None,
@@ -70,7 +70,7 @@ async fn allocation_bench() {
                     identity_region: None,
                 };
                 let t = Instant::now();
-                service::create_device(&state, &user, input)
+                devices::create_device(&state, &user, input)
                     .await
                     .expect("create");
                 times.push(t.elapsed());
@@ -290,7 +290,7 @@ async fn change_to_applied_bench() {
         .expect("q")
         .expect("user")
         .current();
-    let form = service::ServerForm {
+    let form = servers::ServerForm {
         name: "lat".into(),
         region: "eu".into(),
         country: String::new(),
@@ -304,7 +304,7 @@ async fn change_to_applied_bench() {
         ipv6_pool: String::new(),
         dns: String::new(),
     };
-    let (_, token) = service::create_server(&state, &user, form)
+    let (_, token) = servers::create_server(&state, &user, form)
         .await
         .expect("server");
 
@@ -350,7 +350,7 @@ async fn change_to_applied_bench() {
     let mut times = Vec::new();
     for i in 0..200 {
         let key = keys::generate_keypair().public;
-        let input = service::NewDevice {
+        let input = devices::NewDevice {
             name: format!("l{i}"),
             public_key: Some(key.clone()),
             server_id: None,
@@ -358,7 +358,7 @@ async fn change_to_applied_bench() {
             identity_region: None,
         };
         let t = Instant::now();
-        service::create_device(&state, &user, input)
+        devices::create_device(&state, &user, input)
             .await
             .expect("create");
         let deadline = t + Duration::from_secs(10);

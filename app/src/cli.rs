@@ -24,26 +24,7 @@ pub enum Command {
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Run the VPN node agent next to a WireGuard interface (as root).
-    Node(NodeArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct NodeArgs {
-    /// The portal's base URL, e.g. https://vpn.example.com
-    #[arg(long, env = "TRUEVAULT_NODE_PORTAL")]
-    pub portal: String,
-    /// One-time enrollment token from the admin's server page (first run only).
-    #[arg(long, env = "TRUEVAULT_NODE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// The WireGuard interface to manage (must exist, e.g. from wireguard-go).
-    #[arg(long, default_value = "wg0")]
-    pub interface: String,
-    /// Where the node keeps its key and token (mode 0600).
-    #[arg(long, default_value = "/var/lib/truevault-node")]
-    pub state_dir: PathBuf,
-    /// Seconds between stats reports.
-    #[arg(long, default_value_t = 10)]
-    pub stats_interval: u64,
+    Node(truevault_node::NodeArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,8 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::sites::model::LanSubnetError;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "ErrorBody", from = "ErrorBody")]
 pub enum AppError {
@@ -59,6 +61,15 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
+    /// A home site's LAN subnet broke a rule; the inner error says which.
+    #[error("{0}")]
+    SiteSubnet(LanSubnetError),
+    #[error("That network overlaps one of your other home sites.")]
+    SiteSubnetOverlap,
+    #[error("You can have at most {0} home site(s).")]
+    SiteLimitExceeded(i64),
+    #[error("No home-site ranges are left. Please contact support.")]
+    SitePoolFull,
     /// The browser could not reach the portal (or the answer did not arrive).
     #[error("The portal could not be reached. Check your connection and try again.")]
     Network,
@@ -88,6 +99,10 @@ impl AppError {
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
             AppError::NetworkFull => "NETWORK_FULL",
             AppError::ServerUnavailable => "SERVER_UNAVAILABLE",
+            AppError::SiteSubnet(e) => e.code(),
+            AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
+            AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
+            AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Network => "NETWORK",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -97,7 +112,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             // A mistyped form and a broken rule are both the client's to fix.
-            AppError::Validation { .. } | AppError::BadInput => 422,
+            AppError::Validation { .. } | AppError::BadInput | AppError::SiteSubnet(_) => 422,
             AppError::InvalidToken | AppError::InvalidTotp => 400,
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
                 401
@@ -109,6 +124,9 @@ impl AppError {
             | AppError::DeviceLimitExceeded(_)
             | AppError::IdentityLimitExceeded(_)
             | AppError::CameraLimitExceeded(_)
+            | AppError::SiteSubnetOverlap
+            | AppError::SiteLimitExceeded(_)
+            | AppError::SitePoolFull
             | AppError::NetworkFull => 409,
             AppError::RateLimited => 429,
             AppError::ServerUnavailable => 503,
@@ -166,7 +184,8 @@ impl From<AppError> for ErrorBody {
         let limit = match &e {
             AppError::DeviceLimitExceeded(n)
             | AppError::IdentityLimitExceeded(n)
-            | AppError::CameraLimitExceeded(n) => Some(*n),
+            | AppError::CameraLimitExceeded(n)
+            | AppError::SiteLimitExceeded(n) => Some(*n),
             _ => None,
         };
         ErrorBody {
@@ -202,8 +221,13 @@ impl From<ErrorBody> for AppError {
             "CAMERA_LIMIT_EXCEEDED" => AppError::CameraLimitExceeded(limit),
             "NETWORK_FULL" => AppError::NetworkFull,
             "SERVER_UNAVAILABLE" => AppError::ServerUnavailable,
+            "SITE_SUBNET_OVERLAP" => AppError::SiteSubnetOverlap,
+            "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
+            "SITE_POOL_FULL" => AppError::SitePoolFull,
             "NETWORK" => AppError::Network,
-            _ => AppError::Internal(String::new()),
+            other => LanSubnetError::from_code(other)
+                .map(AppError::SiteSubnet)
+                .unwrap_or(AppError::Internal(String::new())),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod billing;
 pub mod cameras;
 pub mod error;
 pub mod inventory;
+pub mod sites;
 pub mod themes;
 pub mod ui;
 pub mod vpn;
@@ -34,7 +35,6 @@ pub mod jobs;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
-pub mod nodes;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]

@@ -9,7 +9,6 @@ use truevault::{
     cli::{AdminCommand, Cli, Command},
     config::Config,
     db::Db,
-    nodes::agent::{Agent, AgentConfig},
     startup::{shutdown_signal, Application},
     telemetry,
 };
@@ -42,18 +41,9 @@ async fn main() -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await?;
         }
         Command::Node(args) => {
-            let cfg = AgentConfig {
-                portal: args.portal,
-                enroll_token: args.token,
-                interface: args.interface,
-                state_dir: args.state_dir,
-                stats_interval: std::time::Duration::from_secs(args.stats_interval.max(1)),
-            };
-            let agent = Agent::start(cfg).await.context("starting the node agent")?;
-            tokio::select! {
-                res = agent.run() => res.context("node agent stopped")?,
-                _ = shutdown_signal() => {}
-            }
+            truevault_node::run(args, shutdown_signal())
+                .await
+                .context("node agent stopped")?;
         }
         Command::Migrate => {
             let db = Db::connect(&config.database_url(), 2).await?;

@@ -88,7 +88,7 @@ impl Application {
                 config.public_url = format!("http://{addr}");
             }
         }
-        let payments = Arc::new(crate::billing::service::PaymentClients::from_config(
+        let payments = Arc::new(crate::billing::checkout::PaymentClients::from_config(
             &config.billing,
         ));
         let cameras = crate::cameras::relay::CameraRelay::start(

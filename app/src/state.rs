@@ -29,7 +29,7 @@ pub struct AppState {
     pub jobs_changed: Arc<tokio::sync::Notify>,
     /// Clients of the configured payment providers, made once so PayPal's
     /// access token is reused across calls.
-    pub payments: Arc<crate::billing::service::PaymentClients>,
+    pub payments: Arc<crate::billing::checkout::PaymentClients>,
     /// Live view: camera fan-out and the connected gateways.
     pub cameras: crate::cameras::relay::CameraRelay,
 }

@@ -135,7 +135,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
         });
         state.mailer.send(&user.email, mail).await;
         // A missing server must not block sign-up; identities can be added later.
-        match crate::vpn::service::create_default_identities(state, &user.current()).await {
+        match crate::vpn::devices::create_default_identities(state, &user.current()).await {
             Ok(n) => tracing::info!(
                 user_id,
                 identities = n,

@@ -13,7 +13,7 @@ use truevault_wire::{ApiError, ApiErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> axum::Router<AppState> {
-    crate::nodes::api::router()
+    crate::vpn::node_api::router()
         .merge(crate::inventory::api::router())
         .merge(crate::billing::webhooks::router())
         .merge(crate::cameras::tunnel::router())

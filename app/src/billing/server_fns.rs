@@ -11,7 +11,7 @@ use crate::error::AppError;
 use super::model::{BillingOverview, InvoiceInfo, JobRow, MailTemplateInfo, Plan};
 #[cfg(feature = "ssr")]
 use {
-    super::{model, repo, service},
+    super::{checkout, model, repo, test_provider},
     crate::{audit, sfn},
 };
 
@@ -109,7 +109,7 @@ fn parse_price(s: &str) -> Result<i64, AppError> {
 #[server(endpoint = "billing/overview")]
 pub async fn my_billing() -> Result<BillingOverview, AppError> {
     let user = sfn::user()?;
-    service::overview(&sfn::state(), &user).await
+    checkout::overview(&sfn::state(), &user).await
 }
 
 /// Starts a checkout and sends the browser to the provider (or answers
@@ -117,25 +117,25 @@ pub async fn my_billing() -> Result<BillingOverview, AppError> {
 #[server(endpoint = "billing/checkout")]
 pub async fn checkout(plan_id: i64, cycle: String, provider: String) -> Result<String, AppError> {
     let user = sfn::user()?;
-    match service::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
-        service::CheckoutStart::Redirect(url) => {
+    match checkout::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
+        checkout::CheckoutStart::Redirect(url) => {
             leptos_axum::redirect(&url);
             Ok(String::new())
         }
-        service::CheckoutStart::Message(m) => Ok(m),
+        checkout::CheckoutStart::Message(m) => Ok(m),
     }
 }
 
 #[server(endpoint = "billing/cancel")]
 pub async fn cancel_subscription() -> Result<String, AppError> {
     let user = sfn::user()?;
-    service::cancel(&sfn::state(), &user, false).await
+    checkout::cancel(&sfn::state(), &user, false).await
 }
 
 #[server(endpoint = "billing/resume")]
 pub async fn resume_subscription() -> Result<String, AppError> {
     let user = sfn::user()?;
-    service::cancel(&sfn::state(), &user, true).await
+    checkout::cancel(&sfn::state(), &user, true).await
 }
 
 #[server(endpoint = "billing/invoice")]
@@ -171,9 +171,9 @@ pub async fn test_checkout(reference: String) -> Result<(String, String), AppErr
 #[server(endpoint = "billing/test_pay")]
 pub async fn test_pay(reference: String, result: String) -> Result<(), AppError> {
     let user = sfn::user()?;
-    let outcome = service::test_pay(&sfn::state(), &user, &reference, &result).await?;
+    let outcome = test_provider::test_pay(&sfn::state(), &user, &reference, &result).await?;
     match outcome {
-        service::Outcome::Applied(_) | service::Outcome::Duplicate => {
+        super::events::Outcome::Applied(_) | super::events::Outcome::Duplicate => {
             leptos_axum::redirect("/billing?checkout=done")
         }
         _ => leptos_axum::redirect("/billing?checkout=declined"),

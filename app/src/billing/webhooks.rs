@@ -11,7 +11,10 @@ use axum::{
 };
 use truevault_payments::{paypal, stripe, PaymentEvent, WebhookError};
 
-use super::service::{self, Outcome};
+use super::{
+    checkout,
+    events::{self, Outcome},
+};
 use crate::{
     api::{self, request_id},
     state::AppState,
@@ -76,7 +79,7 @@ async fn paypal_webhook(
     let Some(webhook_id) = state.config.billing.paypal_webhook_id.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let client = match service::paypal_client(&state) {
+    let client = match checkout::paypal_client(&state) {
         Ok(c) => c,
         Err(_) => return StatusCode::NOT_FOUND.into_response(),
     };
@@ -109,7 +112,7 @@ async fn apply(
             )
         }
     };
-    match service::apply_event(state, provider, &event).await {
+    match events::apply_event(state, provider, &event).await {
         Ok(Outcome::Applied(what)) => {
             Json(serde_json::json!({ "received": true, "outcome": what })).into_response()
         }

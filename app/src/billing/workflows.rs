@@ -3,10 +3,10 @@
 //! renewed) ends as done without acting.
 
 use super::{
+    events::{self, BILLING, DUNNING, EXPIRY},
     model::{format_price, invoice_label},
     repo::{self, SubRow},
-    rules,
-    service::{self, BILLING, DUNNING, EXPIRY},
+    rules, test_provider,
 };
 use crate::{
     jobs::{self, Job, NewJob},
@@ -209,7 +209,7 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
         }
     }
     if sub.provider == "test" {
-        return service::test_renew(state, &sub)
+        return test_provider::test_renew(state, &sub)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string());
@@ -224,7 +224,7 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
             currency: sub.currency.clone(),
             reason: "no renewal payment arrived".into(),
         };
-        return service::apply_event(state, &sub.provider, &event)
+        return events::apply_event(state, &sub.provider, &event)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string());

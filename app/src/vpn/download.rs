@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::service::{self, NewDevice};
+use super::devices::{self, NewDevice};
 use crate::{http::context::RequestContext, state::AppState};
 
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ pub async fn handler(
         region: Some(form.region.trim().to_lowercase()).filter(|r| !r.is_empty()),
         identity_region: None,
     };
-    match service::create_device(&state, &user, input).await {
+    match devices::create_device(&state, &user, input).await {
         Ok(created) => (
             [
                 (

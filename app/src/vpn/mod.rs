@@ -1,16 +1,25 @@
-//! VPN: WireGuard keys, address pools, servers, devices and their configs.
-//! `model` is shared with the browser; `keys`, `ipam`, `selection` and
-//! `wgconfig` are pure rules; `repo` and `service` hold storage and flows.
+//! VPN: WireGuard keys, address pools, servers, devices and their configs,
+//! and the portal side of the node agents (enrollment, the long-polled
+//! desired state, stats). `model` is shared with the browser; `keys`,
+//! `ipam`, `selection` and `wgconfig` are pure rules; `repo` holds storage;
+//! `servers`, `devices` and `nodes` the flows; `node_api` the JSON API nodes
+//! call. The agent itself is the `truevault-node` crate (`app/node`).
 
 pub mod model;
 pub mod server_fns;
 
+#[cfg(feature = "ssr")]
+pub mod devices;
 #[cfg(feature = "ssr")]
 pub mod download;
 #[cfg(feature = "ssr")]
 pub mod ipam;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod keys;
+#[cfg(feature = "ssr")]
+pub mod node_api;
+#[cfg(feature = "ssr")]
+pub mod nodes;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod qr;
 #[cfg(feature = "ssr")]
@@ -18,6 +27,6 @@ pub mod repo;
 #[cfg(feature = "ssr")]
 pub mod selection;
 #[cfg(feature = "ssr")]
-pub mod service;
+pub mod servers;
 #[cfg(feature = "ssr")]
 pub mod wgconfig;

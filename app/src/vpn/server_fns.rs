@@ -11,7 +11,7 @@ use crate::error::AppError;
 use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay, UserUsage};
 #[cfg(feature = "ssr")]
 use {
-    super::{repo, service},
+    super::{devices, repo, servers},
     crate::sfn,
 };
 
@@ -60,14 +60,14 @@ pub async fn create_device(
     sfn::limit("public_key", "Public key", &public_key, 64)?;
     sfn::limit("region", "Region", &region, 32)?;
     let user = sfn::user()?;
-    let input = service::NewDevice {
+    let input = devices::NewDevice {
         name,
         public_key: Some(public_key),
         server_id: optional_id(&server_id)?,
         region: Some(region.trim().to_lowercase()).filter(|r| !r.is_empty()),
         identity_region: None,
     };
-    service::create_device(&sfn::state(), &user, input).await
+    devices::create_device(&sfn::state(), &user, input).await
 }
 
 /// A stable peer in a region: the user exits from the same server and
@@ -84,41 +84,41 @@ pub async fn create_identity(
     if region.is_empty() {
         return Err(AppError::invalid("Pick a region."));
     }
-    let input = service::NewDevice {
+    let input = devices::NewDevice {
         name: format!("Identity {region}"),
         public_key: Some(public_key),
         server_id: None,
         region: None,
         identity_region: Some(region),
     };
-    service::create_device(&sfn::state(), &user, input).await
+    devices::create_device(&sfn::state(), &user, input).await
 }
 
 #[server(endpoint = "devices/rename")]
 pub async fn rename_device(id: i64, name: String) -> Result<(), AppError> {
     sfn::limit("name", "Name", &name, 64)?;
     let user = sfn::user()?;
-    service::rename_device(&sfn::state(), &user, id, &name).await
+    devices::rename_device(&sfn::state(), &user, id, &name).await
 }
 
 #[server(endpoint = "devices/rekey")]
 pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, AppError> {
     sfn::limit("public_key", "Public key", &public_key, 64)?;
     let user = sfn::user()?;
-    service::rekey_device(&sfn::state(), &user, id, Some(public_key)).await
+    devices::rekey_device(&sfn::state(), &user, id, Some(public_key)).await
 }
 
 #[server(endpoint = "devices/delete")]
 pub async fn delete_device(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
-    service::delete_device(&sfn::state(), &user, id).await
+    devices::delete_device(&sfn::state(), &user, id).await
 }
 
 /// (file name, config without the private key)
 #[server(endpoint = "devices/config")]
 pub async fn device_config(id: i64) -> Result<(String, String), AppError> {
     let user = sfn::user()?;
-    service::device_config(&sfn::state(), &user, id).await
+    devices::device_config(&sfn::state(), &user, id).await
 }
 
 /// The last 14 days of one of the user's devices.
@@ -157,8 +157,8 @@ pub async fn admin_create_server(
     dns: String,
 ) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    // Lengths and formats are checked by `service::validated`.
-    let form = service::ServerForm {
+    // Lengths and formats are checked by `servers::validated`.
+    let form = servers::ServerForm {
         name,
         region,
         country,
@@ -172,7 +172,7 @@ pub async fn admin_create_server(
         ipv6_pool,
         dns,
     };
-    let (_, token) = service::create_server(&sfn::state(), &admin, form).await?;
+    let (_, token) = servers::create_server(&sfn::state(), &admin, form).await?;
     Ok(token)
 }
 
@@ -194,8 +194,8 @@ pub async fn admin_update_server(
     dns: String,
 ) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    // Lengths and formats are checked by `service::validated`.
-    let form = service::ServerForm {
+    // Lengths and formats are checked by `servers::validated`.
+    let form = servers::ServerForm {
         name,
         region,
         country,
@@ -209,20 +209,20 @@ pub async fn admin_update_server(
         ipv6_pool,
         dns,
     };
-    service::update_server(&sfn::state(), &admin, id, form).await?;
+    servers::update_server(&sfn::state(), &admin, id, form).await?;
     Ok("Server saved.".into())
 }
 
 #[server(endpoint = "admin/server_status")]
 pub async fn admin_server_status(id: i64, status: String) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    service::set_server_status(&sfn::state(), &admin, id, &status).await
+    servers::set_server_status(&sfn::state(), &admin, id, &status).await
 }
 
 #[server(endpoint = "admin/server_token")]
 pub async fn admin_rotate_node_token(id: i64) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    service::rotate_node_token(&sfn::state(), &admin, id).await
+    servers::rotate_node_token(&sfn::state(), &admin, id).await
 }
 
 /// Traffic per user over the last 14 days.

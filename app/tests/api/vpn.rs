@@ -8,7 +8,7 @@ use serde_json::Value;
 use truevault::{
     accounts::{model::CurrentUser, repo as accounts_repo},
     error::AppError,
-    vpn::{keys, service},
+    vpn::{devices, keys},
 };
 use truevault_wire::node::{DesiredConfig, EnrollResponse};
 
@@ -573,14 +573,14 @@ async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
         let state = app.state.clone();
         let user: CurrentUser = users[n % 50].clone();
         tasks.push(tokio::spawn(async move {
-            let input = service::NewDevice {
+            let input = devices::NewDevice {
                 name: format!("d{n}"),
                 public_key: None,
                 server_id: None,
                 region: None,
                 identity_region: None,
             };
-            service::create_device(&state, &user, input)
+            devices::create_device(&state, &user, input)
                 .await
                 .map(|_| ())
         }));

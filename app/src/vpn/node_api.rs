@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use truevault_wire::node::{EnrollRequest, StatsReport, StatsResponse};
 
-use super::service;
+use super::nodes as service;
 use crate::{
     api::{bearer, client_ip, request_id, ApiRejection},
     audit,

@@ -159,7 +159,10 @@ impl Agent {
             detail: "not enrolled yet: pass --token with the enrollment token from the admin page"
                 .into(),
         })?;
-        let pair = crate::vpn::keys::generate_keypair();
+        let pair = crate::keys::generate_keypair().map_err(|e| AgentError::State {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
         let res = http
             .post(format!(
                 "{}/api/v1/nodes/enroll",
@@ -182,7 +185,7 @@ impl Agent {
             detail: e.to_string(),
         })?;
         let bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
-        crate::secrets::write_private(path, &bytes).map_err(|e| AgentError::State {
+        crate::keys::write_private(path, &bytes).map_err(|e| AgentError::State {
             path: path.display().to_string(),
             detail: e.to_string(),
         })?;
@@ -215,11 +218,9 @@ impl Agent {
             .cfg
             .state_dir
             .join(format!(".{name}.{}", std::process::id()));
-        crate::secrets::write_private(&path, contents.as_bytes()).map_err(|e| {
-            AgentError::State {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            }
+        crate::keys::write_private(&path, contents.as_bytes()).map_err(|e| AgentError::State {
+            path: path.display().to_string(),
+            detail: e.to_string(),
         })?;
         Ok(path)
     }

@@ -1,4 +1,4 @@
-//! Node flows: enrollment, the desired config, stats ingestion.
+//! Node flows (portal side): enrollment, the desired config, stats ingestion.
 
 use sqlx::Row;
 use truevault_wire::node::{
