@@ -36,7 +36,7 @@ pub async fn start_checkout(
     if !providers.iter().any(|p| p == provider) {
         return Err(AppError::invalid("That payment method is not available."));
     }
-    if repo::is_vip(&state.db.pool, user.id).await? {
+    if crate::entitlements::is_vip(&state.db.pool, user.id).await? {
         return Err(AppError::Conflict(
             "Your VIP account needs no payment.".into(),
         ));
@@ -262,7 +262,7 @@ pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<Billing
         current_plan: repo::user_plan_name(&db.pool, user.id)
             .await?
             .unwrap_or_else(|| "Free".into()),
-        is_vip: repo::is_vip(&db.pool, user.id).await?,
+        is_vip: crate::entitlements::is_vip(&db.pool, user.id).await?,
         plans,
         providers: state.config.billing.providers(),
     })

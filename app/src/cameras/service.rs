@@ -14,6 +14,7 @@ use crate::{
     accounts::{model::AccountStatus, tokens},
     audit,
     db::is_unique_violation,
+    entitlements::Entitlements,
     error::{AppError, AppResult},
     inventory::repo as inventory_repo,
     state::AppState,
@@ -39,7 +40,10 @@ pub async fn overview(
     Ok(CamerasPage {
         cameras: repo::list_cameras(&state.db, user_id).await?,
         gateways: repo::list_gateways(&state.db, user_id).await?,
-        camera_limit: repo::camera_limit_now(&state.db, user_id).await?,
+        camera_limit: Entitlements::for_user(&state.db.pool, user_id)
+            .await?
+            .cameras
+            .max(),
         draft,
     })
 }
@@ -107,9 +111,10 @@ pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> Ap
     // cannot pass the limit together.
     let mut tx = state.db.begin_write().await?;
     state.db.lock_row(&mut tx, "users", user_id).await?;
-    if let Some(limit) = repo::camera_limit(&mut tx, user_id).await? {
-        if repo::count_cameras(&mut tx, user_id).await? >= limit {
-            return Err(AppError::CameraLimitExceeded(limit));
+    let cameras = Entitlements::for_user(&mut *tx, user_id).await?.cameras;
+    if let Some(max) = cameras.max() {
+        if !cameras.allows_another(repo::count_cameras(&mut tx, user_id).await?) {
+            return Err(AppError::CameraLimitExceeded(max));
         }
     }
     let id = repo::insert_camera(&mut tx, user_id, &c, sealed.as_deref()).await?;

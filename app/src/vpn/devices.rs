@@ -15,6 +15,7 @@ use crate::{
     accounts::model::CurrentUser,
     audit,
     db::UniqueKey,
+    entitlements::Entitlements,
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -69,12 +70,18 @@ pub async fn create_device(
     let mut tx = state.db.begin_write().await?;
     state.db.lock_row(&mut tx, "users", user.id).await?;
     let identity = input.identity_region.is_some();
-    if let Some(limit) = repo::peer_limit(&mut tx, user.id, identity).await? {
-        if repo::count_user_peers(&mut tx, user.id, identity).await? >= limit {
+    let entitled = Entitlements::for_user(&mut *tx, user.id).await?;
+    let limit = if identity {
+        entitled.identities
+    } else {
+        entitled.devices
+    };
+    if let Some(max) = limit.max() {
+        if !limit.allows_another(repo::count_user_peers(&mut tx, user.id, identity).await?) {
             return Err(if identity {
-                AppError::IdentityLimitExceeded(limit)
+                AppError::IdentityLimitExceeded(max)
             } else {
-                AppError::DeviceLimitExceeded(limit)
+                AppError::DeviceLimitExceeded(max)
             });
         }
     }
