@@ -13,7 +13,7 @@ cargo rustc -p truevault --lib --crate-type cdylib --target wasm32-unknown-unkno
 mkdir -p "$SITE_ROOT/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$SITE_ROOT/pkg" --out-name truevault \
   "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_profile/truevault.wasm"
-cp style/truevault.css "$SITE_ROOT/pkg/truevault.css"
-for f in truevault_bg.wasm truevault.js truevault.css; do gzip -9 -k -f "$SITE_ROOT/pkg/$f"; done
+cp style/truevault.css style/favicon.svg style/icons.svg "$SITE_ROOT/pkg/"
+for f in truevault_bg.wasm truevault.js truevault.css icons.svg; do gzip -9 -k -f "$SITE_ROOT/pkg/$f"; done
 log "building the server (${profile_flag[*]:-debug})"
 cargo build -p truevault --bin truevault --features ssr "${profile_flag[@]}"

@@ -46,13 +46,18 @@ pub struct Config {
     pub camera_linger_ms: u64,
 }
 
-/// Payment providers. With no Stripe or PayPal credentials the built-in
-/// test provider is on, so a fresh install can walk the whole flow.
+/// Payment providers. The built-in test provider sells plans for no money,
+/// so it is opt-in: on by default only for the first-run embedded set-up
+/// (no real provider, `public_url` on loopback http).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BillingConfig {
-    /// Force the test provider on or off; default: on when no real provider is configured.
+    /// Turn the test provider on or off; default: on only when no real
+    /// provider is configured and `public_url` is `http://` on loopback.
     pub test_provider: Option<bool>,
+    /// `test_provider = true` with an `https://` `public_url` is refused at
+    /// start-up (a production install) unless this is also set.
+    pub test_provider_force: bool,
     pub stripe_api_base: String,
     pub stripe_secret_key: Option<SecretString>,
     /// The webhook endpoint's signing secret (`whsec_…`).
@@ -65,12 +70,16 @@ pub struct BillingConfig {
     pub paypal_plans: std::collections::BTreeMap<String, String>,
     /// Tax added to invoices, in basis points (2,100 = 21 %).
     pub tax_rate_bp: i64,
+    /// Computed by [`Config::validate`]: the first-run embedded set-up.
+    #[serde(skip)]
+    test_default: bool,
 }
 
 impl Default for BillingConfig {
     fn default() -> Self {
         Self {
             test_provider: None,
+            test_provider_force: false,
             stripe_api_base: "https://api.stripe.com".into(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -80,6 +89,7 @@ impl Default for BillingConfig {
             paypal_webhook_id: None,
             paypal_plans: Default::default(),
             tax_rate_bp: 0,
+            test_default: false,
         }
     }
 }
@@ -95,9 +105,52 @@ impl BillingConfig {
             && self.paypal_webhook_id.is_some()
     }
 
+    /// Whether the test provider is on, given where users reach the portal.
     pub fn test_enabled(&self) -> bool {
-        self.test_provider
-            .unwrap_or(!self.stripe_enabled() && !self.paypal_enabled())
+        self.test_provider.unwrap_or(self.test_default)
+    }
+
+    /// Refuses a half-configured provider, naming the missing key, and the
+    /// test provider on an https install unless forced.
+    fn validate(&self, public_url: &url::Url) -> Result<(), ConfigError> {
+        let stripe = [
+            (
+                "billing.stripe_secret_key",
+                self.stripe_secret_key.is_some(),
+            ),
+            (
+                "billing.stripe_webhook_secret",
+                self.stripe_webhook_secret.is_some(),
+            ),
+        ];
+        let paypal = [
+            ("billing.paypal_client_id", self.paypal_client_id.is_some()),
+            ("billing.paypal_secret", self.paypal_secret.is_some()),
+            (
+                "billing.paypal_webhook_id",
+                self.paypal_webhook_id.is_some(),
+            ),
+        ];
+        for (name, keys) in [("Stripe", &stripe[..]), ("PayPal", &paypal[..])] {
+            if keys.iter().any(|(_, set)| *set) {
+                if let Some((missing, _)) = keys.iter().find(|(_, set)| !*set) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name} is half-configured: {missing} is missing"
+                    )));
+                }
+            }
+        }
+        if self.test_provider == Some(true)
+            && public_url.scheme() == "https"
+            && !self.test_provider_force
+        {
+            return Err(ConfigError::Invalid(
+                "billing.test_provider sells plans for no money and public_url is https (a \
+                 production install): set billing.test_provider_force = true to allow it"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Providers offered at checkout, in the order shown.
@@ -185,7 +238,7 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("truevault.toml")),
         }
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(Env::prefixed("TRUEVAULT_").split("__"))
             .extract()
             .map_err(Box::new)?;
@@ -193,12 +246,19 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks what types cannot say and derives the defaults that depend on
+    /// other keys. `Application::build` runs it too, for configs built in code.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
         let url = url::Url::parse(&self.public_url)
             .map_err(|e| ConfigError::Invalid(format!("public_url: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ConfigError::Invalid("public_url must be http(s)".into()));
         }
+        self.billing.validate(&url)?;
+        self.billing.test_default = !self.billing.stripe_enabled()
+            && !self.billing.paypal_enabled()
+            && url.scheme() == "http"
+            && is_loopback_host(&url);
         if let Some(db) = &self.database_url {
             if !(db.starts_with("sqlite:")
                 || db.starts_with("postgres:")
@@ -244,5 +304,92 @@ impl Config {
 
     pub fn public_url_trimmed(&self) -> &str {
         self.public_url.trim_end_matches('/')
+    }
+}
+
+/// `localhost` or a loopback address: a URL only this machine can reach.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut Config)) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        f(&mut c);
+        c.validate().map(|_| c)
+    }
+
+    #[test]
+    fn the_test_provider_is_on_only_for_a_loopback_first_run() {
+        assert!(with(|_| {}).expect("default").billing.test_enabled());
+        assert!(with(|c| c.public_url = "http://localhost:3000".into())
+            .expect("localhost")
+            .billing
+            .test_enabled());
+        for url in [
+            "https://vpn.example.com",
+            "http://vpn.example.com",
+            "http://192.0.2.7:3000",
+        ] {
+            let c = with(|c| c.public_url = url.into()).expect("valid");
+            assert!(!c.billing.test_enabled(), "{url}: off unless asked for");
+            assert!(c.billing.providers().is_empty(), "{url}");
+        }
+        let stripe = with(|c| {
+            c.billing.stripe_secret_key = Some(SecretString::new("sk"));
+            c.billing.stripe_webhook_secret = Some(SecretString::new("whsec"));
+        })
+        .expect("stripe");
+        assert_eq!(stripe.billing.providers(), vec!["stripe".to_string()]);
+        let opted = with(|c| {
+            c.public_url = "http://vpn.example.com".into();
+            c.billing.test_provider = Some(true);
+        })
+        .expect("opt-in on http");
+        assert!(opted.billing.test_enabled());
+    }
+
+    #[test]
+    fn https_refuses_the_test_provider_unless_forced() {
+        let err = with(|c| {
+            c.public_url = "https://vpn.example.com".into();
+            c.billing.test_provider = Some(true);
+        })
+        .expect_err("refused");
+        assert!(
+            err.to_string().contains("billing.test_provider_force"),
+            "{err}"
+        );
+        let forced = with(|c| {
+            c.public_url = "https://vpn.example.com".into();
+            c.billing.test_provider = Some(true);
+            c.billing.test_provider_force = true;
+        })
+        .expect("forced");
+        assert!(forced.billing.test_enabled());
+    }
+
+    #[test]
+    fn a_half_configured_provider_names_the_missing_key() {
+        let err = with(|c| c.billing.stripe_secret_key = Some(SecretString::new("sk")))
+            .expect_err("half Stripe");
+        assert!(
+            err.to_string().contains("billing.stripe_webhook_secret"),
+            "{err}"
+        );
+        let err = with(|c| {
+            c.billing.paypal_client_id = Some("id".into());
+            c.billing.paypal_webhook_id = Some("WH".into());
+        })
+        .expect_err("half PayPal");
+        assert!(err.to_string().contains("billing.paypal_secret"), "{err}");
     }
 }

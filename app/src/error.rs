@@ -15,7 +15,7 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::sites::model::LanSubnetError;
+use crate::{mesh::model::MeshError, sites::model::LanSubnetError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "ErrorBody", from = "ErrorBody")]
@@ -70,6 +70,15 @@ pub enum AppError {
     SiteLimitExceeded(i64),
     #[error("No home-site ranges are left. Please contact support.")]
     SitePoolFull,
+    /// Mesh networks' refusals (their codes live with them).
+    #[error("{0}")]
+    Mesh(MeshError),
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    #[error("The request took too long. Please try again.")]
+    RequestTimeout,
     /// The browser could not reach the portal (or the answer did not arrive).
     #[error("The portal could not be reached. Check your connection and try again.")]
     Network,
@@ -103,6 +112,10 @@ impl AppError {
             AppError::SiteSubnetOverlap => "SITE_SUBNET_OVERLAP",
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
+            AppError::Mesh(e) => e.code(),
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::RequestTimeout => "REQUEST_TIMEOUT",
             AppError::Network => "NETWORK",
             AppError::Internal(_) => "INTERNAL",
         }
@@ -129,7 +142,10 @@ impl AppError {
             | AppError::SitePoolFull
             | AppError::NetworkFull => 409,
             AppError::RateLimited => 429,
-            AppError::ServerUnavailable => 503,
+            AppError::ServerUnavailable | AppError::RequestTimeout => 503,
+            AppError::Mesh(e) => e.status(),
+            AppError::PayloadTooLarge => 413,
+            AppError::MethodNotAllowed => 405,
             AppError::Network => 502,
             AppError::Internal(_) => 500,
         }
@@ -177,6 +193,8 @@ struct ErrorBody {
     field: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mesh: Option<MeshError>,
 }
 
 impl From<AppError> for ErrorBody {
@@ -188,11 +206,16 @@ impl From<AppError> for ErrorBody {
             | AppError::SiteLimitExceeded(n) => Some(*n),
             _ => None,
         };
+        let mesh = match &e {
+            AppError::Mesh(m) => Some(m.clone()),
+            _ => None,
+        };
         ErrorBody {
             code: e.code().into(),
             message: e.to_string(),
             field: e.field().map(String::from),
             limit,
+            mesh,
         }
     }
 }
@@ -200,6 +223,9 @@ impl From<AppError> for ErrorBody {
 impl From<ErrorBody> for AppError {
     fn from(b: ErrorBody) -> Self {
         let limit = b.limit.unwrap_or_default();
+        if let Some(m) = b.mesh {
+            return AppError::Mesh(m);
+        }
         match b.code.as_str() {
             "VALIDATION_FAILED" => AppError::Validation {
                 field: b.field,
@@ -224,6 +250,9 @@ impl From<ErrorBody> for AppError {
             "SITE_SUBNET_OVERLAP" => AppError::SiteSubnetOverlap,
             "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
             "SITE_POOL_FULL" => AppError::SitePoolFull,
+            "PAYLOAD_TOO_LARGE" => AppError::PayloadTooLarge,
+            "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
+            "REQUEST_TIMEOUT" => AppError::RequestTimeout,
             "NETWORK" => AppError::Network,
             other => LanSubnetError::from_code(other)
                 .map(AppError::SiteSubnet)
@@ -333,6 +362,12 @@ mod ssr {
             tracing::error!(error = %e, "database error");
             AppError::Internal("database".into())
         }
+    }
+}
+
+impl From<MeshError> for AppError {
+    fn from(e: MeshError) -> Self {
+        AppError::Mesh(e)
     }
 }
 

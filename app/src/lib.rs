@@ -11,6 +11,8 @@ pub mod billing;
 pub mod cameras;
 pub mod error;
 pub mod inventory;
+pub mod mesh;
+pub mod overview;
 pub mod sites;
 pub mod themes;
 pub mod ui;

@@ -31,11 +31,16 @@ use crate::{
     ui::{shell, App},
 };
 
+/// How long requests still running after SIGTERM may take to finish.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Largest request body accepted anywhere (forms, server functions, API).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migrations: {0}")]
@@ -63,6 +68,7 @@ impl Application {
     /// With `listen` on port 0 (tests), the OS picks a port and
     /// `public_url` becomes `http://127.0.0.1:{port}`.
     pub async fn build(mut config: Config) -> Result<Self, StartupError> {
+        config.validate()?;
         let db = Db::connect(&config.database_url(), config.db_max_connections).await?;
         db.migrate().await?;
         let keys = Keys::load_or_generate(
@@ -83,7 +89,8 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
-        if config.listen.port() == 0 {
+        // Port 0 (tests): the default URL follows the port picked; an explicit one stays.
+        if config.listen.port() == 0 && config.public_url == Config::default().public_url {
             if let Ok(addr) = listener.local_addr() {
                 config.public_url = format!("http://{addr}");
             }
@@ -109,6 +116,7 @@ impl Application {
             clock: Default::default(),
             jobs_changed: Default::default(),
             payments,
+            stopping: Default::default(),
         };
         let router = router(state.clone());
         Ok(Self {
@@ -138,14 +146,31 @@ impl Application {
                 tracing::trace!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(
+        let stopping = self.state.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Held long-polls answer now; graceful shutdown then only waits
+            // for requests that are really working.
+            stopping.begin();
+        };
+        let serve = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartupError::Serve)
+        .with_graceful_shutdown(shutdown);
+        let stopping = self.state.stopping.clone();
+        tokio::select! {
+            res = serve => res.map_err(StartupError::Serve),
+            // A request that ignores the signal does not hold the process.
+            _ = async {
+                stopping.wait().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -153,6 +178,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let pkg_dir = Path::new(&*state.leptos_options.site_root).join("pkg");
     let ctx_state = state.clone();
+    let error_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let error_options = state.leptos_options.clone();
 
@@ -183,7 +209,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(move || {}, move |_| shell(error_options.clone())))
+        >(
+            // The 404 page gets the same context as every other page, so its
+            // scripts carry the nonce its CSP header names.
+            move || provide_request_context(&error_state),
+            move |_| shell(error_options.clone()),
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::context::middleware,
@@ -197,9 +228,15 @@ pub fn router(state: AppState) -> Router {
             http::security::csrf,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Without a Content-Length the limit above trips mid-read, which
+        // server functions report as a 500: read such bodies here first.
+        .layer(middleware::from_fn(http::body::limit_unsized))
         // The agent API sets its own (larger) body limits per route.
-        .merge(crate::api::router())
-        .layer(middleware::from_fn(http::security::baseline_headers))
+        .merge(crate::api::router(state.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::security::baseline_headers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::metrics::middleware,

@@ -32,6 +32,8 @@ pub struct AppState {
     pub payments: Arc<crate::billing::checkout::PaymentClients>,
     /// Live view: camera fan-out and the connected gateways.
     pub cameras: crate::cameras::relay::CameraRelay,
+    /// Set when shutdown begins: held requests answer at once.
+    pub stopping: crate::http::stopping::Stopping,
 }
 
 impl FromRef<AppState> for LeptosOptions {

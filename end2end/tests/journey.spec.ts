@@ -2,9 +2,9 @@
 // register → mailed verification → sign in → TOTP on → sign out → sign in
 // with a code → admin changes a theme colour → password reset by mail.
 import { test, expect } from '@playwright/test';
-import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { expectHydrated, linkFromMail, nowStep, shot, totp } from './support';
+import { expectHydrated, linkFromMail, nowStep, shot, totp, x25519Public } from './support';
 
 const email = `e2e-${Date.now()}@example.com`;
 const password = 'a long enough passphrase';
@@ -132,13 +132,6 @@ test('an admin changes a theme colour and the page follows', async ({ page }) =>
   await expect(page.locator('[data-testid=theme-save-result] .notice.success')).toContainText('Saved');
 });
 
-/** The x25519 public key of a base64 private key, computed by Node itself. */
-function x25519Public(privateB64: string): string {
-  const der = Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), Buffer.from(privateB64, 'base64')]);
-  const spki = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
-  return Buffer.from(spki.subarray(spki.length - 32)).toString('base64');
-}
-
 test('admin adds a server; the user adds a device with a key made in the browser', async ({ page, request }) => {
   await signIn(page, adminEmail, adminPassword);
   await expect(page).toHaveURL(/\/dashboard$/);
@@ -149,7 +142,7 @@ test('admin adds a server; the user adds a device with a key made in the browser
   await page.fill('input[name=ipv4_pool]', '10.77.0.0/16');
   await page.click('button:has-text("Add server")');
   const tokenText = await page.getByTestId('node-token').locator('pre').innerText();
-  const token = /--token (\S+)/.exec(tokenText)![1];
+  const token = /--token=(\S+)/.exec(tokenText)![1];
   // A node enrolls with the one-time token (its key pair is its own).
   const enrolled = await request.post('/api/v1/nodes/enroll', {
     headers: { Authorization: `Bearer ${token}` },
@@ -178,7 +171,7 @@ test('admin adds a server; the user adds a device with a key made in the browser
   expect(config).toMatch(/Address = 10\.77\.0\.\d+\/32/);
   await expect(page.getByTestId('config-qr').locator('svg')).toBeVisible();
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-config').click()]);
-  expect(download.suggestedFilename()).toBe('truevault-eve-s-laptop.conf');
+  expect(download.suggestedFilename()).toBe('tv-eves-laptop.conf');
   expect(readFileSync(await download.path(), 'utf8').trim()).toBe(config.trim());
   await expect(page.locator(`tr[data-device="Eve's laptop"]`)).toContainText('10.77.0.');
   await shot(page, 'devices');

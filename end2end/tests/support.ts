@@ -1,6 +1,6 @@
 // Helpers for the journeys: reading mail from the loopback SMTP server's
 // maildir and computing RFC 6238 codes like an authenticator app.
-import { createHmac } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, Page } from '@playwright/test';
@@ -73,4 +73,11 @@ export async function expectHydrated(page: Page, toggle: string, input: string) 
 
 export async function shot(page: Page, name: string) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** The x25519 public key of a base64 private key, computed by Node itself. */
+export function x25519Public(privateB64: string): string {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), Buffer.from(privateB64, 'base64')]);
+  const spki = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  return Buffer.from(spki.subarray(spki.length - 32)).toString('base64');
 }

@@ -219,18 +219,20 @@ pub fn device_type(f: &Facts) -> DeviceType {
     DeviceType::Unknown
 }
 
-pub fn icon(t: DeviceType) -> &'static str {
+/// The type as a word for the table (emoji are two columns wide in most
+/// terminals and missing in others, so the table prints words).
+pub fn type_word(t: DeviceType) -> &'static str {
     match t {
-        DeviceType::Camera => "📷",
-        DeviceType::Printer => "🖨",
-        DeviceType::Tv => "📺",
-        DeviceType::Phone => "📱",
-        DeviceType::Computer => "💻",
-        DeviceType::Router => "📶",
-        DeviceType::Speaker => "🔊",
-        DeviceType::Nas => "🗄",
-        DeviceType::Iot => "💡",
-        DeviceType::Unknown => "❔",
+        DeviceType::Camera => "camera",
+        DeviceType::Printer => "printer",
+        DeviceType::Tv => "TV",
+        DeviceType::Phone => "phone",
+        DeviceType::Computer => "computer",
+        DeviceType::Router => "router",
+        DeviceType::Speaker => "speaker",
+        DeviceType::Nas => "NAS",
+        DeviceType::Iot => "smart home",
+        DeviceType::Unknown => "unknown",
     }
 }
 
@@ -312,7 +314,7 @@ mod tests {
         f.is_gateway = true;
         assert_eq!(device_type(&f), DeviceType::Router);
         for t in DeviceType::ALL {
-            assert!(!icon(t).is_empty());
+            assert!(!type_word(t).is_empty());
         }
     }
 }

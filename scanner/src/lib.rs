@@ -17,6 +17,7 @@ pub mod oui;
 pub mod ports;
 pub mod scan;
 pub mod sync;
+pub mod table;
 pub mod txt;
 pub mod wsd;
 

@@ -13,7 +13,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
 use truevault_scanner::arp::ArpConfig;
-use truevault_scanner::classify::icon;
 use truevault_scanner::error::{exit, ScanError};
 use truevault_scanner::onvif::Credentials;
 use truevault_scanner::ports::PortConfig;
@@ -248,6 +247,7 @@ fn progress(hidden: bool) -> ProgressBar {
         ProgressDrawTarget::stderr()
     };
     let bar = ProgressBar::with_draw_target(Some(0), target);
+    bar.set_message("finding the network");
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} {msg:28} [{bar:30}] {pos}/{len} {elapsed}")
     {
@@ -266,57 +266,7 @@ async fn scan_once(args: &ScanArgs, no_progress: bool) -> anyhow::Result<ScanRep
 }
 
 fn print_table(r: &ScanReport) {
-    println!(
-        "{} hosts on {} ({}, {:?}, {} ms)",
-        r.hosts.len(),
-        r.network,
-        r.interface,
-        r.method,
-        r.timings.total_ms
-    );
-    println!(
-        "{:<15} {:<17} {:<24} {:<11} {:<24} {:<24} SERVICES",
-        "IP", "MAC", "VENDOR", "TYPE", "NAME / MODEL", "PORTS"
-    );
-    for h in &r.hosts {
-        let vendor = match (&h.vendor, h.randomized_mac) {
-            (_, true) => "(randomised MAC)".to_string(),
-            (Some(v), _) => v.clone(),
-            (None, _) => "-".to_string(),
-        };
-        let name = [h.hostname.as_deref(), h.model.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" / ");
-        let ports = h
-            .open_ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let svcs = h
-            .services
-            .iter()
-            .map(|s| s.kind.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
-        println!(
-            "{:<15} {:<17} {:<24} {} {:<9} {:<24} {:<24} {}",
-            h.ip,
-            h.mac,
-            cut(&vendor, 24),
-            icon(h.device_type),
-            h.device_type.as_str(),
-            cut(if name.is_empty() { "-" } else { &name }, 24),
-            cut(if ports.is_empty() { "-" } else { &ports }, 24),
-            svcs
-        );
-        if let Some(url) = &h.stream_url {
-            println!("{:<15} camera stream: {url}", "");
-        }
-    }
+    print!("{}", truevault_scanner::table::render(r));
 }
 
 async fn sync_once(args: &ScanArgs, client: &SyncClient, no_progress: bool) -> anyhow::Result<()> {

@@ -55,7 +55,7 @@ impl OuiTable {
                     format!("line {}: bad name length", n + 1),
                 ));
             }
-            entries.push((prefix, name.into()));
+            entries.push((prefix, display_name(name).into()));
         }
         entries.sort_by_key(|e| e.0);
         entries.dedup_by_key(|e| e.0);
@@ -99,6 +99,41 @@ pub fn table() -> &'static OuiTable {
     &TABLE
 }
 
+/// The registry shouts some names ("TP-LINK", "XIAOMI COMMUNICATIONS"):
+/// an all-capitals name is written as people write it ("TP-Link",
+/// "Xiaomi Communications"); short parts stay as they are (HP, LG, IBM,
+/// TP), and names with any small letter are left alone ("ASUSTek").
+pub fn display_name(raw: &str) -> String {
+    if raw.chars().any(char::is_lowercase) {
+        return raw.to_string();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+        if letters > 3 && word.chars().all(|c| c.is_alphabetic()) {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                out.push(first);
+                out.extend(chars.flat_map(char::to_lowercase));
+            }
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in raw.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 pub fn vendor(mac: &Mac) -> Option<&'static str> {
     table().vendor(mac)
 }
@@ -121,6 +156,22 @@ mod tests {
         );
         assert_eq!(v("da:27:eb:00:00:01"), None, "randomised");
         assert_eq!(v("01:00:5e:00:00:01"), None, "multicast");
+    }
+
+    #[test]
+    fn shouted_names_read_as_people_write_them() {
+        assert_eq!(display_name("TP-LINK"), "TP-Link");
+        assert_eq!(display_name("XIAOMI"), "Xiaomi");
+        assert_eq!(
+            display_name("SAMSUNG ELECTRO-MECHANICS"),
+            "Samsung Electro-Mechanics"
+        );
+        assert_eq!(display_name("HP"), "HP");
+        assert_eq!(display_name("H3C"), "H3C");
+        assert_eq!(display_name("ASUSTek Computer"), "ASUSTek Computer");
+        let t = OuiTable::parse(RAW).expect("shipped table");
+        let v = |s: &str| t.vendor(&Mac::parse(s).expect("mac")).map(str::to_string);
+        assert_eq!(v("00:0a:eb:00:00:01").as_deref(), Some("TP-Link"));
     }
 
     #[test]

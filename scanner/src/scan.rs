@@ -62,6 +62,24 @@ pub enum Method {
     NeighbourTable,
 }
 
+impl Method {
+    /// How the hosts were found, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Method::Arp => "ARP sweep",
+            Method::NeighbourTable => "TCP probes and the neighbour table (no raw socket)",
+        }
+    }
+}
+
+/// Starts a phase of the scan on the progress bar: its own label, count and
+/// total (a phase never shows the previous one's numbers).
+pub fn phase(bar: &ProgressBar, label: &'static str, total: u64) {
+    bar.set_length(total);
+    bar.set_position(0);
+    bar.set_message(label);
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
     pub arp_ms: u64,
@@ -119,8 +137,7 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
         })
     });
 
-    bar.set_length(sweep.len() as u64);
-    bar.set_message("ARP sweep");
+    phase(bar, "ARP sweep", sweep.len() as u64);
     let arp_started = Instant::now();
     let arp_result = {
         let (t, s, cfg, bar) = (target.clone(), sweep.clone(), opts.arp.clone(), bar.clone());
@@ -135,7 +152,7 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
                 "ARP sweep needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which truevault-scanner)); \
                  falling back to TCP probes and the kernel neighbour table, which can miss quiet hosts"
             );
-            bar.set_message("TCP probes (no raw socket)");
+            phase(bar, "TCP probes (no raw socket)", 0);
             (
                 fallback(&target, &sweep, opts, bar).await?,
                 Method::NeighbourTable,
@@ -145,7 +162,10 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
     };
     let arp_ms = ms(arp_started.elapsed());
 
-    bar.set_message("mDNS, WS-Discovery");
+    // Counted in listeners finished: they run for their window whatever we do.
+    let (has_mdns, has_wsd) = (mdns_task.is_some(), wsd_task.is_some());
+    let listeners = u64::from(has_mdns) + u64::from(has_wsd);
+    phase(bar, "mDNS, WS-Discovery", listeners);
     let (mdns_found, mdns_ms) = match mdns_task {
         Some(t) => match t.await {
             Ok((Ok(v), d)) => (v, ms(d)),
@@ -160,6 +180,9 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
         },
         None => (Vec::new(), 0),
     };
+    if has_mdns {
+        bar.inc(1);
+    }
     let (wsd_found, wsd_ms) = match wsd_task {
         Some(t) => match t.await {
             Ok((Ok(v), d)) => (v, ms(d)),
@@ -174,6 +197,9 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
         },
         None => (Vec::new(), 0),
     };
+    if has_wsd {
+        bar.inc(1);
+    }
 
     // Hosts that only spoke multicast: their MAC is in the neighbour table
     // once we've talked to them, which the port probes below do anyway;
@@ -190,9 +216,12 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
     let mut probe_ips: Vec<Ipv4Addr> = found.keys().copied().chain(extra.iter().copied()).collect();
     probe_ips.sort_unstable();
     probe_ips.dedup();
-    bar.set_message("port probes");
-    bar.set_position(0);
-    bar.set_length((probe_ips.len() * opts.ports.ports.len()) as u64);
+    let probes = if opts.probe_ports {
+        probe_ips.len() * opts.ports.ports.len()
+    } else {
+        0
+    };
+    phase(bar, "port probes", probes as u64);
     let ports_started = Instant::now();
     let port_results = {
         let bar = bar.clone();
@@ -218,10 +247,15 @@ pub async fn run(opts: &ScanOptions, bar: &ProgressBar) -> Result<ScanReport> {
         }
     }
 
-    bar.set_message("ONVIF");
+    let asked = if opts.camera.is_some() {
+        wsd_found.len()
+    } else {
+        0
+    };
+    phase(bar, "ONVIF camera details", asked as u64);
     let onvif_started = Instant::now();
     let details = match &opts.camera {
-        Some(creds) => camera_details(&wsd_found, creds).await,
+        Some(creds) => camera_details(&wsd_found, creds, bar).await,
         None => HashMap::new(),
     };
     let onvif_ms = ms(onvif_started.elapsed());
@@ -263,8 +297,11 @@ async fn fallback(
         concurrency: opts.ports.concurrency.max(64),
         timeout: Duration::from_millis(300),
     };
-    bar.set_position(0);
-    bar.set_length((sweep.len() * cfg.ports.len()) as u64);
+    phase(
+        bar,
+        "TCP probes (no raw socket)",
+        (sweep.len() * cfg.ports.len()) as u64,
+    );
     let b = bar.clone();
     ports::probe(sweep, &cfg, Arc::new(move || b.inc(1))).await;
     let text = std::fs::read_to_string("/proc/net/arp")
@@ -278,6 +315,7 @@ async fn fallback(
 async fn camera_details(
     found: &[WsdDevice],
     creds: &Credentials,
+    bar: &ProgressBar,
 ) -> HashMap<Ipv4Addr, CameraDetails> {
     let mut set = tokio::task::JoinSet::new();
     for d in found {
@@ -304,6 +342,7 @@ async fn camera_details(
     }
     let mut out = HashMap::new();
     while let Some(r) = set.join_next().await {
+        bar.inc(1);
         match r {
             Ok((ip, Ok(mut d))) => {
                 d.stream_url = d.stream_url.map(|u| fix_stream_host(&u, ip));
@@ -450,5 +489,16 @@ mod tests {
             "rtsp://10.0.0.9/live"
         );
         assert_eq!(fix_stream_host("not a url", ip), "not a url");
+    }
+
+    #[test]
+    fn each_phase_shows_its_own_count() {
+        let bar = ProgressBar::hidden();
+        phase(&bar, "ARP sweep", 253);
+        bar.set_position(253);
+        phase(&bar, "port probes", 216);
+        assert_eq!((bar.position(), bar.length()), (0, Some(216)));
+        assert_eq!(bar.message(), "port probes");
+        assert_eq!(Method::Arp.describe(), "ARP sweep");
     }
 }

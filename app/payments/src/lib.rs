@@ -72,6 +72,8 @@ pub enum PaymentEvent {
         checkout_ref: String,
         provider_session_id: String,
         provider_subscription_id: Option<String>,
+        /// The provider's plan the subscription is on (PayPal `P-…`), when the event says.
+        provider_plan_id: Option<String>,
         amount_cents: i64,
         currency: String,
     },

@@ -508,6 +508,7 @@ pub fn parse_event(body: &[u8]) -> Result<PaymentEvent, WebhookError> {
                 checkout_ref,
                 provider_session_id: id.clone(),
                 provider_subscription_id: Some(id),
+                provider_plan_id: r.get("plan_id").and_then(Value::as_str).map(str::to_string),
                 amount_cents,
                 currency,
             }

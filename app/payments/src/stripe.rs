@@ -490,6 +490,7 @@ pub fn parse_event(body: &[u8]) -> Result<PaymentEvent, WebhookError> {
                 checkout_ref,
                 provider_session_id: s.id,
                 provider_subscription_id: s.subscription.map(Expandable::into_id),
+                provider_plan_id: None,
                 amount_cents: non_negative(s.amount_total, "amount_total")?,
                 currency,
             }

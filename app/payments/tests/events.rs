@@ -38,6 +38,7 @@ fn stripe_checkout_session_completed() {
             checkout_ref: "chk_01HZX3TESTREF".into(),
             provider_session_id: "cs_test_a1B2c3D4e5F6g7H8i9J0".into(),
             provider_subscription_id: Some("sub_TestSubscription01".into()),
+            provider_plan_id: None,
             amount_cents: 999,
             currency: "USD".into(),
         }
@@ -267,6 +268,7 @@ fn paypal_subscription_activated() {
             checkout_ref: "chk_01HZX3PAYPALREF".into(),
             provider_session_id: "I-TESTSUB0000001".into(),
             provider_subscription_id: Some("I-TESTSUB0000001".into()),
+            provider_plan_id: Some("P-TESTPLAN0000000001".into()),
             amount_cents: 999,
             currency: "USD".into(),
         }

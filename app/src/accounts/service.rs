@@ -128,26 +128,84 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
             "",
         )
         .await;
-        let mail = Mail::Welcome(mail::templates::Welcome {
-            first_name: user.first_name.clone(),
-            dashboard: link(state, "/dashboard"),
-            support: support(state),
-        });
-        state.mailer.send(&user.email, mail).await;
-        // A missing server must not block sign-up; identities can be added later.
-        match crate::vpn::devices::create_default_identities(state, &user.current()).await {
-            Ok(n) => tracing::info!(
-                user_id,
-                identities = n,
-                "default regional identities created"
-            ),
-            Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
-        }
-        if let Err(e) = crate::billing::workflows::schedule_signup(state, user_id).await {
-            tracing::warn!(user_id, error = %e, "could not schedule the onboarding mails");
-        }
+        welcome(state, &user).await;
     }
     Ok(())
+}
+
+/// What follows a verified address: the welcome mail, default identities,
+/// the onboarding mails.
+async fn welcome(state: &AppState, user: &repo::UserRecord) {
+    let user_id = user.id;
+    let mail = Mail::Welcome(mail::templates::Welcome {
+        first_name: user.first_name.clone(),
+        dashboard: link(state, "/dashboard"),
+        support: support(state),
+    });
+    state.mailer.send(&user.email, mail).await;
+    // A missing server must not block sign-up; identities can be added later.
+    match crate::vpn::devices::create_default_identities(state, &user.current()).await {
+        Ok(n) => tracing::info!(
+            user_id,
+            identities = n,
+            "default regional identities created"
+        ),
+        Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
+    }
+    if let Err(e) = crate::billing::workflows::schedule_signup(state, user_id).await {
+        tracing::warn!(user_id, error = %e, "could not schedule the onboarding mails");
+    }
+}
+
+/// Signs up an address already proven by a mailed single-use code (a mesh
+/// invite): the account starts active and verified, and signed in.
+/// Returns the user and the new session token.
+pub async fn register_verified(
+    state: &AppState,
+    email: &str,
+    pass: &str,
+    first_name: &str,
+    client: &ClientInfo,
+) -> AppResult<(CurrentUser, String)> {
+    let email = normalize_email(email).map_err(AppError::invalid)?;
+    let first_name = normalize_name(first_name).map_err(AppError::invalid)?;
+    password::check_policy(pass, &email)?;
+    let hash = password::hash(pass)?;
+    let user_id = repo::insert_user(
+        &state.db,
+        &email,
+        &first_name,
+        &hash,
+        AccountStatus::Active,
+        Role::User,
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AppError::Conflict(
+                "An account with this address exists already: sign in, then open the link again."
+                    .into(),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    repo::mark_verified(&state.db, user_id).await?;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "account.register_invited",
+        &email,
+        &client.ip,
+        "",
+    )
+    .await;
+    let user = repo::find_by_id(&state.db, user_id)
+        .await?
+        .ok_or_else(|| AppError::internal("new user vanished"))?;
+    welcome(state, &user).await;
+    let session = start_session(state, user_id, client).await?;
+    Ok((user.current(), session))
 }
 
 fn throttle_key(email: &str) -> String {

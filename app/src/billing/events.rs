@@ -71,23 +71,21 @@ pub async fn apply_event(
         PaymentEvent::CheckoutCompleted {
             checkout_ref,
             provider_subscription_id,
+            provider_plan_id,
             amount_cents,
             currency,
             created,
             ..
         } => {
-            checkout_completed(
-                state,
-                &mut tx,
-                provider,
-                checkout_ref,
-                provider_subscription_id.as_deref(),
-                *amount_cents,
+            let completion = Completion {
+                reference: checkout_ref,
+                provider_subscription_id: provider_subscription_id.as_deref(),
+                provider_plan_id: provider_plan_id.as_deref(),
+                amount: *amount_cents,
                 currency,
-                *created,
-                now,
-            )
-            .await?
+                created: *created,
+            };
+            checkout_completed(state, &mut tx, provider, completion, now).await?
         }
         PaymentEvent::PaymentSucceeded {
             provider_subscription_id,
@@ -188,19 +186,25 @@ pub async fn apply_event(
     Ok(outcome)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A provider says a checkout of ours was paid (or, for PayPal, that the
+/// subscription we created for it was approved).
+struct Completion<'a> {
+    reference: &'a str,
+    provider_subscription_id: Option<&'a str>,
+    provider_plan_id: Option<&'a str>,
+    amount: i64,
+    currency: &'a str,
+    created: i64,
+}
+
 async fn checkout_completed(
     state: &AppState,
     tx: &mut Tx,
     provider: &str,
-    reference: &str,
-    provider_subscription_id: Option<&str>,
-    amount: i64,
-    currency: &str,
-    created: i64,
+    c: Completion<'_>,
     now: i64,
 ) -> AppResult<Outcome> {
-    let Some(checkout) = repo::checkout_by_reference(&mut **tx, reference).await? else {
+    let Some(checkout) = repo::checkout_by_reference(&mut **tx, c.reference).await? else {
         return Ok(Outcome::Rejected("unknown checkout".into()));
     };
     if checkout.provider != provider {
@@ -208,22 +212,77 @@ async fn checkout_completed(
             "checkout belongs to another provider".into(),
         ));
     }
-    if checkout.status != "open" {
-        return Ok(Outcome::Applied("already completed"));
+    match checkout.status.as_str() {
+        "open" => {}
+        "completed" => return Ok(Outcome::Applied("already completed")),
+        other => return Ok(Outcome::Rejected(format!("checkout is {other}"))),
     }
-    // PayPal may announce an activation before it reports the charge; the
-    // charge then arrives as its own payment event and is checked there.
-    let charge_known = !(provider == "paypal" && amount == 0 && currency.is_empty());
-    // Never trust the provider's amount: it must be what we asked for.
-    if charge_known
-        && (amount != checkout.amount_cents || !currency.eq_ignore_ascii_case(&checkout.currency))
-    {
-        repo::finish_checkout(tx, checkout.id, "failed", now).await?;
+    if provider == "paypal" {
+        // Anyone can create a PayPal subscription carrying our reference as
+        // its custom_id: only the one we created, on the plan we asked for, counts.
+        if checkout.provider_session_id.as_deref() != c.provider_subscription_id {
+            return Ok(Outcome::Rejected(
+                "subscription id differs from the checkout's".into(),
+            ));
+        }
+        if c.provider_plan_id.is_none()
+            || c.provider_plan_id != paypal_plan(state, tx, &checkout).await?.as_deref()
+        {
+            return Ok(Outcome::Rejected("plan differs from the checkout's".into()));
+        }
+        if c.amount == 0 && c.currency.is_empty() {
+            // Approved but not yet charged: the plan waits for the payment
+            // event of this subscription (see `payment_succeeded`).
+            return Ok(Outcome::Applied("awaiting_payment"));
+        }
+    }
+    // Never trust the provider's amount: it must be what we asked for. The
+    // checkout stays open: the rejection is in the audit log for an
+    // operator, and a correct later event still activates.
+    if c.amount != checkout.amount_cents || !c.currency.eq_ignore_ascii_case(&checkout.currency) {
         return Ok(Outcome::Rejected(format!(
-            "amount {amount} {currency} differs from the checkout's {} {}",
-            checkout.amount_cents, checkout.currency
+            "amount {} {} differs from the checkout's {} {}",
+            c.amount, c.currency, checkout.amount_cents, checkout.currency
         )));
     }
+    let psid = c
+        .provider_subscription_id
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{provider}_{}", c.reference));
+    let payment_id = format!("checkout_{}", c.reference);
+    activate(state, tx, &checkout, &psid, &payment_id, c.created, now).await
+}
+
+/// The PayPal plan (`P-…`) configured for a checkout's plan and cycle.
+async fn paypal_plan(
+    state: &AppState,
+    tx: &mut Tx,
+    checkout: &repo::CheckoutRow,
+) -> AppResult<Option<String>> {
+    let slug = repo::find_plan(&mut **tx, checkout.plan_id)
+        .await?
+        .map(|p| p.0)
+        .unwrap_or_default();
+    Ok(state
+        .config
+        .billing
+        .paypal_plans
+        .get(&format!("{slug}_{}", checkout.cycle))
+        .cloned())
+}
+
+/// Starts the subscription a checkout paid for: its charge (already checked
+/// against the checkout) is this period's invoice and receipt.
+async fn activate(
+    state: &AppState,
+    tx: &mut Tx,
+    checkout: &repo::CheckoutRow,
+    psid: &str,
+    payment_id: &str,
+    created: i64,
+    now: i64,
+) -> AppResult<Outcome> {
+    let amount = checkout.amount_cents;
     let cycle = Cycle::parse(&checkout.cycle).unwrap_or(Cycle::Monthly);
     let Some((_, plan_name, monthly, yearly, plan_currency, _)) =
         repo::find_plan(&mut **tx, checkout.plan_id).await?
@@ -231,16 +290,13 @@ async fn checkout_completed(
         return Ok(Outcome::Rejected("plan no longer exists".into()));
     };
     let end = rules::period_end(now, cycle);
-    let psid = provider_subscription_id
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{provider}_{reference}"));
     let sub_id = repo::activate_subscription(
         tx,
         checkout.user_id,
         checkout.plan_id,
         cycle.as_str(),
-        provider,
-        &psid,
+        &checkout.provider,
+        psid,
         price_for(monthly, yearly, cycle),
         &plan_currency,
         now,
@@ -250,50 +306,45 @@ async fn checkout_completed(
     .await?;
     repo::finish_checkout(tx, checkout.id, "completed", now).await?;
     repo::set_user_plan(tx, checkout.user_id, checkout.plan_id).await?;
-    if charge_known {
-        // The checkout's charge is this period's payment: invoice and receipt now.
-        let tax = rules::tax(amount, state.config.billing.tax_rate_bp);
-        let (invoice_id, _) = repo::insert_invoice(
-            tx,
-            checkout.user_id,
-            sub_id,
-            &format!("TrueVault {plan_name} ({})", cycle.as_str()),
-            amount,
-            tax,
-            &checkout.currency,
-            "paid",
-            now,
-            Some(now),
-            now,
-        )
-        .await?;
-        repo::insert_payment(
-            tx,
-            checkout.user_id,
-            sub_id,
-            Some(invoice_id),
-            provider,
-            &format!("checkout_{reference}"),
-            amount,
-            &checkout.currency,
-            "completed",
-            now,
-        )
-        .await?;
-    }
+    let tax = rules::tax(amount, state.config.billing.tax_rate_bp);
+    let (invoice_id, _) = repo::insert_invoice(
+        tx,
+        checkout.user_id,
+        sub_id,
+        &format!("TrueVault {plan_name} ({})", cycle.as_str()),
+        amount,
+        tax,
+        &checkout.currency,
+        "paid",
+        now,
+        Some(now),
+        now,
+    )
+    .await?;
+    repo::insert_payment(
+        tx,
+        checkout.user_id,
+        sub_id,
+        Some(invoice_id),
+        &checkout.provider,
+        payment_id,
+        amount,
+        &checkout.currency,
+        "completed",
+        now,
+    )
+    .await?;
     jobs::cancel_pending_in(tx, sub_id, DUNNING, now).await?;
     schedule_expiry(tx, sub_id, checkout.user_id, end, now).await?;
-    if charge_known {
-        schedule(
-            tx,
-            sub_id,
-            checkout.user_id,
-            BILLING,
-            vec![("receipt".into(), now)],
-            now,
-        )
-        .await?;
-    }
+    schedule(
+        tx,
+        sub_id,
+        checkout.user_id,
+        BILLING,
+        vec![("receipt".into(), now)],
+        now,
+    )
+    .await?;
     tracing::info!(user_id = checkout.user_id, "subscription activated");
     Ok(Outcome::Applied("subscription_active"))
 }
@@ -356,6 +407,29 @@ async fn payment_succeeded(
     now: i64,
 ) -> AppResult<Outcome> {
     let Some(sub) = repo::subscription_by_provider_id(tx, provider_subscription_id).await? else {
+        // The first charge of a subscription we created (PayPal reports it
+        // apart from the approval) is what activates its checkout.
+        if let Some(checkout) =
+            repo::open_checkout_by_session(&mut **tx, provider, provider_subscription_id).await?
+        {
+            if amount != checkout.amount_cents || !currency.eq_ignore_ascii_case(&checkout.currency)
+            {
+                return Ok(Outcome::Rejected(format!(
+                    "amount {amount} {currency} differs from the checkout's {} {}",
+                    checkout.amount_cents, checkout.currency
+                )));
+            }
+            return activate(
+                state,
+                tx,
+                &checkout,
+                provider_subscription_id,
+                provider_payment_id,
+                created,
+                now,
+            )
+            .await;
+        }
         // The checkout event has not arrived yet: ask the provider to retry.
         return Ok(Outcome::RetryLater("unknown subscription".into()));
     };

@@ -353,6 +353,9 @@ pub struct CheckoutRow {
     pub amount_cents: i64,
     pub currency: String,
     pub status: String,
+    pub reference: String,
+    /// What the provider calls this checkout (Stripe `cs_…`, PayPal's subscription `I-…`).
+    pub provider_session_id: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -392,29 +395,51 @@ pub async fn set_checkout_session(db: &Db, id: i64, session: &str) -> Result<(),
         .map(|_| ())
 }
 
+const CHECKOUT_COLUMNS: &str =
+    "id, user_id, plan_id, cycle, provider, amount_cents, currency, status, reference, provider_session_id";
+
+fn checkout_row(r: &sqlx::any::AnyRow) -> Result<CheckoutRow, sqlx::Error> {
+    Ok(CheckoutRow {
+        id: r.try_get(0)?,
+        user_id: r.try_get(1)?,
+        plan_id: r.try_get(2)?,
+        cycle: r.try_get(3)?,
+        provider: r.try_get(4)?,
+        amount_cents: r.try_get(5)?,
+        currency: r.try_get(6)?,
+        status: r.try_get(7)?,
+        reference: r.try_get(8)?,
+        provider_session_id: r.try_get(9)?,
+    })
+}
+
 pub async fn checkout_by_reference<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     reference: &str,
 ) -> Result<Option<CheckoutRow>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, user_id, plan_id, cycle, provider, amount_cents, currency, status FROM checkouts WHERE reference = $1",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE reference = $1"
+    ))
     .bind(reference)
     .fetch_optional(ex)
     .await?;
-    row.map(|r| {
-        Ok(CheckoutRow {
-            id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            plan_id: r.try_get(2)?,
-            cycle: r.try_get(3)?,
-            provider: r.try_get(4)?,
-            amount_cents: r.try_get(5)?,
-            currency: r.try_get(6)?,
-            status: r.try_get(7)?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(checkout_row).transpose()
+}
+
+/// The open checkout whose provider-side subscription (or session) is `session`.
+pub async fn open_checkout_by_session<'e>(
+    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    provider: &str,
+    session: &str,
+) -> Result<Option<CheckoutRow>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE provider = $1 AND provider_session_id = $2 AND status = 'open'"
+    ))
+    .bind(provider)
+    .bind(session)
+    .fetch_optional(ex)
+    .await?;
+    row.as_ref().map(checkout_row).transpose()
 }
 
 pub async fn finish_checkout(

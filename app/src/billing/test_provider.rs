@@ -49,6 +49,7 @@ pub async fn test_pay(
                 checkout_ref: reference.to_string(),
                 provider_session_id: reference.to_string(),
                 provider_subscription_id: Some(psid),
+                provider_plan_id: None,
                 amount_cents: checkout.amount_cents,
                 currency: checkout.currency.clone(),
             };

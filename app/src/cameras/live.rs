@@ -50,7 +50,7 @@ async fn player_js() -> Response {
         .into_response()
 }
 
-/// The signed-in owner's camera, or the refusal to send.
+/// The signed-in user's camera (own or shared with them), or the refusal to send.
 async fn owned_camera(
     state: &AppState,
     ctx: Option<&RequestContext>,
@@ -60,10 +60,15 @@ async fn owned_camera(
         .and_then(|c| c.user.clone())
         .ok_or_else(|| AppError::Unauthenticated.into_response())?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound.into_response())?;
-    // Someone else's camera reads exactly like a missing one.
+    // Someone else's camera reads exactly like a missing one, unless it is
+    // shared with the user through a mesh network (any access level).
     match repo::find_camera(&state.db, user.id, id).await {
         Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(AppError::NotFound.into_response()),
+        Ok(None) => match crate::mesh::service::viewable_camera(&state.db, user.id, id).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(AppError::NotFound.into_response()),
+            Err(e) => Err(e.into_response()),
+        },
         Err(e) => Err(AppError::from(e).into_response()),
     }
 }

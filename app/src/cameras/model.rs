@@ -149,4 +149,7 @@ pub struct CamerasPage {
     /// `None`: unlimited (VIP or plan without a limit).
     pub camera_limit: Option<i64>,
     pub draft: Option<CameraDraft>,
+    /// Other people's cameras shared with the user through mesh networks.
+    #[serde(default)]
+    pub shared: Vec<Camera>,
 }

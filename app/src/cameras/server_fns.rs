@@ -24,7 +24,11 @@ pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, A
 #[server(endpoint = "cameras/detail")]
 pub async fn camera_detail(id: i64) -> Result<Camera, AppError> {
     let user = sfn::user()?;
-    repo::find_camera(&sfn::state().db, user.id, id)
+    let db = &sfn::state().db;
+    if let Some(c) = repo::find_camera(db, user.id, id).await? {
+        return Ok(c);
+    }
+    crate::mesh::service::shared_camera_detail(db, user.id, id)
         .await?
         .ok_or(AppError::NotFound)
 }

@@ -45,6 +45,7 @@ pub async fn overview(
             .cameras
             .max(),
         draft,
+        shared: crate::mesh::service::shared_cameras(&state.db, user_id).await?,
     })
 }
 

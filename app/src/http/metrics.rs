@@ -134,7 +134,11 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
 
 pub async fn handler(State(state): State<AppState>) -> Response {
     let up = if state.db.ping().await.is_ok() { 1 } else { 0 };
-    let extra = format!("# HELP truevault_database_up Whether the database answers.\n# TYPE truevault_database_up gauge\ntruevault_database_up {up}\n");
+    let extra = format!(
+        "# HELP truevault_database_up Whether the database answers.\n# TYPE truevault_database_up gauge\ntruevault_database_up {up}\n\
+         # HELP truevault_held_requests Requests parked until something changes (node long-polls).\n# TYPE truevault_held_requests gauge\ntruevault_held_requests {}\n",
+        state.stopping.held()
+    );
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(&extra),

@@ -2,9 +2,11 @@
 //! request context (session, theme, CSP nonce), CSRF and security headers,
 //! rate limits, metrics, health.
 
+pub mod body;
 pub mod context;
 pub mod cookies;
 pub mod health;
 pub mod metrics;
 pub mod rate_limit;
 pub mod security;
+pub mod stopping;

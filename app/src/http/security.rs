@@ -88,10 +88,21 @@ pub fn apply_headers(h: &mut HeaderMap, nonce: Option<&str>) {
     );
 }
 
-/// Headers for responses the context middleware does not see (assets, API).
-pub async fn baseline_headers(req: Request, next: Next) -> Response {
+/// Headers for responses the context middleware does not see (assets, API),
+/// and HSTS on every answer when users reach us over https.
+pub async fn baseline_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if state.config.secure_cookies() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::X_FRAME_OPTIONS)

@@ -90,19 +90,30 @@ pub struct CreatedScannerToken {
     pub token: String,
 }
 
+/// The id of the device type's icon in the stylesheet's sprite
+/// (`/pkg/icons.svg`): drawn, not an emoji, so it shows without an emoji
+/// font and keeps table columns aligned.
 pub fn type_icon(t: DeviceType) -> &'static str {
     match t {
-        DeviceType::Camera => "📷",
-        DeviceType::Printer => "🖨️",
-        DeviceType::Tv => "📺",
-        DeviceType::Phone => "📱",
-        DeviceType::Computer => "💻",
-        DeviceType::Router => "📡",
-        DeviceType::Speaker => "🔊",
-        DeviceType::Nas => "🗄️",
-        DeviceType::Iot => "💡",
-        DeviceType::Unknown => "❔",
+        DeviceType::Camera => "camera",
+        DeviceType::Printer => "printer",
+        DeviceType::Tv => "tv",
+        DeviceType::Phone => "phone",
+        DeviceType::Computer => "computer",
+        DeviceType::Router => "router",
+        DeviceType::Speaker => "speaker",
+        DeviceType::Nas => "nas",
+        DeviceType::Iot => "iot",
+        DeviceType::Unknown => "unknown",
     }
+}
+
+/// The icon as inline SVG markup referring to the sprite.
+pub fn icon_svg(t: DeviceType) -> String {
+    format!(
+        "<svg class=\"icon\" aria-hidden=\"true\"><use href=\"/pkg/icons.svg#{}\"/></svg>",
+        type_icon(t)
+    )
 }
 
 pub fn type_label(t: DeviceType) -> &'static str {

@@ -52,6 +52,18 @@ pub struct NewDevices {
     pub support: String,
 }
 
+#[derive(Template)]
+#[template(path = "mail/mesh_invite.txt")]
+pub struct MeshInvite {
+    pub inviter: String,
+    pub network: String,
+    pub role: &'static str,
+    pub link: String,
+    /// When the link stops working, in words (`2026-12-08 12:00 UTC`).
+    pub expires: String,
+    pub support: String,
+}
+
 /// A message already rendered elsewhere (workflow mails, which an admin may
 /// have rewritten).
 pub struct Rendered {
@@ -67,6 +79,7 @@ pub enum Mail {
     TwoFactorChanged(TwoFactorChanged),
     AlreadyRegistered(AlreadyRegistered),
     NewDevices(NewDevices),
+    MeshInvite(MeshInvite),
     Rendered(Rendered),
 }
 
@@ -79,6 +92,7 @@ impl Mail {
             Mail::TwoFactorChanged(_) => "twofa_changed",
             Mail::AlreadyRegistered(_) => "already_registered",
             Mail::NewDevices(_) => "new_devices",
+            Mail::MeshInvite(_) => "mesh_invite",
             Mail::Rendered(r) => r.name,
         }
     }
@@ -94,6 +108,13 @@ impl Mail {
                 ("You already have a TrueVault account".into(), t.render()?)
             }
             Mail::Rendered(r) => (r.subject.clone(), r.body.clone()),
+            Mail::MeshInvite(t) => (
+                format!(
+                    "{} invited you to \"{}\" on TrueVault",
+                    t.inviter, t.network
+                ),
+                t.render()?,
+            ),
             Mail::NewDevices(t) => {
                 let subject = match t.devices.len() {
                     1 => "A new device joined your home network".into(),

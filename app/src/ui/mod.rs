@@ -36,6 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <style id="theme-vars" nonce=nonce inner_html=theme_css></style>
+                <link rel="icon" type="image/svg+xml" href="/pkg/favicon.svg"/>
                 <link rel="stylesheet" href="/pkg/truevault.css"/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -92,44 +93,55 @@ fn Site() -> impl IntoView {
     );
     provide_context(actions);
     provide_context(user);
+    provide_context(components::notice::ExactTimes(RwSignal::new(false)));
 
     view! {
         <components::nav::TopNav/>
         <main class="page">
             <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=Landing/>
-                    <Route path=path!("/pricing") view=Pricing/>
-                    <Route path=path!("/register") view=Register/>
-                    <Route path=path!("/verify") view=Verify/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/login/totp") view=LoginTotpPage/>
-                    <Route path=path!("/forgot") view=Forgot/>
-                    <Route path=path!("/reset") view=Reset/>
-                    <Route path=path!("/setup") view=Setup/>
-                    <Route path=path!("/dashboard") view=Dashboard/>
-                    <Route path=path!("/devices") view=Devices/>
-                    <Route path=path!("/devices/:id") view=DeviceUsage/>
-                    <Route path=path!("/network") view=Network/>
-                    <Route path=path!("/cameras") view=Cameras/>
-                    <Route path=path!("/cameras/:id") view=CameraView/>
-                    <Route path=path!("/billing") view=Billing/>
-                    <Route path=path!("/billing/invoices/:number") view=InvoicePage/>
-                    <Route path=path!("/billing/test-pay/:reference") view=TestPayPage/>
-                    <Route path=path!("/admin/jobs") view=AdminJobs/>
-                    <Route path=path!("/admin/mail") view=AdminMail/>
-                    <Route path=path!("/network/:id") view=NetworkDevice/>
-                    <Route path=path!("/account") view=Account/>
-                    <Route path=path!("/admin") view=AdminUsers/>
-                    <Route path=path!("/admin/users") view=AdminUsers/>
-                    <Route path=path!("/admin/servers") view=AdminServers/>
+                // Public
+                <Route path=path!("/") view=Landing/>
+                <Route path=path!("/pricing") view=Pricing/>
+                // Signing up and in
+                <Route path=path!("/forgot") view=Forgot/>
+                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/login/totp") view=LoginTotpPage/>
+                <Route path=path!("/register") view=Register/>
+                <Route path=path!("/reset") view=Reset/>
+                <Route path=path!("/setup") view=Setup/>
+                <Route path=path!("/verify") view=Verify/>
+                // The customer's pages
+                <Route path=path!("/account") view=Account/>
+                <Route path=path!("/billing") view=Billing/>
+                <Route path=path!("/billing/invoices/:number") view=InvoicePage/>
+                <Route path=path!("/billing/test-pay/:reference") view=TestPayPage/>
+                <Route path=path!("/cameras") view=Cameras/>
+                <Route path=path!("/cameras/:id") view=CameraView/>
+                <Route path=path!("/dashboard") view=Dashboard/>
+                <Route path=path!("/devices") view=Devices/>
+                <Route path=path!("/devices/:id") view=DeviceUsage/>
+                <Route path=path!("/mesh") view=MeshNetworks/>
+                <Route path=path!("/mesh/invite") view=MeshInvitePage/>
+                <Route path=path!("/mesh/:id") view=MeshNetworkPage/>
+                <Route path=path!("/network") view=Network/>
+                <Route path=path!("/network/:id") view=NetworkDevice/>
+                // Administration (pages/admin/)
+                <Route path=path!("/admin") view=AdminUsers/>
+                <Route path=path!("/admin/audit") view=AdminAudit/>
+                <Route path=path!("/admin/jobs") view=AdminJobs/>
+                <Route path=path!("/admin/mail") view=AdminMail/>
+                <Route path=path!("/admin/outbox") view=AdminOutbox/>
+                <Route path=path!("/admin/plans") view=AdminPlans/>
+                <Route path=path!("/admin/servers") view=AdminServers/>
+                <Route path=path!("/admin/themes") view=AdminThemes/>
+                <Route path=path!("/admin/themes/:id") view=AdminThemeEdit/>
                 <Route path=path!("/admin/usage") view=AdminUsage/>
-                    <Route path=path!("/admin/themes") view=AdminThemes/>
-                    <Route path=path!("/admin/themes/:id") view=AdminThemeEdit/>
-                    <Route path=path!("/admin/plans") view=AdminPlans/>
-                    <Route path=path!("/admin/outbox") view=AdminOutbox/>
-                    <Route path=path!("/admin/audit") view=AdminAudit/>
-                            </Routes>
+                <Route path=path!("/admin/users") view=AdminUsers/>
+            </Routes>
         </main>
-        <footer class="footer">"TrueVault — private by design."</footer>
+        <footer class="footer">
+            <span>"TrueVault — private by design."</span>
+            " "<components::notice::TimeSwitch/>
+        </footer>
     }
 }

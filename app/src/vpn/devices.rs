@@ -46,6 +46,17 @@ pub async fn create_device(
     user: &CurrentUser,
     input: NewDevice,
 ) -> AppResult<CreatedDevice> {
+    create_device_with(state, user, input, false).await
+}
+
+/// `awaiting_key`: the row reserves a server and address for a key the
+/// user will make later; nodes do not get it until then.
+async fn create_device_with(
+    state: &AppState,
+    user: &CurrentUser,
+    input: NewDevice,
+    awaiting_key: bool,
+) -> AppResult<CreatedDevice> {
     let name =
         normalize_device_name(&input.name).map_err(|e| AppError::invalid_field("name", e))?;
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
@@ -107,6 +118,7 @@ pub async fn create_device(
         v4_index,
         v6_index,
         input.identity_region.as_deref(),
+        awaiting_key,
     )
     .await
     .map_err(|e| {
@@ -274,7 +286,8 @@ pub async fn rekey_device(
     let (public_key, private_key) = device_keys(public_key.as_deref())?;
     let psk = keys::generate_preshared_key();
     let mut tx = state.db.begin_write().await?;
-    sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3 WHERE id = $4 AND user_id = $5")
+    // A key the user holds: an identity waiting for one becomes a peer now.
+    sqlx::query("UPDATE devices SET public_key = $1, preshared_key_enc = $2, updated_at = $3, awaiting_key_since = NULL WHERE id = $4 AND user_id = $5")
         .bind(&public_key)
         .bind(state.keys.seal(psk.as_bytes()))
         .bind(crate::db::now())
@@ -342,9 +355,10 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
 }
 
 /// Signup: the plan's default regional identities, one per region (best
-/// server first), up to the plan's limit. Keys are made here and the
-/// private halves dropped: the user sets an identity up on a device with
-/// "New keys", which keeps its server and address (the stable exit).
+/// server first), up to the plan's limit. Each reserves a server and an
+/// address only: nobody holds a key for it, so no node gets it as a peer
+/// until the user sets it up on a device ("Set up", a key made there),
+/// which keeps that server and address (the stable exit).
 pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> AppResult<usize> {
     let servers = repo::list_servers(&state.db).await?;
     let mut regions: Vec<(String, f64)> = Vec::new();
@@ -368,7 +382,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             region: None,
             identity_region: Some(region),
         };
-        match create_device(state, user, input).await {
+        match create_device_with(state, user, input, true).await {
             Ok(_) => created += 1,
             Err(AppError::IdentityLimitExceeded(_)) => break,
             Err(AppError::Conflict(_))

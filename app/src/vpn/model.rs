@@ -49,6 +49,10 @@ pub struct DeviceInfo {
     pub rx_bytes: i64,
     pub tx_bytes: i64,
     pub server_healthy: bool,
+    /// A regional identity made at sign-up, waiting to be set up on a
+    /// device (with "Set up"): it holds its server and address, but no
+    /// node has it as a peer yet.
+    pub awaiting_key: bool,
 }
 
 /// What creating (or re-keying) a device returns. `config` holds the
@@ -83,7 +87,15 @@ pub struct UserUsage {
     pub connected_seconds: i64,
 }
 
-/// A device name: 1-64 characters, no control characters.
+/// Characters that end a line somewhere: control characters, and the
+/// Unicode line and paragraph separators (U+2028, U+2029), which WireGuard's
+/// Apple parser splits lines on. None may reach a config file, where a
+/// name sits in a comment and a line break would start a new directive.
+pub fn breaks_lines(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A device name: 1-64 characters, nothing that breaks a line.
 pub fn normalize_device_name(input: &str) -> Result<String, String> {
     let name = input.trim();
     if name.is_empty() {
@@ -92,34 +104,50 @@ pub fn normalize_device_name(input: &str) -> Result<String, String> {
     if name.chars().count() > 64 {
         return Err("A device name is at most 64 characters.".into());
     }
-    if name.chars().any(char::is_control) {
-        return Err("A device name must not contain control characters.".into());
+    if name.chars().any(breaks_lines) {
+        return Err("A device name must be one line without control characters.".into());
     }
     Ok(name.to_string())
 }
 
-/// `truevault-<name>.conf` with only safe characters (wg-quick also wants
-/// interface names of at most 15 characters, so the name part is short).
+/// Longest interface name Linux (and so wg-quick) accepts.
+const MAX_INTERFACE_NAME: usize = 15;
+
+/// A file name wg-quick accepts on every platform: the interface name
+/// (at most 15 of `[a-z0-9-]`) plus `.conf`, e.g. `tv-adas-phone.conf`.
+/// Whole words of the device's name are kept while they fit; the full name
+/// is in the file's first line.
 pub fn config_file_name(device_name: &str) -> String {
-    let mut slug: String = device_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
+    const PREFIX: &str = "tv-";
+    let room = MAX_INTERFACE_NAME - PREFIX.len();
+    let words = device_name
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'' || c == '\u{2019}'))
+        .map(|w| {
+            w.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect::<String>()
         })
-        .collect();
-    while slug.contains("--") {
-        slug = slug.replace("--", "-");
+        .filter(|w| !w.is_empty());
+    let mut slug = String::new();
+    for word in words {
+        let sep = usize::from(!slug.is_empty());
+        if slug.len() + sep + word.len() <= room {
+            if sep == 1 {
+                slug.push('-');
+            }
+            slug.push_str(&word);
+        } else {
+            if slug.is_empty() {
+                slug = word[..room].to_string();
+            }
+            break;
+        }
     }
-    let slug = slug.trim_matches('-');
-    let slug: String = slug.chars().take(32).collect();
     if slug.is_empty() {
         "truevault.conf".into()
     } else {
-        format!("truevault-{slug}.conf")
+        format!("{PREFIX}{slug}.conf")
     }
 }
 
@@ -164,6 +192,20 @@ mod tests {
 
     #[test]
     fn names_and_file_names() {
+        // Every name gives an interface name wg-quick takes.
+        for name in [
+            "Ada's phone",
+            "Телефон",
+            &"x".repeat(64),
+            "a b c d e f g h i j",
+        ] {
+            let file = config_file_name(name);
+            let iface = file.strip_suffix(".conf").unwrap();
+            assert!((1..=15).contains(&iface.len()), "{file}");
+            assert!(iface
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_=+.-".contains(&b)));
+        }
         assert_eq!(
             normalize_device_name("  Ada's phone ").as_deref(),
             Ok("Ada's phone")
@@ -171,15 +213,22 @@ mod tests {
         assert!(normalize_device_name("").is_err());
         assert!(normalize_device_name("a\u{0}b").is_err());
         assert!(normalize_device_name(&"x".repeat(65)).is_err());
-        assert_eq!(
-            config_file_name("Ada's phone"),
-            "truevault-ada-s-phone.conf"
-        );
-        assert_eq!(
-            config_file_name("../../etc/passwd"),
-            "truevault-etc-passwd.conf"
-        );
+        assert!(normalize_device_name("a\u{2028}b").is_err());
+        assert!(normalize_device_name("a\u{2029}b").is_err());
+        assert!(normalize_device_name("a\u{85}b").is_err());
+        assert_eq!(config_file_name("Ada's phone"), "tv-adas-phone.conf");
+        assert_eq!(config_file_name("Ada’s phone"), "tv-adas-phone.conf");
+        assert_eq!(config_file_name("../../etc/passwd"), "tv-etc-passwd.conf");
         assert_eq!(config_file_name("📱"), "truevault.conf");
+        assert_eq!(config_file_name("Телефон Ады"), "truevault.conf");
+        assert_eq!(
+            config_file_name("Supercalifragilistic"),
+            "tv-supercalifra.conf"
+        );
+        assert_eq!(
+            config_file_name("The kitchen tablet by the fridge, upstairs"),
+            "tv-the-kitchen.conf"
+        );
         assert_eq!(format_bytes(512), "512 B");
         assert_eq!(format_bytes(1536), "1.5 KiB");
     }

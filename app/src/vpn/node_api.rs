@@ -83,6 +83,7 @@ async fn config(
         Err(res) => return res,
     };
     let deadline = tokio::time::Instant::now() + LONG_POLL;
+    let _held = state.stopping.hold();
     loop {
         // Register for the wake-up before reading the version, so a change
         // between the read and the wait is not missed.
@@ -95,13 +96,19 @@ async fn config(
             Err(e) => return crate::error::AppError::from(e).into_api_response(rid),
         }
         let now = tokio::time::Instant::now();
-        if now >= deadline {
+        // A stopping portal answers "nothing new"; the node asks again
+        // (another instance, or this one once it is back).
+        if now >= deadline || state.stopping.is_stopping() {
             return StatusCode::NOT_MODIFIED.into_response();
         }
         // Other portal instances change the database without waking us:
         // re-check at least every second.
         let wait = (deadline - now).min(Duration::from_secs(1));
-        tokio::select! { _ = &mut changed => {}, _ = tokio::time::sleep(wait) => {} }
+        tokio::select! {
+            _ = &mut changed => {},
+            _ = tokio::time::sleep(wait) => {},
+            _ = state.stopping.wait() => {},
+        }
     }
     match service::desired_config(&state, &server).await {
         Ok(cfg) => Json(cfg).into_response(),

@@ -267,11 +267,12 @@ pub async fn insert_device(
     v4_index: i64,
     v6_index: Option<i64>,
     identity_region: Option<&str>,
+    awaiting_key: bool,
 ) -> Result<i64, sqlx::Error> {
     let t = now();
     sqlx::query(
         "INSERT INTO devices (user_id, server_id, name, public_key, preshared_key_enc, v4_index, v6_index, \
-         identity_region, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+         identity_region, created_at, updated_at, awaiting_key_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
     )
     .bind(user_id)
     .bind(server_id)
@@ -282,6 +283,7 @@ pub async fn insert_device(
     .bind(v6_index)
     .bind(identity_region)
     .bind(t)
+    .bind(awaiting_key.then_some(t))
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")
@@ -340,8 +342,8 @@ pub async fn count_user_peers(
 }
 
 const DEVICE_SELECT: &str = "SELECT d.id, d.name, d.server_id, s.name AS server_name, s.region, d.public_key, d.v4_index, \
-    d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at \
-    FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
+    d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at, \
+    d.awaiting_key_since FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
 
 fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
     let v4_pool: String = r.try_get("ipv4_pool")?;
@@ -375,6 +377,7 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
         rx_bytes: r.try_get("rx_bytes")?,
         tx_bytes: r.try_get("tx_bytes")?,
         server_healthy: last_report.is_some_and(|t| now() - t < NODE_STALE_SECS),
+        awaiting_key: r.try_get::<Option<i64>, _>("awaiting_key_since")?.is_some(),
     })
 }
 
@@ -402,9 +405,10 @@ pub async fn server_peers(
     server_id: i64,
 ) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
     let rows = sqlx::query(
-        // Users past their plan's monthly data cap are left out until it lifts.
+        // Users past their plan's monthly data cap are left out until it lifts;
+        // identities nobody has a key for yet are not peers at all.
         "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices d WHERE server_id = $1 \
-         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id AND u.data_capped_since IS NOT NULL) ORDER BY id",
+         AND d.awaiting_key_since IS NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id AND u.data_capped_since IS NOT NULL) ORDER BY id",
     )
     .bind(server_id)
     .fetch_all(&db.pool)

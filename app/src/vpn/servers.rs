@@ -36,9 +36,10 @@ fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<Strin
     if required && v.is_empty() {
         return Err(AppError::invalid(format!("{name} is required.")));
     }
-    if v.chars().count() > max || v.chars().any(char::is_control) {
+    // Server names and regions reach the configs' first line.
+    if v.chars().count() > max || v.chars().any(super::model::breaks_lines) {
         return Err(AppError::invalid(format!(
-            "{name} must be at most {max} characters without control characters."
+            "{name} must be one line of at most {max} characters without control characters."
         )));
     }
     Ok(v.to_string())

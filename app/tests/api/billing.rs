@@ -385,6 +385,20 @@ async fn stripe_webhooks_are_verified_idempotent_and_checked_against_our_records
         "an amount we did not ask for is never trusted"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM subscriptions").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'billing.event_rejected' AND target = 'evt_amount'")
+            .await,
+        1,
+        "an operator sees the mismatch"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM checkouts WHERE reference = 'ref_stripe_1' AND status = 'open'"
+        )
+        .await,
+        1,
+        "a mismatch does not close the checkout"
+    );
 
     truevault::billing::repo::create_checkout(
         &app.state.db,
@@ -584,6 +598,113 @@ async fn post_paypal(app: &TestApp, body: &Value, sig: &str) -> (StatusCode, Val
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// Our record of a PayPal checkout: what we asked for and the subscription
+/// PayPal created for it.
+async fn paypal_checkout(app: &TestApp, email: &str, reference: &str, subscription: &str) {
+    let user_id = app
+        .count(&format!("SELECT id FROM users WHERE email = '{email}'"))
+        .await;
+    let personal = plan_id(app, "personal").await;
+    let id = truevault::billing::repo::create_checkout(
+        &app.state.db,
+        reference,
+        user_id,
+        personal,
+        "monthly",
+        "paypal",
+        999,
+        "USD",
+        app.state.clock.now(),
+    )
+    .await
+    .expect("checkout");
+    truevault::billing::repo::set_checkout_session(&app.state.db, id, subscription)
+        .await
+        .expect("session");
+}
+
+fn paypal_activation(
+    id: &str,
+    subscription: &str,
+    reference: &str,
+    plan: &str,
+    paid: Option<&str>,
+) -> Value {
+    let mut resource =
+        json!({ "id": subscription, "custom_id": reference, "status": "ACTIVE", "plan_id": plan });
+    if let Some(total) = paid {
+        resource["billing_info"] =
+            json!({ "last_payment": { "amount": { "currency_code": "USD", "value": total } } });
+    }
+    json!({
+        "id": id, "event_type": "BILLING.SUBSCRIPTION.ACTIVATED", "create_time": "2026-11-23T10:00:00Z",
+        "resource_type": "subscription", "resource": resource
+    })
+}
+
+#[tokio::test]
+async fn a_paypal_activation_counts_only_for_our_subscription_on_our_plan() {
+    let base = paypal_stand_in().await;
+    let app = TestApp::spawn_with(|c| {
+        c.billing.paypal_api_base = base.clone();
+        c.billing.paypal_client_id = Some("client-id".into());
+        c.billing.paypal_secret = Some(SecretString::new("not-a-real-secret"));
+        c.billing.paypal_webhook_id = Some("WH-LOCAL".into());
+        c.billing
+            .paypal_plans
+            .insert("personal_monthly".into(), "P-PERSONAL-M".into());
+    })
+    .await;
+    app.signed_in_user("ada@example.com").await;
+    paypal_checkout(&app, "ada@example.com", "ref_pp", "I-OURS").await;
+    for (what, event) in [
+        (
+            "someone else's subscription carrying our reference",
+            paypal_activation("WH-A1", "I-THEIRS", "ref_pp", "P-PERSONAL-M", Some("9.99")),
+        ),
+        (
+            "our subscription on another plan",
+            paypal_activation("WH-A2", "I-OURS", "ref_pp", "P-CHEAP", Some("9.99")),
+        ),
+        (
+            "no plan at all",
+            paypal_activation("WH-A3", "I-OURS", "ref_pp", "", Some("9.99")),
+        ),
+    ] {
+        let (status, v) = post_paypal(&app, &event, "good").await;
+        assert_eq!(status, StatusCode::OK, "{what}: {v}");
+        assert_eq!(v["outcome"], "rejected", "{what}: {v}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM subscriptions").await, 0);
+    assert_eq!(user_plan(&app, "ada@example.com").await, "free");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'billing.event_rejected'")
+            .await,
+        3,
+        "each refusal is visible to an operator"
+    );
+    // A sale of someone else's subscription buys nothing either.
+    let sale = json!({
+        "id": "WH-SALE-X", "event_type": "PAYMENT.SALE.COMPLETED", "create_time": "2026-11-23T10:00:05Z",
+        "resource_type": "sale",
+        "resource": { "id": "SALE-X", "billing_agreement_id": "I-THEIRS", "state": "completed",
+                      "amount": { "total": "9.99", "currency": "USD" } }
+    });
+    let (status, _) = post_paypal(&app, &sale, "good").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "unknown subscription: retry later"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM subscriptions").await, 0);
+
+    // Ours, on our plan, with the charge: active at once.
+    let good = paypal_activation("WH-A4", "I-OURS", "ref_pp", "P-PERSONAL-M", Some("9.99"));
+    let (_, v) = post_paypal(&app, &good, "good").await;
+    assert_eq!(v["outcome"], "subscription_active", "{v}");
+    assert_eq!(user_plan(&app, "ada@example.com").await, "personal");
+}
+
 #[tokio::test]
 async fn paypal_webhooks_are_verified_by_paypal_and_applied_once() {
     let base = paypal_stand_in().await;
@@ -592,31 +713,17 @@ async fn paypal_webhooks_are_verified_by_paypal_and_applied_once() {
         c.billing.paypal_client_id = Some("client-id".into());
         c.billing.paypal_secret = Some(SecretString::new("not-a-real-secret"));
         c.billing.paypal_webhook_id = Some("WH-LOCAL".into());
+        c.billing
+            .paypal_plans
+            .insert("personal_monthly".into(), "P-PERSONAL-M".into());
     })
     .await;
     app.signed_in_user("ada@example.com").await;
-    let user_id = app
-        .count("SELECT id FROM users WHERE email = 'ada@example.com'")
-        .await;
-    let personal = plan_id(&app, "personal").await;
-    let now = app.state.clock.now();
-    truevault::billing::repo::create_checkout(
-        &app.state.db,
-        "ref_paypal_1",
-        user_id,
-        personal,
-        "monthly",
-        "paypal",
-        999,
-        "USD",
-        now,
-    )
-    .await
-    .expect("checkout");
+    paypal_checkout(&app, "ada@example.com", "ref_paypal_1", "I-SUB1").await;
     let activated = json!({
         "id": "WH-ACTIVATED-1", "event_type": "BILLING.SUBSCRIPTION.ACTIVATED", "create_time": "2026-11-23T10:00:00Z",
         "resource_type": "subscription",
-        "resource": { "id": "I-SUB1", "custom_id": "ref_paypal_1", "status": "ACTIVE" }
+        "resource": { "id": "I-SUB1", "custom_id": "ref_paypal_1", "status": "ACTIVE", "plan_id": "P-PERSONAL-M" }
     });
     let (status, v) = post_paypal(&app, &activated, "forged").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "PayPal said FAILURE: {v}");
@@ -624,12 +731,13 @@ async fn paypal_webhooks_are_verified_by_paypal_and_applied_once() {
 
     let (status, v) = post_paypal(&app, &activated, "good").await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+    assert_eq!(v["outcome"], "awaiting_payment", "{v}");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM invoices").await,
+        app.count("SELECT COUNT(*) FROM subscriptions").await,
         0,
-        "no charge reported yet"
+        "an approval without a charge buys nothing yet"
     );
+    assert_eq!(user_plan(&app, "ada@example.com").await, "free");
 
     let sale = json!({
         "id": "WH-SALE-1", "event_type": "PAYMENT.SALE.COMPLETED", "create_time": "2026-11-23T10:00:05Z",
@@ -641,6 +749,8 @@ async fn paypal_webhooks_are_verified_by_paypal_and_applied_once() {
         let (status, v) = post_paypal(&app, &sale, "good").await;
         assert_eq!(status, StatusCode::OK, "{v}");
     }
+    assert_eq!(status_of(&app, "ada@example.com").await, "active");
+    assert_eq!(user_plan(&app, "ada@example.com").await, "personal");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND total_cents = 999")
             .await,
@@ -796,4 +906,94 @@ async fn admins_rewrite_workflow_mails_with_checked_variables() {
         )
         .await;
     assert!(!res.status().is_success(), "only admins edit templates");
+}
+
+#[tokio::test]
+async fn a_mismatched_amount_leaves_the_checkout_open_for_the_correct_event() {
+    let app = TestApp::spawn_with(|c| {
+        c.billing.stripe_secret_key = Some(SecretString::new("sk_test_not_real"));
+        c.billing.stripe_webhook_secret = Some(SecretString::new(WEBHOOK_SECRET));
+        c.billing.stripe_api_base = "http://127.0.0.1:9".into();
+    })
+    .await;
+    app.signed_in_user("ada@example.com").await;
+    let user_id = app
+        .count("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .await;
+    let personal = plan_id(&app, "personal").await;
+    let now = app.state.clock.now();
+    truevault::billing::repo::create_checkout(
+        &app.state.db,
+        "ref_mismatch",
+        user_id,
+        personal,
+        "monthly",
+        "stripe",
+        999,
+        "USD",
+        now,
+    )
+    .await
+    .expect("checkout");
+    let wrong = checkout_completed("evt_wrong", "ref_mismatch", 998, now);
+    let (_, v) = post_stripe(&app, &wrong, &sign(&wrong, now, WEBHOOK_SECRET)).await;
+    assert_eq!(v["outcome"], "rejected", "{v}");
+    let (reason,): (String,) = sqlx::query_as(
+        "SELECT details FROM audit_log WHERE action = 'billing.event_rejected' AND target = 'evt_wrong'",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("the operator's record of the mismatch");
+    assert!(reason.contains("998") && reason.contains("999"), "{reason}");
+
+    let right = checkout_completed("evt_right", "ref_mismatch", 999, now + 1);
+    let (_, v) = post_stripe(&app, &right, &sign(&right, now, WEBHOOK_SECRET)).await;
+    assert_eq!(
+        v["outcome"], "subscription_active",
+        "the customer who paid gets the plan: {v}"
+    );
+    assert_eq!(user_plan(&app, "ada@example.com").await, "personal");
+}
+
+#[tokio::test]
+async fn the_test_provider_is_off_on_a_public_install() {
+    // Validated as vpn.example.com (the test harness then serves it on loopback).
+    let app = TestApp::spawn_with(|c| c.public_url = "http://vpn.example.com".into()).await;
+    let user = app.signed_in_user("ada@example.com").await;
+    let id = plan_id(&app, "business").await.to_string();
+    let res = checkout(&app, &user, &id).await;
+    assert!(
+        !crate::helpers::redirected(&res),
+        "no checkout on the test provider"
+    );
+    let res = app
+        .post_form(
+            &user,
+            "/api/billing/test_pay",
+            &[("reference", "anything"), ("result", "pay")],
+        )
+        .await;
+    assert!(!res.status().is_success() && !crate::helpers::redirected(&res));
+    assert_eq!(app.count("SELECT COUNT(*) FROM subscriptions").await, 0);
+}
+
+#[tokio::test]
+async fn a_half_configured_provider_stops_the_start_naming_the_key() {
+    let dir = std::env::temp_dir().join(format!("tv-half-{}", crate::helpers::random_suffix()));
+    let mut config = truevault::config::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.clone(),
+        ..Default::default()
+    };
+    config.billing.paypal_client_id = Some("id".into());
+    config.billing.paypal_secret = Some(SecretString::new("s"));
+    let err = truevault::startup::Application::build(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("billing.paypal_webhook_id"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

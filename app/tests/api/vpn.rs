@@ -132,7 +132,7 @@ async fn a_device_gets_a_config_and_appears_on_its_node() {
     assert!(config.contains("DNS = 10.66.0.1"));
     assert!(config.contains("Endpoint = 203.0.113.10:51820"));
     assert!(config.contains("AllowedIPs = 0.0.0.0/0, ::/0\nPersistentKeepalive = 25"));
-    assert_eq!(created["file_name"], "truevault-ada-s-phone.conf");
+    assert_eq!(created["file_name"], "tv-adas-phone.conf");
     assert!(created["qr_svg"].as_str().unwrap().contains("<svg"));
     assert!(created["chosen_because"].as_str().unwrap().contains("eu-1"));
     // The private key in the config matches the public key the node gets,
@@ -700,7 +700,7 @@ async fn without_javascript_the_config_downloads_once_with_a_server_made_key() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers().get("content-disposition").unwrap(),
-        "attachment; filename=\"truevault-old-laptop.conf\""
+        "attachment; filename=\"tv-old-laptop.conf\""
     );
     let config = res.text().await.unwrap();
     let (_, public) = key_pair_in(&config);

@@ -66,6 +66,53 @@ pub struct Service {
     pub port: Option<u16>,
 }
 
+/// A DNS-SD service type (`_ipp._tcp`) as people say it ("printer (IPP)");
+/// a type we do not know reads as its bare name (`_foo._tcp` → "foo").
+pub fn service_label(kind: &str) -> String {
+    let known = match kind {
+        "_http._tcp" | "_http-alt._tcp" => "web page",
+        "_https._tcp" => "web page (HTTPS)",
+        "_ipp._tcp" => "printer (IPP)",
+        "_ipps._tcp" => "printer (IPP over TLS)",
+        "_printer._tcp" => "printer (LPD)",
+        "_pdl-datastream._tcp" => "printer (raw)",
+        "_scanner._tcp" | "_uscan._tcp" => "scanner",
+        "_smb._tcp" => "file sharing (SMB)",
+        "_afpovertcp._tcp" => "file sharing (AFP)",
+        "_nfs._tcp" => "file sharing (NFS)",
+        "_ssh._tcp" => "remote login (SSH)",
+        "_sftp-ssh._tcp" => "file transfer (SFTP)",
+        "_workstation._tcp" => "computer",
+        "_rtsp._tcp" => "video stream (RTSP)",
+        "onvif" | "_onvif._tcp" => "camera control (ONVIF)",
+        "_googlecast._tcp" => "Chromecast",
+        "_airplay._tcp" => "AirPlay",
+        "_raop._tcp" => "AirPlay audio",
+        "_spotify-connect._tcp" => "Spotify Connect",
+        "_sonos._tcp" => "Sonos",
+        "_amzn-wplay._tcp" => "Amazon Fire TV",
+        "_hap._tcp" | "_homekit._tcp" => "HomeKit",
+        "_matter._tcp" | "_matterc._udp" => "Matter",
+        "_device-info._tcp" => "device info",
+        "_companion-link._tcp" => "Apple device",
+        "_nvstream._tcp" => "game streaming",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let bare = kind
+        .trim_start_matches('_')
+        .split("._")
+        .next()
+        .unwrap_or(kind);
+    if bare.is_empty() {
+        kind.to_string()
+    } else {
+        bare.to_string()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceType {
@@ -122,4 +169,18 @@ pub struct SyncSummary {
     pub updated: u32,
     pub offline: u32,
     pub cameras: u32,
+}
+
+#[cfg(test)]
+mod service_tests {
+    use super::service_label;
+
+    #[test]
+    fn services_read_as_what_they_are() {
+        assert_eq!(service_label("_http._tcp"), "web page");
+        assert_eq!(service_label("_ipp._tcp"), "printer (IPP)");
+        assert_eq!(service_label("onvif"), "camera control (ONVIF)");
+        assert_eq!(service_label("_foo-bar._tcp"), "foo-bar");
+        assert_eq!(service_label("odd"), "odd");
+    }
 }

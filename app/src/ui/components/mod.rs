@@ -1,6 +1,7 @@
 //! Components shared by pages.
 
 pub mod chart;
+pub mod confirm;
 pub mod guard;
 pub mod nav;
 pub mod network_map;

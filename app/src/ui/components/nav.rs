@@ -21,6 +21,7 @@ pub fn TopNav() -> impl IntoView {
                                 <a href="/devices">"Devices"</a>
                                 <a href="/network">"Network"</a>
                                 <a href="/cameras">"Cameras"</a>
+                                <a href="/mesh">"Mesh"</a>
                                 <a href="/billing">"Billing"</a>
                                 <a href="/account">"Account"</a>
                                 {u.is_admin().then(|| view! { <a href="/admin/users">"Admin"</a> })}

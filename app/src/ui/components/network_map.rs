@@ -55,9 +55,10 @@ pub fn network_map_svg(devices: &[LanDevice]) -> String {
     match router.map(|i| &devices[i]) {
         Some(r) => svg.push_str(&node(r, cx, cy, true)),
         None => svg.push_str(&format!(
-            "<g class=\"node router\"><circle cx=\"{cx}\" cy=\"{cy}\" r=\"26\"/><text x=\"{cx}\" y=\"{:.1}\" class=\"icon\">{}</text><text x=\"{cx}\" y=\"{:.1}\" class=\"label\">Router</text></g>",
-            cy + 7.0,
+            "<g class=\"node router\"><circle cx=\"{cx}\" cy=\"{cy}\" r=\"26\"/><use href=\"/pkg/icons.svg#{}\" x=\"{:.1}\" y=\"{:.1}\" width=\"24\" height=\"24\" class=\"icon\"/><text x=\"{cx}\" y=\"{:.1}\" class=\"label\">Router</text></g>",
             type_icon(DeviceType::Router),
+            cx - 12.0,
+            cy - 12.0,
             cy + 44.0
         )),
     }
@@ -73,7 +74,7 @@ fn node(d: &LanDevice, x: f64, y: f64, router: bool) -> String {
     }
     format!(
         "<g class=\"node {kind}{off}\"><title>{title}</title><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\"/>\
-         <text x=\"{x:.1}\" y=\"{iy:.1}\" class=\"icon\">{icon}</text><text x=\"{x:.1}\" y=\"{ly:.1}\" class=\"label\">{name}</text></g>",
+         <use href=\"/pkg/icons.svg#{icon}\" x=\"{ix:.1}\" y=\"{iy:.1}\" width=\"{isz:.1}\" height=\"{isz:.1}\" class=\"icon\"/><text x=\"{x:.1}\" y=\"{ly:.1}\" class=\"label\">{name}</text></g>",
         kind = d.device_type.as_str(),
         off = if d.online { "" } else { " offline" },
         title = esc(&format!(
@@ -84,7 +85,9 @@ fn node(d: &LanDevice, x: f64, y: f64, router: bool) -> String {
             if d.online { "online" } else { "offline" }
         )),
         icon = type_icon(d.device_type),
-        iy = y + 6.0,
+        isz = r * 1.1,
+        ix = x - r * 0.55,
+        iy = y - r * 0.55,
         ly = y + r + 14.0,
         name = esc(&name),
     )

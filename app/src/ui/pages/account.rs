@@ -13,8 +13,9 @@ use crate::{
     },
     themes::server_fns::{theme_choices, ChooseTheme},
     ui::components::{
+        confirm::Confirm,
         guard::RequireUser,
-        notice::{error_text, format_time, ActionError, ActionNotice},
+        notice::{error_text, ActionError, ActionNotice, Time},
     },
 };
 
@@ -157,15 +158,15 @@ fn Sessions() -> impl IntoView {
                 {move || sessions.get().map(|r| match r {
                     Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="table" data-testid="sessions">
+                        <table class="table stack" data-testid="sessions">
                             <thead><tr><th>"Started"</th><th>"Last seen"</th><th>"Browser"</th><th>"Address"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|s| view! {
                                     <tr class:current=s.current>
-                                        <td>{format_time(s.created_at)}</td>
-                                        <td>{format_time(s.last_seen_at)}{s.current.then_some(" (this one)")}</td>
-                                        <td class="truncate">{s.user_agent.clone()}</td>
-                                        <td>{s.ip.clone()}</td>
+                                        <td data-label="Started"><Time ts=s.created_at/></td>
+                                        <td data-label="Last seen"><Time ts=s.last_seen_at/>{s.current.then_some(" (this one)")}</td>
+                                        <td data-label="Browser" class="truncate" title=s.user_agent.clone()>{s.user_agent.clone()}</td>
+                                        <td data-label="Address"><code>{s.ip.clone()}</code></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -173,9 +174,11 @@ fn Sessions() -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
-            <ActionForm action=revoke attr:class="form">
-                <button type="submit" class="btn btn-ghost">"Sign out everywhere else"</button>
-            </ActionForm>
+            <Confirm label="Sign out everywhere else" question="Sign out every other browser and device? This one stays signed in; the others must sign in again.".to_string()>
+                <ActionForm action=revoke attr:class="form">
+                    <button type="submit" class="btn btn-danger small">"Yes, sign them out"</button>
+                </ActionForm>
+            </Confirm>
             <ActionNotice value=revoke.value()/>
         </section>
     }

@@ -1,6 +1,5 @@
 //! The customer's billing: plan and subscription, checkout, cancel/resume,
 //! invoices (printable), and the built-in test provider's payment page.
-//! For admins: scheduled workflow steps and the workflow mail templates.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,14 +9,13 @@ use crate::{
     billing::{
         model::{format_price, invoice_label, BillingOverview, InvoiceInfo},
         server_fns::{
-            admin_jobs, admin_mail_templates, invoice, my_billing, test_checkout,
-            AdminResetMailTemplate, AdminRetryJob, AdminSaveMailTemplate, CancelSubscription,
-            Checkout, ResumeSubscription, TestPay,
+            invoice, my_billing, test_checkout, CancelSubscription, Checkout, ResumeSubscription,
+            TestPay,
         },
     },
     ui::components::{
-        guard::{RequireAdmin, RequireUser},
-        notice::{error_text, format_time, ActionNotice},
+        guard::RequireUser,
+        notice::{error_text, format_time, ActionNotice, Time},
     },
 };
 
@@ -96,11 +94,11 @@ fn Overview(
                         <strong data-testid="subscription-status">{status_label(&s.status)}</strong>
                         {format!(" · {} {} ({})", format_price(s.amount_cents, &s.currency), s.cycle, s.plan_name)}
                     </p>
-                    <p class="muted">{format!("Current period {} → {}", format_time(s.current_period_start), format_time(s.current_period_end))}</p>
+                    <p class="muted">"Current period "<Time ts=s.current_period_start day_only=true/>" to "<Time ts=s.current_period_end day_only=true/></p>
                     {s.pending_plan_name.clone().map(|p| view! { <p class="muted">{format!("Moves to {p} at the end of this period.")}</p> })}
                     {if s.cancel_at_period_end {
                         view! {
-                            <p class="notice">{format!("Ends on {} and will not renew.", format_time(s.current_period_end))}</p>
+                            <p class="notice">"Ends on "<Time ts=s.current_period_end day_only=true/>" and will not renew."</p>
                             <ActionForm action=resume attr:class="inline-form"><button type="submit" class="btn btn-primary">"Resume subscription"</button></ActionForm>
                         }.into_any()
                     } else if s.grants_plan() {
@@ -153,19 +151,19 @@ fn Overview(
                 view! { <p class="muted">"No invoices yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table" data-testid="invoices">
+                    <div class="table-wrap"><table class="table" data-testid="invoices">
                         <thead><tr><th>"Invoice"</th><th>"Date"</th><th>"Total"</th><th>"Status"</th></tr></thead>
                         <tbody>
                             {o.invoices.iter().map(|i| view! {
                                 <tr>
                                     <td><a href=format!("/billing/invoices/{}", i.number)>{invoice_label(i.number)}</a></td>
-                                    <td>{format_time(i.created_at)}</td>
+                                    <td><Time ts=i.created_at day_only=true/></td>
                                     <td>{format_price(i.total_cents, &i.currency)}</td>
                                     <td>{i.status.clone()}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
         </section>
@@ -222,14 +220,14 @@ fn InvoiceSheet(i: InvoiceInfo) -> impl IntoView {
                 <dt>"Status"</dt><dd data-testid="invoice-status">{i.status.clone()}</dd>
                 {i.paid_at.map(|p| view! { <dt>"Paid"</dt><dd>{format_time(p)}</dd> })}
             </dl>
-            <table class="table">
+            <div class="table-wrap"><table class="table">
                 <thead><tr><th>"Description"</th><th class="num">"Amount"</th></tr></thead>
                 <tbody>
                     <tr><td>{i.description.clone()}</td><td class="num">{format_price(i.amount_cents, &i.currency)}</td></tr>
                     <tr><td>"Tax"</td><td class="num">{format_price(i.tax_cents, &i.currency)}</td></tr>
                     <tr class="total"><td>"Total"</td><td class="num" data-testid="invoice-total">{format_price(i.total_cents, &i.currency)}</td></tr>
                 </tbody>
-            </table>
+            </table></div>
             <p class="no-print"><button type="button" class="btn btn-ghost" on:click=print_page>"Print"</button></p>
         </article>
     }
@@ -267,105 +265,6 @@ pub fn TestPayPage() -> impl IntoView {
                                 }).collect_view()}
                             </section>
                         }.into_any(),
-                    })}
-                </Suspense>
-            }
-        }/>
-    }
-}
-
-#[component]
-pub fn AdminJobs() -> impl IntoView {
-    view! {
-        <Title text="Automation — Admin — TrueVault"/>
-        <RequireAdmin children=|_u: CurrentUser| {
-            let retry = ServerAction::<AdminRetryJob>::new();
-            let query = leptos_router::hooks::use_query_map();
-            let status = move || query.read().get("status").unwrap_or_default();
-            let jobs = Resource::new(move || (status(), retry.version().get()), |(s, _)| admin_jobs(s));
-            view! {
-                <h1>"Automation"</h1>
-                <p class="muted">"Workflow steps: signup mails, receipts, dunning (reminders on days 0, 3 and 7, suspension on day 8), expiry notices and renewals."</p>
-                <p class="filters">
-                    <a href="/admin/jobs">"All"</a>" · "<a href="/admin/jobs?status=pending">"Pending"</a>" · "
-                    <a href="/admin/jobs?status=failed">"Failed"</a>" · "<a href="/admin/jobs?status=done">"Done"</a>
-                </p>
-                <ActionNotice value=retry.value()/>
-                <Suspense fallback=|| ()>
-                    {move || jobs.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="table" data-testid="jobs">
-                                <thead><tr><th>"Workflow"</th><th>"Step"</th><th>"User"</th><th>"Due"</th><th>"Status"</th><th>"Attempts"</th><th>"Error"</th><th></th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|j| view! {
-                                        <tr>
-                                            <td>{j.workflow.clone()}</td>
-                                            <td>{j.step.clone()}</td>
-                                            <td>{j.user_email.clone().unwrap_or_default()}</td>
-                                            <td>{format_time(j.due_at)}</td>
-                                            <td>{j.status.clone()}</td>
-                                            <td>{j.attempts}</td>
-                                            <td class="small">{j.last_error.clone().unwrap_or_default()}</td>
-                                            <td>{(j.status == "failed").then(|| view! {
-                                                <ActionForm action=retry attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=j.id/>
-                                                    <button type="submit" class="btn btn-ghost small">"Retry"</button>
-                                                </ActionForm>
-                                            })}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    })}
-                </Suspense>
-            }
-        }/>
-    }
-}
-
-#[component]
-pub fn AdminMail() -> impl IntoView {
-    view! {
-        <Title text="Mail templates — Admin — TrueVault"/>
-        <RequireAdmin children=|_u: CurrentUser| {
-            let save = ServerAction::<AdminSaveMailTemplate>::new();
-            let reset = ServerAction::<AdminResetMailTemplate>::new();
-            let list = Resource::new(move || (save.version().get(), reset.version().get()), |_| admin_mail_templates());
-            view! {
-                <h1>"Mail templates"</h1>
-                <p class="muted">"Variables: {{ first_name }}, {{ plan_name }}, {{ amount }}, {{ invoice_number }}, {{ dashboard_url }}, {{ support }}, {{ days_left }}."</p>
-                <ActionNotice value=save.value()/>
-                <ActionNotice value=reset.value()/>
-                <Suspense fallback=|| ()>
-                    {move || list.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
-                        Ok(list) => list.into_iter().map(|t| {
-                            let name = t.name.clone();
-                            let form_name = t.name.clone();
-                            let (subject, body) = (t.subject.clone(), t.body.clone());
-                            view! {
-                            <section class="card" data-template=t.name.clone()>
-                                <h2>{t.name.clone()}{t.customised.then_some(" (edited)")}</h2>
-                                <ActionForm action=save attr:class="form">
-                                    <input type="hidden" name="name" value=form_name.clone()/>
-                                    <label>"Subject" <input type="text" name="subject" value=subject.clone() maxlength="200"/></label>
-                                    <label>"Body" <textarea name="body" rows="8">{body.clone()}</textarea></label>
-                                    <button type="submit" class="btn btn-primary">"Save"</button>
-                                </ActionForm>
-                                {t.customised.then(|| view! {
-                                    <ActionForm action=reset attr:class="inline-form">
-                                        <input type="hidden" name="name" value=name.clone()/>
-                                        <button type="submit" class="btn btn-ghost small">"Back to built-in text"</button>
-                                    </ActionForm>
-                                })}
-                                <details><summary>"Preview"</summary>
-                                    <p><strong>{t.preview_subject.clone()}</strong></p>
-                                    <pre class="config">{t.preview_body.clone()}</pre>
-                                </details>
-                            </section>
-                        }}).collect_view().into_any(),
                     })}
                 </Suspense>
             }

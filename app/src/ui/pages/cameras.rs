@@ -16,9 +16,11 @@ use crate::{
             UpdateCamera,
         },
     },
+    overview::portal_url,
     ui::components::{
+        confirm::Confirm,
         guard::RequireUser,
-        notice::{error_text, format_time, ActionError},
+        notice::{error_text, plural, ActionError, Time},
     },
 };
 
@@ -113,10 +115,16 @@ fn CamerasView() -> impl IntoView {
                                 </div>
                             }.into_any()
                         }}
+                        {(!page.shared.is_empty()).then(|| view! {
+                            <h2>"Shared with you"</h2>
+                            <div class="camera-grid" data-testid="shared-camera-grid">
+                                {page.shared.iter().cloned().map(|c| view! { <LiveTile camera=c/> }).collect_view()}
+                            </div>
+                        })}
                         <section class="card" data-testid="add-camera">
                             <h2>"Add a camera"</h2>
                             {page.camera_limit.map(|l| view! {
-                                <p class="muted small" data-testid="camera-limit">{format!("Your plan allows {l} camera(s); you have {}.", page.cameras.len())}</p>
+                                <p class="muted small" data-testid="camera-limit">{format!("Your plan allows {}; you have {}.", plural(l, "camera", "cameras"), page.cameras.len())}</p>
                             })}
                             {at_limit.then(|| view! {
                                 <p class="notice" data-testid="camera-limit-reached">"You have reached your plan's camera limit. "<a href="/billing">"Upgrade your plan"</a>" to add more."</p>
@@ -165,6 +173,7 @@ fn Gateways(
     create: ServerAction<CreateGateway>,
     revoke: ServerAction<RevokeGateway>,
 ) -> impl IntoView {
+    let portal = Resource::new(|| (), |_| portal_url());
     view! {
         <section class="card" data-testid="gateways">
             <h2>"Gateways"</h2>
@@ -175,33 +184,41 @@ fn Gateways(
             </ActionForm>
             <ActionError value=create.value()/>
             <ActionError value=revoke.value()/>
-            {move || create.value().get().and_then(|r| r.ok()).map(|g| view! {
-                <div class="notice success" data-testid="gateway-token">
-                    <p>{format!("Token for {} (copy it now; it is not shown again):", g.name)}</p>
-                    <pre class="config">{g.token.clone()}</pre>
-                    <pre class="config">{format!("truevault-gateway --portal https://<this portal> --token {}", g.token)}</pre>
-                </div>
+            <Suspense fallback=|| ()>
+            {move || create.value().get().and_then(|r| r.ok()).map(|g| {
+                let url = portal.get().and_then(|r| r.ok()).unwrap_or_else(|| "<this portal's URL>".into());
+                view! {
+                    <div class="notice success" data-testid="gateway-token">
+                        <p>{format!("Token for {} (copy it now; it is not shown again):", g.name)}</p>
+                        <pre class="config">{g.token.clone()}</pre>
+                        <p>"On the computer at home that reaches your cameras, run:"</p>
+                        <pre class="config">{format!("truevault-gateway --portal {url} --token={}", g.token)}</pre>
+                    </div>
+                }
             })}
+            </Suspense>
             {(!gateways.is_empty()).then(|| view! {
-                <table class="table">
-                    <thead><tr><th>"Name"</th><th>"State"</th><th>"Last seen"</th><th>"Cameras"</th><th></th></tr></thead>
+                <div class="table-wrap"><table class="table stack">
+                    <thead><tr><th>"Name"</th><th>"State"</th><th>"Last seen"</th><th>"Cameras"</th><th>"Actions"</th></tr></thead>
                     <tbody>
                         {gateways.into_iter().map(|g| view! {
                             <tr data-testid="gateway-row">
-                                <td>{g.name.clone()}<br/><span class="muted small">{g.agent.clone().unwrap_or_default()}</span></td>
-                                <td>{if g.revoked { "revoked" } else if g.online { "online" } else { "offline" }}</td>
-                                <td>{g.last_seen_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
-                                <td>{g.cameras}</td>
-                                <td>{(!g.revoked).then(|| view! {
-                                    <ActionForm action=revoke attr:class="inline-form">
-                                        <input type="hidden" name="id" value=g.id/>
-                                        <button type="submit" class="btn btn-danger small">"Revoke"</button>
-                                    </ActionForm>
+                                <td data-label="Name">{g.name.clone()}<br/><span class="muted small">{g.agent.clone().unwrap_or_default()}</span></td>
+                                <td data-label="State">{if g.revoked { "revoked" } else if g.online { "online" } else { "offline" }}</td>
+                                <td data-label="Last seen">{match g.last_seen_at { Some(t) => view! { <Time ts=t/> }.into_any(), None => view! { "never" }.into_any() }}</td>
+                                <td data-label="Cameras">{g.cameras}</td>
+                                <td data-label="">{(!g.revoked).then(|| view! {
+                                    <Confirm label="Revoke" question=format!("Revoke {}? It disconnects at once, and its {} stop playing here until you give them another gateway.", g.name, plural(g.cameras, "camera", "cameras"))>
+                                        <ActionForm action=revoke attr:class="inline-form">
+                                            <input type="hidden" name="id" value=g.id/>
+                                            <button type="submit" class="btn btn-danger small">"Yes, revoke"</button>
+                                        </ActionForm>
+                                    </Confirm>
                                 })}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             })}
         </section>
     }
@@ -236,7 +253,9 @@ pub fn CameraView() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
                         Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
-                        Ok((c, gateways)) => view! {
+                        Ok((c, gateways)) => {
+                            let delete_question = format!("Delete {}? It leaves your grid and its stored password is erased.", c.name);
+                            view! {
                             <h1>{c.name.clone()}</h1>
                             <LiveTile camera=c.clone() large=true/>
                             {c.snapshot_url.is_some().then(|| view! {
@@ -263,12 +282,15 @@ pub fn CameraView() -> impl IntoView {
                                 </ActionForm>
                                 <ActionError value=update.value()/>
                             </section>
-                            <ActionForm action=delete attr:class="inline-form">
-                                <input type="hidden" name="id" value=c.id/>
-                                <button type="submit" class="btn btn-danger small">"Delete this camera"</button>
-                            </ActionForm>
+                            <Confirm label="Delete this camera" question=delete_question>
+                                <ActionForm action=delete attr:class="inline-form">
+                                    <input type="hidden" name="id" value=c.id/>
+                                    <button type="submit" class="btn btn-danger small">"Yes, delete it"</button>
+                                </ActionForm>
+                            </Confirm>
                             <ActionError value=delete.value()/>
-                        }.into_any(),
+                        }.into_any()
+                        }
                     })}
                 </Suspense>
             }

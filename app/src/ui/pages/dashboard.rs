@@ -5,8 +5,15 @@ use leptos_meta::Title;
 
 use crate::{
     accounts::model::{AccountStatus, CurrentUser},
+    billing::server_fns::my_billing,
+    cameras::server_fns::cameras_overview,
     inventory::server_fns::home_network,
-    ui::components::guard::RequireUser,
+    overview::month_traffic,
+    ui::components::{
+        guard::RequireUser,
+        notice::{plural, traffic_text, Time},
+    },
+    vpn::{model::format_bytes, server_fns::list_devices},
 };
 
 /// What the scanners last saw, and new devices not yet acknowledged.
@@ -19,15 +26,16 @@ fn HomeNetworkCard() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || inv.get().and_then(|r| r.ok()).map(|inv| {
                     if inv.devices.is_empty() {
-                        return view! { <p class="muted">"No scanner has reported yet. Create a scanner token to see your home network here."</p> }.into_any();
+                        return view! { <p class="muted">"No scanner has reported yet. Create a scanner token on the home network page and run the scanner at home to see your devices here."</p> }.into_any();
                     }
-                    let online = inv.devices.iter().filter(|d| d.online).count();
-                    let cameras = inv.devices.iter().filter(|d| d.is_camera).count();
+                    let online = inv.devices.iter().filter(|d| d.online).count() as i64;
+                    let cameras = inv.devices.iter().filter(|d| d.is_camera).count() as i64;
                     view! {
-                        <p>{format!("{} devices seen, {online} online now, {cameras} camera(s).", inv.devices.len())}</p>
+                        <p class="stat">{plural(inv.devices.len() as i64, "device", "devices")}</p>
+                        <p>{format!("{online} online now · {} found", plural(cameras, "camera", "cameras"))}</p>
                         {(!inv.alerts.is_empty()).then(|| view! {
                             <p class="notice warning" data-testid="dashboard-new-devices">
-                                {format!("{} new device(s) joined your network: ", inv.alerts.len())}
+                                {format!("{} joined your network: ", plural(inv.alerts.len() as i64, "new device", "new devices"))}
                                 {inv.alerts.iter().take(3).map(|a| a.detail.clone()).collect::<Vec<_>>().join("; ")}
                             </p>
                         })}
@@ -35,6 +43,100 @@ fn HomeNetworkCard() -> impl IntoView {
                 })}
             </Suspense>
             <a class="btn btn-primary" href="/network">"Open home network"</a>
+        </article>
+    }
+}
+
+/// How many devices, how many connected now, and identities still to set up.
+#[component]
+fn DevicesCard() -> impl IntoView {
+    let devices = Resource::new(|| (), |_| list_devices());
+    view! {
+        <article class="card" data-testid="devices-card">
+            <h2>"VPN devices"</h2>
+            <Suspense fallback=|| ()>
+                {move || devices.get().and_then(|r| r.ok()).map(|list| {
+                    let (identities, devices): (Vec<_>, Vec<_>) = list.into_iter().partition(|d| d.identity_region.is_some());
+                    let connected = devices.iter().chain(identities.iter()).filter(|d| d.connected).count() as i64;
+                    let waiting = identities.iter().filter(|d| d.awaiting_key).count() as i64;
+                    view! {
+                        <p class="stat" data-testid="devices-count">{plural(devices.len() as i64, "device", "devices")}</p>
+                        <p data-testid="devices-connected">{format!("{connected} connected now")}</p>
+                        {(!identities.is_empty()).then(|| view! {
+                            <p class="muted">{format!("{} (a fixed exit per region)", plural(identities.len() as i64, "regional identity", "regional identities"))}</p>
+                        })}
+                        {(waiting > 0).then(|| view! {
+                            <p class="notice warning">{format!("{} reserved for you, not set up yet: open Devices and choose “Set up”.", plural(waiting, "identity is", "identities are"))}</p>
+                        })}
+                    }
+                })}
+            </Suspense>
+            <a class="btn btn-primary" href="/devices">"Manage devices"</a>
+        </article>
+    }
+}
+
+#[component]
+fn UsageCard() -> impl IntoView {
+    let traffic = Resource::new(|| (), |_| month_traffic());
+    view! {
+        <article class="card" data-testid="usage-card">
+            <h2>"Usage this month"</h2>
+            <Suspense fallback=|| ()>
+                {move || traffic.get().and_then(|r| r.ok()).map(|t| view! {
+                    <p class="stat">{format_bytes(t.sent + t.received)}</p>
+                    <p>{traffic_text(t.sent, t.received)}</p>
+                })}
+            </Suspense>
+            <p class="muted small">"Per device, with daily charts, under Devices → Usage."</p>
+        </article>
+    }
+}
+
+#[component]
+fn CamerasCard() -> impl IntoView {
+    let page = Resource::new(|| (), |_| cameras_overview(None));
+    view! {
+        <article class="card" data-testid="cameras-card">
+            <h2>"Cameras"</h2>
+            <Suspense fallback=|| ()>
+                {move || page.get().and_then(|r| r.ok()).map(|p| {
+                    if p.cameras.is_empty() {
+                        return view! { <p class="muted">"No cameras yet. A gateway at home brings them here, without a cloud."</p> }.into_any();
+                    }
+                    let online = p.cameras.iter().filter(|c| c.gateway_online).count();
+                    view! {
+                        <p class="stat">{plural(p.cameras.len() as i64, "camera", "cameras")}</p>
+                        <p>{format!("{online} reachable now")}</p>
+                    }.into_any()
+                })}
+            </Suspense>
+            <a class="btn btn-primary" href="/cameras">"Open cameras"</a>
+        </article>
+    }
+}
+
+#[component]
+fn PlanCard() -> impl IntoView {
+    let billing = Resource::new(|| (), |_| my_billing());
+    view! {
+        <article class="card" data-testid="plan-card">
+            <h2>"Plan"</h2>
+            <Suspense fallback=|| ()>
+                {move || billing.get().and_then(|r| r.ok()).map(|o| view! {
+                    <p class="stat">{o.current_plan.clone()}</p>
+                    {if o.is_vip {
+                        view! { <p>"VIP: no payment needed, no limits."</p> }.into_any()
+                    } else {
+                        match o.subscription.clone() {
+                            Some(s) if s.cancel_at_period_end => view! { <p>"Ends "<Time ts=s.current_period_end day_only=true/>", will not renew."</p> }.into_any(),
+                            Some(s) if s.grants_plan() => view! { <p>"Renews "<Time ts=s.current_period_end day_only=true/>"."</p> }.into_any(),
+                            _ => view! { <p class="muted">"No paid subscription."</p> }.into_any(),
+                        }
+                    }}
+                })}
+            </Suspense>
+            <a class="btn btn-ghost" href="/billing">"Plans and invoices"</a>
         </article>
     }
 }
@@ -60,6 +162,8 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                 <a href="/dashboard" aria-current="page">"Overview"</a>
                 <a href="/devices">"Devices"</a>
                 <a href="/network">"Home network"</a>
+                <a href="/cameras">"Cameras"</a>
+                <a href="/mesh">"Mesh networks"</a>
                 <a href="/billing">"Billing"</a>
                 <a href="/account">"Account & security"</a>
                 <a href="/pricing">"Plans"</a>
@@ -71,7 +175,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                         <h2>"Your account"</h2>
                         <dl class="facts">
                             <dt>"E-mail"</dt><dd>{user.email.clone()}</dd>
-                            <dt>"Status"</dt><dd>{user.status.as_str()}</dd>
+                            <dt>"Status"</dt><dd>{match user.status { AccountStatus::Active => "active", AccountStatus::Pending => "waiting for e-mail confirmation", _ => user.status.as_str() }}</dd>
                             <dt>"Two-factor"</dt>
                             <dd>{if user.totp_enabled { "On" } else { "Off — turn it on under Account & security" }}</dd>
                         </dl>
@@ -79,16 +183,12 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                             <p class="notice warning">"Please confirm your e-mail address: we sent you a link."</p>
                         })}
                     </article>
-                    <article class="card">
-                        <h2>"Devices"</h2>
-                        <p class="muted">"Your phones, laptops and routers, each with its own WireGuard config and QR code."</p>
-                        <a class="btn btn-primary" href="/devices">"Manage devices"</a>
-                    </article>
+                    <DevicesCard/>
+                    <UsageCard/>
                     <HomeNetworkCard/>
-                    <article class="card">
-                        <h2>"Cameras"</h2>
-                        <p class="muted">"No cameras yet."</p>
-                    </article>
+                    <super::MeshCard/>
+                    <CamerasCard/>
+                    <PlanCard/>
                 </div>
             </section>
         </div>

@@ -8,11 +8,12 @@ use crate::{
     accounts::model::CurrentUser,
     ui::components::{
         chart::usage_svg,
+        confirm::Confirm,
         guard::RequireUser,
-        notice::{error_text, format_time, ActionError},
+        notice::{clock_now, duration_text, error_text, traffic_text, ActionError, Time},
     },
     vpn::{
-        model::{format_bytes, CreatedDevice, PRIVATE_KEY_PLACEHOLDER},
+        model::{CreatedDevice, DeviceInfo, PRIVATE_KEY_PLACEHOLDER},
         server_fns::{
             available_servers, device_usage, list_devices, CreateDevice, CreateIdentity,
             DeleteDevice, RekeyDevice, RenameDevice,
@@ -97,6 +98,7 @@ fn DeviceList() -> impl IntoView {
         move || {
             (
                 create.version().get(),
+                identity.version().get(),
                 rename.version().get(),
                 rekey.version().get(),
                 delete.version().get(),
@@ -107,22 +109,33 @@ fn DeviceList() -> impl IntoView {
     let servers = Resource::new(|| (), |_| available_servers());
     let local_keys = LocalKeys(RwSignal::new(Vec::new()));
     provide_context(local_keys);
-    // Once hydrated, make a fresh key pair for each new device right here;
-    // without JavaScript the field stays empty and the server makes one.
+    // Once hydrated, make a fresh key pair for each new device (and each
+    // re-key) right here; without JavaScript the field stays empty and the
+    // server makes one.
     let browser_public = RwSignal::new(String::new());
+    let add_form = NodeRef::<leptos::html::Form>::new();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         create.version().track();
         identity.version().track();
+        rekey.version().track();
+        // A device was added: empty the form for the next one, before the
+        // fresh key goes into it.
+        if create.value().get_untracked().is_some_and(|r| r.is_ok()) {
+            if let Some(form) = add_form.get_untracked() {
+                form.reset();
+            }
+        }
         let pair = crate::vpn::keys::generate_keypair();
         browser_public.set(pair.public.clone());
         local_keys.0.update(|v| v.push((pair.public, pair.private)));
     });
     view! {
         <h1>"Devices"</h1>
+        <p class="muted">"Each phone, laptop or router gets its own WireGuard config. Its key pair is made here, in your browser: only the public half reaches TrueVault."</p>
         <section class="card">
             <h2>"Add a device"</h2>
-            <ActionForm action=create attr:class="form grid-form">
+            <ActionForm action=create node_ref=add_form attr:class="form grid-form" attr:data-testid="add-device">
                 <label>"Name" <input type="text" name="name" required maxlength="64" placeholder="Ada's phone"/></label>
                 <label>"Server"
                     <select name="server_id">
@@ -144,7 +157,7 @@ fn DeviceList() -> impl IntoView {
             <ActionError value=create.value()/>
             <noscript>
                 <form method="post" action="/devices/download" class="form inline">
-                    <p class="muted">"Without JavaScript the key pair is made on our server and the file downloads at once (we keep no copy of the private key):"</p>
+                    <p class="muted">"Without JavaScript the key pair is made on our server and the file downloads at once (we keep no copy of the private key). New keys, too, are then made on our server and shown once."</p>
                     <input type="text" name="name" required maxlength="64" placeholder="Device name" aria-label="Device name"/>
                     <input type="text" name="region" maxlength="32" placeholder="Region (optional)" aria-label="Region"/>
                     <button type="submit" class="btn btn-ghost">"Create and download"</button>
@@ -153,7 +166,7 @@ fn DeviceList() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Regional identities"</h2>
-            <p class="muted">"An identity is a stable peer in one region: you exit from the same server and address every time you use that region."</p>
+            <p class="muted">"An identity is a fixed exit in one region: whenever you use it, you leave from the same server with the same address, so sites in that region see the same visitor each time. Your plan may include one, reserved when you signed up; set it up on a device to use it."</p>
             <ActionForm action=identity attr:class="form inline">
                 <select name="region" aria-label="Region">
                     <Suspense fallback=|| ()>
@@ -183,58 +196,107 @@ fn DeviceList() -> impl IntoView {
                     <p class="muted" data-testid="no-devices">"No devices yet. Add one above to get a WireGuard config."</p>
                 }.into_any(),
                 Ok(list) => view! {
-                    <table class="table" data-testid="devices">
-                        <thead><tr><th>"Device"</th><th>"Server"</th><th>"Address"</th><th>"Status"</th><th>"Traffic"</th><th></th></tr></thead>
+                    <div class="table-wrap"><table class="table stack" data-testid="devices">
+                        <thead><tr><th>"Device"</th><th>"Server"</th><th>"Address"</th><th>"Status"</th><th>"Traffic"</th><th>"Actions"</th></tr></thead>
                         <tbody>
-                            {list.into_iter().map(|d| {
-                                let id = d.id;
-                                let (row_name, input_name) = (d.name.clone(), d.name.clone());
-                                let status = if !d.server_healthy {
-                                    "server not reporting".to_string()
-                                } else if d.connected {
-                                    format!("connected (handshake {})", d.last_handshake_at.map(format_time).unwrap_or_default())
-                                } else {
-                                    d.last_handshake_at.map(|t| format!("last seen {}", format_time(t))).unwrap_or_else(|| "never connected".into())
-                                };
-                                view! {
-                                    <tr data-device=row_name>
-                                        <td>
-                                            <ActionForm action=rename attr:class="inline-form">
-                                                <input type="hidden" name="id" value=id/>
-                                                <input type="text" name="name" value=input_name maxlength="64" aria-label="Device name"/>
-                                                <button type="submit" class="btn btn-ghost small">"Rename"</button>
-                                            </ActionForm>
-                                        </td>
-                                        <td>
-                                            {format!("{} ({})", d.server_name, d.region)}
-                                            {d.identity_region.clone().map(|r| view! { <br/><span class="muted small">{format!("identity: {r}")}</span> })}
-                                        </td>
-                                        <td><code>{d.address_v4.clone()}</code>{d.address_v6.clone().map(|a| view! { <br/><code>{a}</code> })}</td>
-                                        <td>
-                                            <span class=if d.connected { "dot online" } else { "dot offline" }></span>
-                                            <span data-testid="device-status">{status}</span>
-                                        </td>
-                                        <td data-testid="device-traffic">{format!("↑ {} ↓ {}", format_bytes(d.rx_bytes), format_bytes(d.tx_bytes))}</td>
-                                        <td class="row-actions">
-                                            <a class="btn btn-ghost small" href=format!("/devices/{id}")>"Usage"</a>
-                                            <ActionForm action=rekey attr:class="inline-form">
-                                                <input type="hidden" name="id" value=id/>
-                                                <input type="hidden" name="public_key" value=""/>
-                                                <button type="submit" class="btn btn-ghost small">"New keys"</button>
-                                            </ActionForm>
-                                            <ActionForm action=delete attr:class="inline-form">
-                                                <input type="hidden" name="id" value=id/>
-                                                <button type="submit" class="btn btn-danger small">"Remove"</button>
-                                            </ActionForm>
-                                        </td>
-                                    </tr>
-                                }
-                            }).collect_view()}
+                            {list.into_iter().map(|d| view! { <DeviceRow d=d rename rekey delete browser_public/> }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn DeviceRow(
+    d: DeviceInfo,
+    rename: ServerAction<RenameDevice>,
+    rekey: ServerAction<RekeyDevice>,
+    delete: ServerAction<DeleteDevice>,
+    browser_public: RwSignal<String>,
+) -> impl IntoView {
+    let id = d.id;
+    let name = d.name.clone();
+    let status = if d.awaiting_key {
+        view! { <span class="dot offline"></span><span data-testid="device-status">"not set up yet"</span> }.into_any()
+    } else if !d.server_healthy {
+        view! { <span class="dot offline"></span><span data-testid="device-status">"server not reporting"</span> }.into_any()
+    } else if d.connected {
+        view! {
+            <span class="dot online"></span>
+            <span data-testid="device-status">"connected · handshake "{d.last_handshake_at.map(|t| view! { <Time ts=t/> })}</span>
+        }.into_any()
+    } else {
+        match d.last_handshake_at {
+            Some(t) => view! { <span class="dot offline"></span><span data-testid="device-status">"last seen "<Time ts=t/></span> }.into_any(),
+            None => view! { <span class="dot offline"></span><span data-testid="device-status">"never connected"</span> }.into_any(),
+        }
+    };
+    let identity_note = d.identity_region.clone().map(|r| {
+        if d.awaiting_key {
+            view! {
+                <p class="muted small" data-testid="identity-explained">
+                    {format!("Your fixed exit in {r}, reserved when you signed up: this server and address stay yours. No key exists for it yet, so nothing connects with it until you set it up on a device.")}
+                </p>
+            }.into_any()
+        } else {
+            view! { <p class="muted small">{format!("Regional identity: you always exit in {r} from this address.")}</p> }.into_any()
+        }
+    });
+    let (setup_label, setup_question, setup_button) = if d.awaiting_key {
+        (
+            "Set up",
+            format!("Set up “{name}” on this device? A key pair is made in this browser and the config is shown once."),
+            "Make keys and show the config",
+        )
+    } else {
+        (
+            "New keys",
+            format!("New keys for “{name}”? Its current config stops working; you get a new file with a key made in this browser."),
+            "Yes, make new keys",
+        )
+    };
+    let (row_name, input_name) = (name.clone(), name.clone());
+    let remove_question = format!("Remove “{name}”? Its config stops working at once and its address is freed. This cannot be undone.");
+    let remove_button = format!("Remove {name}");
+    view! {
+        <tr data-device=row_name>
+            <td data-label="Device">
+                <ActionForm action=rename attr:class="inline-form">
+                    <input type="hidden" name="id" value=id/>
+                    <input type="text" name="name" value=input_name maxlength="64" aria-label="Device name"/>
+                    <button type="submit" class="btn btn-ghost small">"Rename"</button>
+                </ActionForm>
+                {identity_note}
+            </td>
+            <td data-label="Server">{format!("{} ({})", d.server_name, d.region)}</td>
+            <td data-label="Address"><code>{d.address_v4.clone()}</code>{d.address_v6.clone().map(|a| view! { <br/><code class="addr6">{a}</code> })}</td>
+            <td data-label="Status">{status}</td>
+            <td data-label="Traffic" data-testid="device-traffic">{traffic_text(d.rx_bytes, d.tx_bytes)}</td>
+            <td data-label="Actions">
+                <div class="row-actions">
+                    <a class="btn btn-ghost small" href=format!("/devices/{id}")>"Usage"</a>
+                    <details class="confirm">
+                        <summary class="btn btn-ghost small" data-testid="rekey-open">{setup_label}</summary>
+                        <div class="confirm-panel">
+                            <p>{setup_question}</p>
+                            <ActionForm action=rekey attr:class="inline-form">
+                                <input type="hidden" name="id" value=id/>
+                                <input type="hidden" name="public_key" prop:value=move || browser_public.get()/>
+                                <button type="submit" class="btn btn-primary small" data-testid="rekey-confirm">{setup_button}</button>
+                            </ActionForm>
+                        </div>
+                    </details>
+                    <Confirm label="Remove" question=remove_question>
+                        <ActionForm action=delete attr:class="inline-form">
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="btn btn-danger small" data-testid="remove-confirm">{remove_button}</button>
+                        </ActionForm>
+                    </Confirm>
+                </div>
+            </td>
+        </tr>
     }
 }
 
@@ -252,23 +314,38 @@ pub fn DeviceUsage() -> impl IntoView {
         <Title text="Device usage — TrueVault"/>
         <RequireUser children=move |_u: CurrentUser| {
             let usage = Resource::new(id, device_usage);
+            let devices = Resource::new(|| (), |_| list_devices());
             view! {
-                <h1>"Usage, last 14 days"</h1>
                 <p><a href="/devices">"← Devices"</a></p>
                 <Suspense fallback=|| ()>
-                    {move || usage.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
-                        Ok(days) if days.is_empty() => view! { <p class="muted">"No traffic recorded yet."</p> }.into_any(),
-                        Ok(days) => {
-                            let total_rx: i64 = days.iter().map(|d| d.rx_bytes).sum();
-                            let total_tx: i64 = days.iter().map(|d| d.tx_bytes).sum();
-                            let connected: i64 = days.iter().map(|d| d.connected_seconds).sum();
-                            view! {
-                                <div class="card" inner_html=usage_svg(&days)></div>
-                                <p>{format!("Sent {} · received {} · connected {} min", format_bytes(total_rx), format_bytes(total_tx), connected / 60)}</p>
-                            }.into_any()
-                        }
-                    })}
+                    {move || {
+                        let device = devices.get().and_then(|r| r.ok()).and_then(|l| l.into_iter().find(|d| d.id == id()));
+                        usage.get().map(|r| match r {
+                            Err(e) => view! { <h1>"Usage"</h1><p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                            Ok(days) => {
+                                let name = device.as_ref().map(|d| d.name.clone()).unwrap_or_else(|| "Device".into());
+                                let total_rx: i64 = days.iter().map(|d| d.rx_bytes).sum();
+                                let total_tx: i64 = days.iter().map(|d| d.tx_bytes).sum();
+                                let connected: i64 = days.iter().map(|d| d.connected_seconds).sum();
+                                let live = device.as_ref().map(|d| if d.connected {
+                                    view! { <p data-testid="usage-live"><span class="dot online"></span>"Connected now."</p> }.into_any()
+                                } else {
+                                    view! { <p data-testid="usage-live"><span class="dot offline"></span>"Not connected now."</p> }.into_any()
+                                });
+                                let (now, _) = clock_now();
+                                view! {
+                                    <h1>{format!("{name}: usage, last 14 days")}</h1>
+                                    {live}
+                                    {if days.is_empty() {
+                                        view! { <p class="muted">"No traffic recorded yet."</p> }.into_any()
+                                    } else {
+                                        view! { <div class="card chart" inner_html=usage_svg(&name, &days, now / 86_400)></div> }.into_any()
+                                    }}
+                                    <p data-testid="usage-totals">{format!("{} · connected {} in these 14 days", traffic_text(total_rx, total_tx), duration_text(connected))}</p>
+                                }.into_any()
+                            }
+                        })
+                    }}
                 </Suspense>
             }
         }/>

@@ -7,17 +7,20 @@ mod billing;
 mod cameras;
 mod dashboard;
 mod devices;
+mod mesh;
 mod network;
 mod public;
-mod servers;
 
 pub use account::Account;
-pub use admin::{AdminAudit, AdminOutbox, AdminPlans, AdminThemeEdit, AdminThemes, AdminUsers};
+pub use admin::{
+    AdminAudit, AdminJobs, AdminMail, AdminOutbox, AdminPlans, AdminServers, AdminThemeEdit,
+    AdminThemes, AdminUsage, AdminUsers,
+};
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
-pub use billing::{AdminJobs, AdminMail, Billing, InvoicePage, TestPayPage};
+pub use billing::{Billing, InvoicePage, TestPayPage};
 pub use cameras::{CameraView, Cameras};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
+pub use mesh::{MeshCard, MeshInvitePage, MeshNetworkPage, MeshNetworks};
 pub use network::{Network, NetworkDevice};
 pub use public::{Landing, NotFound, Pricing};
-pub use servers::{AdminServers, AdminUsage};

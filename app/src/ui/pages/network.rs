@@ -7,18 +7,21 @@ use leptos_meta::Title;
 use crate::{
     accounts::model::CurrentUser,
     inventory::{
-        model::{type_icon, type_label, LanDevice},
+        model::{icon_svg, type_label, LanDevice},
         server_fns::{
             home_network, lan_device_history, CreateScannerToken, DismissAlerts, ForgetLanDevice,
             RenameLanDevice, RevokeScannerToken,
         },
     },
+    overview::portal_url,
     ui::components::{
+        confirm::Confirm,
         guard::RequireUser,
         network_map::network_map_svg,
-        notice::{error_text, format_time, ActionError},
+        notice::{error_text, ActionError, Time},
     },
 };
+use truevault_wire::inventory::service_label;
 
 #[component]
 pub fn Network() -> impl IntoView {
@@ -29,31 +32,31 @@ pub fn Network() -> impl IntoView {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
+    crate::ui::components::notice::plural(n as i64, word, &format!("{word}s"))
+}
+
+/// Each service in words ("web page", "printer (IPP)"), one per item so a
+/// name never breaks in the middle.
+fn services_list(d: &LanDevice) -> impl IntoView {
+    let mut labels: Vec<String> = d.services.iter().map(|s| service_label(&s.kind)).collect();
+    labels.dedup();
+    view! {
+        <ul class="chips">
+            {labels.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+        </ul>
     }
 }
 
-fn services_text(d: &LanDevice) -> String {
-    d.services
-        .iter()
-        .map(|s| match (&s.name, s.port) {
-            (Some(n), _) => format!("{} ({n})", s.kind),
-            (None, Some(p)) => format!("{}:{p}", s.kind),
-            (None, None) => s.kind.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+fn ports_list(d: &LanDevice) -> impl IntoView {
+    view! {
+        <ul class="chips">
+            {d.open_ports.iter().map(|p| view! { <li><code>{p.to_string()}</code></li> }).collect_view()}
+        </ul>
+    }
 }
 
-fn ports_text(d: &LanDevice) -> String {
-    d.open_ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+fn icon(d: &LanDevice) -> impl IntoView {
+    view! { <span class="icon-box" inner_html=icon_svg(d.device_type)></span> }
 }
 
 #[component]
@@ -86,11 +89,11 @@ fn NetworkInventory() -> impl IntoView {
                                 <ul>
                                     {inv.alerts.iter().map(|a| view! {
                                         <li><a href=format!("/network/{}", a.device_id)>{a.detail.clone()}</a>
-                                        " "<span class="muted small">{format_time(a.created_at)}</span></li>
+                                        " "<span class="muted small"><Time ts=a.created_at/></span></li>
                                     }).collect_view()}
                                 </ul>
                                 <ActionForm action=dismiss attr:class="inline-form">
-                                    <button type="submit" class="btn btn-ghost small">"I know these"</button>
+                                    <button type="submit" class="btn btn-ghost small">"I know these devices"</button>
                                 </ActionForm>
                             </section>
                         })}
@@ -114,7 +117,7 @@ fn NetworkInventory() -> impl IntoView {
                                         let add = format!("/cameras?from_device={}", c.id);
                                         view! {
                                             <li>
-                                                {format!("{} {} — {}", type_icon(c.device_type), c.display_name(), c.ip)}
+                                                {icon(&c)}{format!(" {} — {}", c.display_name(), c.ip)}
                                                 {c.stream_url.clone().map(|u| view! { " "<code class="small">{u}</code> })}
                                                 " "<a class="btn btn-primary small" href=add>"Add camera"</a>
                                             </li>
@@ -134,28 +137,28 @@ fn NetworkInventory() -> impl IntoView {
 #[component]
 fn DeviceTable(devices: Vec<LanDevice>) -> impl IntoView {
     view! {
-        <table class="table" data-testid="lan-devices">
-            <thead><tr><th></th><th>"Name"</th><th>"Vendor"</th><th>"Type"</th><th>"IP"</th><th>"MAC"</th><th>"Seen"</th><th>"Services"</th><th>"Ports"</th></tr></thead>
+        <div class="table-wrap"><table class="table stack" data-testid="lan-devices">
+            <thead><tr><th>"Name"</th><th>"Vendor"</th><th>"Type"</th><th>"IP"</th><th>"MAC"</th><th>"Last seen"</th><th>"Services"</th><th>"Ports"</th></tr></thead>
             <tbody>
                 {devices.into_iter().map(|d| {
-                    let services = services_text(&d);
-                    let ports = ports_text(&d);
                     view! {
                         <tr data-mac=d.mac.clone()>
-                            <td><span class=if d.online { "dot online" } else { "dot offline" } title=if d.online { "online" } else { "offline" }></span>" "<span class="icon">{type_icon(d.device_type)}</span></td>
-                            <td><a href=format!("/network/{}", d.id)>{d.display_name()}</a></td>
-                            <td data-testid="vendor">{d.vendor.clone().unwrap_or_else(|| if d.randomized_mac { "private address".into() } else { "—".into() })}</td>
-                            <td data-testid="type">{type_label(d.device_type)}</td>
-                            <td><code>{d.ip.clone()}</code></td>
-                            <td><code>{d.mac.clone()}</code></td>
-                            <td class="small">{format!("first {}", format_time(d.first_seen))}<br/>{format!("last {}", format_time(d.last_seen))}</td>
-                            <td class="small">{services}</td>
-                            <td class="small">{ports}</td>
+                            <td data-label="">
+                                <span class=if d.online { "dot online" } else { "dot offline" } title=if d.online { "online" } else { "offline" }></span>
+                                {icon(&d)}" "<a href=format!("/network/{}", d.id)>{d.display_name()}</a>
+                            </td>
+                            <td data-label="Vendor" data-testid="vendor">{d.vendor.clone().unwrap_or_else(|| if d.randomized_mac { "private address".into() } else { "—".into() })}</td>
+                            <td data-label="Type" data-testid="type">{type_label(d.device_type)}</td>
+                            <td data-label="IP"><code>{d.ip.clone()}</code></td>
+                            <td data-label="MAC"><code class="nowrap">{d.mac.clone()}</code></td>
+                            <td data-label="Last seen" class="nowrap">{if d.online { view! { "now" }.into_any() } else { view! { <Time ts=d.last_seen/> }.into_any() }}</td>
+                            <td data-label="Services">{services_list(&d)}</td>
+                            <td data-label="Ports">{ports_list(&d)}</td>
                         </tr>
                     }
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
@@ -165,6 +168,7 @@ fn ScannerTokens(
     create: ServerAction<CreateScannerToken>,
     revoke: ServerAction<RevokeScannerToken>,
 ) -> impl IntoView {
+    let portal = Resource::new(|| (), |_| portal_url());
     view! {
         <section class="card">
             <h2>"Scanners"</h2>
@@ -175,36 +179,48 @@ fn ScannerTokens(
             </ActionForm>
             <ActionError value=create.value()/>
             <ActionError value=revoke.value()/>
-            {move || create.value().get().and_then(|r| r.ok()).map(|t| view! {
-                <div class="notice success" data-testid="scanner-token">
-                    <p>{format!("Token for {} (copy it now; it is not shown again):", t.name)}</p>
-                    <pre class="config">{t.token.clone()}</pre>
-                    <pre class="config">{format!("truevault-scanner sync --portal {} --token {}", "https://<this portal>", t.token)}</pre>
-                </div>
+            <Suspense fallback=|| ()>
+            {move || create.value().get().and_then(|r| r.ok()).map(|t| {
+                let url = portal.get().and_then(|r| r.ok()).unwrap_or_else(|| "<this portal's URL>".into());
+                view! {
+                    <div class="notice success" data-testid="scanner-token">
+                        <p>{format!("Token for {} (copy it now; it is not shown again):", t.name)}</p>
+                        <pre class="config">{t.token.clone()}</pre>
+                        <p>"On a computer at home, run:"</p>
+                        <pre class="config">{format!("truevault-scanner sync --portal {url} --token={}", t.token)}</pre>
+                    </div>
+                }
             })}
+            </Suspense>
             {(!tokens.is_empty()).then(|| view! {
-                <table class="table">
-                    <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last sync"</th><th></th></tr></thead>
+                <div class="table-wrap"><table class="table stack">
+                    <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last sync"</th><th>"Actions"</th></tr></thead>
                     <tbody>
                         {tokens.into_iter().map(|t| view! {
                             <tr>
-                                <td>{t.name.clone()}</td>
-                                <td>{format_time(t.created_at)}</td>
-                                <td>{t.last_used_at.map(|at| format!("{} ({})", format_time(at), t.last_network.clone().unwrap_or_default())).unwrap_or_else(|| "never".into())}</td>
-                                <td>{if t.revoked {
+                                <td data-label="Name">{t.name.clone()}</td>
+                                <td data-label="Created"><Time ts=t.created_at/></td>
+                                <td data-label="Last sync">{match t.last_used_at {
+                                    Some(at) => view! { <Time ts=at/>{t.last_network.clone().map(|n| format!(" from {n}"))} }.into_any(),
+                                    None => view! { "never" }.into_any(),
+                                }}</td>
+                                <td data-label="">{if t.revoked {
                                     view! { <span class="muted">"revoked"</span> }.into_any()
                                 } else {
+                                    let question = format!("Revoke the token of {}? That scanner can no longer send what it finds.", t.name);
                                     view! {
-                                        <ActionForm action=revoke attr:class="inline-form">
-                                            <input type="hidden" name="id" value=t.id/>
-                                            <button type="submit" class="btn btn-danger small">"Revoke"</button>
-                                        </ActionForm>
+                                        <Confirm label="Revoke" question=question>
+                                            <ActionForm action=revoke attr:class="inline-form">
+                                                <input type="hidden" name="id" value=t.id/>
+                                                <button type="submit" class="btn btn-danger small">"Yes, revoke"</button>
+                                            </ActionForm>
+                                        </Confirm>
                                     }.into_any()
                                 }}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             })}
         </section>
     }
@@ -231,8 +247,10 @@ pub fn NetworkDevice() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
                         Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
-                        Ok((d, events)) => view! {
-                            <h1>{format!("{} {}", type_icon(d.device_type), d.display_name())}</h1>
+                        Ok((d, events)) => {
+                            let forget_question = format!("Forget {}? Its name and history are removed; if it is still on your network, the next scan finds it as new.", d.display_name());
+                            view! {
+                            <h1>{icon(&d)}" "{d.display_name()}</h1>
                             <dl class="facts">
                                 <dt>"Type"</dt><dd>{type_label(d.device_type)}</dd>
                                 <dt>"Vendor"</dt><dd>{d.vendor.clone().unwrap_or_else(|| "—".into())}</dd>
@@ -240,10 +258,10 @@ pub fn NetworkDevice() -> impl IntoView {
                                 <dt>"IP"</dt><dd><code>{d.ip.clone()}</code></dd>
                                 <dt>"MAC"</dt><dd><code>{d.mac.clone()}</code>{d.randomized_mac.then_some(" (private, randomised address)")}</dd>
                                 <dt>"Status"</dt><dd>{if d.online { "online" } else { "offline" }}</dd>
-                                <dt>"First seen"</dt><dd>{format_time(d.first_seen)}</dd>
-                                <dt>"Last seen"</dt><dd>{format_time(d.last_seen)}</dd>
-                                <dt>"Services"</dt><dd>{services_text(&d)}</dd>
-                                <dt>"Open ports"</dt><dd>{ports_text(&d)}</dd>
+                                <dt>"First seen"</dt><dd><Time ts=d.first_seen/></dd>
+                                <dt>"Last seen"</dt><dd><Time ts=d.last_seen/></dd>
+                                <dt>"Services"</dt><dd>{services_list(&d)}</dd>
+                                <dt>"Open ports"</dt><dd>{ports_list(&d)}</dd>
                             </dl>
                             <ActionForm action=rename attr:class="form inline">
                                 <input type="hidden" name="id" value=d.id/>
@@ -254,15 +272,18 @@ pub fn NetworkDevice() -> impl IntoView {
                             <h2>"History"</h2>
                             <ul class="history" data-testid="lan-history">
                                 {events.into_iter().map(|e| view! {
-                                    <li><span class="muted small">{format_time(e.created_at)}</span>" "{e.describe()}</li>
+                                    <li><span class="muted small"><Time ts=e.created_at/></span>" "{e.describe()}</li>
                                 }).collect_view()}
                             </ul>
-                            <ActionForm action=forget attr:class="inline-form">
-                                <input type="hidden" name="id" value=d.id/>
-                                <button type="submit" class="btn btn-danger small">"Forget this device"</button>
-                            </ActionForm>
+                            <Confirm label="Forget this device" question=forget_question>
+                                <ActionForm action=forget attr:class="inline-form">
+                                    <input type="hidden" name="id" value=d.id/>
+                                    <button type="submit" class="btn btn-danger small">"Yes, forget it"</button>
+                                </ActionForm>
+                            </Confirm>
                             <ActionError value=forget.value()/>
-                        }.into_any(),
+                        }.into_any()
+                        }
                     })}
                 </Suspense>
             }

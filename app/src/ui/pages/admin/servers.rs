@@ -6,9 +6,11 @@ use leptos_meta::Title;
 
 use crate::{
     accounts::model::CurrentUser,
+    overview::portal_url,
     ui::components::{
+        confirm::Confirm,
         guard::RequireAdmin,
-        notice::{error_text, format_time, ActionError, ActionNotice},
+        notice::{duration_text, error_text, ActionError, ActionNotice, Time},
     },
     vpn::{
         model::{format_bytes, SERVER_STATUSES, SERVER_TYPES},
@@ -44,16 +46,23 @@ fn ServerTable() -> impl IntoView {
         },
         |_| admin_servers(),
     );
+    let portal = Resource::new(|| (), |_| portal_url());
     let token_view = move |token: String| {
+        let url = portal
+            .get()
+            .and_then(|r| r.ok())
+            .unwrap_or_else(|| "<this portal's URL>".into());
         view! {
             <div class="notice success" data-testid="node-token">
-                <p>"Node enrollment token (shown once): run on the server"</p>
-                <pre>{format!("truevault node --portal <this portal's URL> --interface wg0 --token {token}")}</pre>
+                <p>"Node enrollment token, shown once. On the VPN server, as root, run:"</p>
+                <pre>{format!("truevault node --portal {url} --interface wg0 --token={token}")}</pre>
+                <p class="small">"The server needs WireGuard (the kernel module, or wireguard-go) and "<code>"wg"</code>" from wireguard-tools, its WireGuard UDP port open to the internet, and HTTPS access to this portal. The node keeps its key and node token in "<code>"/var/lib/truevault-node"</code>" (see "<code>"--state-dir"</code>"); later runs need no token."</p>
             </div>
         }
     };
     view! {
         <h1>"VPN servers"</h1>
+        <Suspense fallback=|| ()>{move || portal.get().map(|_| ())}</Suspense>
         <ActionNotice value=update.value()/>
         {move || create.value().get().and_then(|r| r.ok()).map(token_view)}
         {move || rotate.value().get().and_then(|r| r.ok()).map(token_view)}
@@ -64,14 +73,19 @@ fn ServerTable() -> impl IntoView {
                 Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted">"No servers yet. Add the first one below."</p> }.into_any(),
                 Ok(list) => view! {
+                    <div class="table-wrap">
                     <table class="table" data-testid="servers">
-                        <thead><tr><th>"Name"</th><th>"Region"</th><th>"Type"</th><th>"Endpoint"</th><th>"Health"</th><th>"Peers"</th><th>"Status"</th><th></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Region"</th><th>"Type"</th><th>"Endpoint"</th><th>"Health"</th><th>"Peers"</th><th>"Status"</th><th>"Actions"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|s| {
                                 let load = if s.capacity > 0 { s.peers * 100 / s.capacity } else { 0 };
-                                let health = if !s.enrolled { "not enrolled".to_string() }
-                                    else if s.healthy { format!("healthy ({})", s.last_report_at.map(format_time).unwrap_or_default()) }
-                                    else { format!("not reporting since {}", s.last_report_at.map(format_time).unwrap_or_else(|| "enrolment".into())) };
+                                let health = if !s.enrolled { view! { "not enrolled" }.into_any() }
+                                    else if s.healthy { view! { "healthy, reported "{s.last_report_at.map(|t| view! { <Time ts=t/> })} }.into_any() }
+                                    else { match s.last_report_at {
+                                        Some(t) => view! { "not reporting since "<Time ts=t/> }.into_any(),
+                                        None => view! { "not reporting since enrolment" }.into_any(),
+                                    } };
+                                let server_name = s.name.clone();
                                 view! {
                                     <tr>
                                         <td>{s.name.clone()}</td>
@@ -90,14 +104,15 @@ fn ServerTable() -> impl IntoView {
                                             </ActionForm>
                                         </td>
                                         <td>
-                                            <ActionForm action=rotate attr:class="inline-form">
-                                                <input type="hidden" name="id" value=s.id/>
-                                                <button type="submit" class="btn btn-ghost small">"New node token"</button>
-                                            </ActionForm>
-                                        </td>
-                                        <td>
-                                            <details>
-                                                <summary>"Edit"</summary>
+                                            <div class="row-actions">
+                                            <Confirm label="New node token" question=format!("Issue a new node token for {server_name}? The node's current token stops working at once; the node must enrol again with the new one.")>
+                                                <ActionForm action=rotate attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=s.id/>
+                                                    <button type="submit" class="btn btn-danger small">"Yes, new token"</button>
+                                                </ActionForm>
+                                            </Confirm>
+                                            <details class="edit">
+                                                <summary class="btn btn-ghost small">"Edit"</summary>
                                                 <ActionForm action=update attr:class="form">
                                                     <input type="hidden" name="id" value=s.id/>
                                                     <input type="hidden" name="server_type" value=s.server_type.clone()/>
@@ -115,12 +130,14 @@ fn ServerTable() -> impl IntoView {
                                                     <button type="submit" class="btn btn-primary small">"Save"</button>
                                                 </ActionForm>
                                             </details>
+                                            </div>
                                         </td>
                                     </tr>
                                 }
                             }).collect_view()}
                         </tbody>
                     </table>
+                    </div>
                 }.into_any(),
             })}
         </Suspense>
@@ -161,8 +178,9 @@ pub fn AdminUsage() -> impl IntoView {
                         Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No devices yet, so no traffic."</p> }.into_any(),
                         Ok(list) => view! {
+                            <div class="table-wrap">
                             <table class="table" data-testid="usage">
-                                <thead><tr><th>"User"</th><th>"Devices"</th><th>"Sent by devices"</th><th>"Received"</th><th>"Connected"</th></tr></thead>
+                                <thead><tr><th>"User"</th><th>"Devices"</th><th>"Sent by devices"</th><th>"Received by devices"</th><th>"Connected"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|u| view! {
                                         <tr>
@@ -170,11 +188,12 @@ pub fn AdminUsage() -> impl IntoView {
                                             <td>{u.devices}</td>
                                             <td>{format_bytes(u.rx_bytes)}</td>
                                             <td>{format_bytes(u.tx_bytes)}</td>
-                                            <td>{format!("{} h {} min", u.connected_seconds / 3600, (u.connected_seconds % 3600) / 60)}</td>
+                                            <td>{duration_text(u.connected_seconds)}</td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>
+                            </div>
                         }.into_any(),
                     })}
                 </Suspense>

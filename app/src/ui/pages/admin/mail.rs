@@ -1,0 +1,90 @@
+//! Admin: mail — the outbox (every message sent) and the workflow mail
+//! templates.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::error_view;
+use crate::{
+    accounts::model::CurrentUser,
+    admin::server_fns::admin_outbox,
+    billing::server_fns::{admin_mail_templates, AdminResetMailTemplate, AdminSaveMailTemplate},
+    ui::components::{
+        guard::RequireAdmin,
+        notice::{error_text, format_time, ActionNotice},
+    },
+};
+
+#[component]
+pub fn AdminOutbox() -> impl IntoView {
+    view! {
+        <Title text="Mail outbox — Admin — TrueVault"/>
+        <RequireAdmin children=|_u: CurrentUser| {
+            let mails = Resource::new(|| (), |_| admin_outbox());
+            view! {
+                <h1>"Mail outbox"</h1>
+                <p class="muted">"Every message the portal sent. Without SMTP configured, messages stay here with their text."</p>
+                <Suspense fallback=|| ()>
+                    {move || mails.get().map(|r| match r {
+                        Err(e) => error_view(&e),
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No mail has been sent yet."</p> }.into_any(),
+                        Ok(list) => list.into_iter().map(|m| view! {
+                            <details class="card mail">
+                                <summary>{format!("{} — {} — {} ({})", format_time(m.created_at), m.to_addr, m.subject, m.status)}</summary>
+                                <pre>{m.body_text.clone().unwrap_or_else(|| "(sent by SMTP; body not kept)".into())}</pre>
+                            </details>
+                        }).collect_view().into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
+
+#[component]
+pub fn AdminMail() -> impl IntoView {
+    view! {
+        <Title text="Mail templates — Admin — TrueVault"/>
+        <RequireAdmin children=|_u: CurrentUser| {
+            let save = ServerAction::<AdminSaveMailTemplate>::new();
+            let reset = ServerAction::<AdminResetMailTemplate>::new();
+            let list = Resource::new(move || (save.version().get(), reset.version().get()), |_| admin_mail_templates());
+            view! {
+                <h1>"Mail templates"</h1>
+                <p class="muted">"Variables: {{ first_name }}, {{ plan_name }}, {{ amount }}, {{ invoice_number }}, {{ dashboard_url }}, {{ support }}, {{ days_left }}."</p>
+                <ActionNotice value=save.value()/>
+                <ActionNotice value=reset.value()/>
+                <Suspense fallback=|| ()>
+                    {move || list.get().map(|r| match r {
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Ok(list) => list.into_iter().map(|t| {
+                            let name = t.name.clone();
+                            let form_name = t.name.clone();
+                            let (subject, body) = (t.subject.clone(), t.body.clone());
+                            view! {
+                            <section class="card" data-template=t.name.clone()>
+                                <h2>{t.name.clone()}{t.customised.then_some(" (edited)")}</h2>
+                                <ActionForm action=save attr:class="form">
+                                    <input type="hidden" name="name" value=form_name.clone()/>
+                                    <label>"Subject" <input type="text" name="subject" value=subject.clone() maxlength="200"/></label>
+                                    <label>"Body" <textarea name="body" rows="8">{body.clone()}</textarea></label>
+                                    <button type="submit" class="btn btn-primary">"Save"</button>
+                                </ActionForm>
+                                {t.customised.then(|| view! {
+                                    <ActionForm action=reset attr:class="inline-form">
+                                        <input type="hidden" name="name" value=name.clone()/>
+                                        <button type="submit" class="btn btn-ghost small">"Back to built-in text"</button>
+                                    </ActionForm>
+                                })}
+                                <details><summary>"Preview"</summary>
+                                    <p><strong>{t.preview_subject.clone()}</strong></p>
+                                    <pre class="config">{t.preview_body.clone()}</pre>
+                                </details>
+                            </section>
+                        }}).collect_view().into_any(),
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
