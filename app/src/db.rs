@@ -150,6 +150,32 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// A unique key as each engine names it in a violation: PostgreSQL by the
+/// constraint (or index) name, SQLite by the columns it lists.
+pub struct UniqueKey {
+    pub postgres: &'static str,
+    pub sqlite: &'static str,
+}
+
+impl UniqueKey {
+    /// True when `err` is a uniqueness violation of this key.
+    pub fn broken_by(&self, err: &sqlx::Error) -> bool {
+        let sqlx::Error::Database(db) = err else {
+            return false;
+        };
+        if !is_unique_violation(err) {
+            return false;
+        }
+        match db.constraint() {
+            Some(name) => name == self.postgres,
+            None => db
+                .message()
+                .strip_prefix("UNIQUE constraint failed: ")
+                .is_some_and(|cols| cols == self.sqlite),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,28 +1,48 @@
-//! The portal's error type and its mapping to HTTP: JSON for the API
-//! (`{"error":{"code","message","details","request_id"}}`) and a plain
-//! message for server functions. Internal causes are logged, never shown.
+//! The portal's one error type, shared by the server and the browser.
+//!
+//! Every error has a stable `code()` and an HTTP status. The JSON API
+//! answers `{"error":{"code","message","details","request_id"}}`; server
+//! functions answer the same fields without the envelope (`{"code",
+//! "message","field","limit"}`) with the matching status, and the browser
+//! decodes them back into an `AppError`, so pages and tests match on
+//! `code()`, never on message text. Internal causes (database errors
+//! included) are logged on the server and never leave it.
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-    Json,
+use leptos::server_fn::{
+    self,
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
 };
-use truevault_wire::{ApiError, ApiErrorBody};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, thiserror::Error)]
+use crate::{mesh::model::MeshError, sites::model::LanSubnetError};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[serde(into = "ErrorBody", from = "ErrorBody")]
 pub enum AppError {
-    #[error("{0}")]
-    Validation(String),
+    /// Input that breaks a rule; `field` names the form field when there is one.
+    #[error("{message}")]
+    Validation {
+        field: Option<String>,
+        message: String,
+    },
+    /// The request did not carry the fields a form needs, or they did not parse.
+    #[error("Some fields are missing or not in the expected format.")]
+    BadInput,
     #[error("Invalid email or password.")]
     InvalidCredentials,
     #[error("Please sign in.")]
     Unauthenticated,
+    #[error("This account is not active. Please contact support.")]
+    AccountInactive,
     #[error("You do not have access to this.")]
     Forbidden,
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("That public key is already in use.")]
+    KeyInUse,
     #[error("Too many attempts. Please wait a few minutes and try again.")]
     RateLimited,
     #[error("This link is invalid or has expired.")]
@@ -41,8 +61,9 @@ pub enum AppError {
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
+    /// A home site's LAN subnet broke a rule; the inner error says which.
     #[error("{0}")]
-    SiteSubnet(crate::sites::model::LanSubnetError),
+    SiteSubnet(LanSubnetError),
     #[error("That network overlaps one of your other home sites.")]
     SiteSubnetOverlap,
     #[error("You can have at most {0} home site(s).")]
@@ -51,15 +72,18 @@ pub enum AppError {
     SitePoolFull,
     /// Mesh networks' refusals (their codes live with them).
     #[error("{0}")]
-    Mesh(crate::mesh::model::MeshError),
+    Mesh(MeshError),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
     #[error("The request took too long. Please try again.")]
     RequestTimeout,
-    #[error("Something went wrong on our side. Please try again.")]
-    Database(sqlx::Error),
+    /// The browser could not reach the portal (or the answer did not arrive).
+    #[error("The portal could not be reached. Check your connection and try again.")]
+    Network,
+    /// The cause stays on the server (logged where the error is made); the
+    /// browser only ever sees the fixed text.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(String),
 }
@@ -67,16 +91,18 @@ pub enum AppError {
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::Validation(_) => "VALIDATION_FAILED",
+            AppError::Validation { .. } => "VALIDATION_FAILED",
+            AppError::BadInput => "BAD_INPUT",
             AppError::InvalidCredentials => "INVALID_CREDENTIALS",
             AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::AccountInactive => "ACCOUNT_INACTIVE",
             AppError::Forbidden => "FORBIDDEN",
             AppError::NotFound => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::KeyInUse => "KEY_IN_USE",
             AppError::RateLimited => "RATE_LIMITED",
-            AppError::InvalidToken => "INVALID_TOKEN",
+            AppError::InvalidToken | AppError::InvalidBearer => "INVALID_TOKEN",
             AppError::InvalidTotp => "INVALID_TOTP",
-            AppError::InvalidBearer => "INVALID_TOKEN",
             AppError::DeviceLimitExceeded(_) => "DEVICE_LIMIT_EXCEEDED",
             AppError::IdentityLimitExceeded(_) => "IDENTITY_LIMIT_EXCEEDED",
             AppError::CameraLimitExceeded(_) => "CAMERA_LIMIT_EXCEEDED",
@@ -90,83 +116,258 @@ impl AppError {
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
-            AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
+            AppError::Network => "NETWORK",
+            AppError::Internal(_) => "INTERNAL",
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status, as a number so the browser build needs no `http`.
+    pub fn status_code(&self) -> u16 {
         match self {
-            AppError::Validation(_) | AppError::InvalidToken | AppError::InvalidTotp => {
-                StatusCode::BAD_REQUEST
-            }
-            AppError::SiteSubnet(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            // A mistyped form and a broken rule are both the client's to fix.
+            AppError::Validation { .. } | AppError::BadInput | AppError::SiteSubnet(_) => 422,
+            AppError::InvalidToken | AppError::InvalidTotp => 400,
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
-                StatusCode::UNAUTHORIZED
+                401
             }
-            AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::AccountInactive => 403,
+            AppError::NotFound => 404,
             AppError::Conflict(_)
+            | AppError::KeyInUse
             | AppError::DeviceLimitExceeded(_)
             | AppError::IdentityLimitExceeded(_)
             | AppError::CameraLimitExceeded(_)
             | AppError::SiteSubnetOverlap
             | AppError::SiteLimitExceeded(_)
             | AppError::SitePoolFull
-            | AppError::NetworkFull => StatusCode::CONFLICT,
-            AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | AppError::NetworkFull => 409,
+            AppError::RateLimited => 429,
+            AppError::ServerUnavailable | AppError::RequestTimeout => 503,
+            AppError::Mesh(e) => e.status(),
+            AppError::PayloadTooLarge => 413,
+            AppError::MethodNotAllowed => 405,
+            AppError::Network => 502,
+            AppError::Internal(_) => 500,
         }
     }
 
-    /// What the user is told. Internal causes stay in the log.
-    pub fn public_message(&self) -> String {
-        if let AppError::Internal(cause) = self {
-            tracing::error!(%cause, "internal error");
+    /// A broken rule with no particular field.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::Validation {
+            field: None,
+            message: message.into(),
         }
-        self.to_string()
     }
 
+    /// A broken rule of one form field (`field` is the form's name for it).
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The form field a validation error is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Validation { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Logs the cause and returns the opaque internal error.
+    #[cfg(feature = "ssr")]
     pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(cause = %e, "internal error");
         AppError::Internal(e.to_string())
     }
+}
 
-    pub fn into_api_response(self, request_id: String) -> Response {
-        let status = self.status();
-        let body = ApiErrorBody {
-            error: ApiError {
-                code: self.code().into(),
-                message: self.public_message(),
-                details: None,
-                request_id,
-            },
+/// What crosses the wire: code, the public message, and the details a page
+/// needs (the field at fault, the plan's limit). Never the internal cause.
+#[derive(Clone, Serialize, Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mesh: Option<MeshError>,
+}
+
+impl From<AppError> for ErrorBody {
+    fn from(e: AppError) -> Self {
+        let limit = match &e {
+            AppError::DeviceLimitExceeded(n)
+            | AppError::IdentityLimitExceeded(n)
+            | AppError::CameraLimitExceeded(n)
+            | AppError::SiteLimitExceeded(n) => Some(*n),
+            _ => None,
         };
-        (status, Json(body)).into_response()
+        let mesh = match &e {
+            AppError::Mesh(m) => Some(m.clone()),
+            _ => None,
+        };
+        ErrorBody {
+            code: e.code().into(),
+            message: e.to_string(),
+            field: e.field().map(String::from),
+            limit,
+            mesh,
+        }
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        self.into_api_response(String::new())
+impl From<ErrorBody> for AppError {
+    fn from(b: ErrorBody) -> Self {
+        let limit = b.limit.unwrap_or_default();
+        if let Some(m) = b.mesh {
+            return AppError::Mesh(m);
+        }
+        match b.code.as_str() {
+            "VALIDATION_FAILED" => AppError::Validation {
+                field: b.field,
+                message: b.message,
+            },
+            "BAD_INPUT" => AppError::BadInput,
+            "INVALID_CREDENTIALS" => AppError::InvalidCredentials,
+            "UNAUTHENTICATED" => AppError::Unauthenticated,
+            "ACCOUNT_INACTIVE" => AppError::AccountInactive,
+            "FORBIDDEN" => AppError::Forbidden,
+            "NOT_FOUND" => AppError::NotFound,
+            "CONFLICT" => AppError::Conflict(b.message),
+            "KEY_IN_USE" => AppError::KeyInUse,
+            "RATE_LIMITED" => AppError::RateLimited,
+            "INVALID_TOKEN" => AppError::InvalidToken,
+            "INVALID_TOTP" => AppError::InvalidTotp,
+            "DEVICE_LIMIT_EXCEEDED" => AppError::DeviceLimitExceeded(limit),
+            "IDENTITY_LIMIT_EXCEEDED" => AppError::IdentityLimitExceeded(limit),
+            "CAMERA_LIMIT_EXCEEDED" => AppError::CameraLimitExceeded(limit),
+            "NETWORK_FULL" => AppError::NetworkFull,
+            "SERVER_UNAVAILABLE" => AppError::ServerUnavailable,
+            "SITE_SUBNET_OVERLAP" => AppError::SiteSubnetOverlap,
+            "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
+            "SITE_POOL_FULL" => AppError::SitePoolFull,
+            "PAYLOAD_TOO_LARGE" => AppError::PayloadTooLarge,
+            "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
+            "REQUEST_TIMEOUT" => AppError::RequestTimeout,
+            "NETWORK" => AppError::Network,
+            other => LanSubnetError::from_code(other)
+                .map(AppError::SiteSubnet)
+                .unwrap_or(AppError::Internal(String::new())),
+        }
     }
 }
 
-impl From<crate::mesh::model::MeshError> for AppError {
-    fn from(e: crate::mesh::model::MeshError) -> Self {
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => AppError::BadInput,
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Network,
+            other => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(error = %other, "server function failed");
+                AppError::Internal(other.to_string())
+            }
+        }
+    }
+
+    /// Encoding an error on the server is the moment its status is known,
+    /// so it is set here (server_fn itself answers every error with 500).
+    /// Plain form posts keep their redirect back to the page.
+    fn ser(&self) -> server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        ssr::set_status(self.status_code());
+        <JsonEncoding as server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use axum::{
+        http::{header, request::Parts, StatusCode},
+        response::{IntoResponse, Response},
+        Json,
+    };
+    use leptos::prelude::use_context;
+    use leptos_axum::ResponseOptions;
+    use truevault_wire::{ApiError, ApiErrorBody};
+
+    use super::AppError;
+
+    pub(super) fn set_status(code: u16) {
+        let (Some(parts), Some(res)) = (use_context::<Parts>(), use_context::<ResponseOptions>())
+        else {
+            return;
+        };
+        let form_post = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        if !form_post {
+            if let Ok(status) = StatusCode::from_u16(code) {
+                res.set_status(status);
+            }
+        }
+    }
+
+    impl AppError {
+        /// The status on the agent API (`/api/v1`), which has always
+        /// answered a bad body with 400.
+        pub fn status(&self) -> StatusCode {
+            match self {
+                AppError::Validation { .. } | AppError::BadInput => StatusCode::BAD_REQUEST,
+                _ => StatusCode::from_u16(self.status_code())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            }
+        }
+
+        /// What the user is told. Internal causes stay in the log.
+        pub fn public_message(&self) -> String {
+            self.to_string()
+        }
+
+        pub fn into_api_response(self, request_id: String) -> Response {
+            let status = self.status();
+            let details = self.field().map(String::from);
+            let body = ApiErrorBody {
+                error: ApiError {
+                    code: self.code().into(),
+                    message: self.public_message(),
+                    details,
+                    request_id,
+                },
+            };
+            (status, Json(body)).into_response()
+        }
+    }
+
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            self.into_api_response(String::new())
+        }
+    }
+
+    /// Database failures are logged here, where they become an `AppError`;
+    /// the user sees only the fixed internal text.
+    impl From<sqlx::Error> for AppError {
+        fn from(e: sqlx::Error) -> Self {
+            tracing::error!(error = %e, "database error");
+            AppError::Internal("database".into())
+        }
+    }
+}
+
+impl From<MeshError> for AppError {
+    fn from(e: MeshError) -> Self {
         AppError::Mesh(e)
-    }
-}
-
-/// Database failures are logged where they turn into an `AppError`, so
-/// server functions (which show only the Display text) keep the cause.
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        tracing::error!(error = %e, "database error");
-        AppError::Database(e)
     }
 }
 

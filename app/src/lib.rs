@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod admin;
 pub mod billing;
 pub mod cameras;
+pub mod error;
 pub mod inventory;
 pub mod mesh;
 pub mod overview;
@@ -34,7 +35,7 @@ pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
-pub mod error;
+pub mod entitlements;
 #[cfg(feature = "ssr")]
 pub mod http;
 #[cfg(feature = "ssr")]

@@ -16,7 +16,7 @@ pub struct TrafficThisMonth {
 /// This portal's public URL (`public_url` in the configuration), the one
 /// agents and nodes must be given.
 #[server(endpoint = "portal/url")]
-pub async fn portal_url() -> Result<String, ServerFnError> {
+pub async fn portal_url() -> Result<String, crate::error::AppError> {
     crate::sfn::user()?;
     Ok(crate::sfn::state()
         .config
@@ -26,7 +26,7 @@ pub async fn portal_url() -> Result<String, ServerFnError> {
 }
 
 #[server(endpoint = "portal/month_traffic")]
-pub async fn month_traffic() -> Result<TrafficThisMonth, ServerFnError> {
+pub async fn month_traffic() -> Result<TrafficThisMonth, crate::error::AppError> {
     use sqlx::Row;
     let user = crate::sfn::user()?;
     let state = crate::sfn::state();

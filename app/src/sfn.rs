@@ -2,7 +2,7 @@
 //! computed by the middleware, the signed-in user, cookies and redirects.
 
 use axum::http::{header, request::Parts, HeaderValue};
-use leptos::prelude::{expect_context, use_context, ServerFnError};
+use leptos::prelude::{expect_context, use_context};
 use leptos_axum::ResponseOptions;
 
 use crate::{
@@ -20,24 +20,22 @@ pub fn parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
-pub fn request_context() -> Result<RequestContext, ServerFnError> {
+pub fn request_context() -> Result<RequestContext, AppError> {
     parts()
         .and_then(|p| p.extensions.get::<RequestContext>().cloned())
-        .ok_or_else(|| ServerFnError::ServerError("request context missing".into()))
+        .ok_or_else(|| AppError::internal("request context missing"))
 }
 
-pub fn user() -> Result<CurrentUser, ServerFnError> {
-    request_context()?
-        .user
-        .ok_or_else(|| AppError::Unauthenticated.into())
+pub fn user() -> Result<CurrentUser, AppError> {
+    request_context()?.user.ok_or(AppError::Unauthenticated)
 }
 
-pub fn admin() -> Result<CurrentUser, ServerFnError> {
+pub fn admin() -> Result<CurrentUser, AppError> {
     let user = user()?;
     if user.is_admin() {
         Ok(user)
     } else {
-        Err(AppError::Forbidden.into())
+        Err(AppError::Forbidden)
     }
 }
 
@@ -62,12 +60,13 @@ pub fn clear_cookie(name: &str) {
 }
 
 /// Rejects oversized free-text arguments before any work is done.
-pub fn limit(field: &str, value: &str, max_chars: usize) -> Result<(), ServerFnError> {
+/// `field` is the form's name for the value, `label` what the user reads.
+pub fn limit(field: &str, label: &str, value: &str, max_chars: usize) -> Result<(), AppError> {
     if value.chars().count() > max_chars {
-        return Err(AppError::Validation(format!(
-            "{field} must be at most {max_chars} characters."
-        ))
-        .into());
+        return Err(AppError::invalid_field(
+            field,
+            format!("{label} must be at most {max_chars} characters."),
+        ));
     }
     Ok(())
 }

@@ -15,25 +15,29 @@ pub const MAX_LEN: usize = 128;
 pub fn check_policy(password: &str, email: &str) -> Result<(), AppError> {
     let chars = password.chars().count();
     if chars < MIN_LEN {
-        return Err(AppError::Validation(format!(
-            "Password must be at least {MIN_LEN} characters."
-        )));
+        return Err(AppError::invalid_field(
+            "password",
+            format!("Password must be at least {MIN_LEN} characters."),
+        ));
     }
     if chars > MAX_LEN {
-        return Err(AppError::Validation(format!(
-            "Password must be at most {MAX_LEN} characters."
-        )));
+        return Err(AppError::invalid_field(
+            "password",
+            format!("Password must be at most {MAX_LEN} characters."),
+        ));
     }
     let mut it = password.chars();
     let first = it.next();
     if it.all(|c| Some(c) == first) {
-        return Err(AppError::Validation(
-            "Password must not be one repeated character.".into(),
+        return Err(AppError::invalid_field(
+            "password",
+            "Password must not be one repeated character.",
         ));
     }
     if !email.is_empty() && password.eq_ignore_ascii_case(email) {
-        return Err(AppError::Validation(
-            "Password must not be your e-mail address.".into(),
+        return Err(AppError::invalid_field(
+            "password",
+            "Password must not be your e-mail address.",
         ));
     }
     Ok(())

@@ -46,8 +46,9 @@ pub async fn register(
     first_name: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    let email = normalize_email(email).map_err(AppError::Validation)?;
-    let first_name = normalize_name(first_name).map_err(AppError::Validation)?;
+    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
+    let first_name =
+        normalize_name(first_name).map_err(|e| AppError::invalid_field("first_name", e))?;
     password::check_policy(pass, &email)?;
     let hash = password::hash_off_runtime(pass).await?;
     match repo::insert_user(
@@ -166,8 +167,8 @@ pub async fn register_verified(
     first_name: &str,
     client: &ClientInfo,
 ) -> AppResult<(CurrentUser, String)> {
-    let email = normalize_email(email).map_err(AppError::Validation)?;
-    let first_name = normalize_name(first_name).map_err(AppError::Validation)?;
+    let email = normalize_email(email).map_err(AppError::invalid)?;
+    let first_name = normalize_name(first_name).map_err(AppError::invalid)?;
     password::check_policy(pass, &email)?;
     let hash = password::hash_off_runtime(pass).await?;
     let user_id = repo::insert_user(
@@ -267,8 +268,8 @@ pub async fn login(
     match user.status {
         AccountStatus::Active => {}
         AccountStatus::Pending => {
-            return Err(AppError::Validation(
-                "Please confirm your e-mail address first: we sent you a link.".into(),
+            return Err(AppError::invalid(
+                "Please confirm your e-mail address first: we sent you a link.",
             ))
         }
         AccountStatus::Suspended | AccountStatus::Cancelled => {
@@ -281,9 +282,7 @@ pub async fn login(
                 user.status.as_str(),
             )
             .await;
-            return Err(AppError::Validation(
-                "This account is not active. Please contact support.".into(),
-            ));
+            return Err(AppError::AccountInactive);
         }
     }
     repo::throttle_clear(&state.db, &key).await?;
@@ -428,7 +427,7 @@ pub async fn request_password_reset(
     email: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    let email = normalize_email(email).map_err(AppError::Validation)?;
+    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
     if let Some(user) = repo::find_by_email(&state.db, &email).await? {
         repo::expire_tokens(&state.db, user.id, "reset_password").await?;
         let token = tokens::random_token();
@@ -509,9 +508,7 @@ pub async fn change_password(
         .await?
         .ok_or(AppError::Unauthenticated)?;
     if !password::verify_off_runtime(current, &record.password_hash).await? {
-        return Err(AppError::Validation(
-            "Your current password is not correct.".into(),
-        ));
+        return Err(AppError::invalid("Your current password is not correct."));
     }
     password::check_policy(new, &record.email)?;
     repo::set_password(&state.db, user.id, &password::hash_off_runtime(new).await?).await?;
@@ -559,7 +556,7 @@ pub async fn confirm_totp(
     }
     let sealed = record
         .totp_secret_enc
-        .ok_or_else(|| AppError::Validation("Start the set-up first.".into()))?;
+        .ok_or_else(|| AppError::invalid("Start the set-up first."))?;
     let secret = state.keys.open(&sealed).map_err(AppError::internal)?;
     let step = totp::verify(&secret, code, crate::db::now(), 0).ok_or(AppError::InvalidTotp)?;
     let codes = totp::generate_recovery_codes();
@@ -584,7 +581,7 @@ pub async fn disable_totp(
         .await?
         .ok_or(AppError::Unauthenticated)?;
     if !password::verify_off_runtime(current_password, &record.password_hash).await? {
-        return Err(AppError::Validation("Your password is not correct.".into()));
+        return Err(AppError::invalid("Your password is not correct."));
     }
     repo::disable_totp(&state.db, user.id).await?;
     audit::record(
@@ -612,7 +609,7 @@ pub async fn create_verified_user(
     pass: &str,
     role: Role,
 ) -> AppResult<i64> {
-    let email = normalize_email(email).map_err(AppError::Validation)?;
+    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
     password::check_policy(pass, &email)?;
     let hash = password::hash_off_runtime(pass).await?;
     let id = repo::insert_user(state_db, &email, "", &hash, AccountStatus::Active, role)
@@ -638,7 +635,7 @@ pub async fn create_verified_user(
 }
 
 pub async fn admin_set_password(db: &crate::db::Db, email: &str, pass: &str) -> AppResult<()> {
-    let email = normalize_email(email).map_err(AppError::Validation)?;
+    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
     let user = repo::find_by_email(db, &email)
         .await?
         .ok_or(AppError::NotFound)?;

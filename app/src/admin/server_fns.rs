@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{AuditEntry, OutboxMail};
 use crate::accounts::model::UserRow;
 #[cfg(feature = "ssr")]
@@ -14,36 +16,29 @@ use {
         },
         audit,
         db::now,
-        error::AppError,
         sfn,
     },
     sqlx::Row,
 };
 
 #[server(endpoint = "admin/users")]
-pub async fn admin_users(q: String) -> Result<Vec<UserRow>, ServerFnError> {
+pub async fn admin_users(q: String) -> Result<Vec<UserRow>, AppError> {
     sfn::admin()?;
-    sfn::limit("Search", &q, 100)?;
-    Ok(repo::search_users(&sfn::state().db, q.trim(), 200)
-        .await
-        .map_err(AppError::from)?)
+    sfn::limit("q", "Search", &q, 100)?;
+    Ok(repo::search_users(&sfn::state().db, q.trim(), 200).await?)
 }
 
 #[server(endpoint = "admin/user_status")]
-pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), ServerFnError> {
+pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    let status = AccountStatus::parse(&status)
-        .ok_or_else(|| AppError::Validation("Unknown status.".into()))?;
+    let status =
+        AccountStatus::parse(&status).ok_or_else(|| AppError::invalid("Unknown status."))?;
     if user_id == admin.id && status != AccountStatus::Active {
-        return Err(AppError::Validation("You cannot suspend your own account.".into()).into());
+        return Err(AppError::invalid("You cannot suspend your own account."));
     }
     let state = sfn::state();
-    if repo::set_status(&state.db, user_id, status)
-        .await
-        .map_err(AppError::from)?
-        == 0
-    {
-        return Err(AppError::NotFound.into());
+    if repo::set_status(&state.db, user_id, status).await? == 0 {
+        return Err(AppError::NotFound);
     }
     audit::record(
         &state.db,
@@ -58,19 +53,15 @@ pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), Server
 }
 
 #[server(endpoint = "admin/user_role")]
-pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), ServerFnError> {
+pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    let role = Role::parse(&role).ok_or_else(|| AppError::Validation("Unknown role.".into()))?;
+    let role = Role::parse(&role).ok_or_else(|| AppError::invalid("Unknown role."))?;
     if user_id == admin.id && role != Role::Admin {
-        return Err(AppError::Validation("You cannot remove your own admin role.".into()).into());
+        return Err(AppError::invalid("You cannot remove your own admin role."));
     }
     let state = sfn::state();
-    if repo::set_role(&state.db, user_id, role)
-        .await
-        .map_err(AppError::from)?
-        == 0
-    {
-        return Err(AppError::NotFound.into());
+    if repo::set_role(&state.db, user_id, role).await? == 0 {
+        return Err(AppError::NotFound);
     }
     audit::record(
         &state.db,
@@ -86,23 +77,21 @@ pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), ServerFnEr
 
 /// Adds or removes an address from the VIP table.
 #[server(endpoint = "admin/vip")]
-pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), ServerFnError> {
+pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    let email = normalize_email(&email).map_err(AppError::Validation)?;
+    let email = normalize_email(&email).map_err(AppError::invalid)?;
     let state = sfn::state();
     if vip {
         sqlx::query("INSERT INTO vip_accounts (email, created_at) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING")
             .bind(&email)
             .bind(now())
             .execute(&state.db.pool)
-            .await
-            .map_err(AppError::from)?;
+            .await?;
     } else {
         sqlx::query("DELETE FROM vip_accounts WHERE email = $1")
             .bind(&email)
             .execute(&state.db.pool)
-            .await
-            .map_err(AppError::from)?;
+            .await?;
     }
     audit::record(
         &state.db,
@@ -117,25 +106,20 @@ pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), ServerFnError
 }
 
 #[server(endpoint = "admin/outbox")]
-pub async fn admin_outbox() -> Result<Vec<OutboxMail>, ServerFnError> {
+pub async fn admin_outbox() -> Result<Vec<OutboxMail>, AppError> {
     sfn::admin()?;
-    Ok(sfn::state()
-        .mailer
-        .outbox(100)
-        .await
-        .map_err(AppError::from)?)
+    Ok(sfn::state().mailer.outbox(100).await?)
 }
 
 #[server(endpoint = "admin/audit")]
-pub async fn admin_audit() -> Result<Vec<AuditEntry>, ServerFnError> {
+pub async fn admin_audit() -> Result<Vec<AuditEntry>, AppError> {
     sfn::admin()?;
     let rows = sqlx::query(
         "SELECT a.id, a.at, COALESCE(u.email, '') AS actor, a.action, a.target, a.ip, a.details \
          FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id ORDER BY a.id DESC LIMIT 200",
     )
     .fetch_all(&sfn::state().db.pool)
-    .await
-    .map_err(AppError::from)?;
+    .await?;
     let entries: Result<Vec<AuditEntry>, sqlx::Error> = rows
         .iter()
         .map(|r| {
@@ -150,5 +134,5 @@ pub async fn admin_audit() -> Result<Vec<AuditEntry>, ServerFnError> {
             })
         })
         .collect();
-    Ok(entries.map_err(AppError::from)?)
+    Ok(entries?)
 }

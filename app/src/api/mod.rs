@@ -81,7 +81,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         StatusCode::TOO_MANY_REQUESTS => AppError::RateLimited,
         StatusCode::SERVICE_UNAVAILABLE => AppError::ServerUnavailable,
         s if s.is_server_error() => AppError::Internal(format!("{s} without a body")),
-        _ => AppError::Validation("The request was not understood.".into()),
+        _ => AppError::invalid("The request was not understood."),
     };
     let mut out = error.into_api_response(request_id());
     // Keep the status axum chose (e.g. 400 vs 422) and headers like `Allow`.

@@ -31,14 +31,12 @@ pub async fn start_checkout(
     provider: &str,
 ) -> AppResult<CheckoutStart> {
     let cycle = Cycle::parse(cycle)
-        .ok_or_else(|| AppError::Validation("Choose monthly or yearly billing.".into()))?;
+        .ok_or_else(|| AppError::invalid("Choose monthly or yearly billing."))?;
     let providers = state.config.billing.providers();
     if !providers.iter().any(|p| p == provider) {
-        return Err(AppError::Validation(
-            "That payment method is not available.".into(),
-        ));
+        return Err(AppError::invalid("That payment method is not available."));
     }
-    if repo::is_vip(&state.db.pool, user.id).await? {
+    if crate::entitlements::is_vip(&state.db.pool, user.id).await? {
         return Err(AppError::Conflict(
             "Your VIP account needs no payment.".into(),
         ));
@@ -47,9 +45,7 @@ pub async fn start_checkout(
         .await?
         .ok_or(AppError::NotFound)?;
     if !active {
-        return Err(AppError::Validation(
-            "That plan is not offered any more.".into(),
-        ));
+        return Err(AppError::invalid("That plan is not offered any more."));
     }
     let price = price_for(monthly, yearly, cycle);
     let now = state.clock.now();
@@ -90,9 +86,7 @@ pub async fn start_checkout(
         amount = rules::upgrade_charge(price, credit);
     }
     if price == 0 {
-        return Err(AppError::Validation(
-            "The free plan needs no checkout.".into(),
-        ));
+        return Err(AppError::invalid("The free plan needs no checkout."));
     }
     let reference = tokens::random_token();
     let checkout_id = repo::create_checkout(
@@ -139,9 +133,7 @@ pub async fn start_checkout(
         }
         "paypal" => {
             if request.provider_plan_id.is_none() {
-                return Err(AppError::Validation(
-                    "PayPal is not set up for this plan.".into(),
-                ));
+                return Err(AppError::invalid("PayPal is not set up for this plan."));
             }
             let session = paypal_client(state)?
                 .create_subscription(&request)
@@ -150,11 +142,7 @@ pub async fn start_checkout(
             repo::set_checkout_session(&state.db, checkout_id, &session.id).await?;
             session.url
         }
-        _ => {
-            return Err(AppError::Validation(
-                "That payment method is not available.".into(),
-            ))
-        }
+        _ => return Err(AppError::invalid("That payment method is not available.")),
     };
     audit::record(
         &state.db,
@@ -274,7 +262,7 @@ pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<Billing
         current_plan: repo::user_plan_name(&db.pool, user.id)
             .await?
             .unwrap_or_else(|| "Free".into()),
-        is_vip: repo::is_vip(&db.pool, user.id).await?,
+        is_vip: crate::entitlements::is_vip(&db.pool, user.id).await?,
         plans,
         providers: state.config.billing.providers(),
     })

@@ -565,7 +565,7 @@ async fn payment_failed(
         ));
     }
     repo::set_event_at(tx, sub.id, created).await?;
-    if repo::is_vip(&mut **tx, sub.user_id).await? {
+    if crate::entitlements::is_vip(&mut **tx, sub.user_id).await? {
         return Ok(Outcome::Applied("vip_exempt"));
     }
     if sub.status != "active" {

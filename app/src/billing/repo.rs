@@ -343,19 +343,6 @@ pub async fn set_user_plan(tx: &mut Tx, user_id: i64, plan_id: i64) -> Result<()
     Ok(())
 }
 
-pub async fn is_vip<'e>(
-    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    user_id: i64,
-) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM vip_accounts v JOIN users u ON u.email = v.email WHERE u.id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(ex)
-    .await?;
-    Ok(n > 0)
-}
-
 #[derive(Debug, Clone)]
 pub struct CheckoutRow {
     pub id: i64,

@@ -6,26 +6,24 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{BillingOverview, InvoiceInfo, JobRow, MailTemplateInfo, Plan};
 #[cfg(feature = "ssr")]
 use {
     super::{checkout, model, repo, test_provider},
-    crate::{audit, error::AppError, sfn},
+    crate::{audit, sfn},
 };
 
 #[server(endpoint = "plans")]
-pub async fn list_plans() -> Result<Vec<Plan>, ServerFnError> {
-    Ok(repo::list(&sfn::state().db, true)
-        .await
-        .map_err(AppError::from)?)
+pub async fn list_plans() -> Result<Vec<Plan>, AppError> {
+    Ok(repo::list(&sfn::state().db, true).await?)
 }
 
 #[server(endpoint = "admin/plans")]
-pub async fn admin_plans() -> Result<Vec<Plan>, ServerFnError> {
+pub async fn admin_plans() -> Result<Vec<Plan>, AppError> {
     sfn::admin()?;
-    Ok(repo::list(&sfn::state().db, false)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::list(&sfn::state().db, false).await?)
 }
 
 /// Prices are entered in dollars with cents (`9.99`).
@@ -41,18 +39,18 @@ pub async fn admin_save_plan(
     max_mesh_members: i64,
     data_cap_gb: i64,
     is_active: Option<String>,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     let name = name.trim().to_string();
     if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-        return Err(AppError::Validation("A plan name is 1-60 characters.".into()).into());
+        return Err(AppError::invalid("A plan name is 1-60 characters."));
     }
     let monthly = parse_price(&price_monthly)?;
     let yearly = parse_price(&price_yearly)?;
     let limits = [max_devices, max_cameras, max_identities, max_mesh_members];
-    model::validate_limits(&limits).map_err(AppError::Validation)?;
+    model::validate_limits(&limits).map_err(AppError::invalid)?;
     if !(0..=1_000_000).contains(&data_cap_gb) {
-        return Err(AppError::Validation("A data cap is 0 (none) to 1,000,000 GB.".into()).into());
+        return Err(AppError::invalid("A data cap is 0 (none) to 1,000,000 GB."));
     }
     let state = sfn::state();
     let n = repo::update(
@@ -65,10 +63,9 @@ pub async fn admin_save_plan(
         data_cap_gb,
         is_active.is_some(),
     )
-    .await
-    .map_err(AppError::from)?;
+    .await?;
     if n == 0 {
-        return Err(AppError::NotFound.into());
+        return Err(AppError::NotFound);
     }
     audit::record(
         &state.db,
@@ -83,12 +80,12 @@ pub async fn admin_save_plan(
 }
 
 #[cfg(feature = "ssr")]
-fn parse_price(s: &str) -> Result<i64, ServerFnError> {
+fn parse_price(s: &str) -> Result<i64, AppError> {
     let bad = || {
-        ServerFnError::from(AppError::Validation(format!(
+        AppError::invalid(format!(
             "\"{}\" is not a price like 9.99.",
             s.chars().take(20).collect::<String>()
-        )))
+        ))
     };
     let s = s.trim();
     let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
@@ -110,19 +107,15 @@ fn parse_price(s: &str) -> Result<i64, ServerFnError> {
 // ---- the customer's billing ----
 
 #[server(endpoint = "billing/overview")]
-pub async fn my_billing() -> Result<BillingOverview, ServerFnError> {
+pub async fn my_billing() -> Result<BillingOverview, AppError> {
     let user = sfn::user()?;
-    Ok(checkout::overview(&sfn::state(), &user).await?)
+    checkout::overview(&sfn::state(), &user).await
 }
 
 /// Starts a checkout and sends the browser to the provider (or answers
 /// with a message when a downgrade is only scheduled).
 #[server(endpoint = "billing/checkout")]
-pub async fn checkout(
-    plan_id: i64,
-    cycle: String,
-    provider: String,
-) -> Result<String, ServerFnError> {
+pub async fn checkout(plan_id: i64, cycle: String, provider: String) -> Result<String, AppError> {
     let user = sfn::user()?;
     match checkout::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
         checkout::CheckoutStart::Redirect(url) => {
@@ -134,42 +127,39 @@ pub async fn checkout(
 }
 
 #[server(endpoint = "billing/cancel")]
-pub async fn cancel_subscription() -> Result<String, ServerFnError> {
+pub async fn cancel_subscription() -> Result<String, AppError> {
     let user = sfn::user()?;
-    Ok(checkout::cancel(&sfn::state(), &user, false).await?)
+    checkout::cancel(&sfn::state(), &user, false).await
 }
 
 #[server(endpoint = "billing/resume")]
-pub async fn resume_subscription() -> Result<String, ServerFnError> {
+pub async fn resume_subscription() -> Result<String, AppError> {
     let user = sfn::user()?;
-    Ok(checkout::cancel(&sfn::state(), &user, true).await?)
+    checkout::cancel(&sfn::state(), &user, true).await
 }
 
 #[server(endpoint = "billing/invoice")]
-pub async fn invoice(number: i64) -> Result<InvoiceInfo, ServerFnError> {
+pub async fn invoice(number: i64) -> Result<InvoiceInfo, AppError> {
     let user = sfn::user()?;
-    Ok(repo::invoice_of_user(&sfn::state().db, user.id, number)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(AppError::NotFound)?)
+    repo::invoice_of_user(&sfn::state().db, user.id, number)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// The test provider's checkout page: what is being paid.
 #[server(endpoint = "billing/test_checkout")]
-pub async fn test_checkout(reference: String) -> Result<(String, String), ServerFnError> {
+pub async fn test_checkout(reference: String) -> Result<(String, String), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     if !state.config.billing.test_enabled() {
-        return Err(AppError::NotFound.into());
+        return Err(AppError::NotFound);
     }
     let c = repo::checkout_by_reference(&state.db.pool, &reference)
-        .await
-        .map_err(AppError::from)?
+        .await?
         .filter(|c| c.user_id == user.id && c.provider == "test" && c.status == "open")
         .ok_or(AppError::NotFound)?;
     let plan = repo::find_plan(&state.db.pool, c.plan_id)
-        .await
-        .map_err(AppError::from)?
+        .await?
         .map(|p| p.1)
         .unwrap_or_default();
     Ok((
@@ -179,7 +169,7 @@ pub async fn test_checkout(reference: String) -> Result<(String, String), Server
 }
 
 #[server(endpoint = "billing/test_pay")]
-pub async fn test_pay(reference: String, result: String) -> Result<(), ServerFnError> {
+pub async fn test_pay(reference: String, result: String) -> Result<(), AppError> {
     let user = sfn::user()?;
     let outcome = test_provider::test_pay(&sfn::state(), &user, &reference, &result).await?;
     match outcome {
@@ -194,24 +184,21 @@ pub async fn test_pay(reference: String, result: String) -> Result<(), ServerFnE
 // ---- the admin's automation and mail templates ----
 
 #[server(endpoint = "admin/jobs")]
-pub async fn admin_jobs(status: String) -> Result<Vec<JobRow>, ServerFnError> {
+pub async fn admin_jobs(status: String) -> Result<Vec<JobRow>, AppError> {
     sfn::admin()?;
     let status = Some(status.as_str())
         .filter(|s| ["pending", "running", "done", "failed", "cancelled"].contains(s));
-    Ok(crate::jobs::list(&sfn::state(), status, 300)
-        .await
-        .map_err(AppError::from)?)
+    Ok(crate::jobs::list(&sfn::state(), status, 300).await?)
 }
 
 #[server(endpoint = "admin/job_retry")]
-pub async fn admin_retry_job(id: i64) -> Result<String, ServerFnError> {
+pub async fn admin_retry_job(id: i64) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     let state = sfn::state();
-    if !crate::jobs::retry(&state, id)
-        .await
-        .map_err(AppError::from)?
-    {
-        return Err(AppError::Conflict("Only a failed step can be retried.".into()).into());
+    if !crate::jobs::retry(&state, id).await? {
+        return Err(AppError::Conflict(
+            "Only a failed step can be retried.".into(),
+        ));
     }
     audit::record(
         &state.db,
@@ -226,14 +213,14 @@ pub async fn admin_retry_job(id: i64) -> Result<String, ServerFnError> {
 }
 
 #[server(endpoint = "admin/mail_templates")]
-pub async fn admin_mail_templates() -> Result<Vec<MailTemplateInfo>, ServerFnError> {
+pub async fn admin_mail_templates() -> Result<Vec<MailTemplateInfo>, AppError> {
     use crate::mail::workflow;
     sfn::admin()?;
     let db = &sfn::state().db;
     let sample = workflow::sample_vars();
     let mut out = Vec::new();
     for name in workflow::NAMES {
-        let custom = workflow::custom(db, name).await.map_err(AppError::from)?;
+        let custom = workflow::custom(db, name).await?;
         let (preview_subject, preview_body) = workflow::render(db, name, &sample)
             .await
             .map_err(AppError::Internal)?;
@@ -288,17 +275,15 @@ pub async fn admin_save_mail_template(
     name: String,
     subject: String,
     body: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     use crate::mail::workflow;
     let admin = sfn::admin()?;
     let Some(name) = workflow::NAMES.iter().find(|n| **n == name) else {
-        return Err(AppError::NotFound.into());
+        return Err(AppError::NotFound);
     };
-    workflow::validate(&subject, &body).map_err(AppError::Validation)?;
+    workflow::validate(&subject, &body)?;
     let state = sfn::state();
-    workflow::save(&state.db, name, subject.trim(), &body)
-        .await
-        .map_err(AppError::from)?;
+    workflow::save(&state.db, name, subject.trim(), &body).await?;
     audit::record(
         &state.db,
         Some(admin.id),
@@ -312,16 +297,14 @@ pub async fn admin_save_mail_template(
 }
 
 #[server(endpoint = "admin/mail_template_reset")]
-pub async fn admin_reset_mail_template(name: String) -> Result<String, ServerFnError> {
+pub async fn admin_reset_mail_template(name: String) -> Result<String, AppError> {
     use crate::mail::workflow;
     let admin = sfn::admin()?;
     let Some(name) = workflow::NAMES.iter().find(|n| **n == name) else {
-        return Err(AppError::NotFound.into());
+        return Err(AppError::NotFound);
     };
     let state = sfn::state();
-    workflow::reset(&state.db, name)
-        .await
-        .map_err(AppError::from)?;
+    workflow::reset(&state.db, name).await?;
     audit::record(
         &state.db,
         Some(admin.id),

@@ -55,7 +55,7 @@ pub async fn test_pay(
             };
             apply_event(state, "test", &event).await
         }
-        _ => Err(AppError::Validation("Unknown test payment result.".into())),
+        _ => Err(AppError::invalid("Unknown test payment result.")),
     }
 }
 

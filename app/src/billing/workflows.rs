@@ -90,7 +90,7 @@ pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
             Ok(())
         }
         (DUNNING, "suspend", Some(sub)) => {
-            let vip = repo::is_vip(&state.db.pool, sub.user_id)
+            let vip = crate::entitlements::is_vip(&state.db.pool, sub.user_id)
                 .await
                 .map_err(|e| e.to_string())?;
             if vip || !in_dunning(&sub) {

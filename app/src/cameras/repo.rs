@@ -238,29 +238,6 @@ pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<Gatew
         .collect()
 }
 
-/// The plan's camera limit inside the write transaction; `None` = unlimited
-/// (VIPs, or a plan with -1).
-pub async fn camera_limit(tx: &mut Tx, user_id: i64) -> sqlx::Result<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT COALESCE(p.max_cameras, 0) AS lim, \
-                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
-         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let vip: i64 = row.try_get("vip")?;
-    let lim: i64 = row.try_get("lim")?;
-    Ok(if vip > 0 || lim < 0 { None } else { Some(lim) })
-}
-
-pub async fn camera_limit_now(db: &Db, user_id: i64) -> sqlx::Result<Option<i64>> {
-    let mut tx = db.pool.begin().await?;
-    let lim = camera_limit(&mut tx, user_id).await?;
-    tx.commit().await?;
-    Ok(lim)
-}
-
 pub async fn count_cameras(tx: &mut Tx, user_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE user_id = $1")
         .bind(user_id)

@@ -4,6 +4,7 @@
 //! refuses credentials inside an RTSP URL and a URL ends up in logs.
 
 use super::model::Vendor;
+use crate::error::AppError;
 
 pub const DEFAULT_RTSP_PORT: u16 = 554;
 pub const DEFAULT_HTTP_PORT: u16 = 80;
@@ -249,56 +250,77 @@ fn mac(value: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Names the form field a rule's message is about.
+fn at(field: &'static str) -> impl Fn(String) -> AppError {
+    move |message| AppError::invalid_field(field, message)
+}
+
 /// Validates a camera form; empty stream and snapshot URLs are filled from
 /// the vendor's pattern.
-pub fn validate(form: &CameraForm) -> Result<ValidCamera, String> {
-    let name = text("Name", &form.name, 64, true)?.unwrap_or_default();
+pub fn validate(form: &CameraForm) -> Result<ValidCamera, AppError> {
+    let name = text("Name", &form.name, 64, true)
+        .map_err(at("name"))?
+        .unwrap_or_default();
     let vendor = match form.vendor.trim() {
         "" => Vendor::Generic,
-        v => Vendor::parse(v).ok_or("Choose a vendor from the list.")?,
+        v => {
+            Vendor::parse(v).ok_or_else(|| at("vendor")("Choose a vendor from the list.".into()))?
+        }
     };
-    let ip = host(&form.ip)?;
-    let rtsp_port = port("RTSP port", &form.rtsp_port, DEFAULT_RTSP_PORT)?;
-    let http_port = port("HTTP port", &form.http_port, DEFAULT_HTTP_PORT)?;
+    let ip = host(&form.ip).map_err(at("ip"))?;
+    let rtsp_port =
+        port("RTSP port", &form.rtsp_port, DEFAULT_RTSP_PORT).map_err(at("rtsp_port"))?;
+    let http_port =
+        port("HTTP port", &form.http_port, DEFAULT_HTTP_PORT).map_err(at("http_port"))?;
     let patterns = stream_urls(vendor, &ip, rtsp_port);
     let main_stream_url = match checked_url(
         "Main stream URL",
         &form.main_stream_url,
         &["rtsp", "rtsps"],
-    )? {
+    )
+    .map_err(at("main_stream_url"))?
+    {
         Some(u) => u,
-        None => patterns.as_ref().map(|(m, _)| m.clone()).ok_or(
-            "Enter the camera's main stream URL (rtsp://…); other cameras have no fixed pattern.",
-        )?,
+        None => patterns.as_ref().map(|(m, _)| m.clone()).ok_or_else(|| {
+            at("main_stream_url")(
+                "Enter the camera's main stream URL (rtsp://…); other cameras have no fixed pattern."
+                    .into(),
+            )
+        })?,
     };
     let sub_stream_url =
-        match checked_url("Sub stream URL", &form.sub_stream_url, &["rtsp", "rtsps"])? {
+        match checked_url("Sub stream URL", &form.sub_stream_url, &["rtsp", "rtsps"])
+            .map_err(at("sub_stream_url"))?
+        {
             Some(u) => Some(u),
             // Only fill the sub stream when the main one is the pattern's too.
             None => patterns
                 .filter(|(m, _)| *m == main_stream_url)
                 .and_then(|(_, s)| s),
         };
-    let snapshot_url = match checked_url("Snapshot URL", &form.snapshot_url, &["http", "https"])? {
+    let snapshot_url = match checked_url("Snapshot URL", &form.snapshot_url, &["http", "https"])
+        .map_err(at("snapshot_url"))?
+    {
         Some(u) => Some(u),
         None => snapshot_url(vendor, &ip, http_port),
     };
-    let username = text("User name", &form.username, MAX_CREDENTIAL, false)?;
+    let username =
+        text("User name", &form.username, MAX_CREDENTIAL, false).map_err(at("username"))?;
     // Passwords may hold spaces at either end; only the length is bounded.
     let password = (!form.password.is_empty()).then(|| form.password.clone());
     if let Some(p) = &password {
         if p.chars().count() > MAX_CREDENTIAL || p.chars().any(char::is_control) {
-            return Err(format!(
+            return Err(at("password")(format!(
                 "Password must be at most {MAX_CREDENTIAL} characters without control characters."
-            ));
+            )));
         }
     }
     Ok(ValidCamera {
         name,
         vendor,
-        model: text("Model", &form.model, 64, false)?,
+        model: text("Model", &form.model, 64, false).map_err(at("model"))?,
         ip,
-        mac: mac(&form.mac)?,
+        mac: mac(&form.mac).map_err(at("mac"))?,
         rtsp_port,
         http_port,
         main_stream_url,
@@ -306,8 +328,9 @@ pub fn validate(form: &CameraForm) -> Result<ValidCamera, String> {
         snapshot_url,
         username,
         password,
-        gateway_id: optional_id("Gateway", &form.gateway_id)?,
-        lan_device_id: optional_id("Network device", &form.lan_device_id)?,
+        gateway_id: optional_id("Gateway", &form.gateway_id).map_err(at("gateway_id"))?,
+        lan_device_id: optional_id("Network device", &form.lan_device_id)
+            .map_err(at("lan_device_id"))?,
     })
 }
 
@@ -401,14 +424,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        assert!(validate(&form("generic", "10.0.0.5"))
-            .unwrap_err()
-            .contains("main stream URL"));
+        assert_eq!(
+            validate(&form("generic", "10.0.0.5")).unwrap_err().field(),
+            Some("main_stream_url")
+        );
         assert!(validate(&form("nokia", "10.0.0.5")).is_err());
         assert!(validate(&form("tapo", "not a host!")).is_err());
         let mut f = form("tapo", "10.0.0.5");
         f.main_stream_url = "rtsp://admin:pw@10.0.0.5/stream1".into();
-        assert!(validate(&f).unwrap_err().contains("own fields"));
+        assert_eq!(validate(&f).unwrap_err().field(), Some("main_stream_url"));
         f.main_stream_url = "http://10.0.0.5/stream1".into();
         assert!(validate(&f).is_err());
         let mut f = form("tapo", "10.0.0.5");

@@ -6,32 +6,31 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{Camera, CamerasPage, CreatedGateway};
 #[cfg(feature = "ssr")]
 use {
     super::{repo, rules::CameraForm, service},
-    crate::{error::AppError, sfn},
+    crate::sfn,
 };
 
 #[server(endpoint = "cameras/overview")]
-pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, ServerFnError> {
+pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, AppError> {
     let user = sfn::user()?;
-    Ok(service::overview(&sfn::state(), user.id, from_device).await?)
+    service::overview(&sfn::state(), user.id, from_device).await
 }
 
 #[server(endpoint = "cameras/detail")]
-pub async fn camera_detail(id: i64) -> Result<Camera, ServerFnError> {
+pub async fn camera_detail(id: i64) -> Result<Camera, AppError> {
     let user = sfn::user()?;
     let db = &sfn::state().db;
-    if let Some(c) = repo::find_camera(db, user.id, id)
-        .await
-        .map_err(AppError::from)?
-    {
+    if let Some(c) = repo::find_camera(db, user.id, id).await? {
         return Ok(c);
     }
-    Ok(crate::mesh::service::shared_camera_detail(db, user.id, id)
+    crate::mesh::service::shared_camera_detail(db, user.id, id)
         .await?
-        .ok_or(AppError::NotFound)?)
+        .ok_or(AppError::NotFound)
 }
 
 #[cfg(feature = "ssr")]
@@ -50,25 +49,25 @@ fn form(
     password: String,
     gateway_id: String,
     lan_device_id: String,
-) -> Result<CameraForm, ServerFnError> {
+) -> Result<CameraForm, AppError> {
     // Oversized text is refused before any work; the rules check content.
-    for (field, value, max) in [
-        ("Name", &name, 64),
-        ("Vendor", &vendor, 32),
-        ("Model", &model, 64),
-        ("IP address", &ip, 253),
-        ("MAC address", &mac, 32),
-        ("RTSP port", &rtsp_port, 8),
-        ("HTTP port", &http_port, 8),
-        ("Main stream URL", &main_stream_url, 512),
-        ("Sub stream URL", &sub_stream_url, 512),
-        ("Snapshot URL", &snapshot_url, 512),
-        ("User name", &username, 128),
-        ("Password", &password, 128),
-        ("Gateway", &gateway_id, 20),
-        ("Network device", &lan_device_id, 20),
+    for (field, label, value, max) in [
+        ("name", "Name", &name, 64),
+        ("vendor", "Vendor", &vendor, 32),
+        ("model", "Model", &model, 64),
+        ("ip", "IP address", &ip, 253),
+        ("mac", "MAC address", &mac, 32),
+        ("rtsp_port", "RTSP port", &rtsp_port, 8),
+        ("http_port", "HTTP port", &http_port, 8),
+        ("main_stream_url", "Main stream URL", &main_stream_url, 512),
+        ("sub_stream_url", "Sub stream URL", &sub_stream_url, 512),
+        ("snapshot_url", "Snapshot URL", &snapshot_url, 512),
+        ("username", "User name", &username, 128),
+        ("password", "Password", &password, 128),
+        ("gateway_id", "Gateway", &gateway_id, 20),
+        ("lan_device_id", "Network device", &lan_device_id, 20),
     ] {
-        sfn::limit(field, value, max)?;
+        sfn::limit(field, label, value, max)?;
     }
     Ok(CameraForm {
         name,
@@ -106,7 +105,7 @@ pub async fn add_camera(
     #[server(default)] password: String,
     #[server(default)] gateway_id: String,
     #[server(default)] lan_device_id: String,
-) -> Result<i64, ServerFnError> {
+) -> Result<i64, AppError> {
     let user = sfn::user()?;
     let f = form(
         name,
@@ -124,7 +123,7 @@ pub async fn add_camera(
         gateway_id,
         lan_device_id,
     )?;
-    Ok(service::add_camera(&sfn::state(), user.id, &f).await?)
+    service::add_camera(&sfn::state(), user.id, &f).await
 }
 
 /// Edits a camera; an empty password keeps the stored one.
@@ -144,7 +143,7 @@ pub async fn update_camera(
     #[server(default)] username: String,
     #[server(default)] password: String,
     #[server(default)] gateway_id: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AppError> {
     let user = sfn::user()?;
     let f = form(
         name,
@@ -162,11 +161,11 @@ pub async fn update_camera(
         gateway_id,
         String::new(),
     )?;
-    Ok(service::update_camera(&sfn::state(), user.id, id, &f).await?)
+    service::update_camera(&sfn::state(), user.id, id, &f).await
 }
 
 #[server(endpoint = "cameras/delete")]
-pub async fn delete_camera(id: i64) -> Result<(), ServerFnError> {
+pub async fn delete_camera(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     service::delete_camera(&sfn::state(), user.id, id).await?;
     leptos_axum::redirect("/cameras");
@@ -175,14 +174,14 @@ pub async fn delete_camera(id: i64) -> Result<(), ServerFnError> {
 
 /// Shown once: the gateway's token is stored only as a hash.
 #[server(endpoint = "cameras/gateway_create")]
-pub async fn create_gateway(name: String) -> Result<CreatedGateway, ServerFnError> {
-    sfn::limit("Name", &name, 64)?;
+pub async fn create_gateway(name: String) -> Result<CreatedGateway, AppError> {
+    sfn::limit("name", "Name", &name, 64)?;
     let user = sfn::user()?;
-    Ok(service::create_gateway(&sfn::state(), user.id, &name).await?)
+    service::create_gateway(&sfn::state(), user.id, &name).await
 }
 
 #[server(endpoint = "cameras/gateway_revoke")]
-pub async fn revoke_gateway(id: i64) -> Result<(), ServerFnError> {
+pub async fn revoke_gateway(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
-    Ok(service::revoke_gateway(&sfn::state(), user.id, id).await?)
+    service::revoke_gateway(&sfn::state(), user.id, id).await
 }

@@ -14,6 +14,7 @@ use crate::{
     accounts::{model::AccountStatus, tokens},
     audit,
     db::is_unique_violation,
+    entitlements::Entitlements,
     error::{AppError, AppResult},
     inventory::repo as inventory_repo,
     state::AppState,
@@ -39,7 +40,10 @@ pub async fn overview(
     Ok(CamerasPage {
         cameras: repo::list_cameras(&state.db, user_id).await?,
         gateways: repo::list_gateways(&state.db, user_id).await?,
-        camera_limit: repo::camera_limit_now(&state.db, user_id).await?,
+        camera_limit: Entitlements::for_user(&state.db.pool, user_id)
+            .await?
+            .cameras
+            .max(),
         draft,
         shared: crate::mesh::service::shared_cameras(&state.db, user_id).await?,
     })
@@ -78,7 +82,7 @@ pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppRe
 async fn check_refs(state: &AppState, user_id: i64, c: &ValidCamera) -> AppResult<()> {
     if let Some(gw) = c.gateway_id {
         if !repo::owns_live_gateway(&state.db, user_id, gw).await? {
-            return Err(AppError::Validation("Choose one of your gateways.".into()));
+            return Err(AppError::invalid("Choose one of your gateways."));
         }
     }
     if let Some(dev) = c.lan_device_id {
@@ -86,8 +90,9 @@ async fn check_refs(state: &AppState, user_id: i64, c: &ValidCamera) -> AppResul
             .await?
             .is_none()
         {
-            return Err(AppError::Validation(
-                "That network device is not yours.".into(),
+            return Err(AppError::invalid_field(
+                "lan_device_id",
+                "That network device is not yours.",
             ));
         }
     }
@@ -99,7 +104,7 @@ fn seal(state: &AppState, c: &ValidCamera) -> Option<String> {
 }
 
 pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> AppResult<i64> {
-    let c = rules::validate(form).map_err(AppError::Validation)?;
+    let c = rules::validate(form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     // The count and the insert share one transaction with the user's row
@@ -107,9 +112,10 @@ pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> Ap
     // cannot pass the limit together.
     let mut tx = state.db.begin_write().await?;
     state.db.lock_row(&mut tx, "users", user_id).await?;
-    if let Some(limit) = repo::camera_limit(&mut tx, user_id).await? {
-        if repo::count_cameras(&mut tx, user_id).await? >= limit {
-            return Err(AppError::CameraLimitExceeded(limit));
+    let cameras = Entitlements::for_user(&mut *tx, user_id).await?.cameras;
+    if let Some(max) = cameras.max() {
+        if !cameras.allows_another(repo::count_cameras(&mut tx, user_id).await?) {
+            return Err(AppError::CameraLimitExceeded(max));
         }
     }
     let id = repo::insert_camera(&mut tx, user_id, &c, sealed.as_deref()).await?;
@@ -137,7 +143,7 @@ pub async fn update_camera(
     let before = repo::find_camera(&state.db, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let c = rules::validate(form).map_err(AppError::Validation)?;
+    let c = rules::validate(form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     let moved = c.credential_endpoints()
@@ -204,8 +210,8 @@ pub async fn create_gateway(
 ) -> AppResult<CreatedGateway> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(AppError::Validation(
-            "Give the gateway a name of 1 to 64 characters.".into(),
+        return Err(AppError::invalid(
+            "Give the gateway a name of 1 to 64 characters.",
         ));
     }
     if repo::active_gateway_count(&state.db, user_id).await? >= MAX_GATEWAYS {

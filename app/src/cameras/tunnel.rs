@@ -63,7 +63,7 @@ async fn tunnel(
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(e) => {
-            return AppError::Validation(format!("A WebSocket upgrade is required: {e}"))
+            return AppError::invalid(format!("A WebSocket upgrade is required: {e}"))
                 .into_api_response(rid)
         }
     };

@@ -24,8 +24,8 @@ pub async fn create_token(
 ) -> AppResult<CreatedScannerToken> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(AppError::Validation(
-            "Give the scanner a name of 1 to 64 characters.".into(),
+        return Err(AppError::invalid(
+            "Give the scanner a name of 1 to 64 characters.",
         ));
     }
     if repo::active_token_count(&state.db, user_id).await? >= MAX_TOKENS {
@@ -87,14 +87,14 @@ pub async fn sync(
     user_id: i64,
     req: &SyncRequest,
 ) -> AppResult<SyncSummary> {
-    let hosts = rules::validate(req).map_err(AppError::Validation)?;
+    let hosts = rules::validate(req).map_err(AppError::invalid)?;
     let mut tx = state.db.begin_write().await?;
     // Two scanners of one user syncing at once would both insert the same
     // new MAC; holding the user's row makes the second wait for the first.
     state.db.lock_row(&mut tx, "users", user_id).await?;
     let known = repo::known_devices(&mut tx, user_id).await?;
     let first_scan = known.is_empty();
-    let plan = rules::plan(&known, hosts, req.full_scan).map_err(AppError::Validation)?;
+    let plan = rules::plan(&known, hosts, req.full_scan).map_err(AppError::invalid)?;
     let inserted = repo::apply(&mut tx, user_id, &plan).await?;
     if first_scan {
         repo::acknowledge_alerts(&mut *tx, user_id).await?;

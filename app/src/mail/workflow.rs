@@ -6,7 +6,10 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::db::{now, Db};
+use crate::{
+    db::{now, Db},
+    error::AppError,
+};
 
 /// The variables every workflow mail may use.
 pub const VARIABLES: [&str; 7] = [
@@ -129,25 +132,35 @@ pub fn substitute(template: &str, v: &MailVars) -> String {
 }
 
 /// Checks an admin's template: only known variables, balanced braces, bounded.
-pub fn validate(subject: &str, body: &str) -> Result<(), String> {
+/// Errors name the field at fault (`subject` or `body`).
+pub fn validate(subject: &str, body: &str) -> Result<(), AppError> {
     if subject.trim().is_empty() || subject.chars().count() > 200 || subject.contains('\n') {
-        return Err("The subject must be one line of 1 to 200 characters.".into());
+        return Err(AppError::invalid_field(
+            "subject",
+            "The subject must be one line of 1 to 200 characters.",
+        ));
     }
     if body.trim().is_empty() || body.chars().count() > 20_000 {
-        return Err("The body must be 1 to 20,000 characters.".into());
+        return Err(AppError::invalid_field(
+            "body",
+            "The body must be 1 to 20,000 characters.",
+        ));
     }
-    for text in [subject, body] {
+    for (field, text) in [("subject", subject), ("body", body)] {
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
             let after = &rest[start + 2..];
             let end = after
                 .find("}}")
-                .ok_or("A {{ is not closed with }}.".to_string())?;
+                .ok_or_else(|| AppError::invalid_field(field, "A {{ is not closed with }}."))?;
             let name = after[..end].trim();
             if !VARIABLES.contains(&name) {
-                return Err(format!(
-                    "Unknown variable {{{{ {name} }}}}. Available: {}.",
-                    VARIABLES.join(", ")
+                return Err(AppError::invalid_field(
+                    field,
+                    format!(
+                        "Unknown variable {{{{ {name} }}}}. Available: {}.",
+                        VARIABLES.join(", ")
+                    ),
                 ));
             }
             rest = &after[end + 2..];

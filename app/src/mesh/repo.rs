@@ -28,20 +28,14 @@ fn access(s: &str) -> Result<Access, sqlx::Error> {
 
 /// The owner's plan limit on mesh members (owner included), read inside
 /// the write transaction: `None` unlimited (VIPs, a plan with -1), `Some(0)`
-/// no mesh. The one place mesh reads plans; it moves to the entitlements
-/// module when that lands.
+/// no mesh. From the entitlements, like every plan limit.
 pub async fn member_limit(tx: &mut Tx, owner_id: i64) -> sqlx::Result<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT COALESCE(p.max_mesh_members, 0) AS lim, \
-                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
-         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1",
+    Ok(
+        crate::entitlements::Entitlements::for_user(&mut **tx, owner_id)
+            .await?
+            .mesh_members
+            .max(),
     )
-    .bind(owner_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let vip: i64 = row.try_get("vip")?;
-    let lim: i64 = row.try_get("lim")?;
-    Ok(if vip > 0 || lim < 0 { None } else { Some(lim) })
 }
 
 /// People counted against the owner's limit: everyone in any of the owner's

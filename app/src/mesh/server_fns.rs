@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::{
     model::{InvitePreview, NetworkDetail, NetworksPage},
     rules::{InviteForm, NetworkForm, ShareForm},
@@ -15,7 +17,7 @@ use {
         rules::{NewInvite, NewNetwork, NewShare},
         service,
     },
-    crate::{error::AppError, sfn},
+    crate::sfn,
 };
 
 #[cfg(feature = "ssr")]
@@ -27,30 +29,30 @@ fn links(state: &crate::state::AppState) -> (String, String) {
 }
 
 #[server(endpoint = "mesh/networks")]
-pub async fn mesh_networks() -> Result<NetworksPage, ServerFnError> {
+pub async fn mesh_networks() -> Result<NetworksPage, AppError> {
     let user = sfn::user()?;
-    Ok(service::overview(&sfn::state().db, &user).await?)
+    service::overview(&sfn::state().db, &user).await
 }
 
 #[server(endpoint = "mesh/network")]
-pub async fn mesh_network(id: i64) -> Result<NetworkDetail, ServerFnError> {
+pub async fn mesh_network(id: i64) -> Result<NetworkDetail, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    Ok(service::detail(&state.db, &state.clock, &user, NetworkId(id)).await?)
+    service::detail(&state.db, &state.clock, &user, NetworkId(id)).await
 }
 
 /// Refused with MESH_NOT_IN_PLAN on plans without mesh members.
 #[server(endpoint = "mesh/create")]
-pub async fn create_network(form: NetworkForm) -> Result<i64, ServerFnError> {
+pub async fn create_network(form: NetworkForm) -> Result<i64, AppError> {
     let user = sfn::user()?;
-    let new = NewNetwork::try_from(form).map_err(AppError::Validation)?;
+    let new = NewNetwork::try_from(form).map_err(AppError::invalid)?;
     let state = sfn::state();
     let id = service::create_network(&state.db, &state.clock, &user, new).await?;
     Ok(id.0)
 }
 
 #[server(endpoint = "mesh/delete")]
-pub async fn delete_network(id: i64) -> Result<(), ServerFnError> {
+pub async fn delete_network(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     service::delete_network(&state.db, &state.node_changes, &user, NetworkId(id)).await?;
@@ -59,10 +61,10 @@ pub async fn delete_network(id: i64) -> Result<(), ServerFnError> {
 }
 
 #[server(endpoint = "mesh/invite")]
-pub async fn invite_member(form: InviteForm) -> Result<String, ServerFnError> {
-    sfn::limit("E-mail", &form.email, 254)?;
+pub async fn invite_member(form: InviteForm) -> Result<String, AppError> {
+    sfn::limit("email", "E-mail", &form.email, 254)?;
     let user = sfn::user()?;
-    let new = NewInvite::try_from(form).map_err(AppError::Validation)?;
+    let new = NewInvite::try_from(form).map_err(AppError::invalid)?;
     let email = new.email.clone();
     let state = sfn::state();
     let (base_url, support) = links(&state);
@@ -77,31 +79,31 @@ pub async fn invite_member(form: InviteForm) -> Result<String, ServerFnError> {
 }
 
 #[server(endpoint = "mesh/invite_revoke")]
-pub async fn revoke_invite(network_id: i64, invite_id: i64) -> Result<(), ServerFnError> {
+pub async fn revoke_invite(network_id: i64, invite_id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    Ok(service::revoke_invite(
+    service::revoke_invite(
         &state.db,
         &state.clock,
         &user,
         NetworkId(network_id),
         InviteId(invite_id),
     )
-    .await?)
+    .await
 }
 
 /// What the invite link's page shows (signed in or not).
 #[server(endpoint = "mesh/invite_preview")]
-pub async fn preview_invite(code: String) -> Result<InvitePreview, ServerFnError> {
-    sfn::limit("Code", &code, 128)?;
+pub async fn preview_invite(code: String) -> Result<InvitePreview, AppError> {
+    sfn::limit("code", "Code", &code, 128)?;
     let viewer = sfn::request_context()?.user;
     let state = sfn::state();
-    Ok(service::preview_invite(&state.db, &state.clock, viewer.as_ref(), &code).await?)
+    service::preview_invite(&state.db, &state.clock, viewer.as_ref(), &code).await
 }
 
 #[server(endpoint = "mesh/accept")]
-pub async fn accept_invite(code: String) -> Result<i64, ServerFnError> {
-    sfn::limit("Code", &code, 128)?;
+pub async fn accept_invite(code: String) -> Result<i64, AppError> {
+    sfn::limit("code", "Code", &code, 128)?;
     let user = sfn::user()?;
     let state = sfn::state();
     let id =
@@ -116,10 +118,10 @@ pub async fn signup_with_invite(
     code: String,
     first_name: String,
     password: String,
-) -> Result<i64, ServerFnError> {
-    sfn::limit("Code", &code, 128)?;
-    sfn::limit("Name", &first_name, 100)?;
-    sfn::limit("Password", &password, 128)?;
+) -> Result<i64, AppError> {
+    sfn::limit("code", "Code", &code, 128)?;
+    sfn::limit("first_name", "Name", &first_name, 100)?;
+    sfn::limit("password", "Password", &password, 128)?;
     let ctx = sfn::request_context()?;
     let state = sfn::state();
     let email = service::invite_for_signup(&state.db, &state.clock, &code).await?;
@@ -142,7 +144,7 @@ pub async fn signup_with_invite(
 }
 
 #[server(endpoint = "mesh/leave")]
-pub async fn leave_network(id: i64) -> Result<(), ServerFnError> {
+pub async fn leave_network(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     service::leave(&state.db, &state.node_changes, &user, NetworkId(id)).await?;
@@ -151,70 +153,64 @@ pub async fn leave_network(id: i64) -> Result<(), ServerFnError> {
 }
 
 #[server(endpoint = "mesh/remove")]
-pub async fn remove_member(network_id: i64, user_id: i64) -> Result<(), ServerFnError> {
+pub async fn remove_member(network_id: i64, user_id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    Ok(service::remove_member(
+    service::remove_member(
         &state.db,
         &state.node_changes,
         &user,
         NetworkId(network_id),
         user_id,
     )
-    .await?)
+    .await
 }
 
 /// The owner makes a member an admin (`admin`) or back (`member`).
 #[server(endpoint = "mesh/role")]
-pub async fn set_member_role(
-    network_id: i64,
-    user_id: i64,
-    role: String,
-) -> Result<(), ServerFnError> {
+pub async fn set_member_role(network_id: i64, user_id: i64, role: String) -> Result<(), AppError> {
     let user = sfn::user()?;
-    let role = match super::model::MeshRole::parse(role.trim()) {
-        Some(r) => r,
-        None => return Err(AppError::Validation("Choose admin or member.".into()).into()),
-    };
-    Ok(service::set_role(
+    let role = super::model::MeshRole::parse(role.trim())
+        .ok_or_else(|| AppError::invalid_field("role", "Choose admin or member."))?;
+    service::set_role(
         &sfn::state().db,
         &user,
         NetworkId(network_id),
         user_id,
         role,
     )
-    .await?)
+    .await
 }
 
 /// Refused with SHARE_NOT_OWNED for anything not in the owner's home.
 #[server(endpoint = "mesh/share")]
-pub async fn share_device(form: ShareForm) -> Result<i64, ServerFnError> {
-    for (field, value, max) in [
-        ("Device", &form.target, 40),
-        ("Address", &form.host_ip, 64),
-        ("Name", &form.name, 64),
-        ("Access", &form.access, 8),
-        ("Ports", &form.ports, 400),
+pub async fn share_device(form: ShareForm) -> Result<i64, AppError> {
+    for (field, label, value, max) in [
+        ("target", "Device", &form.target, 40),
+        ("host_ip", "Address", &form.host_ip, 64),
+        ("name", "Name", &form.name, 64),
+        ("access", "Access", &form.access, 8),
+        ("ports", "Ports", &form.ports, 400),
     ] {
-        sfn::limit(field, value, max)?;
+        sfn::limit(field, label, value, max)?;
     }
     let user = sfn::user()?;
-    let new = NewShare::try_from(form).map_err(AppError::Validation)?;
+    let new = NewShare::try_from(form).map_err(AppError::invalid)?;
     let state = sfn::state();
     let id = service::share(&state.db, &state.clock, &state.node_changes, &user, new).await?;
     Ok(id.0)
 }
 
 #[server(endpoint = "mesh/unshare")]
-pub async fn unshare_device(network_id: i64, share_id: i64) -> Result<(), ServerFnError> {
+pub async fn unshare_device(network_id: i64, share_id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    Ok(service::unshare(
+    service::unshare(
         &state.db,
         &state.node_changes,
         &user,
         NetworkId(network_id),
         ShareId(share_id),
     )
-    .await?)
+    .await
 }

@@ -74,9 +74,8 @@ async fn pick_server(tx: &mut Tx, owner_id: i64, asked: Option<i64>) -> AppResul
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
-        return found.ok_or_else(|| {
-            AppError::Validation("Choose one of the listed servers for the network.".into())
-        });
+        return found
+            .ok_or_else(|| AppError::invalid("Choose one of the listed servers for the network."));
     }
     let own: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT s.id FROM devices d JOIN vpn_servers s ON s.id = d.server_id \
@@ -567,8 +566,8 @@ pub async fn share(
     let net = network_in(&mut tx, new.network).await?;
     if let ShareTarget::SiteHost { site_id, ip } = new.target {
         if !site_holds(&mut tx, user.id, site_id, ip).await? {
-            return Err(AppError::Validation(
-                "That address is not on the home site's network.".into(),
+            return Err(AppError::invalid(
+                "That address is not on the home site's network.",
             ));
         }
     }
@@ -576,8 +575,8 @@ pub async fn share(
         .await?
         .ok_or(MeshError::ShareNotOwned)?;
     if new.access == Access::View && !is_camera {
-        return Err(AppError::Validation(
-            "View access is for cameras (live view through the portal); share this device with use or full access.".into(),
+        return Err(AppError::invalid(
+            "View access is for cameras (live view through the portal); share this device with use or full access.",
         ));
     }
     let name = new.name.clone().unwrap_or(name);

@@ -89,6 +89,18 @@ pub enum LanSubnetError {
 }
 
 impl LanSubnetError {
+    const ALL: [Self; 4] = [
+        Self::Malformed,
+        Self::HostBitsSet,
+        Self::Size,
+        Self::NotPrivate,
+    ];
+
+    /// The error whose `code()` this is (how the browser reads it back).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
     /// The stable error code (`AppError::code`).
     pub fn code(&self) -> &'static str {
         match self {

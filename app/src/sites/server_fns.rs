@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::model::{CreatedSite, SiteInfo};
+use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use {
     super::service::{self, SiteForm},
@@ -10,22 +11,20 @@ use {
 };
 
 #[server(endpoint = "sites/list")]
-pub async fn list_sites() -> Result<Vec<SiteInfo>, ServerFnError> {
+pub async fn list_sites() -> Result<Vec<SiteInfo>, AppError> {
     let user = sfn::user()?;
-    Ok(service::list_sites(&sfn::state().db, user.id).await?)
+    service::list_sites(&sfn::state().db, user.id).await
 }
 
 #[server(endpoint = "sites/create")]
-pub async fn create_site(name: String, lan: String) -> Result<CreatedSite, ServerFnError> {
+pub async fn create_site(name: String, lan: String) -> Result<CreatedSite, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    let created =
-        service::create_site(&state.db, &state.keys, &user, SiteForm { name, lan }).await?;
-    Ok(created)
+    service::create_site(&state.db, &state.keys, &user, SiteForm { name, lan }).await
 }
 
 #[server(endpoint = "sites/token")]
-pub async fn rotate_site_token(id: i64) -> Result<String, ServerFnError> {
+pub async fn rotate_site_token(id: i64) -> Result<String, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     let token = service::rotate_token(&state.db, &user, id).await?;
@@ -34,7 +33,7 @@ pub async fn rotate_site_token(id: i64) -> Result<String, ServerFnError> {
 }
 
 #[server(endpoint = "sites/delete")]
-pub async fn delete_site(id: i64) -> Result<(), ServerFnError> {
+pub async fn delete_site(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     service::delete_site(&state.db, &user, id).await?;
@@ -44,7 +43,7 @@ pub async fn delete_site(id: i64) -> Result<(), ServerFnError> {
 
 /// The portal's public URL, for the set-up command the sites page shows.
 #[server(endpoint = "sites/portal_url")]
-pub async fn portal_url() -> Result<String, ServerFnError> {
+pub async fn portal_url() -> Result<String, AppError> {
     sfn::user()?;
     Ok(sfn::state()
         .config

@@ -46,8 +46,9 @@ impl TryFrom<SiteForm> for NewSite {
     fn try_from(f: SiteForm) -> Result<Self, AppError> {
         let name = f.name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(AppError::Validation(
-                "Give the site a name of at most 64 characters.".into(),
+            return Err(AppError::invalid_field(
+                "name",
+                "Give the site a name of at most 64 characters.",
             ));
         }
         let lan = f.lan.parse::<LanSubnet>().map_err(AppError::SiteSubnet)?;
@@ -290,7 +291,8 @@ pub async fn connect(
     let site = repo::by_token(db, &tokens::hash_token(token))
         .await?
         .ok_or(AppError::InvalidBearer)?;
-    let public_key = keys::parse_key(public_key).map_err(AppError::Validation)?;
+    let public_key =
+        keys::parse_key(public_key).map_err(|e| AppError::invalid_field("public_key", e))?;
     let server = vpn_repo::get_server(db, site.server_id)
         .await?
         .ok_or(AppError::NotFound)?;

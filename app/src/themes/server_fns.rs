@@ -3,70 +3,67 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{Theme, ThemeSummary};
 #[cfg(feature = "ssr")]
 use {
     super::{model, repo},
-    crate::{audit, db::is_unique_violation, error::AppError, sfn},
+    crate::{audit, db::is_unique_violation, sfn},
 };
 
 /// Published themes and the one the user picked (if any).
 #[server(endpoint = "themes/choices")]
-pub async fn theme_choices() -> Result<(Vec<ThemeSummary>, Option<String>), ServerFnError> {
+pub async fn theme_choices() -> Result<(Vec<ThemeSummary>, Option<String>), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     let themes = repo::list(&state.db)
-        .await
-        .map_err(AppError::from)?
+        .await?
         .into_iter()
         .filter(|t| t.is_published)
         .collect();
-    let chosen = crate::accounts::repo::get_setting(&state.db, user.id, "theme")
-        .await
-        .map_err(AppError::from)?;
+    let chosen = crate::accounts::repo::get_setting(&state.db, user.id, "theme").await?;
     Ok((themes, chosen))
 }
 
 #[server(endpoint = "themes/choose")]
-pub async fn choose_theme(slug: String) -> Result<(), ServerFnError> {
+pub async fn choose_theme(slug: String) -> Result<(), AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     if slug.is_empty() {
         sqlx::query("DELETE FROM user_settings WHERE user_id = $1 AND key = 'theme'")
             .bind(user.id)
             .execute(&state.db.pool)
-            .await
-            .map_err(AppError::from)?;
+            .await?;
     } else {
         let published = repo::list(&state.db)
-            .await
-            .map_err(AppError::from)?
+            .await?
             .into_iter()
             .any(|t| t.slug == slug && t.is_published);
         if !published {
-            return Err(AppError::Validation("That theme is not available.".into()).into());
+            return Err(AppError::invalid_field(
+                "slug",
+                "That theme is not available.",
+            ));
         }
-        crate::accounts::repo::set_setting(&state.db, user.id, "theme", &slug)
-            .await
-            .map_err(AppError::from)?;
+        crate::accounts::repo::set_setting(&state.db, user.id, "theme", &slug).await?;
     }
     leptos_axum::redirect("/account");
     Ok(())
 }
 
 #[server(endpoint = "admin/themes")]
-pub async fn admin_themes() -> Result<Vec<ThemeSummary>, ServerFnError> {
+pub async fn admin_themes() -> Result<Vec<ThemeSummary>, AppError> {
     sfn::admin()?;
-    Ok(repo::list(&sfn::state().db).await.map_err(AppError::from)?)
+    Ok(repo::list(&sfn::state().db).await?)
 }
 
 #[server(endpoint = "admin/theme")]
-pub async fn admin_theme(id: i64) -> Result<Theme, ServerFnError> {
+pub async fn admin_theme(id: i64) -> Result<Theme, AppError> {
     sfn::admin()?;
-    Ok(repo::get(&sfn::state().db, id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or(AppError::NotFound)?)
+    repo::get(&sfn::state().db, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 #[server(endpoint = "admin/theme_create")]
@@ -74,10 +71,10 @@ pub async fn admin_create_theme(
     name: String,
     slug: String,
     copy_from: Option<i64>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    let name = model::validate_name(&name).map_err(AppError::Validation)?;
-    model::validate_ident(&slug).map_err(|e| AppError::Validation(format!("Slug: {e}")))?;
+    let name = model::validate_name(&name).map_err(AppError::invalid)?;
+    model::validate_ident(&slug).map_err(|e| AppError::invalid(format!("Slug: {e}")))?;
     let state = sfn::state();
     let id = repo::create(&state.db, &name, &slug, copy_from)
         .await
@@ -101,22 +98,19 @@ pub async fn admin_set_theme_variable(
     category: String,
     name: String,
     value: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     let var = model::ThemeVariable {
         category,
         name,
         value: value.trim().to_string(),
     };
-    model::validate_variable(&var).map_err(AppError::Validation)?;
+    model::validate_variable(&var).map_err(AppError::invalid)?;
     let state = sfn::state();
     repo::get(&state.db, theme_id)
-        .await
-        .map_err(AppError::from)?
+        .await?
         .ok_or(AppError::NotFound)?;
-    repo::save_variables(&state.db, theme_id, std::slice::from_ref(&var))
-        .await
-        .map_err(AppError::from)?;
+    repo::save_variables(&state.db, theme_id, std::slice::from_ref(&var)).await?;
     state.themes.invalidate();
     audit::record(
         &state.db,
@@ -131,14 +125,11 @@ pub async fn admin_set_theme_variable(
 }
 
 #[server(endpoint = "admin/theme_activate")]
-pub async fn admin_activate_theme(id: i64) -> Result<(), ServerFnError> {
+pub async fn admin_activate_theme(id: i64) -> Result<(), AppError> {
     let admin = sfn::admin()?;
     let state = sfn::state();
-    if !repo::activate(&state.db, id)
-        .await
-        .map_err(AppError::from)?
-    {
-        return Err(AppError::NotFound.into());
+    if !repo::activate(&state.db, id).await? {
+        return Err(AppError::NotFound);
     }
     state.themes.invalidate();
     audit::record(
@@ -154,15 +145,11 @@ pub async fn admin_activate_theme(id: i64) -> Result<(), ServerFnError> {
 }
 
 #[server(endpoint = "admin/theme_publish")]
-pub async fn admin_publish_theme(id: i64, published: bool) -> Result<(), ServerFnError> {
+pub async fn admin_publish_theme(id: i64, published: bool) -> Result<(), AppError> {
     let admin = sfn::admin()?;
     let state = sfn::state();
-    if repo::set_published(&state.db, id, published)
-        .await
-        .map_err(AppError::from)?
-        == 0
-    {
-        return Err(AppError::Validation("The active theme stays published.".into()).into());
+    if repo::set_published(&state.db, id, published).await? == 0 {
+        return Err(AppError::invalid("The active theme stays published."));
     }
     state.themes.invalidate();
     audit::record(

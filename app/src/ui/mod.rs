@@ -58,7 +58,7 @@ pub struct AuthActions {
 }
 
 pub type UserResource =
-    Resource<Result<Option<crate::accounts::model::CurrentUser>, ServerFnError>>;
+    Resource<Result<Option<crate::accounts::model::CurrentUser>, crate::error::AppError>>;
 
 #[component]
 pub fn App() -> impl IntoView {

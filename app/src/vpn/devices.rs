@@ -15,11 +15,23 @@ use super::{
 use crate::{
     accounts::model::CurrentUser,
     audit,
-    db::is_unique_violation,
+    db::UniqueKey,
+    entitlements::Entitlements,
     error::{AppError, AppResult},
     state::AppState,
 };
 use askama::Template;
+
+/// A device's public key is unique across all servers.
+const DEVICE_KEY: UniqueKey = UniqueKey {
+    postgres: "devices_public_key_key",
+    sqlite: "devices.public_key",
+};
+/// One identity per user and region (a partial index).
+const DEVICE_IDENTITY: UniqueKey = UniqueKey {
+    postgres: "devices_identity",
+    sqlite: "devices.user_id, devices.identity_region",
+};
 
 pub struct NewDevice {
     pub name: String,
@@ -47,7 +59,8 @@ async fn create_device_with(
     input: NewDevice,
     awaiting_key: bool,
 ) -> AppResult<CreatedDevice> {
-    let name = normalize_device_name(&input.name).map_err(AppError::Validation)?;
+    let name =
+        normalize_device_name(&input.name).map_err(|e| AppError::invalid_field("name", e))?;
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
     // An identity lives in exactly its region; a device may fall back.
     let region = input.identity_region.as_deref().or(input.region.as_deref());
@@ -82,12 +95,18 @@ async fn create_device_with(
     let mut tx = state.db.begin_write().await?;
     state.db.lock_row(&mut tx, "users", user.id).await?;
     let identity = input.identity_region.is_some();
-    if let Some(limit) = repo::peer_limit(&mut tx, user.id, identity).await? {
-        if repo::count_user_peers(&mut tx, user.id, identity).await? >= limit {
+    let entitled = Entitlements::for_user(&mut *tx, user.id).await?;
+    let limit = if identity {
+        entitled.identities
+    } else {
+        entitled.devices
+    };
+    if let Some(max) = limit.max() {
+        if !limit.allows_another(repo::count_user_peers(&mut tx, user.id, identity).await?) {
             return Err(if identity {
-                AppError::IdentityLimitExceeded(limit)
+                AppError::IdentityLimitExceeded(max)
             } else {
-                AppError::DeviceLimitExceeded(limit)
+                AppError::DeviceLimitExceeded(max)
             });
         }
     }
@@ -117,9 +136,9 @@ async fn create_device_with(
     )
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) && e.to_string().contains("public_key") {
-            AppError::Conflict("That public key is already in use.".into())
-        } else if is_unique_violation(&e) && e.to_string().contains("identity") {
+        if DEVICE_KEY.broken_by(&e) {
+            AppError::KeyInUse
+        } else if DEVICE_IDENTITY.broken_by(&e) {
             AppError::Conflict("You already have an identity in that region.".into())
         } else {
             AppError::from(e)
@@ -158,7 +177,10 @@ async fn create_device_with(
 /// made here whose private half is returned once and never stored.
 fn device_keys(given: Option<&str>) -> AppResult<(String, Option<String>)> {
     match given.map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) => Ok((keys::parse_key(k).map_err(AppError::Validation)?, None)),
+        Some(k) => Ok((
+            keys::parse_key(k).map_err(|e| AppError::invalid_field("public_key", e))?,
+            None,
+        )),
         None => {
             let pair = keys::generate_keypair();
             Ok((pair.public, Some(pair.private)))
@@ -332,7 +354,7 @@ pub async fn rename_device(
     id: i64,
     name: &str,
 ) -> AppResult<()> {
-    let name = normalize_device_name(name).map_err(AppError::Validation)?;
+    let name = normalize_device_name(name).map_err(|e| AppError::invalid_field("name", e))?;
     owned_device(state, user, id).await?;
     sqlx::query("UPDATE devices SET name = $1, updated_at = $2 WHERE id = $3 AND user_id = $4")
         .bind(&name)
@@ -364,7 +386,7 @@ pub async fn rekey_device(
         .bind(user.id)
         .execute(&mut *tx)
         .await
-        .map_err(|e| if is_unique_violation(&e) { AppError::Conflict("That public key is already in use.".into()) } else { e.into() })?;
+        .map_err(|e| if DEVICE_KEY.broken_by(&e) { AppError::KeyInUse } else { e.into() })?;
     repo::bump_version(&mut tx, row.server_id).await?;
     audit::record_in(
         &mut tx,
@@ -457,6 +479,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             Ok(_) => created += 1,
             Err(AppError::IdentityLimitExceeded(_)) => break,
             Err(AppError::Conflict(_))
+            | Err(AppError::KeyInUse)
             | Err(AppError::ServerUnavailable)
             | Err(AppError::NetworkFull) => continue,
             Err(e) => return Err(e),

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{Form, State},
-    http::{header, StatusCode},
+    http::{header, HeaderName, StatusCode},
     response::{IntoResponse, Response},
     Extension,
 };
@@ -55,6 +55,12 @@ pub async fn handler(
             created.config,
         )
             .into_response(),
-        Err(e) => (e.status(), e.public_message()).into_response(),
+        // A plain form post: the user reads the message; clients read the code.
+        Err(e) => (
+            e.status(),
+            [(HeaderName::from_static("x-error-code"), e.code())],
+            e.public_message(),
+        )
+            .into_response(),
     }
 }

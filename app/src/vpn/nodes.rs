@@ -69,7 +69,7 @@ pub async fn enroll(
             "This node is already enrolled; rotate its token to enroll again.".into(),
         ));
     }
-    let public_key = keys::parse_key(public_key).map_err(AppError::Validation)?;
+    let public_key = keys::parse_key(public_key).map_err(AppError::invalid)?;
     let node_token = tokens::random_token();
     repo::enroll(
         &state.db,
@@ -141,7 +141,7 @@ pub async fn ingest_stats(
     peers: &[PeerStats],
 ) -> AppResult<usize> {
     if peers.len() > MAX_STATS_PEERS {
-        return Err(AppError::Validation(format!(
+        return Err(AppError::invalid(format!(
             "At most {MAX_STATS_PEERS} peers per report."
         )));
     }
@@ -158,8 +158,8 @@ pub async fn ingest_stats(
     let mut with_traffic: Vec<i64> = Vec::new();
     for p in peers {
         if p.rx_bytes < 0 || p.tx_bytes < 0 || p.latest_handshake < 0 || p.public_key.len() > 64 {
-            return Err(AppError::Validation(
-                "Negative counters or malformed peer in report.".into(),
+            return Err(AppError::invalid(
+                "Negative counters or malformed peer in report.",
             ));
         }
         let row = sqlx::query(

@@ -5,7 +5,10 @@ use sqlx::{any::AnyRow, Any, Row, Transaction};
 use super::model::{
     DeviceInfo, ServerInfo, UsageDay, UserUsage, CONNECTED_WITHIN_SECS, NODE_STALE_SECS,
 };
-use crate::db::{now, Db};
+use crate::{
+    db::{now, Db},
+    entitlements::Entitlements,
+};
 
 pub type Tx = Transaction<'static, Any>;
 
@@ -342,31 +345,6 @@ pub async fn count_user_peers(
         .try_get(0)
 }
 
-/// The user's plan limit on devices (or on regional identities), or
-/// `None` (unlimited) for VIPs and unlimited plans.
-pub async fn peer_limit(
-    tx: &mut Tx,
-    user_id: i64,
-    identities: bool,
-) -> Result<Option<i64>, sqlx::Error> {
-    let column = if identities {
-        "max_identities"
-    } else {
-        "max_devices"
-    };
-    let row = sqlx::query(&format!(
-        "SELECT COALESCE(p.{column}, 1) AS lim, \
-                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
-         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1"
-    ))
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let vip: i64 = row.try_get("vip")?;
-    let lim: i64 = row.try_get("lim")?;
-    Ok(if vip > 0 || lim < 0 { None } else { Some(lim) })
-}
-
 const DEVICE_SELECT: &str = "SELECT d.id, d.name, d.server_id, s.name AS server_name, s.region, d.public_key, d.v4_index, \
     d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.tunnel_mode, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at, \
     d.awaiting_key_since FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
@@ -501,40 +479,47 @@ pub async fn usage_by_user(
         .collect()
 }
 
-/// Users among `user_ids` whose plan has a monthly data cap they have now
-/// used up (VIPs never), not yet capped.
+/// Users among `user_ids` whose monthly data cap (from their
+/// entitlements; VIPs have none) is now used up, not yet capped.
 pub async fn newly_over_cap(
     tx: &mut Tx,
     user_ids: &[i64],
     month_start_day: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
+    let entitled = Entitlements::for_users(tx, user_ids).await?;
+    let with_cap: Vec<(i64, i64)> = user_ids
+        .iter()
+        .filter_map(|id| Some((*id, entitled.get(id)?.data_cap_bytes?)))
+        .collect();
     let mut capped = Vec::new();
     // A report may name tens of thousands of users; stay far below the
     // engines' bind-parameter limits.
-    for chunk in user_ids.chunks(500) {
-        let list = (3..3 + chunk.len())
+    for chunk in with_cap.chunks(500) {
+        let list = (2..2 + chunk.len())
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
-            "SELECT u.id FROM users u JOIN plans p ON p.id = u.plan_id \
-             WHERE p.data_cap_gb > 0 AND u.data_capped_since IS NULL AND u.id IN ({list}) \
-             AND NOT EXISTS (SELECT 1 FROM vip_accounts v WHERE v.email = u.email) \
-             AND (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) FROM device_usage du \
-                  JOIN devices d ON d.id = du.device_id WHERE d.user_id = u.id AND du.day >= $1) >= p.data_cap_gb * $2"
+            "SELECT u.id, (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) \
+                FROM device_usage du JOIN devices d ON d.id = du.device_id \
+                WHERE d.user_id = u.id AND du.day >= $1) AS used \
+             FROM users u WHERE u.data_capped_since IS NULL AND u.id IN ({list})"
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql)
-            .bind(month_start_day)
-            .bind(GIB);
-        for id in chunk {
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql).bind(month_start_day);
+        for (id, _) in chunk {
             q = q.bind(id);
         }
-        capped.extend(q.fetch_all(&mut **tx).await?);
+        for (id, used) in q.fetch_all(&mut **tx).await? {
+            let cap = entitled.get(&id).and_then(|e| e.data_cap_bytes);
+            if cap.is_some_and(|cap| used >= cap) {
+                capped.push(id);
+            }
+        }
     }
     Ok(capped)
 }
 
-pub const GIB: i64 = 1 << 30;
+pub use crate::entitlements::GIB;
 
 /// Starts or lifts a user's data cap; every server holding one of their
 /// devices gets a new desired-config version so nodes apply it.

@@ -6,39 +6,37 @@
 
 use leptos::prelude::*;
 
+use crate::error::AppError;
+
 use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay, UserUsage};
 #[cfg(feature = "ssr")]
 use {
     super::{devices, repo, servers},
-    crate::{error::AppError, sfn},
+    crate::sfn,
 };
 
 #[cfg(feature = "ssr")]
-fn optional_id(s: &str) -> Result<Option<i64>, ServerFnError> {
+fn optional_id(s: &str) -> Result<Option<i64>, AppError> {
     match s.trim() {
         "" | "auto" => Ok(None),
         v => v
             .parse()
             .map(Some)
-            .map_err(|_| AppError::Validation("Unknown server.".into()).into()),
+            .map_err(|_| AppError::invalid("Unknown server.")),
     }
 }
 
 #[server(endpoint = "devices/list")]
-pub async fn list_devices() -> Result<Vec<DeviceInfo>, ServerFnError> {
+pub async fn list_devices() -> Result<Vec<DeviceInfo>, AppError> {
     let user = sfn::user()?;
-    Ok(repo::list_user_devices(&sfn::state().db, user.id)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::list_user_devices(&sfn::state().db, user.id).await?)
 }
 
 /// Servers this user may pick (dedicated ones only for their VIP).
 #[server(endpoint = "devices/servers")]
-pub async fn available_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
+pub async fn available_servers() -> Result<Vec<ServerInfo>, AppError> {
     let user = sfn::user()?;
-    let servers = repo::list_servers(&sfn::state().db)
-        .await
-        .map_err(AppError::from)?;
+    let servers = repo::list_servers(&sfn::state().db).await?;
     Ok(servers
         .into_iter()
         .filter(|s| {
@@ -58,10 +56,10 @@ pub async fn create_device(
     server_id: String,
     region: String,
     tunnel: Option<String>,
-) -> Result<CreatedDevice, ServerFnError> {
-    sfn::limit("Name", &name, 64)?;
-    sfn::limit("Public key", &public_key, 64)?;
-    sfn::limit("Region", &region, 32)?;
+) -> Result<CreatedDevice, AppError> {
+    sfn::limit("name", "Name", &name, 64)?;
+    sfn::limit("public_key", "Public key", &public_key, 64)?;
+    sfn::limit("region", "Region", &region, 32)?;
     let tunnel_mode = tunnel_mode(tunnel.as_deref())?;
     let user = sfn::user()?;
     let input = devices::NewDevice {
@@ -72,7 +70,7 @@ pub async fn create_device(
         identity_region: None,
         tunnel_mode,
     };
-    Ok(devices::create_device(&sfn::state(), &user, input).await?)
+    devices::create_device(&sfn::state(), &user, input).await
 }
 
 /// A stable peer in a region: the user exits from the same server and
@@ -81,13 +79,13 @@ pub async fn create_device(
 pub async fn create_identity(
     region: String,
     public_key: String,
-) -> Result<CreatedDevice, ServerFnError> {
-    sfn::limit("Region", &region, 32)?;
-    sfn::limit("Public key", &public_key, 64)?;
+) -> Result<CreatedDevice, AppError> {
+    sfn::limit("region", "Region", &region, 32)?;
+    sfn::limit("public_key", "Public key", &public_key, 64)?;
     let user = sfn::user()?;
     let region = region.trim().to_lowercase();
     if region.is_empty() {
-        return Err(AppError::Validation("Pick a region.".into()).into());
+        return Err(AppError::invalid("Pick a region."));
     }
     let input = devices::NewDevice {
         name: format!("Identity {region}"),
@@ -97,76 +95,69 @@ pub async fn create_identity(
         identity_region: Some(region),
         tunnel_mode: Default::default(),
     };
-    Ok(devices::create_device(&sfn::state(), &user, input).await?)
+    devices::create_device(&sfn::state(), &user, input).await
 }
 
 #[server(endpoint = "devices/rename")]
-pub async fn rename_device(id: i64, name: String) -> Result<(), ServerFnError> {
-    sfn::limit("Name", &name, 64)?;
+pub async fn rename_device(id: i64, name: String) -> Result<(), AppError> {
+    sfn::limit("name", "Name", &name, 64)?;
     let user = sfn::user()?;
-    Ok(devices::rename_device(&sfn::state(), &user, id, &name).await?)
+    devices::rename_device(&sfn::state(), &user, id, &name).await
 }
 
 #[server(endpoint = "devices/rekey")]
-pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, ServerFnError> {
-    sfn::limit("Public key", &public_key, 64)?;
+pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, AppError> {
+    sfn::limit("public_key", "Public key", &public_key, 64)?;
     let user = sfn::user()?;
-    Ok(devices::rekey_device(&sfn::state(), &user, id, Some(public_key)).await?)
+    devices::rekey_device(&sfn::state(), &user, id, Some(public_key)).await
 }
 
 #[server(endpoint = "devices/delete")]
-pub async fn delete_device(id: i64) -> Result<(), ServerFnError> {
+pub async fn delete_device(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;
-    Ok(devices::delete_device(&sfn::state(), &user, id).await?)
+    devices::delete_device(&sfn::state(), &user, id).await
 }
 
 #[cfg(feature = "ssr")]
-fn tunnel_mode(value: Option<&str>) -> Result<super::model::TunnelMode, ServerFnError> {
-    Ok(value
+fn tunnel_mode(value: Option<&str>) -> Result<super::model::TunnelMode, AppError> {
+    value
         .unwrap_or_default()
         .parse()
-        .map_err(AppError::Validation)?)
+        .map_err(|e: String| AppError::invalid_field("tunnel", e))
 }
 
 /// Full or split tunnel; returns (file name, config without the private key).
 #[server(endpoint = "devices/tunnel")]
-pub async fn set_tunnel(id: i64, tunnel: String) -> Result<(String, String), ServerFnError> {
+pub async fn set_tunnel(id: i64, tunnel: String) -> Result<(String, String), AppError> {
     let mode = tunnel_mode(Some(&tunnel))?;
     let user = sfn::user()?;
-    Ok(devices::set_tunnel_mode(&sfn::state(), &user, id, mode).await?)
+    devices::set_tunnel_mode(&sfn::state(), &user, id, mode).await
 }
 
 /// (file name, config without the private key)
 #[server(endpoint = "devices/config")]
-pub async fn device_config(id: i64) -> Result<(String, String), ServerFnError> {
+pub async fn device_config(id: i64) -> Result<(String, String), AppError> {
     let user = sfn::user()?;
-    Ok(devices::device_config(&sfn::state(), &user, id).await?)
+    devices::device_config(&sfn::state(), &user, id).await
 }
 
 /// The last 14 days of one of the user's devices.
 #[server(endpoint = "devices/usage")]
-pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, ServerFnError> {
+pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    match repo::device_row(&state.db, id)
-        .await
-        .map_err(AppError::from)?
-    {
+    match repo::device_row(&state.db, id).await? {
         Some(d) if d.user_id == user.id => {}
-        _ => return Err(AppError::NotFound.into()),
+        _ => return Err(AppError::NotFound),
     }
     let since = crate::db::now() / 86_400 - 13;
-    Ok(repo::usage(&state.db, id, since)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::usage(&state.db, id, since).await?)
 }
 
 #[server(endpoint = "admin/servers")]
-pub async fn admin_servers() -> Result<Vec<ServerInfo>, ServerFnError> {
+pub async fn admin_servers() -> Result<Vec<ServerInfo>, AppError> {
     sfn::admin()?;
-    Ok(repo::list_servers(&sfn::state().db)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::list_servers(&sfn::state().db).await?)
 }
 
 /// Returns the one-time node enrollment token.
@@ -184,7 +175,7 @@ pub async fn admin_create_server(
     ipv4_pool: String,
     ipv6_pool: String,
     dns: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     // Lengths and formats are checked by `servers::validated`.
     let form = servers::ServerForm {
@@ -221,7 +212,7 @@ pub async fn admin_update_server(
     ipv4_pool: String,
     ipv6_pool: String,
     dns: String,
-) -> Result<String, ServerFnError> {
+) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     // Lengths and formats are checked by `servers::validated`.
     let form = servers::ServerForm {
@@ -243,23 +234,21 @@ pub async fn admin_update_server(
 }
 
 #[server(endpoint = "admin/server_status")]
-pub async fn admin_server_status(id: i64, status: String) -> Result<(), ServerFnError> {
+pub async fn admin_server_status(id: i64, status: String) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    Ok(servers::set_server_status(&sfn::state(), &admin, id, &status).await?)
+    servers::set_server_status(&sfn::state(), &admin, id, &status).await
 }
 
 #[server(endpoint = "admin/server_token")]
-pub async fn admin_rotate_node_token(id: i64) -> Result<String, ServerFnError> {
+pub async fn admin_rotate_node_token(id: i64) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    Ok(servers::rotate_node_token(&sfn::state(), &admin, id).await?)
+    servers::rotate_node_token(&sfn::state(), &admin, id).await
 }
 
 /// Traffic per user over the last 14 days.
 #[server(endpoint = "admin/usage")]
-pub async fn admin_usage() -> Result<Vec<UserUsage>, ServerFnError> {
+pub async fn admin_usage() -> Result<Vec<UserUsage>, AppError> {
     sfn::admin()?;
     let since = crate::db::now() / 86_400 - 13;
-    Ok(repo::usage_by_user(&sfn::state().db, since, 200)
-        .await
-        .map_err(AppError::from)?)
+    Ok(repo::usage_by_user(&sfn::state().db, since, 200).await?)
 }

@@ -34,11 +34,11 @@ pub struct ServerForm {
 fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<String> {
     let v = value.trim();
     if required && v.is_empty() {
-        return Err(AppError::Validation(format!("{name} is required.")));
+        return Err(AppError::invalid(format!("{name} is required.")));
     }
     // Server names and regions reach the configs' first line.
     if v.chars().count() > max || v.chars().any(super::model::breaks_lines) {
-        return Err(AppError::Validation(format!(
+        return Err(AppError::invalid(format!(
             "{name} must be one line of at most {max} characters without control characters."
         )));
     }
@@ -54,38 +54,32 @@ async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
     {
-        return Err(AppError::Validation(
-            "Endpoint host must be a host name or IP address.".into(),
+        return Err(AppError::invalid(
+            "Endpoint host must be a host name or IP address.",
         ));
     }
     if !(1..=65535).contains(&f.endpoint_port) {
-        return Err(AppError::Validation(
-            "Endpoint port must be 1-65535.".into(),
+        return Err(AppError::invalid_field(
+            "endpoint_port",
+            "Endpoint port must be 1-65535.",
         ));
     }
     if !super::model::SERVER_TYPES.contains(&f.server_type.as_str()) {
-        return Err(AppError::Validation("Unknown server type.".into()));
+        return Err(AppError::invalid("Unknown server type."));
     }
     if !(1..=1_000_000).contains(&f.capacity) {
-        return Err(AppError::Validation(
-            "Capacity must be 1-1,000,000 peers.".into(),
-        ));
+        return Err(AppError::invalid("Capacity must be 1-1,000,000 peers."));
     }
-    let v4 =
-        Pool::parse(&f.ipv4_pool).map_err(|e| AppError::Validation(format!("IPv4 pool: {e}")))?;
+    let v4 = Pool::parse(&f.ipv4_pool).map_err(|e| AppError::invalid(format!("IPv4 pool: {e}")))?;
     if !v4.network.is_ipv4() {
-        return Err(AppError::Validation(
-            "The IPv4 pool must be an IPv4 network.".into(),
-        ));
+        return Err(AppError::invalid("The IPv4 pool must be an IPv4 network."));
     }
     let v6 = match f.ipv6_pool.trim() {
         "" => None,
         s => {
-            let p = Pool::parse(s).map_err(|e| AppError::Validation(format!("IPv6 pool: {e}")))?;
+            let p = Pool::parse(s).map_err(|e| AppError::invalid(format!("IPv6 pool: {e}")))?;
             if p.network.is_ipv4() {
-                return Err(AppError::Validation(
-                    "The IPv6 pool must be an IPv6 network.".into(),
-                ));
+                return Err(AppError::invalid("The IPv6 pool must be an IPv6 network."));
             }
             Some(p.to_string())
         }
@@ -93,16 +87,16 @@ async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
     let dns = field("DNS", &f.dns, 200, false)?;
     for r in dns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         r.parse::<std::net::IpAddr>().map_err(|_| {
-            AppError::Validation(format!("DNS resolver \"{r}\" is not an IP address."))
+            AppError::invalid(format!("DNS resolver \"{r}\" is not an IP address."))
         })?;
     }
     let vip_user_id = if f.server_type == "vip_dedicated" {
         let email =
-            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::Validation)?;
+            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::invalid)?;
         let user = crate::accounts::repo::find_by_email(&state.db, &email)
             .await?
             .ok_or_else(|| {
-                AppError::Validation("A dedicated server needs an existing VIP's e-mail.".into())
+                AppError::invalid("A dedicated server needs an existing VIP's e-mail.")
             })?;
         Some(user.id)
     } else {
@@ -169,8 +163,9 @@ pub async fn update_server(
     if current.peers > 0
         && (form.ipv4_pool != current.ipv4_pool || form.ipv6_pool != current.ipv6_pool)
     {
-        return Err(AppError::Validation(
-            "Address pools cannot change while devices use them.".into(),
+        return Err(AppError::invalid_field(
+            "ipv4_pool",
+            "Address pools cannot change while devices use them.",
         ));
     }
     repo::update_server(&state.db, id, &form)
@@ -226,7 +221,7 @@ pub async fn set_server_status(
     status: &str,
 ) -> AppResult<()> {
     if !super::model::SERVER_STATUSES.contains(&status) {
-        return Err(AppError::Validation("Unknown status.".into()));
+        return Err(AppError::invalid("Unknown status."));
     }
     if repo::set_server_status(&state.db, server_id, status).await? == 0 {
         return Err(AppError::NotFound);

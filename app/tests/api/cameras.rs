@@ -24,7 +24,7 @@ use truevault_wire::gateway::{
     TUNNEL_PATH,
 };
 
-use crate::helpers::{new_client, TestApp, PASSWORD};
+use crate::helpers::{new_client, Failure, TestApp, PASSWORD};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -82,14 +82,14 @@ async fn add_camera(
     app: &TestApp,
     c: &reqwest::Client,
     form: &[(&str, &str)],
-) -> Result<i64, String> {
+) -> Result<i64, Failure> {
     let res = app.post_form(c, "/api/cameras/add", form).await;
-    let ok = res.status() == StatusCode::OK;
+    let status = res.status();
     let body = res.text().await.unwrap_or_default();
-    if ok {
-        body.trim().parse().map_err(|_| body)
+    if status == StatusCode::OK {
+        Ok(body.trim().parse().expect("the new camera's id"))
     } else {
-        Err(body)
+        Err(Failure::from_body(status, &body))
     }
 }
 
@@ -199,7 +199,10 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
     let err = add_camera(&app, &free, &camera_form("Porch", &[]))
         .await
         .unwrap_err();
-    assert!(err.contains("plan allows 0 camera"), "{err}");
+    assert!(
+        err.is("CAMERA_LIMIT_EXCEEDED") && err.limit == Some(0),
+        "{err:?}"
+    );
     let html = app.get_html(&free, "/cameras").await;
     assert!(
         html.contains("camera-limit-reached"),
@@ -225,7 +228,10 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
     let err = add_camera(&app, &pers, &camera_form("cam4", &[]))
         .await
         .unwrap_err();
-    assert!(err.contains("plan allows 3 camera"), "{err}");
+    assert!(
+        err.is("CAMERA_LIMIT_EXCEEDED") && err.limit == Some(3),
+        "{err:?}"
+    );
 
     // Stored sealed; never sent back, not by the API nor the pages.
     let sealed: String = sqlx::query_scalar("SELECT password_enc FROM cameras WHERE id = $1")
@@ -269,7 +275,7 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
     )
     .await
     .unwrap_err();
-    assert!(err.contains("own fields"), "{err}");
+    assert_eq!(err.field.as_deref(), Some("main_stream_url"), "{err:?}");
 
     let ids = id.to_string();
     let stored = || async {
@@ -471,7 +477,7 @@ async fn prefills_from_a_scanner_finding() {
     let err = add_camera(&app, &o, &camera_form("Cam", &[("lan_device_id", &ds)]))
         .await
         .unwrap_err();
-    assert!(err.contains("not yours"), "{err}");
+    assert_eq!(err.field.as_deref(), Some("lan_device_id"), "{err:?}");
     // Someone else's finding prefills nothing and leaks nothing.
     let html = app
         .get_html(&o, &format!("/cameras?from_device={dev}"))

@@ -289,6 +289,39 @@ pub fn token_from(body: &str, marker: &str) -> String {
         .collect()
 }
 
+/// A server function's error as clients read it: the status, the stable
+/// code and (for validation) the form field at fault.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: reqwest::StatusCode,
+    pub code: String,
+    pub field: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl Failure {
+    pub fn from_body(status: reqwest::StatusCode, body: &str) -> Self {
+        let v: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{status}: not an error body ({e}): {body}"));
+        Failure {
+            status,
+            code: v["code"].as_str().unwrap_or_default().to_string(),
+            field: v["field"].as_str().map(String::from),
+            limit: v["limit"].as_i64(),
+        }
+    }
+
+    pub fn is(&self, code: &str) -> bool {
+        self.code == code
+    }
+}
+
+pub async fn failure(res: Response) -> Failure {
+    let status = res.status();
+    let body = res.text().await.expect("body");
+    Failure::from_body(status, &body)
+}
+
 /// Sends raw bytes on a fresh connection and returns what the server
 /// answered before closing (or `None` if it did not answer in `wait`).
 pub async fn raw_http(

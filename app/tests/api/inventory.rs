@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use truevault_wire::inventory::{DeviceType, ScannedHost, Service, SyncRequest, SyncSummary};
 
-use crate::helpers::{new_client, TestApp};
+use crate::helpers::{failure, new_client, TestApp};
 
 /// Creates a scanner token through the dashboard's server function.
 pub async fn scanner_token(app: &TestApp, user: &reqwest::Client) -> String {
@@ -236,7 +236,7 @@ async fn tokens_are_hashed_per_user_and_revocable() {
         .await;
     assert!(!res.status().is_success());
     assert!(
-        res.text().await.unwrap_or_default().contains("Not found"),
+        failure(res).await.is("NOT_FOUND"),
         "Ada cannot read Bob's device"
     );
 
@@ -256,7 +256,7 @@ async fn tokens_are_hashed_per_user_and_revocable() {
             &[("id", &id.to_string())],
         )
         .await;
-    assert!(res.text().await.unwrap_or_default().contains("Not found"));
+    assert!(failure(res).await.is("NOT_FOUND"));
     summary(&app, &ada_token, &scan(true, lab())).await;
     let res = app
         .post_form(

@@ -96,7 +96,7 @@ async fn invite(
         email: email.into(),
         role: role.into(),
     })
-    .map_err(AppError::Validation)?;
+    .map_err(AppError::invalid)?;
     let (base, support) = links(app);
     let l = Links {
         base_url: &base,
@@ -243,7 +243,7 @@ async fn share(
         ports: ports.into(),
         ..Default::default()
     })
-    .map_err(AppError::Validation)?;
+    .map_err(AppError::invalid)?;
     service::share(
         &app.state.db,
         &app.state.clock,

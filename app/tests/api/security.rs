@@ -207,7 +207,7 @@ async fn without_javascript_a_form_error_is_shown_on_the_form_page() {
     );
     let html = app.get_html(&client, path).await;
     assert!(
-        html.contains("Invalid email or password."),
+        html.contains(r#"data-code="INVALID_CREDENTIALS""#),
         "the error is rendered by the server"
     );
     // Success still goes where the server function sends it.

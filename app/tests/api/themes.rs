@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{new_client, redirected, TestApp};
+use crate::helpers::{failure, new_client, redirected, TestApp};
 
 async fn dark_theme_id(app: &TestApp) -> String {
     let id: i64 = sqlx::query_scalar("SELECT id FROM themes WHERE slug = 'truevault-dark'")
@@ -108,7 +108,7 @@ async fn only_admins_edit_themes_and_users_pick_published_ones() {
         )
         .await;
     assert!(!res.status().is_success());
-    assert!(res.text().await.unwrap().contains("do not have access"));
+    assert!(failure(res).await.is("FORBIDDEN"));
 
     // The user picks the light theme: their pages change, others' do not.
     let res = app
@@ -127,7 +127,11 @@ async fn only_admins_edit_themes_and_users_pick_published_ones() {
     let res = app
         .post_form(&user, "/api/themes/choose", &[("slug", "nope")])
         .await;
-    assert!(res.text().await.unwrap().contains("not available"));
+    let f = failure(res).await;
+    assert_eq!(
+        (f.code.as_str(), f.field.as_deref()),
+        ("VALIDATION_FAILED", Some("slug"))
+    );
 }
 
 #[tokio::test]
@@ -203,5 +207,5 @@ async fn admins_create_and_activate_a_theme() {
             &[("name", "Again"), ("slug", "ocean")],
         )
         .await;
-    assert!(res.text().await.unwrap().contains("slug exists"));
+    assert!(failure(res).await.is("CONFLICT"), "the slug exists");
 }

@@ -3,20 +3,17 @@
 use leptos::prelude::*;
 use leptos::reactive::signal::MappedSignal;
 
-/// The user-facing text of a server function error.
-pub fn error_text(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(m) => m.clone(),
-        ServerFnError::Args(_) | ServerFnError::Deserialization(_) => {
-            "Some fields are missing or not in the expected format.".into()
-        }
-        other => other.to_string(),
-    }
+use crate::error::AppError;
+
+/// The user-facing text of a server function error: its public message
+/// (internal causes never reach the browser).
+pub fn error_text(e: &AppError) -> String {
+    e.to_string()
 }
 
 /// Shows the last result of an action whose output displays as a message.
 #[component]
-pub fn ActionNotice<T>(value: MappedSignal<Option<Result<T, ServerFnError>>>) -> impl IntoView
+pub fn ActionNotice<T>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl IntoView
 where
     T: std::fmt::Display + Clone + Send + Sync + 'static,
 {
@@ -29,7 +26,7 @@ where
                 })
             }
             Err(e) => {
-                Some(view! { <p class="notice error" role="alert">{error_text(&e)}</p> }.into_any())
+                Some(view! { <p class="notice error" role="alert" data-code=e.code()>{error_text(&e)}</p> }.into_any())
             }
         })
     }
@@ -37,7 +34,7 @@ where
 
 /// Shows only the error of an action whose success output is not a message.
 #[component]
-pub fn ActionError<T>(value: MappedSignal<Option<Result<T, ServerFnError>>>) -> impl IntoView
+pub fn ActionError<T>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
 {
@@ -45,7 +42,7 @@ where
         value
             .get()
             .and_then(|r| r.err())
-            .map(|e| view! { <p class="notice error" role="alert">{error_text(&e)}</p> })
+            .map(|e| view! { <p class="notice error" role="alert" data-code=e.code()>{error_text(&e)}</p> })
     }
 }
 
@@ -59,8 +56,8 @@ pub fn UrlActionError(path: &'static str) -> impl IntoView {
         .filter(|e| e.path() == path)
         .map(|e| {
             let err =
-                leptos::server_fn::error::ServerFnUrlError::<ServerFnError>::decode_err(e.err());
-            view! { <p class="notice error" role="alert">{error_text(&err)}</p> }
+                leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(e.err());
+            view! { <p class="notice error" role="alert" data-code=err.code()>{error_text(&err)}</p> }
         })
 }
 

@@ -101,7 +101,7 @@ fn CamerasView() -> impl IntoView {
         <script src="/cameras/player.js" defer=true></script>
         <Suspense fallback=|| view! { <p class="muted">"Loading your cameras…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(page) => {
                     let at_limit = page.camera_limit.is_some_and(|l| page.cameras.len() as i64 >= l);
                     let draft = page.draft.clone().unwrap_or_default();
@@ -244,7 +244,7 @@ pub fn CameraView() -> impl IntoView {
                 |(id, _)| async move {
                     let camera = camera_detail(id).await?;
                     let page = cameras_overview(None).await?;
-                    Ok::<_, ServerFnError>((camera, page.gateways))
+                    Ok::<_, crate::error::AppError>((camera, page.gateways))
                 },
             );
             view! {
@@ -252,7 +252,7 @@ pub fn CameraView() -> impl IntoView {
                 <script src="/cameras/player.js" defer=true></script>
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok((c, gateways)) => {
                             let delete_question = format!("Delete {}? It leaves your grid and its stored password is erased.", c.name);
                             view! {

@@ -206,7 +206,7 @@ fn DeviceList() -> impl IntoView {
         <ActionError value=delete.value()/>
         <Suspense fallback=|| view! { <p class="muted">"Loading devices…"</p> }>
             {move || devices.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! {
                     <p class="muted" data-testid="no-devices">"No devices yet. Add one above to get a WireGuard config."</p>
                 }.into_any(),
@@ -346,7 +346,7 @@ pub fn DeviceUsage() -> impl IntoView {
                     {move || {
                         let device = devices.get().and_then(|r| r.ok()).and_then(|l| l.into_iter().find(|d| d.id == id()));
                         usage.get().map(|r| match r {
-                            Err(e) => view! { <h1>"Usage"</h1><p class="notice error">{error_text(&e)}</p> }.into_any(),
+                            Err(e) => view! { <h1>"Usage"</h1><p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                             Ok(days) => {
                                 let name = device.as_ref().map(|d| d.name.clone()).unwrap_or_else(|| "Device".into());
                                 let total_rx: i64 = days.iter().map(|d| d.rx_bytes).sum();

@@ -42,7 +42,7 @@ fn NetworksView() -> impl IntoView {
         <p class="muted">"A private network for your family or team: members' VPN devices on the network's server reach each other, and the home devices you share with it."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(page) => view! {
                     {if page.networks.is_empty() {
                         view! { <p class="muted" data-testid="no-networks">"You are not in any mesh network yet."</p> }.into_any()
@@ -136,7 +136,7 @@ pub fn MeshNetworkPage() -> impl IntoView {
                 <p><a href="/mesh">"← Mesh networks"</a></p>
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || data.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(n) => view! {
                             <NetworkBody n=n me=me invite revoke remove share unshare leave delete set_role/>
                         }.into_any(),
@@ -364,7 +364,7 @@ pub fn MeshInvitePage() -> impl IntoView {
         <h1>"Mesh network invitation"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Checking the invitation…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-testid="invite-error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-testid="invite-error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(p) => {
                     let c = code();
                     let head = view! {

@@ -50,7 +50,7 @@ pub fn Pricing() -> impl IntoView {
         <p class="muted">"Prices per month in USD. Yearly billing costs ten months."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
             {move || plans.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                 Ok(plans) if plans.is_empty() => view! { <p class="muted">"No plans are offered right now."</p> }.into_any(),
                 Ok(plans) => view! {
                     <div class="grid four">

@@ -56,7 +56,7 @@ pub fn AdminMail() -> impl IntoView {
                 <ActionNotice value=reset.value()/>
                 <Suspense fallback=|| ()>
                     {move || list.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
                         Ok(list) => list.into_iter().map(|t| {
                             let name = t.name.clone();
                             let form_name = t.name.clone();

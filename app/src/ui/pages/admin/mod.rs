@@ -20,6 +20,6 @@ pub use servers::{AdminServers, AdminUsage};
 pub use themes::{AdminThemeEdit, AdminThemes};
 pub use users::AdminUsers;
 
-fn error_view(e: &ServerFnError) -> AnyView {
+fn error_view(e: &crate::error::AppError) -> AnyView {
     view! { <p class="notice error">{crate::ui::components::notice::error_text(e)}</p> }.into_any()
 }

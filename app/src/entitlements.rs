@@ -1,0 +1,190 @@
+//! What a user may have: the one place that reads plans and VIP grants to
+//! decide a limit. Every limit check (devices, regional identities,
+//! cameras, mesh members, the monthly data cap, paid features, "needs no
+//! payment") asks [`Entitlements`]; no other module joins `plans` or
+//! `vip_accounts` for a decision.
+//!
+//! Reading is not enough for a limit that counts rows: callers read the
+//! entitlements inside the write transaction that counts and inserts, with
+//! the user's row locked (`Db::lock_row`, PostgreSQL) or under SQLite's
+//! single writer, so two concurrent adds cannot both pass.
+
+use std::collections::HashMap;
+
+use sqlx::{Any, Executor, Row};
+
+/// A plan limit: `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(Option<i64>);
+
+impl Limit {
+    pub const UNLIMITED: Limit = Limit(None);
+
+    fn from_plan(value: i64) -> Self {
+        Limit((value >= 0).then_some(value))
+    }
+
+    /// The most allowed, or `None` when unlimited.
+    pub fn max(self) -> Option<i64> {
+        self.0
+    }
+
+    /// Whether one more fits when `used` exist already.
+    pub fn allows_another(self, used: i64) -> bool {
+        self.0.is_none_or(|max| used < max)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entitlements {
+    /// Granted by an administrator: no limits, no cap, nothing to pay.
+    pub vip: bool,
+    pub devices: Limit,
+    pub identities: Limit,
+    pub cameras: Limit,
+    pub mesh_members: Limit,
+    /// Monthly allowance in bytes; `None` is no cap.
+    pub data_cap_bytes: Option<i64>,
+    pub features: Vec<String>,
+}
+
+pub const GIB: i64 = 1 << 30;
+
+// A user with no plan row (none assigned) gets the free plan's defaults:
+// one device, one identity, no cameras.
+const SELECT: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
+        COALESCE(p.max_identities, 1) AS identities, COALESCE(p.max_cameras, 0) AS cameras, \
+        COALESCE(p.max_mesh_members, 0) AS mesh, COALESCE(p.data_cap_gb, 0) AS cap_gb, \
+        COALESCE(p.features, '') AS features, \
+        (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
+     FROM users u LEFT JOIN plans p ON p.id = u.plan_id";
+
+impl Entitlements {
+    /// A VIP's: everything, unlimited.
+    fn vip() -> Self {
+        Entitlements {
+            vip: true,
+            devices: Limit::UNLIMITED,
+            identities: Limit::UNLIMITED,
+            cameras: Limit::UNLIMITED,
+            mesh_members: Limit::UNLIMITED,
+            data_cap_bytes: None,
+            features: Vec::new(),
+        }
+    }
+
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<(i64, Self), sqlx::Error> {
+        let id: i64 = r.try_get("id")?;
+        let features: String = r.try_get("features")?;
+        let features = features
+            .split('|')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if r.try_get::<i64, _>("vip")? > 0 {
+            return Ok((
+                id,
+                Entitlements {
+                    features,
+                    ..Self::vip()
+                },
+            ));
+        }
+        let cap_gb: i64 = r.try_get("cap_gb")?;
+        Ok((
+            id,
+            Entitlements {
+                vip: false,
+                devices: Limit::from_plan(r.try_get("devices")?),
+                identities: Limit::from_plan(r.try_get("identities")?),
+                cameras: Limit::from_plan(r.try_get("cameras")?),
+                mesh_members: Limit::from_plan(r.try_get("mesh")?),
+                data_cap_bytes: (cap_gb > 0).then(|| cap_gb.saturating_mul(GIB)),
+                features,
+            },
+        ))
+    }
+
+    /// The user's entitlements. Pass the write transaction when the answer
+    /// guards an insert (see the module notes). An unknown user gets none.
+    pub async fn for_user<'e>(
+        ex: impl Executor<'e, Database = Any>,
+        user_id: i64,
+    ) -> Result<Self, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE u.id = $1"))
+            .bind(user_id)
+            .fetch_optional(ex)
+            .await?;
+        match row {
+            Some(r) => Ok(Self::from_row(&r)?.1),
+            None => Ok(Entitlements {
+                vip: false,
+                devices: Limit(Some(0)),
+                identities: Limit(Some(0)),
+                cameras: Limit(Some(0)),
+                mesh_members: Limit(Some(0)),
+                data_cap_bytes: None,
+                features: Vec::new(),
+            }),
+        }
+    }
+
+    /// Several users' at once (a node's usage report names thousands).
+    pub async fn for_users(
+        tx: &mut sqlx::Transaction<'static, Any>,
+        user_ids: &[i64],
+    ) -> Result<HashMap<i64, Self>, sqlx::Error> {
+        let mut out = HashMap::with_capacity(user_ids.len());
+        // Stay far below the engines' bind-parameter limits.
+        for chunk in user_ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!("{SELECT} WHERE u.id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                let (id, e) = Self::from_row(&r)?;
+                out.insert(id, e);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.vip || self.features.iter().any(|f| f == feature)
+    }
+}
+
+/// Whether the user is a VIP (pays nothing, is never suspended).
+pub async fn is_vip<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM vip_accounts v JOIN users u ON u.email = v.email WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(ex)
+    .await?;
+    Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_against_what_is_used() {
+        assert!(Limit::from_plan(1).allows_another(0));
+        assert!(!Limit::from_plan(1).allows_another(1));
+        assert!(!Limit::from_plan(0).allows_another(0));
+        let unlimited = crate::billing::model::UNLIMITED;
+        assert!(Limit::from_plan(unlimited).allows_another(1_000_000));
+        assert_eq!(Limit::from_plan(unlimited).max(), None);
+        assert_eq!(Limit::from_plan(3).max(), Some(3));
+    }
+}
