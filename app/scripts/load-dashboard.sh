@@ -16,7 +16,7 @@ ulimit -n 65536 2>/dev/null || true
 work="$(mktemp -d /tmp/tv-load.XXXXXX)"
 pid="" slowpid=""
 cleanup() {
-  [ -n "$slowpid" ] && kill "$slowpid" 2>/dev/null
+  [ -n "$slowpid" ] && kill "$slowpid" 2>/dev/null || true
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -rf "$work"
 }
