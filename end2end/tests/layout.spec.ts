@@ -57,11 +57,13 @@ test('configs for real names download under a name wg-quick accepts', async () =
   }
   const server = `layout-${Date.now() % 100000}`;
   await page.goto('/admin/servers');
-  await page.fill('input[name=name]', server);
-  await page.fill('input[name=region]', 'eu');
-  await page.fill('input[name=endpoint_host]', 'vpn.example.org');
-  await page.fill('input[name=ipv4_pool]', '10.78.0.0/16');
-  await page.click('button:has-text("Add server")');
+  // Scoped: each listed server has an (closed) edit form with the same fields.
+  const add = page.locator('section.card', { hasText: 'Add a server' });
+  await add.locator('input[name=name]').fill(server);
+  await add.locator('input[name=region]').fill('eu');
+  await add.locator('input[name=endpoint_host]').fill('vpn.example.org');
+  await add.locator('input[name=ipv4_pool]').fill('10.78.0.0/16');
+  await add.locator('button:has-text("Add server")').click();
   const command = await page.getByTestId('node-token').locator('pre').innerText();
   // The real URL of this portal, and a token that cannot read as an option.
   expect(command).toContain(`--portal ${baseURL} `);
@@ -107,6 +109,8 @@ test('configs for real names download under a name wg-quick accepts', async () =
 
 test('re-keying sends only a public key made in the browser', async () => {
   await page.goto('/devices');
+  // Live: the browser has made the key pair the forms will send.
+  await expect(page.getByTestId('public-key')).toHaveValue(/^[A-Za-z0-9+/]{43}=$/);
   const row = page.locator(`tr[data-device="${names[0]}"]`);
   await row.getByTestId('rekey-open').click();
   const [request] = await Promise.all([

@@ -144,6 +144,7 @@ async fn device(app: &TestApp, u: &CurrentUser, server: i64, name: &str) -> Devi
             server_id: Some(server),
             region: None,
             identity_region: None,
+            tunnel_mode: Default::default(),
         },
     )
     .await
@@ -252,6 +253,72 @@ async fn share(
     )
     .await
     .map(|id| id.0)
+}
+
+/// A home site row for `user` on `server` (LAN, slot), as the site flows store it.
+async fn home_site(app: &TestApp, user_id: i64, server: i64, lan: &str, slot: i64) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO home_sites (user_id, name, lan_cidr, range_slot, server_id, v4_index, preshared_key_enc, \
+         token_hash, created_at, updated_at) VALUES ($1, 'Home', $2, $3, $4, $5, 'sealed', $6, 0, 0) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(lan)
+    .bind(slot)
+    .bind(server)
+    .bind(60_000 + slot)
+    .bind(format!("hash-{user_id}-{slot}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("home site")
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// `email`'s live-view WebSocket for `camera`, as the cameras page opens it.
+async fn live_view(app: &TestApp, email: &str, camera: i64) -> Ws {
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = app.login(&raw, email, PASSWORD).await;
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter(|kv| !kv.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let url = format!(
+        "{}/cameras/{camera}/live",
+        app.address.replacen("http://", "ws://", 1)
+    );
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+    req.headers_mut()
+        .insert("origin", HeaderValue::from_str(&app.address).unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("live view opens for a member")
+        .0
+}
+
+/// The next JSON status text (binary media is skipped); `None` when closed.
+async fn next_text(ws: &mut Ws) -> Option<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    while let Some(Ok(m)) = ws.next().await {
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 async fn admin_server(app: &TestApp, name: &str, pool: &str) -> (i64, String) {
@@ -523,10 +590,11 @@ async fn mesh_member_limit_holds_under_concurrent_invites_and_accepts() {
         2,
         "owner and one member"
     );
-    // A second network of the same owner shares the limit.
+    // A second network of the same owner shares the limit (for someone
+    // who holds no place yet).
     let net2 = network(&app, &owner, "Work").await;
     assert_eq!(
-        code(invite(&app, &owner, net2, "p4@example.com", "member").await),
+        code(invite(&app, &owner, net2, "newcomer@example.com", "member").await),
         "MESH_MEMBER_LIMIT"
     );
     // VIP owners have no limit.
@@ -536,7 +604,7 @@ async fn mesh_member_limit_holds_under_concurrent_invites_and_accepts() {
     .execute(&app.state.db.pool)
     .await
     .unwrap();
-    invite(&app, &owner, net2, "p4@example.com", "member")
+    invite(&app, &owner, net2, "newcomer@example.com", "member")
         .await
         .expect("VIP: unlimited");
 }
@@ -873,11 +941,56 @@ async fn mesh_shares_cameras_and_grants() {
     assert!(grants
         .iter()
         .any(|g| g.source == ip(&a6) && g.destination == Cidr::host(ip(&b6))));
-    // View access never opens a path: nothing in the grants points at a
-    // non-member tunnel address, and (until home sites map LAN addresses)
-    // the use/full shares have no site address either.
+    // Until the owner's home is a site, shares have no address to open:
+    // only the member pairs (v4 and v6, both ways).
     assert!(grants.iter().all(|g| g.ports == Ports::All));
     assert_eq!(grants.len(), 4, "{grants:?}");
+
+    // The owner's home becomes a site on the network's server (the site
+    // flows are the data plane's; its row is what the policy reads).
+    let site = home_site(&app, owner.id, server, "192.168.1.0/24", 7).await;
+    let elsewhere = home_site(&app, carol.id, other, "192.168.1.0/24", 8).await;
+    share(&app, &owner, net, &format!("site:{site}"), "use", "22")
+        .await
+        .expect("an address on the owner's site");
+    assert_eq!(
+        code(share(&app, &owner, net, &format!("site:{elsewhere}"), "use", "22").await),
+        "SHARE_NOT_OWNED"
+    );
+    let grants = policy::grants_for_server(&app.state.db, server)
+        .await
+        .unwrap();
+    let to = |addr: &str| -> Vec<(IpAddr, Ports)> {
+        grants
+            .iter()
+            .filter(|g| g.destination == Cidr::host(ip(addr)))
+            .map(|g| (g.source, g.ports.clone()))
+            .collect()
+    };
+    let members = [ip(&d_owner.address_v4), ip(&d_bob.address_v4)];
+    let expect = |ports: Ports| -> Vec<(IpAddr, Ports)> {
+        let mut v: Vec<_> = members.iter().map(|m| (*m, ports.clone())).collect();
+        v.sort();
+        v
+    };
+    // Printer 192.168.1.40 at use 631 → 10.240.7.40 TCP 631; NAS at full;
+    // the hand-typed 192.168.1.40 at use 22 from the site share.
+    let mut printer = to("10.240.7.40");
+    printer.sort();
+    let mut want = expect(Ports::Tcp(vec![22]));
+    want.extend(expect(Ports::Tcp(vec![631])));
+    want.sort();
+    assert_eq!(printer, want);
+    assert_eq!(to("10.240.7.50"), expect(Ports::All));
+    // View never opens a path to the camera.
+    assert!(to("10.240.7.60").is_empty(), "{grants:?}");
+    assert!(!touches(&grants, &d_carol));
+    assert_eq!(grants.len(), 4 + 6, "{grants:?}");
+    // Nothing of this reaches the other server's node.
+    assert!(policy::grants_for_server(&app.state.db, other)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Unsharing the camera takes it out of Bob's grid.
     let camera_share = d
@@ -886,6 +999,11 @@ async fn mesh_shares_cameras_and_grants() {
         .find(|s| s.access == Access::View)
         .unwrap()
         .id;
+    // Bob is watching when it is unshared: his stream ends within seconds.
+    let mut ws = live_view(&app, "bob@example.com", camera).await;
+    let first = next_text(&mut ws).await.expect("first status");
+    assert_eq!(first["state"], "offline", "{first}");
+    let unshared_at = Instant::now();
     service::unshare(
         &app.state.db,
         &app.state.node_changes,
@@ -895,6 +1013,24 @@ async fn mesh_shares_cameras_and_grants() {
     )
     .await
     .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(v) = next_text(&mut ws).await {
+            if v["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("no longer shared"))
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the live view ended in time");
+    assert!(ended);
+    eprintln!(
+        "shared camera: unshare → member's live view closed in {:?}",
+        unshared_at.elapsed()
+    );
     let res = app.post_form(&bob_c, "/api/cameras/overview", &[]).await;
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["shared"].as_array().map(Vec::len), Some(0));

@@ -158,7 +158,7 @@ fn Sessions() -> impl IntoView {
                 {move || sessions.get().map(|r| match r {
                     Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="table stack" data-testid="sessions">
+                        <div class="table-wrap"><table class="table stack" data-testid="sessions">
                             <thead><tr><th>"Started"</th><th>"Last seen"</th><th>"Browser"</th><th>"Address"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|s| view! {
@@ -170,7 +170,7 @@ fn Sessions() -> impl IntoView {
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 })}
             </Suspense>

@@ -151,7 +151,7 @@ fn Overview(
                 view! { <p class="muted">"No invoices yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table" data-testid="invoices">
+                    <div class="table-wrap"><table class="table" data-testid="invoices">
                         <thead><tr><th>"Invoice"</th><th>"Date"</th><th>"Total"</th><th>"Status"</th></tr></thead>
                         <tbody>
                             {o.invoices.iter().map(|i| view! {
@@ -163,7 +163,7 @@ fn Overview(
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
         </section>
@@ -220,14 +220,14 @@ fn InvoiceSheet(i: InvoiceInfo) -> impl IntoView {
                 <dt>"Status"</dt><dd data-testid="invoice-status">{i.status.clone()}</dd>
                 {i.paid_at.map(|p| view! { <dt>"Paid"</dt><dd>{format_time(p)}</dd> })}
             </dl>
-            <table class="table">
+            <div class="table-wrap"><table class="table">
                 <thead><tr><th>"Description"</th><th class="num">"Amount"</th></tr></thead>
                 <tbody>
                     <tr><td>{i.description.clone()}</td><td class="num">{format_price(i.amount_cents, &i.currency)}</td></tr>
                     <tr><td>"Tax"</td><td class="num">{format_price(i.tax_cents, &i.currency)}</td></tr>
                     <tr class="total"><td>"Total"</td><td class="num" data-testid="invoice-total">{format_price(i.total_cents, &i.currency)}</td></tr>
                 </tbody>
-            </table>
+            </table></div>
             <p class="no-print"><button type="button" class="btn btn-ghost" on:click=print_page>"Print"</button></p>
         </article>
     }

@@ -198,7 +198,7 @@ fn Gateways(
             })}
             </Suspense>
             {(!gateways.is_empty()).then(|| view! {
-                <table class="table stack">
+                <div class="table-wrap"><table class="table stack">
                     <thead><tr><th>"Name"</th><th>"State"</th><th>"Last seen"</th><th>"Cameras"</th><th>"Actions"</th></tr></thead>
                     <tbody>
                         {gateways.into_iter().map(|g| view! {
@@ -218,7 +218,7 @@ fn Gateways(
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             })}
         </section>
     }

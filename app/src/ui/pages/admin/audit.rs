@@ -23,14 +23,14 @@ pub fn AdminAudit() -> impl IntoView {
                         Err(e) => error_view(&e),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"Nothing recorded yet."</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table">
+                            <div class="table-wrap"><table class="table">
                                 <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Address"</th><th>"Details"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|a| view! {
                                         <tr><td>{format_time(a.at)}</td><td>{a.actor}</td><td><code>{a.action}</code></td><td>{a.target}</td><td>{a.ip}</td><td>{a.details}</td></tr>
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                     })}
                 </Suspense>

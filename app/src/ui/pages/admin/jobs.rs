@@ -33,7 +33,7 @@ pub fn AdminJobs() -> impl IntoView {
                     {move || jobs.get().map(|r| match r {
                         Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table" data-testid="jobs">
+                            <div class="table-wrap"><table class="table" data-testid="jobs">
                                 <thead><tr><th>"Workflow"</th><th>"Step"</th><th>"User"</th><th>"Due"</th><th>"Status"</th><th>"Attempts"</th><th>"Error"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|j| view! {
@@ -54,7 +54,7 @@ pub fn AdminJobs() -> impl IntoView {
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                     })}
                 </Suspense>

@@ -48,7 +48,7 @@ fn ThemeList() -> impl IntoView {
             {move || themes.get().map(|r| match r {
                 Err(e) => error_view(&e),
                 Ok(list) => view! {
-                    <table class="table" data-testid="themes">
+                    <div class="table-wrap"><table class="table" data-testid="themes">
                         <thead><tr><th>"Name"</th><th>"Slug"</th><th>"State"</th><th></th></tr></thead>
                         <tbody>
                             {list.clone().into_iter().map(|t| view! {
@@ -72,7 +72,7 @@ fn ThemeList() -> impl IntoView {
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                     <section class="card">
                         <h2>"New theme"</h2>
                         <ActionForm action=create attr:class="form">
@@ -127,7 +127,7 @@ fn ThemeEditor() -> impl IntoView {
                         <h1>{format!("Theme: {}", t.summary.name)}</h1>
                         <p class="muted">"Each value becomes a CSS custom property. Values cannot contain ; { } < > \\ or url(…)."</p>
                         <div data-testid="theme-save-result"><ActionNotice value=save.value()/></div>
-                        <table class="table" data-testid="theme-vars">
+                        <div class="table-wrap"><table class="table" data-testid="theme-vars">
                             <thead><tr><th>"Property"</th><th>"Value"</th><th></th></tr></thead>
                             <tbody>
                                 {t.variables.into_iter().map(|v| {
@@ -149,7 +149,7 @@ fn ThemeEditor() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                         <section class="card">
                             <h2>"Add a variable"</h2>
                             <ActionForm action=save attr:class="form inline">

@@ -54,7 +54,7 @@ fn UsersTable() -> impl IntoView {
                 Err(e) => error_view(&e),
                 Ok(list) if list.is_empty() => view! { <p class="muted">"No users match."</p> }.into_any(),
                 Ok(list) => view! {
-                    <table class="table" data-testid="users">
+                    <div class="table-wrap"><table class="table" data-testid="users">
                         <thead><tr><th>"E-mail"</th><th>"Name"</th><th>"Plan"</th><th>"Joined"</th><th>"Status"</th><th>"Role"</th><th>"VIP"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|u| view! {
@@ -94,7 +94,7 @@ fn UsersTable() -> impl IntoView {
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any(),
             })}
         </Suspense>
