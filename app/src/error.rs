@@ -82,6 +82,10 @@ pub enum AppError {
     /// The browser could not reach the portal (or the answer did not arrive).
     #[error("The portal could not be reached. Check your connection and try again.")]
     Network,
+    /// The database could not be reached (down or restarting), as opposed
+    /// to refusing a query: worth retrying.
+    #[error("The service is briefly unavailable. Please try again in a moment.")]
+    DatabaseUnavailable,
     /// The cause stays on the server (logged where the error is made); the
     /// browser only ever sees the fixed text.
     #[error("Something went wrong on our side. Please try again.")]
@@ -117,6 +121,7 @@ impl AppError {
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
             AppError::Network => "NETWORK",
+            AppError::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -142,7 +147,10 @@ impl AppError {
             | AppError::SitePoolFull
             | AppError::NetworkFull => 409,
             AppError::RateLimited => 429,
-            AppError::ServerUnavailable | AppError::RequestTimeout => 503,
+            // Down or restarting (PostgreSQL): a retryable 503, not a 500.
+            AppError::ServerUnavailable
+            | AppError::RequestTimeout
+            | AppError::DatabaseUnavailable => 503,
             AppError::Mesh(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
@@ -254,6 +262,7 @@ impl From<ErrorBody> for AppError {
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,
             "NETWORK" => AppError::Network,
+            "DATABASE_UNAVAILABLE" => AppError::DatabaseUnavailable,
             other => LanSubnetError::from_code(other)
                 .map(AppError::SiteSubnet)
                 .unwrap_or(AppError::Internal(String::new())),
@@ -360,7 +369,23 @@ mod ssr {
     impl From<sqlx::Error> for AppError {
         fn from(e: sqlx::Error) -> Self {
             tracing::error!(error = %e, "database error");
-            AppError::Internal("database".into())
+            if database_unreachable(&e) {
+                AppError::DatabaseUnavailable
+            } else {
+                AppError::Internal("database".into())
+            }
+        }
+    }
+
+    /// The database could not be reached (as opposed to refusing a query).
+    fn database_unreachable(e: &sqlx::Error) -> bool {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // PostgreSQL's admin_shutdown / cannot_connect_now while restarting.
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+            }
+            _ => false,
         }
     }
 }

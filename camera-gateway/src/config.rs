@@ -24,6 +24,11 @@ pub struct Cli {
     /// A TOML file with `portal = "…"` and `token = "…"`.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Accept an `http://` portal that is not on loopback (e.g. its address
+    /// inside the WireGuard tunnel, which encrypts it). Without it the token
+    /// and camera passwords would cross the network in clear, so it is refused.
+    #[arg(long)]
+    pub allow_http: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +75,25 @@ pub fn tunnel_url(portal: &str) -> Result<Url, GatewayError> {
     Ok(url)
 }
 
+/// Plain `ws://` only to loopback or when `--allow-http` says the network
+/// is trusted (the scanner has the same rule).
+pub fn check_transport(url: &Url, allow_http: bool) -> Result<(), GatewayError> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "ws" && !loopback && !allow_http {
+        return Err(GatewayError::Config(
+            "--portal over plain http would send the token and camera passwords in clear; \
+             use https (or --allow-http on a trusted network such as the WireGuard tunnel)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Settings {
     /// Flags win over the file.
     pub fn from_cli(cli: &Cli) -> Result<Self, GatewayError> {
@@ -96,16 +120,44 @@ impl Settings {
                     "no token (--token, TRUEVAULT_GATEWAY_TOKEN or the config file)".into(),
                 )
             })?;
-        Ok(Self {
-            tunnel_url: tunnel_url(&portal)?,
-            token,
-        })
+        let tunnel_url = tunnel_url(&portal)?;
+        check_transport(&tunnel_url, cli.allow_http)?;
+        Ok(Self { tunnel_url, token })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        let remote = tunnel_url("http://10.8.0.1:3000/").unwrap();
+        assert!(check_transport(&remote, false).is_err());
+        assert!(check_transport(&remote, true).is_ok());
+        for ok in [
+            "http://127.0.0.1:3000",
+            "http://localhost:3000",
+            "http://[::1]:3000",
+            "https://portal.example",
+        ] {
+            assert!(
+                check_transport(&tunnel_url(ok).unwrap(), false).is_ok(),
+                "{ok}"
+            );
+        }
+        let cli = Cli::parse_from([
+            "truevault-gateway",
+            "--portal",
+            "http://portal.example",
+            "--token",
+            "t",
+        ]);
+        assert!(
+            Settings::from_cli(&cli).is_err(),
+            "the binary refuses it too"
+        );
+    }
 
     #[test]
     fn builds_tunnel_url() {
@@ -134,6 +186,7 @@ mod tests {
             portal: None,
             token: None,
             config: Some(path.clone()),
+            allow_http: false,
         };
         let s = Settings::from_cli(&cli).unwrap();
         assert_eq!(s.token, "tok-file");
@@ -142,12 +195,14 @@ mod tests {
             portal: None,
             token: Some("tok-flag".into()),
             config: Some(path),
+            allow_http: false,
         };
         assert_eq!(Settings::from_cli(&cli).unwrap().token, "tok-flag");
         let cli = Cli {
             portal: Some("https://p".into()),
             token: None,
             config: None,
+            allow_http: false,
         };
         assert!(matches!(
             Settings::from_cli(&cli),

@@ -515,7 +515,7 @@ pub async fn throttle_failure(db: &Db, key: &str) -> Result<(), sqlx::Error> {
 /// Clears every key starting with `prefix` (all addresses of one account).
 pub async fn throttle_clear_prefix(db: &Db, prefix: &str) -> Result<(), sqlx::Error> {
     // substr, not LIKE: `_` and `%` are common in addresses.
-    sqlx::query("DELETE FROM login_throttle WHERE substr(key, 1, $2) = $1")
+    sqlx::query("DELETE FROM login_throttle WHERE substr(key, 1, CAST($2 AS INTEGER)) = $1")
         .bind(prefix)
         .bind(prefix.chars().count() as i64)
         .execute(&db.pool)

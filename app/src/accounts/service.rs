@@ -421,13 +421,26 @@ pub async fn logout(state: &AppState, session_token: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Always answers the same; mails a link only if the account exists.
+/// Always answers the same, in the same time: the lookup, the token and the
+/// mail (an SMTP round trip) run after the answer, in a background task, so
+/// how long the request takes says nothing about whether the account exists.
 pub async fn request_password_reset(
     state: &AppState,
     email: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
     let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
+    let (state, client) = (state.clone(), client.clone());
+    tokio::spawn(async move {
+        if let Err(e) = send_password_reset(&state, &email, &client).await {
+            tracing::warn!(error = %e, "password reset mail not sent");
+        }
+    });
+    Ok(())
+}
+
+async fn send_password_reset(state: &AppState, email: &str, client: &ClientInfo) -> AppResult<()> {
+    let email = email.to_string();
     if let Some(user) = repo::find_by_email(&state.db, &email).await? {
         repo::expire_tokens(&state.db, user.id, "reset_password").await?;
         let token = tokens::random_token();

@@ -362,6 +362,16 @@ async fn password_reset_by_mailed_single_use_link() {
         .await
         .unwrap();
     assert_eq!(unknown, known, "no account enumeration");
+    // The mail is queued after the answer: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app
+        .count("SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'gus@example.com' AND template = 'reset'")
+        .await
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "no reset mail");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(app.mail_count("nobody@example.com").await, 0);
     let (subject, body) = app.last_mail_to("gus@example.com").await.unwrap();
     assert_eq!(subject, "Reset your TrueVault password");
@@ -678,4 +688,47 @@ async fn password_and_two_factor_changes_are_rate_limited() {
         limited,
         "argon2-backed account endpoints are limited per address"
     );
+}
+
+#[tokio::test]
+async fn a_reset_request_answers_without_waiting_for_the_mail() {
+    // An SMTP server that accepts the connection and never says a word:
+    // an answer that waited for the mail would never come.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let app = TestApp::spawn_with(|c| {
+        c.smtp = Some(truevault::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            username: None,
+            password: None,
+            security: "none".into(),
+        });
+    })
+    .await;
+    truevault::accounts::service::create_verified_user(
+        &app.state.db,
+        "slowmail@example.com",
+        PASSWORD,
+        truevault::accounts::model::Role::User,
+    )
+    .await
+    .unwrap();
+    let client = new_client();
+    for email in ["slowmail@example.com", "nobody@example.com"] {
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            app.post_form(&client, "/api/auth/forgot", &[("email", email)]),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{email}: the answer waited for SMTP"));
+        assert_eq!(res.status(), StatusCode::OK, "{email}");
+    }
+    held.abort();
 }

@@ -341,6 +341,8 @@ async fn a_home_gateway_streams_to_the_portal_through_a_wireguard_tunnel() {
             &bin,
             "--portal",
             &portal,
+            // Plain http inside the WireGuard tunnel, which encrypts it.
+            "--allow-http",
         ],
         "gateway.log",
     );
