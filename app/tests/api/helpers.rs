@@ -68,14 +68,13 @@ impl TestApp {
             pg_cleanup = Some((admin_url, name));
         }
         customize(&mut config);
-        let app = Application::build(config).await.expect("build app");
-        // The address the test asked for (the namespace labs listen on a
-        // veth address, not loopback); an unspecified one is reached on loopback.
-        let ip = match app.state.config.listen.ip() {
+        // The labs listen on a namespace-facing address, not loopback.
+        let host = match config.listen.ip() {
             ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
             ip => ip,
         };
-        let address = format!("http://{}", SocketAddr::new(ip, app.port()));
+        let app = Application::build(config).await.expect("build app");
+        let address = format!("http://{}", SocketAddr::new(host, app.port()));
         let origin = app.state.config.public_url_trimmed().to_string();
         let state = app.state.clone();
         let server = tokio::spawn(app.run_until(shutdown));
