@@ -5,6 +5,10 @@
 //! with the browser and pure rules), `repo` (sqlx, server only), `service`
 //! (flows, server only) and `server_fns` (the functions pages call).
 
+// Deep view types (the cameras page with its gateway list) pass the
+// default limit in the hydrate build.
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod admin;
 pub mod billing;

@@ -107,7 +107,7 @@ async fn live(
     upgrade
         .max_message_size(MAX_VIEWER_MESSAGE)
         .max_frame_size(MAX_VIEWER_MESSAGE)
-        .on_upgrade(move |ws| watch(state, camera, session, user_id, member.is_some(), ws))
+        .on_upgrade(move |ws| watch(state, camera, session, user_id, member, ws))
         .into_response()
 }
 
@@ -139,14 +139,16 @@ async fn session_still_valid(state: &AppState, session: &str, user_id: i64) -> b
     }
 }
 
-/// `shared`: the viewer watches someone else's camera through a mesh share,
-/// re-checked with the session, so a withdrawn share ends the stream too.
+/// How often a member's live view re-checks that the camera is still
+/// shared with them (unshared or removed: the stream ends within this).
+const SHARE_RECHECK: Duration = Duration::from_secs(2);
+
 async fn watch(
     state: AppState,
     camera: Camera,
     session: String,
     user_id: i64,
-    shared: bool,
+    member: Option<i64>,
     mut ws: WebSocket,
 ) {
     let mut recheck = tokio::time::interval(SESSION_RECHECK);
@@ -166,6 +168,7 @@ async fn watch(
         return;
     }
     let mut live = false;
+    let mut share_recheck = tokio::time::interval(SHARE_RECHECK);
     loop {
         tokio::select! {
             _ = recheck.tick() => {
@@ -174,13 +177,14 @@ async fn watch(
                     let _ = ws.send(Message::Close(None)).await;
                     return;
                 }
+            }
+            _ = share_recheck.tick(), if member.is_some() => {
+                let uid = member.unwrap_or_default();
                 // A database hiccup keeps the stream; a withdrawn share ends it.
-                if shared {
-                    if let Ok(None) = crate::mesh::service::viewable_camera(&state.db, user_id, camera.id).await {
-                        let _ = send(&mut ws, status("offline", Some("This camera is no longer shared with you."))).await;
-                        let _ = ws.send(Message::Close(None)).await;
-                        return;
-                    }
+                if let Ok(None) = crate::mesh::service::viewable_camera(&state.db, uid, camera.id).await {
+                    let _ = send(&mut ws, status("offline", Some("This camera is no longer shared with you."))).await;
+                    let _ = ws.send(Message::Close(None)).await;
+                    return;
                 }
             }
             item = sub.recv() => {

@@ -144,6 +144,7 @@ async fn device(app: &TestApp, u: &CurrentUser, server: i64, name: &str) -> Devi
             server_id: Some(server),
             region: None,
             identity_region: None,
+            tunnel_mode: Default::default(),
         },
     )
     .await
