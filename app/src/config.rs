@@ -34,6 +34,12 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub mail_from: String,
     pub support_email: String,
+    /// Origins besides `public_url` whose pages may send state-changing
+    /// requests (e.g. a second host name of the portal), `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For`
+    /// names the client. Empty: the peer address is the client.
+    pub trusted_proxies: Vec<String>,
     /// Requests per minute per client address on authentication endpoints.
     pub auth_rate_per_minute: u32,
     /// Max database connections.
@@ -41,6 +47,8 @@ pub struct Config {
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
     pub billing: BillingConfig,
+    pub http: HttpConfig,
+    pub metrics: MetricsConfig,
     /// How long a camera pull outlives its last viewer (a viewer who
     /// reloads the page finds it still running).
     pub camera_linger_ms: u64,
@@ -169,6 +177,40 @@ impl BillingConfig {
     }
 }
 
+/// Limits that keep slow or numerous clients from exhausting the portal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// A connection that has not sent a complete request head in this time is closed.
+    pub header_read_timeout_ms: u64,
+    /// A request (body included) that has no response in this time gets a
+    /// 503. Not for WebSockets or the node long-poll, which bound themselves.
+    pub request_timeout_ms: u64,
+    /// Open connections at most; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Where `/metrics` is served. It names routes and counts, so by default
+/// only loopback peers of the main listener get it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// A separate listener for `/metrics` (then the main one does not serve it).
+    pub listen: Option<SocketAddr>,
+    /// With a token, any peer may read `/metrics` with `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SmtpConfig {
     pub host: String,
@@ -204,10 +246,14 @@ impl Default for Config {
             smtp: None,
             mail_from: "TrueVault <no-reply@truevault.localhost>".into(),
             support_email: "support@truevault.localhost".into(),
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             auth_rate_per_minute: 30,
             db_max_connections: 16,
             log_json: false,
             billing: BillingConfig::default(),
+            http: HttpConfig::default(),
+            metrics: MetricsConfig::default(),
             camera_linger_ms: 10_000,
         }
     }
@@ -255,6 +301,10 @@ impl Config {
             return Err(ConfigError::Invalid("public_url must be http(s)".into()));
         }
         self.billing.validate(&url)?;
+        for p in &self.trusted_proxies {
+            crate::http::client::Cidr::parse(p)
+                .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))?;
+        }
         self.billing.test_default = !self.billing.stripe_enabled()
             && !self.billing.paypal_enabled()
             && url.scheme() == "http"
@@ -295,6 +345,14 @@ impl Config {
                 self.data_dir.join("truevault.db").display()
             )
         })
+    }
+
+    /// `trusted_proxies`, parsed (checked by [`Config::validate`]).
+    pub fn trusted_proxy_blocks(&self) -> Vec<crate::http::client::Cidr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| crate::http::client::Cidr::parse(p).ok())
+            .collect()
     }
 
     /// Cookies get `Secure` when users reach us over HTTPS.

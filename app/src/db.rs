@@ -34,10 +34,13 @@ impl Db {
         } else {
             Engine::Postgres
         };
-        if engine == Engine::Sqlite {
+        let url = if engine == Engine::Sqlite {
             ensure_sqlite_dir(url);
-        }
-        let options = AnyConnectOptions::from_str(url)?;
+            sqlite_create_mode(url)
+        } else {
+            url.to_string()
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
@@ -104,6 +107,17 @@ impl Db {
     }
 }
 
+/// A `sqlite://` URL that does not say otherwise creates its file, as the
+/// default URL does (SQLite's default mode only opens existing files).
+fn sqlite_create_mode(url: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    if query.split('&').any(|kv| kv.starts_with("mode=")) || url.contains(":memory:") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
 fn ensure_sqlite_dir(url: &str) {
     let path = url
         .trim_start_matches("sqlite://")
@@ -133,5 +147,27 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
                 || db.code().as_deref() == Some("23505")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_creates_its_file_unless_it_says_otherwise() {
+        assert_eq!(
+            sqlite_create_mode("sqlite://data/x.db"),
+            "sqlite://data/x.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_create_mode("sqlite://data/x.db?cache=shared"),
+            "sqlite://data/x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_create_mode("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(sqlite_create_mode("sqlite::memory:"), "sqlite::memory:");
     }
 }

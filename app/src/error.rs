@@ -52,6 +52,12 @@ pub enum AppError {
     /// Mesh networks' refusals (their codes live with them).
     #[error("{0}")]
     Mesh(crate::mesh::model::MeshError),
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    #[error("The request took too long. Please try again.")]
+    RequestTimeout,
     #[error("Something went wrong on our side. Please try again.")]
     Database(sqlx::Error),
     #[error("Something went wrong on our side. Please try again.")]
@@ -81,6 +87,9 @@ impl AppError {
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Mesh(e) => e.code(),
+            AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            AppError::RequestTimeout => "REQUEST_TIMEOUT",
             AppError::Database(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -107,6 +116,9 @@ impl AppError {
             AppError::ServerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Mesh(e) => StatusCode::from_u16(e.status()).unwrap_or(StatusCode::CONFLICT),
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::RequestTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

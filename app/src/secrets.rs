@@ -39,6 +39,12 @@ pub enum SecretsError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "{path} exists but cannot be read as keys ({reason}). Refusing to start: new keys \
+         would make every sealed secret (TOTP seeds, camera passwords, preshared keys) \
+         unreadable. Restore the file from a backup, or set session_key and encryption_key"
+    )]
+    Corrupt { path: String, reason: String },
     #[error("{0} is not valid base64 of at least 32 bytes")]
     BadKey(&'static str),
     #[error("stored secret could not be decrypted (wrong encryption key or corrupted data)")]
@@ -77,8 +83,22 @@ impl Keys {
             path: path.display().to_string(),
             source,
         };
+        let corrupt = |reason: String| SecretsError::Corrupt {
+            path: path.display().to_string(),
+            reason,
+        };
         let persisted: Option<PersistedKeys> = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+            Ok(bytes) => {
+                let keys: PersistedKeys =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                for (name, key) in [
+                    ("session_key", &keys.session_key),
+                    ("encryption_key", &keys.encryption_key),
+                ] {
+                    decode_key(key, name).map_err(|e| corrupt(e.to_string()))?;
+                }
+                Some(keys)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io(e)),
         };
@@ -157,8 +177,11 @@ fn decode_key(b64: &str, name: &'static str) -> Result<[u8; 32], SecretsError> {
     Ok(key)
 }
 
+/// Writes a 0600 file whole or not at all (a crash mid-write must not
+/// leave a truncated key file behind): a temporary file, synced, renamed.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -166,8 +189,10 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(contents)
+    let mut f = opts.open(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -189,6 +214,25 @@ mod tests {
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         assert!(keys.open(&STANDARD.encode(tampered)).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_corrupt_key_file_stops_the_start_and_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("tv-corrupt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("secrets.json");
+        for bad in [
+            &b"{\"session_key\": \"trunc"[..],
+            &b"{\"session_key\": \"c2hvcnQ=\", \"encryption_key\": \"c2hvcnQ=\"}"[..],
+            &b""[..],
+        ] {
+            std::fs::write(&path, bad).expect("write");
+            let err = Keys::load_or_generate(&dir, None, None).expect_err("refused");
+            assert!(matches!(err, SecretsError::Corrupt { .. }), "{err}");
+            assert!(err.to_string().contains("Refusing to start"), "{err}");
+            assert_eq!(std::fs::read(&path).expect("read"), bad, "not replaced");
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -89,7 +89,8 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
-        if config.listen.port() == 0 {
+        // Port 0 (tests): the default URL follows the port picked; an explicit one stays.
+        if config.listen.port() == 0 && config.public_url == Config::default().public_url {
             if let Ok(addr) = listener.local_addr() {
                 config.public_url = format!("http://{addr}");
             }
@@ -136,15 +137,21 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        use axum::serve::ListenerExt;
         crate::jobs::spawn_worker(self.state.clone());
-        // Pages stream in several writes; without TCP_NODELAY, Nagle and
-        // delayed ACKs add ~40 ms to every page.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::trace!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
+        let config = self.state.config.clone();
+        if let Some(addr) = config.metrics.listen {
+            let metrics = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartupError::Bind { addr, source })?;
+            let app = Router::new()
+                .route("/metrics", get(http::metrics::handler))
+                .with_state(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics, app).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         let stopping = self.state.stopping.clone();
         let shutdown = async move {
             shutdown.await;
@@ -152,25 +159,103 @@ impl Application {
             // for requests that are really working.
             stopping.begin();
         };
-        let serve = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown);
-        let stopping = self.state.stopping.clone();
-        tokio::select! {
-            res = serve => res.map_err(StartupError::Serve),
-            // A request that ignores the signal does not hold the process.
-            _ = async {
-                stopping.wait().await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => {
-                tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
-                Ok(())
-            }
-        }
+        serve(self.listener, self.router, &config.http, shutdown).await
     }
+}
+
+/// The accept loop: `axum::serve` plus what it has no knobs for — a cap on
+/// open connections and a header-read timeout (slow-loris sockets are
+/// closed instead of held), with graceful shutdown.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: &crate::config::HttpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::conn::auto::Builder,
+        service::TowerToHyperService,
+    };
+    use tower::ServiceExt;
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let header_timeout = std::time::Duration::from_millis(limits.header_read_timeout_ms.max(1));
+    // Dropped on shutdown: connections then finish their current request.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // At the cap, stop accepting: new connections wait in the backlog.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Pages stream in several writes; without TCP_NODELAY, Nagle and
+        // delayed ACKs add ~40 ms to every page.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::trace!(error = %e, "could not set TCP_NODELAY");
+        }
+        let service = router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req.map(axum::body::Body::new)
+            },
+        );
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection_with_upgrades(
+                TokioIo::new(tcp),
+                TowerToHyperService::new(service),
+            );
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::trace!(error = %e, "connection ended");
+                    }
+                    return;
+                }
+                _ = stop.changed() => conn.as_mut().graceful_shutdown(),
+            }
+            if let Err(e) = conn.await {
+                tracing::trace!(error = %e, "connection ended");
+            }
+        });
+    }
+    drop(stop_rx);
+    drop(stop_tx);
+    // Wait for in-flight connections to finish, but a request that ignores
+    // the signal does not hold the process past the grace period.
+    let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
+    }
+    Ok(())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -183,7 +268,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/health", get(http::health::handler))
-        .route("/metrics", get(http::metrics::handler))
+        .route("/metrics", get(http::metrics::guarded))
         .route("/theme-preview/{file}", get(theme_preview_css))
         .merge(crate::cameras::live::router())
         .route(
@@ -227,12 +312,26 @@ pub fn router(state: AppState) -> Router {
             http::security::csrf,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Without a Content-Length the limit above trips mid-read, which
+        // server functions report as a 500: read such bodies here first.
+        .layer(middleware::from_fn(http::body::limit_unsized))
         // The agent API sets its own (larger) body limits per route.
-        .merge(crate::api::router())
-        .layer(middleware::from_fn(http::security::baseline_headers))
+        .merge(crate::api::router(state.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::security::baseline_headers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::metrics::middleware,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::limits::request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::client::middleware,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -49,7 +49,7 @@ CREATE TABLE mesh_shares (
     lan_device_id BIGINT REFERENCES lan_devices(id) ON DELETE CASCADE,
     camera_id BIGINT REFERENCES cameras(id) ON DELETE CASCADE,
     -- A host typed by address on one of the owner's home sites.
-    site_id BIGINT,
+    site_id BIGINT REFERENCES home_sites(id) ON DELETE CASCADE,
     host_ip TEXT,
     name TEXT NOT NULL,
     access TEXT NOT NULL CHECK (access IN ('view', 'use', 'full')),

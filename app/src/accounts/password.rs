@@ -56,6 +56,23 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
+/// [`hash`] on the blocking pool: argon2 takes tens of milliseconds of CPU,
+/// which on the async runtime would stall every other request on that thread.
+pub async fn hash_off_runtime(password: &str) -> Result<String, AppError> {
+    let p = password.to_string();
+    tokio::task::spawn_blocking(move || hash(&p))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// [`verify`] on the blocking pool.
+pub async fn verify_off_runtime(password: &str, phc: &str) -> Result<bool, AppError> {
+    let (p, h) = (password.to_string(), phc.to_string());
+    tokio::task::spawn_blocking(move || verify(&p, &h))
+        .await
+        .map_err(AppError::internal)
+}
+
 /// A real argon2id hash of a random password, verified against when the
 /// account does not exist so both answers take the same time.
 pub fn dummy_hash() -> &'static str {

@@ -473,24 +473,54 @@ pub async fn throttle_locked_until(db: &Db, key: &str) -> Result<i64, sqlx::Erro
         .unwrap_or(0))
 }
 
+/// The first lock after [`THROTTLE_MAX_FAILURES`]; each further failure
+/// doubles it, up to [`THROTTLE_MAX_LOCK`].
+pub const THROTTLE_FIRST_LOCK: i64 = 60;
+pub const THROTTLE_MAX_LOCK: i64 = 60 * 60;
+
+/// How long `failures` failures in one window lock the key for.
+pub fn throttle_lock_secs(failures: i64) -> i64 {
+    if failures < THROTTLE_MAX_FAILURES {
+        return 0;
+    }
+    let doublings = (failures - THROTTLE_MAX_FAILURES).min(16) as u32;
+    (THROTTLE_FIRST_LOCK << doublings).min(THROTTLE_MAX_LOCK)
+}
+
 pub async fn throttle_failure(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     let t = now();
-    sqlx::query(
+    let failures: i64 = sqlx::query_scalar(
         "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
          ON CONFLICT (key) DO UPDATE SET \
            failures = CASE WHEN login_throttle.window_start < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-           window_start = CASE WHEN login_throttle.window_start < $3 THEN $2 ELSE login_throttle.window_start END, \
-           locked_until = CASE WHEN login_throttle.window_start >= $3 AND login_throttle.failures + 1 >= $4 \
-                               THEN $5 ELSE login_throttle.locked_until END",
+           window_start = CASE WHEN login_throttle.window_start < $3 THEN $2 ELSE login_throttle.window_start END \
+         RETURNING failures",
     )
     .bind(key)
     .bind(t)
     .bind(t - THROTTLE_WINDOW)
-    .bind(THROTTLE_MAX_FAILURES)
-    .bind(t + THROTTLE_WINDOW)
-    .execute(&db.pool)
-    .await
-    .map(|_| ())
+    .fetch_one(&db.pool)
+    .await?;
+    let lock = throttle_lock_secs(failures);
+    if lock > 0 {
+        sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE key = $2")
+            .bind(t + lock)
+            .bind(key)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Clears every key starting with `prefix` (all addresses of one account).
+pub async fn throttle_clear_prefix(db: &Db, prefix: &str) -> Result<(), sqlx::Error> {
+    // substr, not LIKE: `_` and `%` are common in addresses.
+    sqlx::query("DELETE FROM login_throttle WHERE substr(key, 1, $2) = $1")
+        .bind(prefix)
+        .bind(prefix.chars().count() as i64)
+        .execute(&db.pool)
+        .await
+        .map(|_| ())
 }
 
 pub async fn throttle_clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {

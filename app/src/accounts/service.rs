@@ -49,7 +49,7 @@ pub async fn register(
     let email = normalize_email(email).map_err(AppError::Validation)?;
     let first_name = normalize_name(first_name).map_err(AppError::Validation)?;
     password::check_policy(pass, &email)?;
-    let hash = password::hash(pass)?;
+    let hash = password::hash_off_runtime(pass).await?;
     match repo::insert_user(
         &state.db,
         &email,
@@ -207,8 +207,19 @@ pub async fn register_verified(
     Ok((user.current(), session))
 }
 
-fn throttle_key(email: &str) -> String {
-    format!("login:{email}")
+/// Sign-in failures count per account *and* client address (IPv6 per /64):
+/// a stranger guessing from their address locks only themselves out, never
+/// the owner signing in from elsewhere.
+fn throttle_key(email: &str, ip: &str) -> String {
+    let bucket = ip
+        .parse()
+        .map(crate::http::client::bucket)
+        .unwrap_or_else(|_| ip.to_string());
+    format!("{}{bucket}", throttle_prefix(email))
+}
+
+fn throttle_prefix(email: &str) -> String {
+    format!("login:{email}:")
 }
 
 pub async fn login(
@@ -222,7 +233,7 @@ pub async fn login(
     if pass.len() > 4 * password::MAX_LEN {
         return Err(AppError::InvalidCredentials);
     }
-    let key = throttle_key(&email);
+    let key = throttle_key(&email, &client.ip);
     if repo::throttle_locked_until(&state.db, &key).await? > crate::db::now() {
         audit::record(&state.db, None, "login.throttled", &email, &client.ip, "").await;
         return Err(AppError::RateLimited);
@@ -236,10 +247,7 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_string());
-    let pass_owned = pass.to_string();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&pass_owned, &hash))
-        .await
-        .map_err(AppError::internal)?;
+    let ok = password::verify_off_runtime(pass, &hash).await?;
     let user = match (user, ok) {
         (Some(u), true) => u,
         (u, _) => {
@@ -469,7 +477,7 @@ pub async fn reset_password(
         .await?
         .ok_or(AppError::InvalidToken)?;
     password::check_policy(new_password, &user.email)?;
-    let hash = password::hash(new_password)?;
+    let hash = password::hash_off_runtime(new_password).await?;
     repo::consume_token(&state.db, "reset_password", &token_hash)
         .await?
         .ok_or(AppError::InvalidToken)?;
@@ -477,7 +485,7 @@ pub async fn reset_password(
     // The mailed link proves control of the address.
     repo::mark_verified(&state.db, user.id).await?;
     repo::delete_sessions_except(&state.db, user.id, "").await?;
-    repo::throttle_clear(&state.db, &throttle_key(&user.email)).await?;
+    repo::throttle_clear_prefix(&state.db, &throttle_prefix(&user.email)).await?;
     audit::record(
         &state.db,
         Some(user.id),
@@ -500,13 +508,13 @@ pub async fn change_password(
     let record = repo::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    if !password::verify(current, &record.password_hash) {
+    if !password::verify_off_runtime(current, &record.password_hash).await? {
         return Err(AppError::Validation(
             "Your current password is not correct.".into(),
         ));
     }
     password::check_policy(new, &record.email)?;
-    repo::set_password(&state.db, user.id, &password::hash(new)?).await?;
+    repo::set_password(&state.db, user.id, &password::hash_off_runtime(new).await?).await?;
     repo::delete_sessions_except(&state.db, user.id, keep_session).await?;
     audit::record(
         &state.db,
@@ -575,7 +583,7 @@ pub async fn disable_totp(
     let record = repo::find_by_id(&state.db, user.id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    if !password::verify(current_password, &record.password_hash) {
+    if !password::verify_off_runtime(current_password, &record.password_hash).await? {
         return Err(AppError::Validation("Your password is not correct.".into()));
     }
     repo::disable_totp(&state.db, user.id).await?;
@@ -606,7 +614,7 @@ pub async fn create_verified_user(
 ) -> AppResult<i64> {
     let email = normalize_email(email).map_err(AppError::Validation)?;
     password::check_policy(pass, &email)?;
-    let hash = password::hash(pass)?;
+    let hash = password::hash_off_runtime(pass).await?;
     let id = repo::insert_user(state_db, &email, "", &hash, AccountStatus::Active, role)
         .await
         .map_err(|e| {
@@ -635,7 +643,7 @@ pub async fn admin_set_password(db: &crate::db::Db, email: &str, pass: &str) -> 
         .await?
         .ok_or(AppError::NotFound)?;
     password::check_policy(pass, &email)?;
-    repo::set_password(db, user.id, &password::hash(pass)?).await?;
+    repo::set_password(db, user.id, &password::hash_off_runtime(pass).await?).await?;
     repo::delete_sessions_except(db, user.id, "").await?;
     audit::record(db, None, "password.reset_by_admin", &email, "", "").await;
     Ok(())

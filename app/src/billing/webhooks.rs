@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     api::{self, request_id},
+    error::AppError,
     state::AppState,
 };
 
@@ -58,7 +59,7 @@ async fn stripe_webhook(
 ) -> Response {
     let rid = request_id();
     let Some(secret) = state.config.billing.stripe_webhook_secret.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return AppError::NotFound.into_api_response(rid);
     };
     let header = headers
         .get("stripe-signature")
@@ -77,11 +78,11 @@ async fn paypal_webhook(
 ) -> Response {
     let rid = request_id();
     let Some(webhook_id) = state.config.billing.paypal_webhook_id.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return AppError::NotFound.into_api_response(rid);
     };
     let client = match checkout::paypal_client(&state) {
         Ok(c) => c,
-        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return e.into_api_response(rid),
     };
     let ph = match paypal::PayPalHeaders::from_pairs(headers.iter()) {
         Ok(h) => h,

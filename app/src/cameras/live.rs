@@ -29,6 +29,9 @@ use crate::{
 const MAX_VIEWER_MESSAGE: usize = 1024;
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a live view re-checks its session: signed out, revoked, reset
+/// or suspended (on any portal instance), the stream ends within this.
+const SESSION_RECHECK: Duration = Duration::from_secs(2);
 
 pub const PLAYER_JS: &str = include_str!("player.js");
 
@@ -82,13 +85,19 @@ async fn live(
 ) -> Response {
     // Cookies ride along on cross-site WebSocket handshakes: only our own
     // pages may open one (checked before anything else is revealed).
-    if !same_origin(&headers, &state.config.public_url) {
+    if !same_origin(&headers, &state.config) {
         tracing::warn!(camera = %id, "refused cross-origin camera WebSocket");
         return (StatusCode::FORBIDDEN, "Cross-site WebSocket refused.").into_response();
     }
     let camera = match owned_camera(&state, ctx.as_deref(), &id).await {
         Ok(c) => c,
         Err(resp) => return resp,
+    };
+    let Some((session, user_id)) = ctx
+        .as_deref()
+        .and_then(|c| Some((c.session_hash()?, c.user.as_ref()?.id)))
+    else {
+        return AppError::Unauthenticated.into_response();
     };
     let upgrade = match upgrade {
         Ok(u) => u,
@@ -97,7 +106,7 @@ async fn live(
     upgrade
         .max_message_size(MAX_VIEWER_MESSAGE)
         .max_frame_size(MAX_VIEWER_MESSAGE)
-        .on_upgrade(move |ws| watch(state, camera, ws))
+        .on_upgrade(move |ws| watch(state, camera, session, user_id, ws))
         .into_response()
 }
 
@@ -116,7 +125,22 @@ async fn send(ws: &mut WebSocket, msg: Message) -> bool {
     )
 }
 
-async fn watch(state: AppState, camera: Camera, mut ws: WebSocket) {
+/// Whether the session that opened a live view still belongs to a user who
+/// may see the camera. A database error keeps the stream (it is rechecked).
+async fn session_still_valid(state: &AppState, session: &str, user_id: i64) -> bool {
+    match crate::accounts::repo::session_user(&state.db, session).await {
+        Ok(Some(live)) => live.user.id == user_id,
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "live view: session re-check failed");
+            true
+        }
+    }
+}
+
+async fn watch(state: AppState, camera: Camera, session: String, user_id: i64, mut ws: WebSocket) {
+    let mut recheck = tokio::time::interval(SESSION_RECHECK);
+    recheck.tick().await;
     let online = camera
         .gateway_id
         .is_some_and(|gw| state.cameras.is_online(gw));
@@ -134,6 +158,13 @@ async fn watch(state: AppState, camera: Camera, mut ws: WebSocket) {
     let mut live = false;
     loop {
         tokio::select! {
+            _ = recheck.tick() => {
+                if !session_still_valid(&state, &session, user_id).await {
+                    let _ = send(&mut ws, status("offline", Some("Your session ended."))).await;
+                    let _ = ws.send(Message::Close(None)).await;
+                    return;
+                }
+            }
             item = sub.recv() => {
                 let ok = match item {
                     // Deleted or access withdrawn.

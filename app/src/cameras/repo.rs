@@ -300,18 +300,31 @@ pub async fn insert_camera(
     row.try_get(0)
 }
 
-/// Updates the user's camera; `password_enc` `None` keeps the stored one.
+/// What an edit does to the stored (sealed) password.
+pub enum StoredPassword<'a> {
+    Keep,
+    Set(&'a str),
+    Clear,
+}
+
+/// Updates the user's camera.
 pub async fn update_camera(
     db: &Db,
     user_id: i64,
     id: i64,
     c: &ValidCamera,
-    password_enc: Option<&str>,
+    password: StoredPassword<'_>,
 ) -> sqlx::Result<bool> {
+    let (keep, password_enc) = match password {
+        StoredPassword::Keep => (1_i64, None),
+        StoredPassword::Set(s) => (0, Some(s)),
+        StoredPassword::Clear => (0, None),
+    };
     let res = sqlx::query(
         "UPDATE cameras SET gateway_id = $1, name = $2, vendor = $3, model = $4, ip = $5, mac = $6, \
          rtsp_port = $7, http_port = $8, main_stream_url = $9, sub_stream_url = $10, snapshot_url = $11, \
-         username = $12, password_enc = COALESCE($13, password_enc) WHERE id = $14 AND user_id = $15",
+         username = $12, password_enc = CASE WHEN $16 = 1 THEN password_enc ELSE $13 END \
+         WHERE id = $14 AND user_id = $15",
     )
     .bind(c.gateway_id)
     .bind(&c.name)
@@ -328,6 +341,7 @@ pub async fn update_camera(
     .bind(password_enc)
     .bind(id)
     .bind(user_id)
+    .bind(keep)
     .execute(&db.pool)
     .await?;
     Ok(res.rows_affected() == 1)

@@ -70,6 +70,53 @@ pub struct CameraForm {
     pub lan_device_id: String,
 }
 
+/// Every (host, port) a camera's credentials are sent to: its address and
+/// ports, and the hosts of its stream and snapshot URLs. A stored password
+/// is only kept on an edit that leaves this set as it was, so an edit
+/// cannot point the old credentials at a new host.
+pub fn credential_endpoints(
+    ip: &str,
+    rtsp_port: u16,
+    http_port: u16,
+    urls: &[Option<&str>],
+) -> std::collections::BTreeSet<(String, u16)> {
+    let mut set = std::collections::BTreeSet::new();
+    set.insert((ip.to_ascii_lowercase(), rtsp_port));
+    set.insert((ip.to_ascii_lowercase(), http_port));
+    for raw in urls.iter().flatten() {
+        match url::Url::parse(raw) {
+            Ok(u) => {
+                let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
+                let port = u.port_or_known_default().unwrap_or(match u.scheme() {
+                    "rtsp" => 554,
+                    _ => 0,
+                });
+                set.insert((host, port));
+            }
+            // Unparseable (legacy rows): compare the text itself.
+            Err(_) => {
+                set.insert((raw.to_string(), 0));
+            }
+        }
+    }
+    set
+}
+
+impl ValidCamera {
+    pub fn credential_endpoints(&self) -> std::collections::BTreeSet<(String, u16)> {
+        credential_endpoints(
+            &self.ip,
+            self.rtsp_port,
+            self.http_port,
+            &[
+                Some(&self.main_stream_url),
+                self.sub_stream_url.as_deref(),
+                self.snapshot_url.as_deref(),
+            ],
+        )
+    }
+}
+
 /// A validated camera, password still in clear (the service seals it).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ValidCamera {
@@ -379,6 +426,91 @@ mod tests {
         assert_eq!(
             validate(&f).unwrap().mac.as_deref(),
             Some("aa:bb:cc:dd:ee:ff")
+        );
+    }
+
+    #[test]
+    fn moving_any_host_or_port_changes_the_credential_endpoints() {
+        let base = || {
+            credential_endpoints(
+                "192.168.1.20",
+                554,
+                80,
+                &[
+                    Some("rtsp://192.168.1.20/live"),
+                    None,
+                    Some("http://192.168.1.20/snap.jpg"),
+                ],
+            )
+        };
+        assert_eq!(base(), base());
+        for moved in [
+            credential_endpoints(
+                "192.168.1.20",
+                554,
+                80,
+                &[
+                    Some("rtsp://203.0.113.5/live"),
+                    None,
+                    Some("http://192.168.1.20/snap.jpg"),
+                ],
+            ),
+            credential_endpoints(
+                "192.168.1.20",
+                554,
+                80,
+                &[
+                    Some("rtsp://192.168.1.20/live"),
+                    None,
+                    Some("http://203.0.113.5/snap.jpg"),
+                ],
+            ),
+            credential_endpoints(
+                "192.168.1.20",
+                554,
+                80,
+                &[
+                    Some("rtsp://192.168.1.20:8554/live"),
+                    None,
+                    Some("http://192.168.1.20/snap.jpg"),
+                ],
+            ),
+            credential_endpoints(
+                "192.168.1.21",
+                554,
+                80,
+                &[
+                    Some("rtsp://192.168.1.20/live"),
+                    None,
+                    Some("http://192.168.1.20/snap.jpg"),
+                ],
+            ),
+            credential_endpoints(
+                "192.168.1.20",
+                554,
+                80,
+                &[
+                    Some("rtsp://192.168.1.20/live"),
+                    Some("rtsp://203.0.113.5/sub"),
+                    Some("http://192.168.1.20/snap.jpg"),
+                ],
+            ),
+        ] {
+            assert_ne!(moved, base());
+        }
+        // A path change alone keeps the credentials where they were.
+        assert_eq!(
+            credential_endpoints(
+                "192.168.1.20",
+                554,
+                80,
+                &[
+                    Some("rtsp://192.168.1.20/other"),
+                    None,
+                    Some("http://192.168.1.20/snap2.jpg")
+                ]
+            ),
+            base()
         );
     }
 

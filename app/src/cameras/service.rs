@@ -140,7 +140,24 @@ pub async fn update_camera(
     let c = rules::validate(form).map_err(AppError::Validation)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
-    if !repo::update_camera(&state.db, user_id, id, &c, sealed.as_deref()).await? {
+    let moved = c.credential_endpoints()
+        != rules::credential_endpoints(
+            &before.ip,
+            before.rtsp_port,
+            before.http_port,
+            &[
+                Some(&before.main_stream_url),
+                before.sub_stream_url.as_deref(),
+                before.snapshot_url.as_deref(),
+            ],
+        );
+    let password = match (&sealed, moved) {
+        (Some(s), _) => repo::StoredPassword::Set(s),
+        // The old credentials never follow the camera to a new host.
+        (None, true) => repo::StoredPassword::Clear,
+        (None, false) => repo::StoredPassword::Keep,
+    };
+    if !repo::update_camera(&state.db, user_id, id, &c, password).await? {
         return Err(AppError::NotFound);
     }
     audit::record(

@@ -2,10 +2,10 @@
 //! nonce and the client's address. Computed once by a middleware and read
 //! by pages and server functions from the request extensions.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::header,
     middleware::Next,
     response::Response,
@@ -51,8 +51,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     }
     let ip = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<super::client::ClientIp>()
+        .map(|c| c.0.to_string())
         .unwrap_or_default();
     let user_agent = req
         .headers()

@@ -39,12 +39,42 @@ pub struct Metrics {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// Series at most: routes are templates and methods a fixed set, so this is
+/// a guard against a bug, not a limit real traffic reaches.
+const MAX_SERIES: usize = 4096;
+
+/// A label for a request method: the standard ones by name, anything a
+/// client invents as `OTHER` (so made-up methods cannot grow the map).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 impl Metrics {
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         let Ok(mut m) = self.inner.lock() else { return };
-        *m.requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
+        let full = m.requests.len() >= MAX_SERIES || m.latency.len() >= MAX_SERIES;
+        let route = if full && !m.latency.contains_key(route) {
+            "other"
+        } else {
+            route
+        };
+        let key = (method.to_string(), route.to_string(), status);
+        if full && !m.requests.contains_key(&key) {
+            return;
+        }
+        *m.requests.entry(key).or_default() += 1;
         let h = m.latency.entry(route.to_string()).or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if seconds <= *b {
@@ -109,7 +139,7 @@ fn escape(s: &str) -> String {
 
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     // The matched route template keeps label cardinality bounded.
     let route = req
         .extensions()
@@ -124,12 +154,38 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         });
     let res = next.run(req).await;
     state.metrics.observe(
-        &method,
+        method,
         &route,
         res.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
     res
+}
+
+/// `/metrics` on the main listener: with `metrics.token`, for whoever
+/// presents it; without, only for a loopback peer that is not a proxy
+/// relaying someone else; never when a separate `metrics.listen` is set.
+pub async fn guarded(State(state): State<AppState>, req: Request) -> Response {
+    let cfg = &state.config.metrics;
+    let allowed = if cfg.listen.is_some() {
+        false
+    } else if let Some(token) = &cfg.token {
+        crate::api::bearer(req.headers()).is_some_and(|t| {
+            use subtle::ConstantTimeEq;
+            bool::from(t.as_bytes().ct_eq(token.expose().as_bytes()))
+        })
+    } else {
+        let loopback = req
+            .extensions()
+            .get::<super::client::ClientIp>()
+            .is_some_and(|c| c.0.is_loopback());
+        let relayed = req.extensions().get::<super::client::Relayed>().is_some();
+        loopback && !relayed
+    };
+    if !allowed {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    handler(State(state)).await
 }
 
 pub async fn handler(State(state): State<AppState>) -> Response {
@@ -154,6 +210,18 @@ mod tests {
     fn renders_counters_and_histograms() {
         let m = Metrics::default();
         m.observe("GET", "/health", 200, 0.002);
+        let invented = axum::http::Method::from_bytes(b"FOOBAR").expect("method");
+        assert_eq!(method_label(&invented), "OTHER");
+        for i in 0..(MAX_SERIES + 10) {
+            m.observe("GET", &format!("/r{i}"), 200, 0.001);
+        }
+        let text = m.render("");
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("truevault_http_requests_total"))
+                .count()
+                <= MAX_SERIES
+        );
         m.observe("GET", "/health", 200, 0.2);
         let text = m.render("");
         assert!(text.contains(

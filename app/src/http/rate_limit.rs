@@ -4,13 +4,12 @@
 
 use std::{
     collections::HashMap,
-    net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
@@ -52,16 +51,26 @@ impl RateLimiter {
     }
 }
 
+/// Account endpoints that run argon2 or check a second factor: each call
+/// costs real CPU, so they share the sign-in limit.
+const COSTLY_ACCOUNT_ENDPOINTS: [&str; 4] = [
+    "/api/account/password",
+    "/api/account/totp_begin",
+    "/api/account/totp_confirm",
+    "/api/account/totp_disable",
+];
+
 /// Server functions under `/api/auth/` are the sign-in, sign-up and reset
 /// endpoints.
 pub async fn auth_endpoints(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/api/auth/") {
-        let ip = req
+    let path = req.uri().path();
+    if path.starts_with("/api/auth/") || COSTLY_ACCOUNT_ENDPOINTS.contains(&path) {
+        let bucket = req
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+            .get::<super::client::ClientIp>()
+            .map(|c| super::client::bucket(c.0))
             .unwrap_or_default();
-        if !state.auth_limiter.allow(&ip) {
+        if !state.auth_limiter.allow(&bucket) {
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts. Please wait a minute and try again.",

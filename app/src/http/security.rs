@@ -3,7 +3,9 @@
 //! Leptos server functions do no CSRF check of their own, so every
 //! state-changing request (anything but GET/HEAD/OPTIONS) outside the
 //! bearer-token API must come from our own origin: its `Origin` header must
-//! name this host, or, without one, `Sec-Fetch-Site` must say same-origin.
+//! be `public_url` (or one of `allowed_origins`), or, without one,
+//! `Sec-Fetch-Site` must say same-origin. The request's `Host` is never
+//! trusted: anyone can send any Host.
 
 use axum::{
     extract::{Request, State},
@@ -17,7 +19,7 @@ use crate::state::AppState;
 pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let exempt = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || req.uri().path().starts_with("/api/v1/");
-    if exempt || same_origin(req.headers(), &state.config.public_url) {
+    if exempt || same_origin(req.headers(), &state.config) {
         return next.run(req).await;
     }
     tracing::warn!(path = %req.uri().path(), "refused cross-origin state-changing request");
@@ -31,22 +33,21 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
 }
 
 /// True when the request provably comes from a page of ours.
-pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
+pub fn same_origin(headers: &HeaderMap, config: &crate::config::Config) -> bool {
+    origin_allowed(
+        headers,
+        config.public_url_trimmed(),
+        &config.allowed_origins,
+    )
+}
+
+fn origin_allowed(headers: &HeaderMap, public: &str, allowed: &[String]) -> bool {
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) => {
-            let public = public_url.trim_end_matches('/');
-            if origin == public {
-                return true;
-            }
-            // The origin's authority must be the host the browser addressed.
-            let authority = origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"));
-            matches!(authority, Some(a) if !host.is_empty() && a == host)
+            origin.eq_ignore_ascii_case(public)
+                || allowed
+                    .iter()
+                    .any(|a| origin.eq_ignore_ascii_case(a.trim_end_matches('/')))
         }
         None => headers
             .get("sec-fetch-site")
@@ -88,10 +89,21 @@ pub fn apply_headers(h: &mut HeaderMap, nonce: Option<&str>) {
     );
 }
 
-/// Headers for responses the context middleware does not see (assets, API).
-pub async fn baseline_headers(req: Request, next: Next) -> Response {
+/// Headers for responses the context middleware does not see (assets, API),
+/// and HSTS on every answer when users reach us over https.
+pub async fn baseline_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if state.config.secure_cookies() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::X_FRAME_OPTIONS)
@@ -116,6 +128,10 @@ mod tests {
         h
     }
 
+    fn same_origin(h: &HeaderMap, public: &str) -> bool {
+        origin_allowed(h, public, &["https://admin.example.com/".to_string()])
+    }
+
     #[test]
     fn origin_rules() {
         let public = "https://vpn.example.com";
@@ -123,7 +139,18 @@ mod tests {
             &headers(&[("origin", "https://vpn.example.com")]),
             public
         ));
-        assert!(same_origin(
+        assert!(
+            same_origin(&headers(&[("origin", "https://admin.example.com")]), public),
+            "an explicitly allowed origin"
+        );
+        assert!(
+            !same_origin(
+                &headers(&[("host", "evil.example"), ("origin", "http://evil.example")]),
+                public
+            ),
+            "a Host header matching the Origin proves nothing"
+        );
+        assert!(!same_origin(
             &headers(&[
                 ("host", "127.0.0.1:3000"),
                 ("origin", "http://127.0.0.1:3000")

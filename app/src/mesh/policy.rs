@@ -9,7 +9,8 @@
 //! their devices are on the network's server, and to add one there). A
 //! shared home device is reached through the owner's home site, so a share
 //! yields rules only once its address maps into a site range
-//! ([`site_address`]).
+//! ([`site_address`]); a share on a site connected to another server, or
+//! at an address outside every site's LAN, yields none.
 //!
 //! [`compute`] is pure (memberships, devices and resolved shares in, grants
 //! out); [`grants_for_server`] loads its input for one server.
@@ -134,20 +135,44 @@ pub fn compute(networks: &BTreeMap<NetworkId, NetworkInput>) -> Vec<Grant> {
 }
 
 /// Where a VPN device reaches the owner's home host `lan_ip`: its address
-/// in the range of the owner's home site whose LAN holds it, when that
-/// site is connected to `server_id`. The one place that knows how a LAN
-/// address maps into a site range.
-///
-/// Home sites come from the data-plane work; until they exist in the
-/// schema no LAN address maps anywhere, so shares yield no rules (members
-/// keep camera view through the portal, which needs no route).
+/// in the range of the owner's home site whose LAN holds it (`site_id`
+/// when the share names one), when that site's peer lives on `server_id`
+/// (a site on another server is not reachable from this one). The one
+/// place that knows how a LAN address maps into a site range.
 pub async fn site_address(
-    _db: &crate::db::Db,
-    _server_id: i64,
-    _owner_id: i64,
-    _site_id: Option<i64>,
-    _lan_ip: Ipv4Addr,
+    db: &crate::db::Db,
+    server_id: i64,
+    owner_id: i64,
+    site_id: Option<i64>,
+    lan_ip: Ipv4Addr,
 ) -> Result<Option<Cidr>, sqlx::Error> {
+    use crate::sites::model::{LanSubnet, SiteMapping, SiteSlot};
+    use sqlx::Row;
+    let rows = match site_id {
+        Some(id) => sqlx::query(
+            "SELECT id, lan_cidr, range_slot FROM home_sites WHERE user_id = $1 AND server_id = $2 AND id = $3",
+        )
+        .bind(owner_id)
+        .bind(server_id)
+        .bind(id),
+        None => sqlx::query(
+            "SELECT id, lan_cidr, range_slot FROM home_sites WHERE user_id = $1 AND server_id = $2 ORDER BY id",
+        )
+        .bind(owner_id)
+        .bind(server_id),
+    }
+    .fetch_all(&db.pool)
+    .await?;
+    for r in rows {
+        let lan: String = r.try_get("lan_cidr")?;
+        let slot: i64 = r.try_get("range_slot")?;
+        let (Ok(lan), Ok(slot)) = (lan.parse::<LanSubnet>(), u32::try_from(slot)) else {
+            continue;
+        };
+        if let Some(addr) = SiteMapping::new(lan, SiteSlot(slot)).and_then(|m| m.to_range(lan_ip)) {
+            return Ok(Some(Cidr::host(IpAddr::V4(addr))));
+        }
+    }
     Ok(None)
 }
 

@@ -10,6 +10,8 @@
 //! pending invites hold a seat, so an owner cannot invite past the limit,
 //! and an accept re-checks in case the plan shrank meanwhile.
 
+use std::net::Ipv4Addr;
+
 use tokio::sync::Notify;
 
 use super::{
@@ -28,6 +30,7 @@ use crate::{
     db::{is_unique_violation, Db},
     error::{AppError, AppResult},
     mail::{self, Mail, Mailer},
+    sites::model::LanSubnet,
     vpn::repo as vpn_repo,
 };
 
@@ -495,11 +498,18 @@ pub async fn remove_member(
     Ok(())
 }
 
-/// Whether the owner has home site `site_id`. Home sites come from the
-/// data-plane work; until their table exists nobody has one, so a share
-/// of a site address is refused as not owned.
-async fn owns_site(_tx: &mut Tx, _owner_id: i64, _site_id: i64) -> AppResult<bool> {
-    Ok(false)
+/// Whether the owner has home site `site_id` with `ip` on its LAN.
+async fn site_holds(tx: &mut Tx, owner_id: i64, site_id: i64, ip: Ipv4Addr) -> AppResult<bool> {
+    let lan: Option<String> =
+        sqlx::query_scalar("SELECT lan_cidr FROM home_sites WHERE id = $1 AND user_id = $2")
+            .bind(site_id)
+            .bind(owner_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(lan) = lan else {
+        return Err(MeshError::ShareNotOwned.into());
+    };
+    Ok(lan.parse::<LanSubnet>().is_ok_and(|l| l.net().contains(ip)))
 }
 
 pub async fn share(
@@ -515,9 +525,11 @@ pub async fn share(
         return Err(MeshError::RoleRequired.into());
     }
     let net = network_in(&mut tx, new.network).await?;
-    if let ShareTarget::SiteHost { site_id, .. } = new.target {
-        if !owns_site(&mut tx, user.id, site_id).await? {
-            return Err(MeshError::ShareNotOwned.into());
+    if let ShareTarget::SiteHost { site_id, ip } = new.target {
+        if !site_holds(&mut tx, user.id, site_id, ip).await? {
+            return Err(AppError::Validation(
+                "That address is not on the home site's network.".into(),
+            ));
         }
     }
     let (name, _ip, is_camera) = repo::share_target(&mut tx, user.id, new.target)

@@ -555,3 +555,127 @@ async fn first_run_link_creates_the_administrator_once() {
         .unwrap()
         .is_none());
 }
+
+/// A sign-in as seen through our reverse proxy, from `client_ip`.
+async fn login_from(app: &TestApp, client_ip: &str, email: &str, password: &str) -> String {
+    new_client()
+        .post(app.url("/api/auth/login"))
+        .header(reqwest::header::ORIGIN, &app.origin)
+        .header("x-forwarded-for", client_ip)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stranger_guessing_does_not_lock_the_owner_out() {
+    // The test client is the "proxy" on loopback; X-Forwarded-For is the client.
+    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let _ = app.signed_in_user("owner@example.com").await;
+    for _ in 0..8 {
+        login_from(
+            &app,
+            "203.0.113.66",
+            "owner@example.com",
+            "wrong password!!",
+        )
+        .await;
+    }
+    let body = login_from(&app, "203.0.113.66", "owner@example.com", PASSWORD).await;
+    assert!(
+        body.contains("Too many attempts"),
+        "the guesser is locked: {body}"
+    );
+    // The owner, from home: signs in.
+    let body = login_from(&app, "198.51.100.20", "owner@example.com", PASSWORD).await;
+    assert!(!body.contains("Too many attempts"), "{body}");
+    assert!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.success' AND ip = '198.51.100.20'")
+            .await
+            == 1,
+        "the audit log has the client's address, not the proxy's"
+    );
+    // Progressive: once the first lock has passed (moved here instead of
+    // waited for), the next failure locks for longer.
+    sqlx::query("UPDATE login_throttle SET locked_until = 0")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    login_from(
+        &app,
+        "203.0.113.66",
+        "owner@example.com",
+        "wrong password!!",
+    )
+    .await;
+    let locked_until = app
+        .count("SELECT MAX(locked_until) FROM login_throttle")
+        .await;
+    assert!(locked_until - truevault::db::now() > 60, "{locked_until}");
+
+    // Without trusting the proxy, the header is ignored: the audit log shows the peer.
+    let plain = TestApp::spawn().await;
+    let _ = plain.signed_in_user("p@example.com").await;
+    login_from(&plain, "203.0.113.1", "p@example.com", PASSWORD).await;
+    assert_eq!(
+        plain
+            .count("SELECT COUNT(*) FROM audit_log WHERE ip = '203.0.113.1'")
+            .await,
+        0,
+        "an untrusted X-Forwarded-For is never recorded"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_a_rate_limit_bucket_per_64() {
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.auth_rate_per_minute = 3;
+    })
+    .await;
+    // Four addresses of one /64 (one customer line): the fourth is refused.
+    for i in 1..=3 {
+        let body = login_from(
+            &app,
+            &format!("2001:db8:5:6::{i}"),
+            "x@example.com",
+            "whatever pw",
+        )
+        .await;
+        assert!(!body.contains("wait a minute"), "{i}: {body}");
+    }
+    let body = login_from(&app, "2001:db8:5:6::99", "x@example.com", "whatever pw").await;
+    assert!(body.contains("wait a minute"), "{body}");
+    let body = login_from(&app, "2001:db8:5:7::1", "x@example.com", "whatever pw").await;
+    assert!(!body.contains("wait a minute"), "another /64: {body}");
+}
+
+#[tokio::test]
+async fn password_and_two_factor_changes_are_rate_limited() {
+    let app = TestApp::spawn_with(|c| c.auth_rate_per_minute = 3).await;
+    let client = app.signed_in_user("rl@example.com").await;
+    let mut limited = false;
+    for _ in 0..6 {
+        let res = app
+            .post_form(
+                &client,
+                "/api/account/password",
+                &[
+                    ("current_password", "wrong password!!"),
+                    ("new_password", "another long passphrase"),
+                ],
+            )
+            .await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+        }
+    }
+    assert!(
+        limited,
+        "argon2-backed account endpoints are limited per address"
+    );
+}

@@ -271,40 +271,86 @@ async fn camera_crud_limits_and_credentials_never_echoed() {
     .unwrap_err();
     assert!(err.contains("own fields"), "{err}");
 
-    // Edit with an empty password keeps the stored one.
     let ids = id.to_string();
-    let res = app
-        .post_form(
-            &pers,
-            "/api/cameras/update",
-            &[
-                ("id", &ids),
-                ("name", "Front door"),
-                ("vendor", "reolink"),
-                ("ip", "192.168.1.21"),
-                ("username", "admin"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
-    let row: (String, String, String) = {
+    let stored = || async {
+        use sqlx::Row;
         let r =
             sqlx::query("SELECT name, main_stream_url, password_enc FROM cameras WHERE id = $1")
                 .bind(id)
                 .fetch_one(&app.state.db.pool)
                 .await
                 .expect("row");
-        use sqlx::Row;
-        (r.get(0), r.get(1), r.get(2))
+        (
+            r.get::<String, _>(0),
+            r.get::<String, _>(1),
+            r.get::<Option<String>, _>(2),
+        )
     };
+    let edit = |form: Vec<(&'static str, String)>| {
+        let pers = &pers;
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = app.post_form(pers, "/api/cameras/update", &form).await;
+            assert_eq!(
+                res.status(),
+                StatusCode::OK,
+                "{}",
+                res.text().await.unwrap_or_default()
+            );
+        }
+    };
+    // An edit on the same host with an empty password keeps the stored one.
+    edit(vec![
+        ("id", ids.clone()),
+        ("name", "Porch cam".into()),
+        ("vendor", "hikvision".into()),
+        ("ip", "192.168.1.20".into()),
+        ("username", "admin".into()),
+    ])
+    .await;
+    let row = stored().await;
+    assert_eq!(row.0, "Porch cam");
+    assert_eq!(row.2.as_deref(), Some(sealed.as_str()));
+
+    // Another host (or port) without the password re-entered: the stored
+    // one is dropped, so the old credentials are never sent to the new host.
+    edit(vec![
+        ("id", ids.clone()),
+        ("name", "Front door".into()),
+        ("vendor", "reolink".into()),
+        ("ip", "192.168.1.21".into()),
+        ("username", "admin".into()),
+    ])
+    .await;
+    let row = stored().await;
     assert_eq!(row.0, "Front door");
     assert_eq!(row.1, "rtsp://192.168.1.21:554/h264Preview_01_main");
-    assert_eq!(row.2, sealed);
+    assert_eq!(
+        row.2, None,
+        "the password does not follow the camera to a new host"
+    );
+    // Same for a snapshot URL pointed elsewhere, after the password is re-entered.
+    edit(vec![
+        ("id", ids.clone()),
+        ("name", "Front door".into()),
+        ("vendor", "reolink".into()),
+        ("ip", "192.168.1.21".into()),
+        ("username", "admin".into()),
+        ("password", secret.to_string()),
+    ])
+    .await;
+    assert!(stored().await.2.is_some(), "re-entered");
+    edit(vec![
+        ("id", ids.clone()),
+        ("name", "Front door".into()),
+        ("vendor", "reolink".into()),
+        ("ip", "192.168.1.21".into()),
+        ("username", "admin".into()),
+        ("snapshot_url", "http://203.0.113.50/grab.jpg".into()),
+    ])
+    .await;
+    assert_eq!(stored().await.2, None, "a new snapshot host drops it too");
 
     // Someone else's camera: not visible, not editable, not deletable.
     let (other, _) = user(&app, "o@example.com", "personal").await;
@@ -902,4 +948,63 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     })
     .await;
     gateway.abort();
+}
+
+/// Waits (bounded) for a viewer socket to be closed by the server.
+async fn closed_within(
+    ws: &mut (impl futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+              + Unpin),
+    secs: u64,
+) -> bool {
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn live_views_end_with_their_session() {
+    let app = TestApp::spawn().await;
+    let (c, cookie) = user(&app, "s@example.com", "personal").await;
+    let cam = add_camera(&app, &c, &camera_form("Hall", &[]))
+        .await
+        .expect("camera");
+    let mut ws = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer");
+    let res = new_client()
+        .post(app.url("/api/account/logout"))
+        .header(header::ORIGIN, &app.origin)
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .expect("logout");
+    assert!(res.status().is_success() || res.status().is_redirection());
+    assert!(
+        closed_within(&mut ws, 10).await,
+        "signing out ends the live view"
+    );
+
+    // Suspension (straight in the database, where an admin's action ends up).
+    let (tc, tcookie) = user(&app, "t@example.com", "personal").await;
+    let cam = add_camera(&app, &tc, &camera_form("Yard", &[]))
+        .await
+        .expect("camera");
+    let mut ws = dial_viewer(&app, &tcookie, &app.address, cam)
+        .await
+        .expect("viewer");
+    sqlx::query("UPDATE users SET status = 'suspended' WHERE email = 't@example.com'")
+        .execute(&app.state.db.pool)
+        .await
+        .expect("suspend");
+    assert!(
+        closed_within(&mut ws, 10).await,
+        "suspending the account ends the live view"
+    );
 }

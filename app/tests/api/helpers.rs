@@ -13,7 +13,10 @@ use truevault::{
 };
 
 pub struct TestApp {
+    /// Where tests connect: plain http on loopback.
     pub address: String,
+    /// `public_url`: what our pages' `Origin` is.
+    pub origin: String,
     pub state: AppState,
     pub dir: PathBuf,
     pg_cleanup: Option<(String, String)>,
@@ -66,12 +69,14 @@ impl TestApp {
         }
         customize(&mut config);
         let app = Application::build(config).await.expect("build app");
-        let address = app.state.config.public_url.clone();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let origin = app.state.config.public_url_trimmed().to_string();
         let state = app.state.clone();
         let server = tokio::spawn(app.run_until(shutdown));
         (
             Self {
                 address,
+                origin,
                 state,
                 dir,
                 pg_cleanup,
@@ -88,7 +93,7 @@ impl TestApp {
     pub async fn post_form(&self, client: &Client, path: &str, form: &[(&str, &str)]) -> Response {
         client
             .post(self.url(path))
-            .header(header::ORIGIN, &self.address)
+            .header(header::ORIGIN, &self.origin)
             .form(form)
             .send()
             .await
@@ -276,4 +281,41 @@ pub fn token_from(body: &str, marker: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect()
+}
+
+/// Sends raw bytes on a fresh connection and returns what the server
+/// answered before closing (or `None` if it did not answer in `wait`).
+pub async fn raw_http(
+    address: &str,
+    head: &str,
+    body: &[u8],
+    keep_open: bool,
+    wait: Duration,
+) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream.write_all(body).await.expect("body");
+    if !keep_open {
+        stream.shutdown().await.ok();
+    }
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    // Enough for a status line and headers: an answer came.
+                    if keep_open && buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(wait, read).await.ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }

@@ -254,6 +254,23 @@ async fn share(
     .map(|id| id.0)
 }
 
+/// A home site row for `user` on `server` (LAN, slot), as the site flows store it.
+async fn home_site(app: &TestApp, user_id: i64, server: i64, lan: &str, slot: i64) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO home_sites (user_id, name, lan_cidr, range_slot, server_id, v4_index, preshared_key_enc, \
+         token_hash, created_at, updated_at) VALUES ($1, 'Home', $2, $3, $4, $5, 'sealed', $6, 0, 0) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(lan)
+    .bind(slot)
+    .bind(server)
+    .bind(60_000 + slot)
+    .bind(format!("hash-{user_id}-{slot}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("home site")
+}
+
 async fn admin_server(app: &TestApp, name: &str, pool: &str) -> (i64, String) {
     let admin = app
         .signed_in_admin(&format!("admin-{name}@example.com"))
@@ -523,10 +540,11 @@ async fn mesh_member_limit_holds_under_concurrent_invites_and_accepts() {
         2,
         "owner and one member"
     );
-    // A second network of the same owner shares the limit.
+    // A second network of the same owner shares the limit (for someone
+    // who holds no place yet).
     let net2 = network(&app, &owner, "Work").await;
     assert_eq!(
-        code(invite(&app, &owner, net2, "p4@example.com", "member").await),
+        code(invite(&app, &owner, net2, "newcomer@example.com", "member").await),
         "MESH_MEMBER_LIMIT"
     );
     // VIP owners have no limit.
@@ -536,7 +554,7 @@ async fn mesh_member_limit_holds_under_concurrent_invites_and_accepts() {
     .execute(&app.state.db.pool)
     .await
     .unwrap();
-    invite(&app, &owner, net2, "p4@example.com", "member")
+    invite(&app, &owner, net2, "newcomer@example.com", "member")
         .await
         .expect("VIP: unlimited");
 }
@@ -873,11 +891,56 @@ async fn mesh_shares_cameras_and_grants() {
     assert!(grants
         .iter()
         .any(|g| g.source == ip(&a6) && g.destination == Cidr::host(ip(&b6))));
-    // View access never opens a path: nothing in the grants points at a
-    // non-member tunnel address, and (until home sites map LAN addresses)
-    // the use/full shares have no site address either.
+    // Until the owner's home is a site, shares have no address to open:
+    // only the member pairs (v4 and v6, both ways).
     assert!(grants.iter().all(|g| g.ports == Ports::All));
     assert_eq!(grants.len(), 4, "{grants:?}");
+
+    // The owner's home becomes a site on the network's server (the site
+    // flows are the data plane's; its row is what the policy reads).
+    let site = home_site(&app, owner.id, server, "192.168.1.0/24", 7).await;
+    let elsewhere = home_site(&app, carol.id, other, "192.168.1.0/24", 8).await;
+    share(&app, &owner, net, &format!("site:{site}"), "use", "22")
+        .await
+        .expect("an address on the owner's site");
+    assert_eq!(
+        code(share(&app, &owner, net, &format!("site:{elsewhere}"), "use", "22").await),
+        "SHARE_NOT_OWNED"
+    );
+    let grants = policy::grants_for_server(&app.state.db, server)
+        .await
+        .unwrap();
+    let to = |addr: &str| -> Vec<(IpAddr, Ports)> {
+        grants
+            .iter()
+            .filter(|g| g.destination == Cidr::host(ip(addr)))
+            .map(|g| (g.source, g.ports.clone()))
+            .collect()
+    };
+    let members = [ip(&d_owner.address_v4), ip(&d_bob.address_v4)];
+    let expect = |ports: Ports| -> Vec<(IpAddr, Ports)> {
+        let mut v: Vec<_> = members.iter().map(|m| (*m, ports.clone())).collect();
+        v.sort();
+        v
+    };
+    // Printer 192.168.1.40 at use 631 → 10.240.7.40 TCP 631; NAS at full;
+    // the hand-typed 192.168.1.40 at use 22 from the site share.
+    let mut printer = to("10.240.7.40");
+    printer.sort();
+    let mut want = expect(Ports::Tcp(vec![22]));
+    want.extend(expect(Ports::Tcp(vec![631])));
+    want.sort();
+    assert_eq!(printer, want);
+    assert_eq!(to("10.240.7.50"), expect(Ports::All));
+    // View never opens a path to the camera.
+    assert!(to("10.240.7.60").is_empty(), "{grants:?}");
+    assert!(!touches(&grants, &d_carol));
+    assert_eq!(grants.len(), 4 + 6, "{grants:?}");
+    // Nothing of this reaches the other server's node.
+    assert!(policy::grants_for_server(&app.state.db, other)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Unsharing the camera takes it out of Bob's grid.
     let camera_share = d

@@ -17,7 +17,8 @@ pub struct ApiError {
     /// Stable machine-readable code, e.g. `INVALID_API_KEY`.
     pub code: String,
     pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Always present (null when there is nothing to add): clients can rely on four keys.
+    #[serde(default)]
     pub details: Option<String>,
     pub request_id: String,
 }
