@@ -68,6 +68,7 @@ async fn allocation_bench() {
                     server_id: None,
                     region: None,
                     identity_region: None,
+                    tunnel_mode: Default::default(),
                 };
                 let t = Instant::now();
                 devices::create_device(&state, &user, input)
@@ -139,6 +140,77 @@ fn start_wireguard(ns: &str, iface: &str) -> (std::process::Child, String) {
     (child, sock)
 }
 
+/// The whole `inet truevault` ruleset for 10,000 peers: every peer granted
+/// its owner's home site, plus 1,000 port-level share rules, applied with
+/// one `nft -f` (what the node agent does on every change).
+fn nft_bench(ns: &str, iface: &str, cfg: &DesiredConfig) {
+    if !sh(&["which", "nft"]) {
+        println!("nft apply: skipped (needs nft)");
+        return;
+    }
+    use truevault_wire::node::{DataPlane, Grant, Ports};
+    let mut grants: Vec<Grant> = cfg
+        .peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Grant {
+            source: p.allowed_ips[0]
+                .trim_end_matches("/32")
+                .parse()
+                .expect("addr"),
+            destination: format!("10.240.{}.0/24", i % 4096 / 16)
+                .parse()
+                .expect("cidr"),
+            ports: Ports::All,
+        })
+        .collect();
+    grants.extend((0..1_000u32).map(|i| {
+        Grant {
+            source: format!("10.100.{}.{}", i / 256, i % 256)
+                .parse()
+                .expect("addr"),
+            destination: format!("10.241.{}.{}/32", i / 256, i % 256)
+                .parse()
+                .expect("cidr"),
+            ports: Ports::Tcp(vec![631, 443]),
+        }
+    }));
+    let plane = DataPlane {
+        egress: true,
+        dns: vec!["10.100.0.1".parse().expect("dns")],
+        grants,
+    };
+    let file = std::env::temp_dir().join(format!("tv-bench-{iface}.nft"));
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let script = truevault_node::dataplane::render(iface, Some("lo"), &plane);
+        std::fs::write(&file, script).expect("write");
+        let t = Instant::now();
+        assert!(
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "nft",
+                "-f",
+                &file.display().to_string()
+            ]),
+            "nft -f"
+        );
+        times.push(t.elapsed());
+    }
+    let _ = std::fs::remove_file(&file);
+    times.sort();
+    println!(
+        "nft -f: whole ruleset for 10,000 peers + 1,000 share rules ({} set elements) applied in {:?} (median of 5, min {:?}, max {:?})",
+        plane.grants.len() + 1_000,
+        times[2],
+        times[0],
+        times[4]
+    );
+}
+
 fn wireguard_bench() {
     if !sh(&["which", "wireguard-go"]) || !sh(&["ip", "netns", "list"]) {
         println!("wireguard-go apply: skipped (needs root, ip, wireguard-go, wg)");
@@ -167,7 +239,9 @@ fn wireguard_bench() {
                 )],
             })
             .collect(),
+        data_plane: Default::default(),
     };
+    nft_bench(&ns, &iface, &cfg);
     let file = std::env::temp_dir().join(format!("tv-bench-{iface}.conf"));
     let apply = |cfg: &DesiredConfig| {
         truevault::secrets::write_private(&file, render_syncconf(&node.private, cfg).as_bytes())
@@ -329,6 +403,8 @@ async fn change_to_applied_bench() {
             &state_dir.display().to_string(),
             "--stats-interval",
             "30",
+            // The portal listens on a veth address of this lab, not loopback.
+            "--allow-http",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -356,6 +432,7 @@ async fn change_to_applied_bench() {
             server_id: None,
             region: None,
             identity_region: None,
+            tunnel_mode: Default::default(),
         };
         let t = Instant::now();
         devices::create_device(&state, &user, input)

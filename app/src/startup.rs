@@ -246,8 +246,8 @@ async fn serve(
     }
     drop(stop_rx);
     drop(stop_tx);
-    // Wait for in-flight connections to finish, but a request that ignores
-    // the signal does not hold the process past the grace period.
+    // Wait for in-flight connections to finish; a request that ignores the
+    // signal does not hold the process longer than the grace period.
     let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all))
         .await

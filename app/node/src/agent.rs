@@ -1,9 +1,17 @@
-//! The node agent (`truevault node`): runs as root on a VPN server next to a
-//! WireGuard interface. It enrolls once (its private key never leaves the
-//! machine), then long-polls the portal for the desired peer set and applies
-//! it with `wg syncconf` — which adds, updates and removes only what changed,
-//! so untouched peers keep their sessions — and reports per-peer handshakes
-//! and byte counters from `wg show <if> dump`.
+//! The node agent (`truevault node`): runs as root on a VPN server. It
+//! creates its WireGuard interface (the kernel module where present,
+//! `wireguard-go` otherwise), enrolls once (its private key never leaves the
+//! machine), then long-polls the portal for the desired state and applies
+//! it: the data plane (forwarding, the `inet truevault` nftables table, see
+//! [`crate::dataplane`]) first, then the peers with `wg syncconf` — which
+//! adds, updates and removes only what changed, so untouched peers keep
+//! their sessions — then routes to the networks behind peers (home sites).
+//! Rules first means a half-applied change never lets more through: a new
+//! peer's grants exist before the peer, a removed grant is gone before
+//! anything else changes. Only then is the version reported as applied,
+//! with per-peer handshakes and byte counters from `wg show <if> dump`.
+//! Nothing is torn down when the agent stops, so a restart (or an upgrade)
+//! leaves traffic flowing; `--uninstall` removes the table and interface.
 
 use std::{
     path::{Path, PathBuf},
@@ -28,16 +36,54 @@ pub enum AgentError {
     State { path: String, detail: String },
     #[error("unexpected `wg show dump` output: {0}")]
     Dump(String),
+    #[error("{0}")]
+    Usage(String),
 }
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
+    /// Checked by [`portal_url`].
     pub portal: String,
     /// The one-time enrollment token (only needed until enrolled).
     pub enroll_token: Option<String>,
     pub interface: String,
     pub state_dir: PathBuf,
     pub stats_interval: Duration,
+    /// The uplink peers' internet traffic leaves by (masqueraded); `None`:
+    /// the interface of the default route.
+    pub egress_interface: Option<String>,
+}
+
+/// The portal's base URL, checked: plain http would send the node token
+/// and every peer's preshared key in clear, so it is taken only for
+/// loopback or when explicitly allowed (`--allow-http`).
+pub fn portal_url(portal: &str, allow_http: bool) -> Result<String, AgentError> {
+    let url = reqwest::Url::parse(portal.trim())
+        .map_err(|e| AgentError::Usage(format!("--portal {portal}: {e}")))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_http => {}
+        "http" => {
+            return Err(AgentError::Usage(
+                "--portal over plain http would send the node token and preshared keys in clear; \
+                 use https (or --allow-http on a trusted network)"
+                    .into(),
+            ))
+        }
+        s => {
+            return Err(AgentError::Usage(format!(
+                "--portal: unsupported scheme {s}"
+            )))
+        }
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// What the agent keeps between runs (mode 0600).
@@ -100,7 +146,23 @@ pub fn render_syncconf(private_key: &str, cfg: &DesiredConfig) -> String {
     out
 }
 
-async fn run_cmd(program: &str, args: &[&str]) -> Result<String, AgentError> {
+/// Networks behind peers (a home site's range), which need a route into the
+/// interface; single addresses are covered by the interface's own prefix.
+pub fn routed_networks(cfg: &DesiredConfig) -> Vec<String> {
+    let mut nets: Vec<String> = cfg
+        .peers
+        .iter()
+        .flat_map(|p| p.allowed_ips.iter())
+        .filter_map(|a| a.parse::<truevault_wire::node::Cidr>().ok())
+        .filter(|c| c.prefix() < if c.addr().is_ipv4() { 32 } else { 128 })
+        .map(|c| c.to_string())
+        .collect();
+    nets.sort();
+    nets.dedup();
+    nets
+}
+
+pub(crate) async fn run_cmd(program: &str, args: &[&str]) -> Result<String, AgentError> {
     let out = Command::new(program)
         .args(args)
         .output()
@@ -123,11 +185,50 @@ pub struct Agent {
     http: reqwest::Client,
     state: NodeState,
     version: i64,
+    egress: Option<String>,
+}
+
+/// The interface of the default IPv4 route (`ip route show default`).
+async fn default_route_interface() -> Option<String> {
+    let out = run_cmd("ip", &["-o", "route", "show", "default"])
+        .await
+        .ok()?;
+    let mut words = out.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "dev" {
+            return words
+                .next()
+                .filter(|n| crate::dataplane::valid_interface_name(n))
+                .map(str::to_string);
+        }
+    }
+    None
 }
 
 impl Agent {
     /// Loads the saved state, or enrolls with the one-time token.
     pub async fn start(cfg: AgentConfig) -> Result<Self, AgentError> {
+        if !crate::dataplane::valid_interface_name(&cfg.interface) {
+            return Err(AgentError::Usage(format!(
+                "--interface {:?} is not an interface name",
+                cfg.interface
+            )));
+        }
+        let egress = match &cfg.egress_interface {
+            Some(name) if crate::dataplane::valid_interface_name(name) => Some(name.clone()),
+            Some(name) => {
+                return Err(AgentError::Usage(format!(
+                    "--egress-interface {name:?} is not an interface name"
+                )))
+            }
+            None => default_route_interface().await,
+        };
+        if egress.is_none() {
+            tracing::warn!(
+                "no default route and no --egress-interface: peers get no internet egress"
+            );
+        }
+        crate::wgif::ensure_interface(&cfg.interface).await?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()?;
@@ -144,8 +245,10 @@ impl Agent {
             http,
             state,
             version: 0,
+            egress,
         };
         agent.configure_interface().await?;
+        crate::wgif::enable_forwarding()?;
         Ok(agent)
     }
 
@@ -164,10 +267,7 @@ impl Agent {
             detail: e.to_string(),
         })?;
         let res = http
-            .post(format!(
-                "{}/api/v1/nodes/enroll",
-                cfg.portal.trim_end_matches('/')
-            ))
+            .post(format!("{}/api/v1/nodes/enroll", cfg.portal))
             .bearer_auth(token)
             .json(&EnrollRequest {
                 public_key: pair.public.clone(),
@@ -226,7 +326,7 @@ impl Agent {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.cfg.portal.trim_end_matches('/'), path)
+        format!("{}{}", self.cfg.portal, path)
     }
 
     /// One long-poll round: `Ok(true)` when a new config was applied.
@@ -248,6 +348,12 @@ impl Agent {
 
     pub async fn apply(&self, cfg: &DesiredConfig) -> Result<(), AgentError> {
         let started = std::time::Instant::now();
+        let script =
+            crate::dataplane::render(&self.cfg.interface, self.egress.as_deref(), &cfg.data_plane);
+        let file = self.write_private_temp("nft", &script)?;
+        let res = run_cmd("nft", &["-f", &file.display().to_string()]).await;
+        let _ = std::fs::remove_file(&file);
+        res?;
         let file =
             self.write_private_temp("syncconf", &render_syncconf(&self.state.private_key, cfg))?;
         let res = run_cmd(
@@ -257,11 +363,13 @@ impl Agent {
         .await;
         let _ = std::fs::remove_file(&file);
         res?;
+        crate::wgif::sync_routes(&self.cfg.interface, &routed_networks(cfg)).await?;
         tracing::info!(
             version = cfg.version,
             peers = cfg.peers.len(),
+            grants = cfg.data_plane.grants.len(),
             ms = started.elapsed().as_millis() as u64,
-            "applied desired peers"
+            "applied desired peers and data plane"
         );
         Ok(())
     }
@@ -327,7 +435,7 @@ impl Agent {
     }
 }
 
-async fn checked(res: reqwest::Response) -> Result<reqwest::Response, AgentError> {
+pub(crate) async fn checked(res: reqwest::Response) -> Result<reqwest::Response, AgentError> {
     if res.status().is_success() {
         return Ok(res);
     }
@@ -369,6 +477,46 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_https_or_loopback_portals_are_taken() {
+        assert_eq!(
+            portal_url("https://vpn.example.com/", false).unwrap(),
+            "https://vpn.example.com"
+        );
+        assert!(portal_url("http://127.0.0.1:3000", false).is_ok());
+        assert!(portal_url("http://[::1]:3000", false).is_ok());
+        assert!(portal_url("http://localhost:3000", false).is_ok());
+        assert!(matches!(
+            portal_url("http://10.0.0.1:3000", false),
+            Err(AgentError::Usage(_))
+        ));
+        assert!(portal_url("http://10.0.0.1:3000", true).is_ok());
+        assert!(portal_url("ftp://vpn.example.com", true).is_err());
+        assert!(portal_url("not a url", true).is_err());
+    }
+
+    #[test]
+    fn networks_behind_peers_get_routes() {
+        let cfg = DesiredConfig {
+            version: 1,
+            interface: InterfaceSettings {
+                addresses: vec![],
+                listen_port: 1,
+            },
+            peers: vec![DesiredPeer {
+                public_key: "S=".into(),
+                preshared_key: "P=".into(),
+                allowed_ips: vec![
+                    "10.8.0.9/32".into(),
+                    "10.240.3.0/24".into(),
+                    "10.240.3.0/24".into(),
+                ],
+            }],
+            data_plane: Default::default(),
+        };
+        assert_eq!(routed_networks(&cfg), vec!["10.240.3.0/24".to_string()]);
+    }
+
+    #[test]
     fn renders_syncconf() {
         let cfg = DesiredConfig {
             version: 3,
@@ -381,6 +529,7 @@ mod tests {
                 preshared_key: "P=".into(),
                 allowed_ips: vec!["10.8.0.2/32".into(), "fd00::2/128".into()],
             }],
+            data_plane: Default::default(),
         };
         assert_eq!(
             render_syncconf("K=", &cfg),

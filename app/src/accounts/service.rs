@@ -169,7 +169,7 @@ pub async fn register_verified(
     let email = normalize_email(email).map_err(AppError::Validation)?;
     let first_name = normalize_name(first_name).map_err(AppError::Validation)?;
     password::check_policy(pass, &email)?;
-    let hash = password::hash(pass)?;
+    let hash = password::hash_off_runtime(pass).await?;
     let user_id = repo::insert_user(
         &state.db,
         &email,

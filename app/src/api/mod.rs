@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         ))
         .merge(crate::billing::webhooks::router())
         .merge(crate::cameras::tunnel::router())
+        .merge(crate::sites::api::router())
         .route("/api/v1/{*rest}", axum::routing::any(unknown_path))
         .layer(axum::middleware::from_fn(json_errors))
 }

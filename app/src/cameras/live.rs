@@ -53,12 +53,13 @@ async fn player_js() -> Response {
         .into_response()
 }
 
-/// The signed-in user's camera (own or shared with them), or the refusal to send.
+/// The signed-in user's camera (own, or shared with them: then their id
+/// comes along), or the refusal to send.
 async fn owned_camera(
     state: &AppState,
     ctx: Option<&RequestContext>,
     id: &str,
-) -> Result<Camera, Response> {
+) -> Result<(Camera, Option<i64>), Response> {
     let user = ctx
         .and_then(|c| c.user.clone())
         .ok_or_else(|| AppError::Unauthenticated.into_response())?;
@@ -66,9 +67,9 @@ async fn owned_camera(
     // Someone else's camera reads exactly like a missing one, unless it is
     // shared with the user through a mesh network (any access level).
     match repo::find_camera(&state.db, user.id, id).await {
-        Ok(Some(c)) => Ok(c),
+        Ok(Some(c)) => Ok((c, None)),
         Ok(None) => match crate::mesh::service::viewable_camera(&state.db, user.id, id).await {
-            Ok(Some(c)) => Ok(c),
+            Ok(Some(c)) => Ok((c, Some(user.id))),
             Ok(None) => Err(AppError::NotFound.into_response()),
             Err(e) => Err(e.into_response()),
         },
@@ -89,7 +90,7 @@ async fn live(
         tracing::warn!(camera = %id, "refused cross-origin camera WebSocket");
         return (StatusCode::FORBIDDEN, "Cross-site WebSocket refused.").into_response();
     }
-    let camera = match owned_camera(&state, ctx.as_deref(), &id).await {
+    let (camera, member) = match owned_camera(&state, ctx.as_deref(), &id).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -106,7 +107,7 @@ async fn live(
     upgrade
         .max_message_size(MAX_VIEWER_MESSAGE)
         .max_frame_size(MAX_VIEWER_MESSAGE)
-        .on_upgrade(move |ws| watch(state, camera, session, user_id, ws))
+        .on_upgrade(move |ws| watch(state, camera, session, user_id, member, ws))
         .into_response()
 }
 
@@ -138,7 +139,18 @@ async fn session_still_valid(state: &AppState, session: &str, user_id: i64) -> b
     }
 }
 
-async fn watch(state: AppState, camera: Camera, session: String, user_id: i64, mut ws: WebSocket) {
+/// How often a member's live view re-checks that the camera is still
+/// shared with them (unshared or removed: the stream ends within this).
+const SHARE_RECHECK: Duration = Duration::from_secs(2);
+
+async fn watch(
+    state: AppState,
+    camera: Camera,
+    session: String,
+    user_id: i64,
+    member: Option<i64>,
+    mut ws: WebSocket,
+) {
     let mut recheck = tokio::time::interval(SESSION_RECHECK);
     recheck.tick().await;
     let online = camera
@@ -156,11 +168,21 @@ async fn watch(state: AppState, camera: Camera, session: String, user_id: i64, m
         return;
     }
     let mut live = false;
+    let mut share_recheck = tokio::time::interval(SHARE_RECHECK);
     loop {
         tokio::select! {
             _ = recheck.tick() => {
                 if !session_still_valid(&state, &session, user_id).await {
                     let _ = send(&mut ws, status("offline", Some("Your session ended."))).await;
+                    let _ = ws.send(Message::Close(None)).await;
+                    return;
+                }
+            }
+            _ = share_recheck.tick(), if member.is_some() => {
+                let uid = member.unwrap_or_default();
+                // A database hiccup keeps the stream; a withdrawn share ends it.
+                if let Ok(None) = crate::mesh::service::viewable_camera(&state.db, uid, camera.id).await {
+                    let _ = send(&mut ws, status("offline", Some("This camera is no longer shared with you."))).await;
                     let _ = ws.send(Message::Close(None)).await;
                     return;
                 }
@@ -212,7 +234,7 @@ async fn snapshot(
     ctx: Option<Extension<RequestContext>>,
 ) -> Response {
     let camera = match owned_camera(&state, ctx.as_deref(), &id).await {
-        Ok(c) => c,
+        Ok((c, _)) => c,
         Err(resp) => return resp,
     };
     let Some(gateway) = camera.gateway_id else {

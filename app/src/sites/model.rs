@@ -202,6 +202,8 @@ pub struct SiteInfo {
     pub name: String,
     pub lan: String,
     pub range: String,
+    /// For the home network page: each LAN address's VPN address.
+    pub mapping: SiteMapping,
     pub server_name: String,
     pub status: SiteStatus,
     pub last_handshake_at: Option<i64>,

@@ -125,6 +125,7 @@ fn Site() -> impl IntoView {
                 <Route path=path!("/mesh/:id") view=MeshNetworkPage/>
                 <Route path=path!("/network") view=Network/>
                 <Route path=path!("/network/:id") view=NetworkDevice/>
+                <Route path=path!("/sites") view=Sites/>
                 // Administration (pages/admin/)
                 <Route path=path!("/admin") view=AdminUsers/>
                 <Route path=path!("/admin/audit") view=AdminAudit/>

@@ -5,7 +5,8 @@ use super::{
     ipam::{Pool, FIRST_DEVICE_INDEX},
     keys,
     model::{
-        normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, PRIVATE_KEY_PLACEHOLDER,
+        normalize_device_name, CreatedDevice, DeviceInfo, ServerInfo, TunnelMode,
+        PRIVATE_KEY_PLACEHOLDER,
     },
     repo,
     servers::choose_server,
@@ -27,6 +28,7 @@ pub struct NewDevice {
     pub server_id: Option<i64>,
     pub region: Option<String>,
     pub identity_region: Option<String>,
+    pub tunnel_mode: TunnelMode,
 }
 
 pub async fn create_device(
@@ -49,7 +51,19 @@ async fn create_device_with(
     let (public_key, private_key) = device_keys(input.public_key.as_deref())?;
     // An identity lives in exactly its region; a device may fall back.
     let region = input.identity_region.as_deref().or(input.region.as_deref());
-    let (server, reason) = choose_server(state, user, input.server_id, region).await?;
+    // A device without a pick goes where the user's home sites live, so it
+    // reaches them (a site is a peer on one server); else the usual choice.
+    let requested = match (input.server_id, region) {
+        (Some(id), _) => Some(id),
+        (None, None) => crate::sites::service::preferred_server(&state.db, user.id).await?,
+        (None, Some(_)) => None,
+    };
+    let (server, reason) = match choose_server(&state.db, user, requested, region).await {
+        Err(AppError::ServerUnavailable | AppError::NotFound) if input.server_id.is_none() => {
+            choose_server(&state.db, user, None, region).await?
+        }
+        other => other?,
+    };
     if let Some(r) = &input.identity_region {
         if !server.region.eq_ignore_ascii_case(r) {
             return Err(AppError::ServerUnavailable);
@@ -111,6 +125,9 @@ async fn create_device_with(
             AppError::from(e)
         }
     })?;
+    if input.tunnel_mode != TunnelMode::Full {
+        repo::set_tunnel_mode(&mut tx, id, user.id, input.tunnel_mode).await?;
+    }
     repo::bump_version(&mut tx, server.id).await?;
     audit::record_in(
         &mut tx,
@@ -126,7 +143,8 @@ async fn create_device_with(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (config, qr_svg) = config_and_qr(&server, &device, private_key.as_deref(), &psk)?;
+    let allowed = allowed_ips(state, &server, user.id, &device).await?;
+    let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&name),
         device,
@@ -153,12 +171,14 @@ fn device_keys(given: Option<&str>) -> AppResult<(String, Option<String>)> {
 fn config_and_qr(
     server: &ServerInfo,
     device: &DeviceInfo,
+    allowed_ips: &str,
     private_key: Option<&str>,
     psk: &str,
 ) -> AppResult<(String, Option<String>)> {
     let config = render_config(
         server,
         device,
+        allowed_ips,
         private_key.unwrap_or(PRIVATE_KEY_PLACEHOLDER),
         psk,
     )?;
@@ -166,9 +186,52 @@ fn config_and_qr(
     Ok((config, qr))
 }
 
+/// What the device routes into the tunnel: everything, or (split) the
+/// server's own pools, the user's home-site ranges and the tunnel DNS.
+async fn allowed_ips(
+    state: &AppState,
+    server: &ServerInfo,
+    user_id: i64,
+    device: &DeviceInfo,
+) -> AppResult<String> {
+    if device.tunnel_mode == TunnelMode::Full {
+        return Ok("0.0.0.0/0, ::/0".into());
+    }
+    let mut nets: Vec<String> = vec![server.ipv4_pool.clone()];
+    nets.extend(server.ipv6_pool.clone());
+    for m in crate::sites::service::user_ranges(&state.db, user_id).await? {
+        nets.push(m.range.to_string());
+    }
+    // Whatever else the node grants this device (mesh members' devices,
+    // shared home hosts) is routed too.
+    let own: Vec<std::net::IpAddr> = [Some(&device.address_v4), device.address_v6.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    for g in super::policy::grants_for_server(&state.db, server).await? {
+        if own.contains(&g.source) && !nets.contains(&g.destination.to_string()) {
+            nets.push(g.destination.to_string());
+        }
+    }
+    for dns in super::policy::dns_servers(server) {
+        let host = if dns.is_ipv4() {
+            format!("{dns}/32")
+        } else {
+            format!("{dns}/128")
+        };
+        if !nets.contains(&host) {
+            nets.push(host);
+        }
+    }
+    nets.dedup();
+    Ok(nets.join(", "))
+}
+
 fn render_config(
     server: &ServerInfo,
     device: &DeviceInfo,
+    allowed_ips: &str,
     private_key: &str,
     psk: &str,
 ) -> AppResult<String> {
@@ -195,6 +258,7 @@ fn render_config(
         server_public_key: server.public_key.as_deref().unwrap_or_default(),
         preshared_key: psk,
         endpoint: &wgconfig::endpoint(&server.endpoint_host, server.endpoint_port),
+        allowed_ips,
     }
     .render()
     .map_err(AppError::internal)
@@ -229,10 +293,37 @@ pub async fn device_config(
             .map_err(AppError::internal)?,
     )
     .map_err(AppError::internal)?;
+    let allowed = allowed_ips(state, &server, user.id, &device).await?;
     Ok((
         super::model::config_file_name(&row.name),
-        render_config(&server, &device, PRIVATE_KEY_PLACEHOLDER, &psk)?,
+        render_config(&server, &device, &allowed, PRIVATE_KEY_PLACEHOLDER, &psk)?,
     ))
+}
+
+/// Switches a device between full and split tunnel; returns its config
+/// again (without the private key, which we do not keep: the device keeps
+/// its own and takes the new AllowedIPs).
+pub async fn set_tunnel_mode(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    mode: TunnelMode,
+) -> AppResult<(String, String)> {
+    let row = owned_device(state, user, id).await?;
+    let mut tx = state.db.begin_write().await?;
+    if repo::set_tunnel_mode(&mut tx, id, user.id, mode).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    audit::record_in(
+        &mut tx,
+        Some(user.id),
+        "device.tunnel_mode",
+        &row.name,
+        mode.as_str(),
+    )
+    .await?;
+    tx.commit().await?;
+    device_config(state, user, id).await
 }
 
 pub async fn rename_device(
@@ -291,7 +382,8 @@ pub async fn rekey_device(
     let device = repo::device_info(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (config, qr_svg) = config_and_qr(&server, &device, private_key.as_deref(), &psk)?;
+    let allowed = allowed_ips(state, &server, user.id, &device).await?;
+    let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&row.name),
         device,
@@ -359,6 +451,7 @@ pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> 
             server_id: None,
             region: None,
             identity_region: Some(region),
+            tunnel_mode: TunnelMode::Full,
         };
         match create_device_with(state, user, input, true).await {
             Ok(_) => created += 1,

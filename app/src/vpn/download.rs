@@ -37,6 +37,7 @@ pub async fn handler(
         server_id: None,
         region: Some(form.region.trim().to_lowercase()).filter(|r| !r.is_empty()),
         identity_region: None,
+        tunnel_mode: Default::default(),
     };
     match devices::create_device(&state, &user, input).await {
         Ok(created) => (

@@ -20,6 +20,8 @@ pub mod keys;
 pub mod node_api;
 #[cfg(feature = "ssr")]
 pub mod nodes;
+#[cfg(feature = "ssr")]
+pub mod policy;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod qr;
 #[cfg(feature = "ssr")]

@@ -31,6 +31,42 @@ pub struct ServerInfo {
     pub last_report_at: Option<i64>,
     pub peers: i64,
     pub healthy: bool,
+    /// The desired state's version, and the one the node reports applied.
+    pub peers_version: i64,
+    pub applied_version: i64,
+}
+
+/// What a device sends through the tunnel. The node enforces who reaches
+/// what either way; this only decides what the device routes to us.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelMode {
+    /// Everything (`0.0.0.0/0, ::/0`).
+    #[default]
+    Full,
+    /// Only the VPN's own addresses, the user's home-site (and mesh) ranges
+    /// and the tunnel DNS.
+    Split,
+}
+
+impl TunnelMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Split => "split",
+        }
+    }
+}
+
+impl std::str::FromStr for TunnelMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "" | "full" => Ok(Self::Full),
+            "split" => Ok(Self::Split),
+            _ => Err("Choose full or split tunnel.".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +80,7 @@ pub struct DeviceInfo {
     pub address_v4: String,
     pub address_v6: Option<String>,
     pub identity_region: Option<String>,
+    pub tunnel_mode: TunnelMode,
     pub last_handshake_at: Option<i64>,
     pub connected: bool,
     pub rx_bytes: i64,

@@ -14,8 +14,17 @@ use crate::{
     vpn::{ipam::Pool, keys, model::ServerInfo, repo},
 };
 
-/// The server behind a node's bearer token.
+/// The enrolled server behind a node's bearer token. An enrollment token
+/// (the server not enrolled with it yet) is not a node credential.
 pub async fn authenticate(state: &AppState, token: &str) -> AppResult<ServerInfo> {
+    let server = server_for_token(state, token).await?;
+    if !server.enrolled {
+        return Err(AppError::InvalidBearer);
+    }
+    Ok(server)
+}
+
+async fn server_for_token(state: &AppState, token: &str) -> AppResult<ServerInfo> {
     if !tokens::looks_like_token(token) {
         return Err(AppError::InvalidBearer);
     }
@@ -53,7 +62,7 @@ pub async fn enroll(
     public_key: &str,
     ip: &str,
 ) -> AppResult<EnrollResponse> {
-    let server = authenticate(state, token).await?;
+    let server = server_for_token(state, token).await?;
     if server.enrolled {
         // An enrolled node's token is not an enrollment token.
         return Err(AppError::Conflict(
@@ -113,10 +122,12 @@ pub async fn desired_config(state: &AppState, server: &ServerInfo) -> AppResult<
             allowed_ips,
         });
     }
+    peers.extend(crate::sites::service::peers_for_server(&state.db, &state.keys, server).await?);
     Ok(DesiredConfig {
         version,
         interface: interface(server)?,
         peers,
+        data_plane: super::policy::data_plane(&state.db, server).await?,
     })
 }
 
@@ -158,8 +169,24 @@ pub async fn ingest_stats(
         .bind(&p.public_key)
         .fetch_optional(&mut *tx)
         .await?;
-        // A node reports only its own peers; others are ignored.
-        let Some(row) = row else { continue };
+        // A node reports only its own peers (devices and home sites);
+        // others are ignored.
+        let Some(row) = row else {
+            let handshake = (p.latest_handshake > 0).then_some(p.latest_handshake.min(t));
+            if crate::sites::repo::record_stats(
+                &mut tx,
+                server.id,
+                &p.public_key,
+                handshake,
+                p.rx_bytes,
+                p.tx_bytes,
+            )
+            .await?
+            {
+                accepted += 1;
+            }
+            continue;
+        };
         let id: i64 = row.try_get("id")?;
         let user_id: i64 = row.try_get("user_id")?;
         let (old_rx, old_tx): (i64, i64) = (row.try_get("rx_bytes")?, row.try_get("tx_bytes")?);

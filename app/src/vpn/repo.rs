@@ -26,7 +26,7 @@ pub struct NewServer {
 
 const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
     s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, s.node_enrolled_at, \
-    s.last_report_at, (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
+    s.last_report_at, s.peers_version, s.applied_version, (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
     (SELECT email FROM users u WHERE u.id = s.vip_user_id) AS vip_email";
 
 fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
@@ -52,6 +52,8 @@ fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
         healthy: last_report_at.is_some_and(|t| now() - t < NODE_STALE_SECS),
         last_report_at,
         peers: r.try_get("peers")?,
+        peers_version: r.try_get("peers_version")?,
+        applied_version: r.try_get("applied_version")?,
     })
 }
 
@@ -144,8 +146,10 @@ pub async fn set_server_status(db: &Db, id: i64, status: &str) -> Result<u64, sq
         .map(|r| r.rows_affected())
 }
 
+/// A fresh enrollment token: the node is unenrolled until it enrolls with it
+/// (so the token works only for enrollment, never as a node credential).
 pub async fn set_node_token(db: &Db, id: i64, token_hash: &str) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE vpn_servers SET node_token_hash = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE vpn_servers SET node_token_hash = $1, node_enrolled_at = NULL, updated_at = $2 WHERE id = $3")
         .bind(token_hash)
         .bind(now())
         .bind(id)
@@ -364,7 +368,7 @@ pub async fn peer_limit(
 }
 
 const DEVICE_SELECT: &str = "SELECT d.id, d.name, d.server_id, s.name AS server_name, s.region, d.public_key, d.v4_index, \
-    d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at, \
+    d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.tunnel_mode, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at, \
     d.awaiting_key_since FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
 
 fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
@@ -394,6 +398,10 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
             _ => None,
         },
         identity_region: r.try_get("identity_region")?,
+        tunnel_mode: r
+            .try_get::<String, _>("tunnel_mode")?
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
         connected: last_handshake_at.is_some_and(|t| now() - t < CONNECTED_WITHIN_SECS),
         last_handshake_at,
         rx_bytes: r.try_get("rx_bytes")?,
@@ -551,4 +559,22 @@ pub async fn set_data_capped(
         .await?;
     }
     Ok(())
+}
+
+pub async fn set_tunnel_mode(
+    tx: &mut Tx,
+    id: i64,
+    user_id: i64,
+    mode: super::model::TunnelMode,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE devices SET tunnel_mode = $1, updated_at = $2 WHERE id = $3 AND user_id = $4",
+    )
+    .bind(mode.as_str())
+    .bind(now())
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await
+    .map(|r| r.rows_affected())
 }

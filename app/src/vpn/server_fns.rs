@@ -57,10 +57,12 @@ pub async fn create_device(
     public_key: String,
     server_id: String,
     region: String,
+    tunnel: Option<String>,
 ) -> Result<CreatedDevice, ServerFnError> {
     sfn::limit("Name", &name, 64)?;
     sfn::limit("Public key", &public_key, 64)?;
     sfn::limit("Region", &region, 32)?;
+    let tunnel_mode = tunnel_mode(tunnel.as_deref())?;
     let user = sfn::user()?;
     let input = devices::NewDevice {
         name,
@@ -68,6 +70,7 @@ pub async fn create_device(
         server_id: optional_id(&server_id)?,
         region: Some(region.trim().to_lowercase()).filter(|r| !r.is_empty()),
         identity_region: None,
+        tunnel_mode,
     };
     Ok(devices::create_device(&sfn::state(), &user, input).await?)
 }
@@ -92,6 +95,7 @@ pub async fn create_identity(
         server_id: None,
         region: None,
         identity_region: Some(region),
+        tunnel_mode: Default::default(),
     };
     Ok(devices::create_device(&sfn::state(), &user, input).await?)
 }
@@ -114,6 +118,22 @@ pub async fn rekey_device(id: i64, public_key: String) -> Result<CreatedDevice, 
 pub async fn delete_device(id: i64) -> Result<(), ServerFnError> {
     let user = sfn::user()?;
     Ok(devices::delete_device(&sfn::state(), &user, id).await?)
+}
+
+#[cfg(feature = "ssr")]
+fn tunnel_mode(value: Option<&str>) -> Result<super::model::TunnelMode, ServerFnError> {
+    Ok(value
+        .unwrap_or_default()
+        .parse()
+        .map_err(AppError::Validation)?)
+}
+
+/// Full or split tunnel; returns (file name, config without the private key).
+#[server(endpoint = "devices/tunnel")]
+pub async fn set_tunnel(id: i64, tunnel: String) -> Result<(String, String), ServerFnError> {
+    let mode = tunnel_mode(Some(&tunnel))?;
+    let user = sfn::user()?;
+    Ok(devices::set_tunnel_mode(&sfn::state(), &user, id, mode).await?)
 }
 
 /// (file name, config without the private key)

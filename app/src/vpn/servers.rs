@@ -195,7 +195,8 @@ pub async fn update_server(
     Ok(())
 }
 
-/// A new enrollment token; the old node token stops working at once.
+/// A new enrollment token; the old node token stops working at once and
+/// the server is unenrolled until a node enrolls with the new one.
 pub async fn rotate_node_token(
     state: &AppState,
     admin: &CurrentUser,
@@ -205,6 +206,7 @@ pub async fn rotate_node_token(
     if repo::set_node_token(&state.db, server_id, &tokens::hash_token(&token)).await? == 0 {
         return Err(AppError::NotFound);
     }
+    state.node_changes.notify_waiters();
     audit::record(
         &state.db,
         Some(admin.id),
@@ -243,12 +245,12 @@ pub async fn set_server_status(
 
 /// Servers the user may use, with the one the rules pick.
 pub async fn choose_server(
-    state: &AppState,
+    db: &crate::db::Db,
     user: &CurrentUser,
     requested: Option<i64>,
     preferred_region: Option<&str>,
 ) -> AppResult<(ServerInfo, String)> {
-    let servers = repo::list_servers(&state.db).await?;
+    let servers = repo::list_servers(db).await?;
     let candidates: Vec<Candidate> = servers
         .iter()
         .map(|s| Candidate {

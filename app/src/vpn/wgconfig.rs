@@ -14,6 +14,8 @@ pub struct DeviceConfig<'a> {
     pub server_public_key: &'a str,
     pub preshared_key: &'a str,
     pub endpoint: &'a str,
+    /// `0.0.0.0/0, ::/0` (full tunnel) or the split-tunnel ranges.
+    pub allowed_ips: &'a str,
 }
 
 /// `host:port`, bracketing IPv6 literals.
@@ -43,6 +45,7 @@ mod tests {
             server_public_key: "PUB=",
             preshared_key: "PSK=",
             endpoint: &endpoint("vpn.example.com", 51820),
+            allowed_ips: "0.0.0.0/0, ::/0",
         }
         .render()
         .unwrap();

@@ -68,8 +68,13 @@ impl TestApp {
             pg_cleanup = Some((admin_url, name));
         }
         customize(&mut config);
+        // The labs listen on a namespace-facing address, not loopback.
+        let host = match config.listen.ip() {
+            ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+            ip => ip,
+        };
         let app = Application::build(config).await.expect("build app");
-        let address = format!("http://127.0.0.1:{}", app.port());
+        let address = format!("http://{}", SocketAddr::new(host, app.port()));
         let origin = app.state.config.public_url_trimmed().to_string();
         let state = app.state.clone();
         let server = tokio::spawn(app.run_until(shutdown));

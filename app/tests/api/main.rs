@@ -9,6 +9,7 @@ mod helpers;
 mod inventory;
 mod mesh;
 mod security;
+mod sites;
 mod smtp;
 mod themes;
 mod ux;

@@ -144,6 +144,7 @@ async fn device(app: &TestApp, u: &CurrentUser, server: i64, name: &str) -> Devi
             server_id: Some(server),
             region: None,
             identity_region: None,
+            tunnel_mode: Default::default(),
         },
     )
     .await
@@ -269,6 +270,55 @@ async fn home_site(app: &TestApp, user_id: i64, server: i64, lan: &str, slot: i6
     .fetch_one(&app.state.db.pool)
     .await
     .expect("home site")
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// `email`'s live-view WebSocket for `camera`, as the cameras page opens it.
+async fn live_view(app: &TestApp, email: &str, camera: i64) -> Ws {
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = app.login(&raw, email, PASSWORD).await;
+    let cookie = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter(|kv| !kv.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let url = format!(
+        "{}/cameras/{camera}/live",
+        app.address.replacen("http://", "ws://", 1)
+    );
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+    req.headers_mut()
+        .insert("origin", HeaderValue::from_str(&app.address).unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .expect("live view opens for a member")
+        .0
+}
+
+/// The next JSON status text (binary media is skipped); `None` when closed.
+async fn next_text(ws: &mut Ws) -> Option<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    while let Some(Ok(m)) = ws.next().await {
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).ok(),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 async fn admin_server(app: &TestApp, name: &str, pool: &str) -> (i64, String) {
@@ -949,6 +999,11 @@ async fn mesh_shares_cameras_and_grants() {
         .find(|s| s.access == Access::View)
         .unwrap()
         .id;
+    // Bob is watching when it is unshared: his stream ends within seconds.
+    let mut ws = live_view(&app, "bob@example.com", camera).await;
+    let first = next_text(&mut ws).await.expect("first status");
+    assert_eq!(first["state"], "offline", "{first}");
+    let unshared_at = Instant::now();
     service::unshare(
         &app.state.db,
         &app.state.node_changes,
@@ -958,6 +1013,24 @@ async fn mesh_shares_cameras_and_grants() {
     )
     .await
     .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(v) = next_text(&mut ws).await {
+            if v["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("no longer shared"))
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the live view ended in time");
+    assert!(ended);
+    eprintln!(
+        "shared camera: unshare → member's live view closed in {:?}",
+        unshared_at.elapsed()
+    );
     let res = app.post_form(&bob_c, "/api/cameras/overview", &[]).await;
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["shared"].as_array().map(Vec::len), Some(0));

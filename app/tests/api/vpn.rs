@@ -403,6 +403,83 @@ async fn node_tokens_are_checked_and_nodes_see_only_their_peers() {
     );
 }
 
+/// Issue 12, finding 7: the token a rotation shows is an enrollment token
+/// only; the config and stats endpoints refuse it until a node enrolls with
+/// it, and enrolling with it works again.
+#[tokio::test]
+async fn a_rotated_node_token_reopens_enrollment_and_is_no_node_credential() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (id, old_token) = server_with_node(&app, &admin, "rot", "10.73.0.0/24").await;
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/server_token",
+            &[("id", &id.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let fresh: String = res.json().await.unwrap();
+    let stats = |token: String| {
+        let url = app.url("/api/v1/nodes/self/stats");
+        async move {
+            new_client()
+                .post(url)
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "applied_version": 1, "peers": [] }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for token in [&old_token, &fresh] {
+        let res = node_config(&app, token, 0).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"]["code"],
+            "INVALID_TOKEN"
+        );
+        let res = stats(token.clone()).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"]["code"],
+            "INVALID_TOKEN"
+        );
+    }
+    let servers: Vec<Value> = app
+        .post_form(&admin, "/api/admin/servers", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        servers[0]["healthy"], false,
+        "unenrolled until a node enrolls again"
+    );
+    // Enrollment is open again, once.
+    let res = new_client()
+        .post(app.url("/api/v1/nodes/enroll"))
+        .bearer_auth(&fresh)
+        .json(&serde_json::json!({ "public_key": keys::generate_keypair().public }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let enrolled: EnrollResponse = res.json().await.unwrap();
+    assert_eq!(
+        node_config(&app, &enrolled.node_token, 0).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        stats(enrolled.node_token.clone()).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        node_config(&app, &fresh, 0).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 #[tokio::test]
 async fn long_poll_answers_within_a_second_of_a_change() {
     let app = TestApp::spawn().await;
@@ -577,6 +654,7 @@ async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
                 server_id: None,
                 region: None,
                 identity_region: None,
+                tunnel_mode: Default::default(),
             };
             devices::create_device(&state, &user, input)
                 .await

@@ -12,6 +12,7 @@
 //! Traffic stays on the veths and the tunnel between namespaces made here.
 
 mod cameras;
+mod dataplane;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
@@ -66,7 +67,7 @@ pub(crate) fn sibling_binary(name: &str) -> PathBuf {
     bin
 }
 
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -278,7 +279,7 @@ async fn devices(app: &TestApp, user: &reqwest::Client) -> Vec<Value> {
         .unwrap()
 }
 
-async fn wait_async<F, Fut>(what: &str, timeout: Duration, mut check: F)
+pub(crate) async fn wait_async<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -352,6 +353,8 @@ async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel()
             &state_dir.display().to_string(),
             "--stats-interval",
             "1",
+            // The portal listens on a veth address of this lab, not loopback.
+            "--allow-http",
         ],
         "agent.log",
     );

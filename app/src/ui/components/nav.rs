@@ -20,6 +20,7 @@ pub fn TopNav() -> impl IntoView {
                                 <a href="/dashboard">"Dashboard"</a>
                                 <a href="/devices">"Devices"</a>
                                 <a href="/network">"Network"</a>
+                                <a href="/sites">"Sites"</a>
                                 <a href="/cameras">"Cameras"</a>
                                 <a href="/mesh">"Mesh"</a>
                                 <a href="/billing">"Billing"</a>

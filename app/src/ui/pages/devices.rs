@@ -13,10 +13,10 @@ use crate::{
         notice::{clock_now, duration_text, error_text, traffic_text, ActionError, Time},
     },
     vpn::{
-        model::{CreatedDevice, DeviceInfo, PRIVATE_KEY_PLACEHOLDER},
+        model::{CreatedDevice, DeviceInfo, TunnelMode, PRIVATE_KEY_PLACEHOLDER},
         server_fns::{
             available_servers, device_usage, list_devices, CreateDevice, CreateIdentity,
-            DeleteDevice, RekeyDevice, RenameDevice,
+            DeleteDevice, RekeyDevice, RenameDevice, SetTunnel,
         },
     },
 };
@@ -94,9 +94,11 @@ fn DeviceList() -> impl IntoView {
     let rename = ServerAction::<RenameDevice>::new();
     let rekey = ServerAction::<RekeyDevice>::new();
     let delete = ServerAction::<DeleteDevice>::new();
+    let tunnel = ServerAction::<SetTunnel>::new();
     let devices = Resource::new(
         move || {
             (
+                tunnel.version().get(),
                 create.version().get(),
                 identity.version().get(),
                 rename.version().get(),
@@ -148,6 +150,12 @@ fn DeviceList() -> impl IntoView {
                     </select>
                 </label>
                 <label>"Preferred region (optional)" <input type="text" name="region" maxlength="32" placeholder="eu"/></label>
+                <label>"Tunnel"
+                    <select name="tunnel" data-testid="tunnel-mode">
+                        <option value="full" selected>"Full: all traffic through the VPN"</option>
+                        <option value="split">"Split: only your home sites and the VPN"</option>
+                    </select>
+                </label>
                 <label>"Public key"
                     <input type="text" name="public_key" maxlength="64" placeholder="empty: generated for you" prop:value=move || browser_public.get() data-testid="public-key"/>
                     {move || (!browser_public.get().is_empty()).then(|| view! { <span class="muted small">"Made in this browser; the private key stays here."</span> })}
@@ -155,6 +163,13 @@ fn DeviceList() -> impl IntoView {
                 <button type="submit" class="btn btn-primary">"Add device"</button>
             </ActionForm>
             <ActionError value=create.value()/>
+            <ActionError value=tunnel.value()/>
+            {move || tunnel.value().get().and_then(|r| r.ok()).map(|(file, config)| view! {
+                <div class="notice success" data-testid="tunnel-config">
+                    <p>{format!("New config ({file}): import it on the device; it keeps its private key, only AllowedIPs changed.")}</p>
+                    <pre class="config">{config}</pre>
+                </div>
+            })}
             <noscript>
                 <form method="post" action="/devices/download" class="form inline">
                     <p class="muted">"Without JavaScript the key pair is made on our server and the file downloads at once (we keep no copy of the private key). New keys, too, are then made on our server and shown once."</p>
@@ -199,7 +214,7 @@ fn DeviceList() -> impl IntoView {
                     <div class="table-wrap"><table class="table stack" data-testid="devices">
                         <thead><tr><th>"Device"</th><th>"Server"</th><th>"Address"</th><th>"Status"</th><th>"Traffic"</th><th>"Actions"</th></tr></thead>
                         <tbody>
-                            {list.into_iter().map(|d| view! { <DeviceRow d=d rename rekey delete browser_public/> }).collect_view()}
+                            {list.into_iter().map(|d| view! { <DeviceRow d=d rename rekey delete tunnel browser_public/> }).collect_view()}
                         </tbody>
                     </table></div>
                 }.into_any(),
@@ -214,9 +229,14 @@ fn DeviceRow(
     rename: ServerAction<RenameDevice>,
     rekey: ServerAction<RekeyDevice>,
     delete: ServerAction<DeleteDevice>,
+    tunnel: ServerAction<SetTunnel>,
     browser_public: RwSignal<String>,
 ) -> impl IntoView {
     let id = d.id;
+    let (tunnel_to, tunnel_label) = match d.tunnel_mode {
+        TunnelMode::Full => ("split", "Use split tunnel"),
+        TunnelMode::Split => ("full", "Use full tunnel"),
+    };
     let name = d.name.clone();
     let status = if d.awaiting_key {
         view! { <span class="dot offline"></span><span data-testid="device-status">"not set up yet"</span> }.into_any()
@@ -288,6 +308,11 @@ fn DeviceRow(
                             </ActionForm>
                         </div>
                     </details>
+                    <ActionForm action=tunnel attr:class="inline-form">
+                        <input type="hidden" name="id" value=id/>
+                        <input type="hidden" name="tunnel" value=tunnel_to/>
+                        <button type="submit" class="btn btn-ghost small" data-testid="tunnel-toggle">{tunnel_label}</button>
+                    </ActionForm>
                     <Confirm label="Remove" question=remove_question>
                         <ActionForm action=delete attr:class="inline-form">
                             <input type="hidden" name="id" value=id/>

@@ -10,6 +10,7 @@ mod devices;
 mod mesh;
 mod network;
 mod public;
+mod sites;
 
 pub use account::Account;
 pub use admin::{
@@ -24,3 +25,4 @@ pub use devices::{DeviceUsage, Devices};
 pub use mesh::{MeshCard, MeshInvitePage, MeshNetworkPage, MeshNetworks};
 pub use network::{Network, NetworkDevice};
 pub use public::{Landing, NotFound, Pricing};
+pub use sites::Sites;

@@ -61,6 +61,7 @@ fn icon(d: &LanDevice) -> impl IntoView {
 
 #[component]
 fn NetworkInventory() -> impl IntoView {
+    let sites = Resource::new(|| (), |_| crate::sites::server_fns::list_sites());
     let create = ServerAction::<CreateScannerToken>::new();
     let revoke = ServerAction::<RevokeScannerToken>::new();
     let dismiss = ServerAction::<DismissAlerts>::new();
@@ -106,7 +107,7 @@ fn NetworkInventory() -> impl IntoView {
                             view! {
                                 <p class="muted" data-testid="lan-summary">{format!("{}, {online} online, {}", plural(inv.devices.len(), "device"), plural(cameras.len(), "camera"))}</p>
                                 <section class="card"><h2>"Map"</h2><div class="map" inner_html=map></div></section>
-                                <DeviceTable devices=inv.devices.clone()/>
+                                <DeviceTable devices=inv.devices.clone() sites=sites.get().and_then(|r| r.ok()).unwrap_or_default()/>
                             }.into_any()
                         }}
                         {(!cameras.is_empty()).then(|| view! {
@@ -134,13 +135,27 @@ fn NetworkInventory() -> impl IntoView {
     }
 }
 
+/// The address a VPN device uses for a LAN address: through the first home
+/// site whose network holds it.
+fn vpn_address(sites: &[crate::sites::model::SiteInfo], ip: &str) -> Option<String> {
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    sites
+        .iter()
+        .find_map(|s| s.mapping.to_range(ip))
+        .map(|a| a.to_string())
+}
+
 #[component]
-fn DeviceTable(devices: Vec<LanDevice>) -> impl IntoView {
+fn DeviceTable(
+    devices: Vec<LanDevice>,
+    sites: Vec<crate::sites::model::SiteInfo>,
+) -> impl IntoView {
     view! {
         <div class="table-wrap"><table class="table stack" data-testid="lan-devices">
-            <thead><tr><th>"Name"</th><th>"Vendor"</th><th>"Type"</th><th>"IP"</th><th>"MAC"</th><th>"Last seen"</th><th>"Services"</th><th>"Ports"</th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Vendor"</th><th>"Type"</th><th>"IP"</th><th title="The address to use from a VPN device (through your home site)">"From VPN"</th><th>"MAC"</th><th>"Last seen"</th><th>"Services"</th><th>"Ports"</th></tr></thead>
             <tbody>
                 {devices.into_iter().map(|d| {
+                    let from_vpn = vpn_address(&sites, &d.ip);
                     view! {
                         <tr data-mac=d.mac.clone()>
                             <td data-label="">
@@ -150,6 +165,10 @@ fn DeviceTable(devices: Vec<LanDevice>) -> impl IntoView {
                             <td data-label="Vendor" data-testid="vendor">{d.vendor.clone().unwrap_or_else(|| if d.randomized_mac { "private address".into() } else { "—".into() })}</td>
                             <td data-label="Type" data-testid="type">{type_label(d.device_type)}</td>
                             <td data-label="IP"><code>{d.ip.clone()}</code></td>
+                            <td data-label="From VPN" data-testid="vpn-address">{match from_vpn {
+                                Some(a) => view! { <code>{a}</code> }.into_any(),
+                                None => view! { <a class="small" href="/sites">"add a home site"</a> }.into_any(),
+                            }}</td>
                             <td data-label="MAC"><code class="nowrap">{d.mac.clone()}</code></td>
                             <td data-label="Last seen" class="nowrap">{if d.online { view! { "now" }.into_any() } else { view! { <Time ts=d.last_seen/> }.into_any() }}</td>
                             <td data-label="Services">{services_list(&d)}</td>
