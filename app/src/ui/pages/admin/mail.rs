@@ -30,7 +30,7 @@ pub fn AdminOutbox() -> impl IntoView {
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No mail has been sent yet."</p> }.into_any(),
                         Ok(list) => list.into_iter().map(|m| view! {
                             <details class="card mail">
-                                <summary>{format!("{} — {} — {} ({})", format_time(m.created_at), m.to_addr, m.subject, m.status)}</summary>
+                                <summary>{format!("{} — ", format_time(m.created_at))}<span class="mail-to">{m.to_addr.clone()}</span>{format!(" — {} ({})", m.subject, m.status)}</summary>
                                 <pre>{m.body_text.clone().unwrap_or_else(|| "(sent by SMTP; body not kept)".into())}</pre>
                             </details>
                         }).collect_view().into_any(),
