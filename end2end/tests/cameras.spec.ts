@@ -54,6 +54,18 @@ test('a camera plays live through the gateway in the cameras grid', async ({ pag
       return page.getByTestId('gateway-row').innerText();
     }, { timeout: 30_000, message: 'the gateway shows online' })
     .toContain('online');
+  // The poll above reloads the page: fill the form only once the page is
+  // live (a submit racing hydration can lose the list's refresh).
+  const sw = page.getByTestId('time-switch');
+  const before = (await sw.innerText()).trim();
+  await expect
+    .poll(async () => {
+      await sw.click();
+      return (await sw.innerText()).trim();
+    }, { timeout: 20_000, message: 'the cameras page hydrates' })
+    .not.toBe(before);
+  await sw.click();
+  await expect(sw).toHaveText(before);
   const form = page.getByTestId('add-camera');
   await form.locator('input[name=name]').fill('Test pattern');
   await form.locator('select[name=vendor]').selectOption('generic');
