@@ -101,22 +101,16 @@ pub async fn free_slot(tx: &mut Tx) -> Result<Option<SiteSlot>, sqlx::Error> {
         .map(SiteSlot))
 }
 
-pub async fn user_sites_in(tx: &mut Tx, user_id: i64) -> Result<Vec<SiteRow>, sqlx::Error> {
+/// A user's sites, in the caller's transaction (`&mut *tx`) or on the pool.
+pub async fn user_sites<'e>(
+    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user_id: i64,
+) -> Result<Vec<SiteRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLS} FROM home_sites WHERE user_id = $1 ORDER BY id"
     ))
     .bind(user_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(from_row).collect()
-}
-
-pub async fn user_sites(db: &Db, user_id: i64) -> Result<Vec<SiteRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLS} FROM home_sites WHERE user_id = $1 ORDER BY id"
-    ))
-    .bind(user_id)
-    .fetch_all(&db.pool)
+    .fetch_all(ex)
     .await?;
     rows.iter().map(from_row).collect()
 }

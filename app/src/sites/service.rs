@@ -115,7 +115,7 @@ async fn server_for_site(db: &Db, user: &CurrentUser) -> AppResult<ServerInfo> {
 /// The server a user's new device should default to: the one their sites
 /// live on, so the device reaches them.
 pub async fn preferred_server(db: &Db, user_id: i64) -> AppResult<Option<i64>> {
-    Ok(repo::user_sites(db, user_id)
+    Ok(repo::user_sites(&db.pool, user_id)
         .await?
         .first()
         .map(|s| s.server_id))
@@ -137,7 +137,7 @@ pub async fn create_site(
     for attempt in 0..2 {
         let mut tx = db.begin_write().await?;
         db.lock_row(&mut tx, "users", user.id).await?;
-        let own = repo::user_sites_in(&mut tx, user.id).await?;
+        let own = repo::user_sites(&mut *tx, user.id).await?;
         if own.len() as i64 >= site_limit(user) {
             return Err(AppError::SiteLimitExceeded(site_limit(user)));
         }
@@ -202,7 +202,7 @@ pub async fn create_site(
 pub async fn list_sites(db: &Db, user_id: i64) -> AppResult<Vec<SiteInfo>> {
     let servers = vpn_repo::list_servers(db).await?;
     let t = now();
-    Ok(repo::user_sites(db, user_id)
+    Ok(repo::user_sites(&db.pool, user_id)
         .await?
         .iter()
         .map(|s| {
@@ -381,7 +381,7 @@ pub async fn grants_for_server(db: &Db, server: &ServerInfo) -> AppResult<Vec<Gr
 
 /// The ranges of a user's sites (split tunnels route exactly these).
 pub async fn user_ranges(db: &Db, user_id: i64) -> AppResult<Vec<SiteMapping>> {
-    Ok(repo::user_sites(db, user_id)
+    Ok(repo::user_sites(&db.pool, user_id)
         .await?
         .into_iter()
         .map(|s| s.mapping)
