@@ -15,7 +15,7 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{mesh::model::MeshError, sites::model::LanSubnetError};
+use crate::{certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "ErrorBody", from = "ErrorBody")]
@@ -73,6 +73,9 @@ pub enum AppError {
     /// Mesh networks' refusals (their codes live with them).
     #[error("{0}")]
     Mesh(MeshError),
+    /// Personal certificates' refusals (their codes live with them).
+    #[error("{0}")]
+    Certs(CertError),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -117,6 +120,7 @@ impl AppError {
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Mesh(e) => e.code(),
+            AppError::Certs(e) => e.code(),
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -152,6 +156,7 @@ impl AppError {
             | AppError::RequestTimeout
             | AppError::DatabaseUnavailable => 503,
             AppError::Mesh(e) => e.status(),
+            AppError::Certs(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
             AppError::Network => 502,
@@ -203,6 +208,8 @@ struct ErrorBody {
     limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mesh: Option<MeshError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certs: Option<CertError>,
 }
 
 impl From<AppError> for ErrorBody {
@@ -211,11 +218,16 @@ impl From<AppError> for ErrorBody {
             AppError::DeviceLimitExceeded(n)
             | AppError::IdentityLimitExceeded(n)
             | AppError::CameraLimitExceeded(n)
-            | AppError::SiteLimitExceeded(n) => Some(*n),
+            | AppError::SiteLimitExceeded(n)
+            | AppError::Certs(CertError::Limit(n)) => Some(*n),
             _ => None,
         };
         let mesh = match &e {
             AppError::Mesh(m) => Some(m.clone()),
+            _ => None,
+        };
+        let certs = match &e {
+            AppError::Certs(c) => Some(c.clone()),
             _ => None,
         };
         ErrorBody {
@@ -224,6 +236,7 @@ impl From<AppError> for ErrorBody {
             field: e.field().map(String::from),
             limit,
             mesh,
+            certs,
         }
     }
 }
@@ -233,6 +246,9 @@ impl From<ErrorBody> for AppError {
         let limit = b.limit.unwrap_or_default();
         if let Some(m) = b.mesh {
             return AppError::Mesh(m);
+        }
+        if let Some(c) = b.certs {
+            return AppError::Certs(c);
         }
         match b.code.as_str() {
             "VALIDATION_FAILED" => AppError::Validation {
@@ -387,6 +403,12 @@ mod ssr {
             }
             _ => false,
         }
+    }
+}
+
+impl From<CertError> for AppError {
+    fn from(e: CertError) -> Self {
+        AppError::Certs(e)
     }
 }
 

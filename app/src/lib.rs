@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod admin;
 pub mod billing;
 pub mod cameras;
+pub mod certs;
 pub mod error;
 pub mod inventory;
 pub mod mesh;

@@ -271,6 +271,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(http::metrics::guarded))
         .route("/theme-preview/{file}", get(theme_preview_css))
         .merge(crate::cameras::live::router())
+        .merge(crate::certs::routes::router())
         .route(
             "/devices/download",
             axum::routing::post(crate::vpn::download::handler),

@@ -122,6 +122,14 @@ pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
             .await
         }
         (EXPIRY, "renewal_check", Some(sub)) => renewal_check(state, &sub).await,
+        (crate::certs::service::WORKFLOW, step, _) => {
+            crate::certs::service::run_step(
+                &crate::certs::server_fns::pki(state),
+                &state.mailer,
+                step,
+            )
+            .await
+        }
         (_, _, _) => Err(format!("unknown step {}/{}", job.workflow, job.step)),
     }
 }
