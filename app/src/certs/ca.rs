@@ -245,19 +245,6 @@ pub fn pkcs12(
     store.writer(password).write().map_err(internal)
 }
 
-/// PEM of a DER certificate.
-pub fn pem_of(der: &[u8]) -> String {
-    use base64::{engine::general_purpose::STANDARD, Engine};
-    let b64 = STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
 /// DER of the first PEM block.
 pub fn der_of(pem: &str) -> Result<Vec<u8>, AppError> {
     use base64::{engine::general_purpose::STANDARD, Engine};

@@ -7,12 +7,15 @@
 //! work (rcgen), `repo` and `service` hold storage and flows, `routes` the
 //! downloads and the CRL, `keygen` the browser's key pair and CSR.
 
+pub mod der;
 pub mod model;
 pub mod rules;
 pub mod server_fns;
 
 #[cfg(feature = "ssr")]
 pub mod ca;
+#[cfg(feature = "hydrate")]
+pub mod keygen;
 #[cfg(feature = "ssr")]
 pub mod repo;
 #[cfg(feature = "ssr")]

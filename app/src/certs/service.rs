@@ -113,7 +113,7 @@ pub async fn overview(pki: &Pki<'_>, user: &CurrentUser) -> Result<CertsPage, Ap
         .collect();
     let live = certs.iter().filter(|c| c.status.is_live()).count() as i64;
     let claims = claims(pki.db, user.id).await?;
-    let mut suggestions: Vec<String> = claims.hosts.iter().cloned().collect();
+    let mut suggestions: Vec<String> = claims.hosts.to_vec();
     suggestions.extend(claims.addrs.iter().map(|a| a.to_string()));
     suggestions.extend(claims.nets.iter().map(|(n, p)| format!("{n}/{p}")));
     let ca = match ca {
