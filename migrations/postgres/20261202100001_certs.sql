@@ -42,3 +42,5 @@ CREATE TABLE certificates (
 
 CREATE INDEX certificates_user ON certificates (user_id, not_after);
 CREATE INDEX certificates_revoked ON certificates (ca_id, revoked_at);
+-- The CRL marks a revoked certificate that was renewed as superseded.
+CREATE INDEX certificates_renewed ON certificates (renewed_from);
