@@ -186,9 +186,9 @@ fn Authority(p: CertsPage) -> impl IntoView {
                 Some(ca) => view! {
                     <dl class="facts">
                         <dt>"Root"</dt><dd>{ca.subject.clone()}</dd>
-                        <dt>"SHA-256 fingerprint"</dt><dd><code class="small break">{ca.fingerprint.clone()}</code></dd>
+                        <dt>"SHA-256 fingerprint"</dt><dd><code class="small">{ca.fingerprint.clone()}</code></dd>
                         <dt>"Valid until"</dt><dd><Time ts=ca.not_after day_only=true/></dd>
-                        <dt>"Revocation list"</dt><dd><code class="small break">{ca.crl_url.clone()}</code></dd>
+                        <dt>"Revocation list"</dt><dd><code class="small">{ca.crl_url.clone()}</code></dd>
                     </dl>
                     <a class="btn btn-ghost" href=format!("/certificates/ca/{}/root.pem", ca.id.0) download data-testid="root-download">"Download the root certificate"</a>
                 }.into_any(),
