@@ -121,7 +121,7 @@ fn CertsPageView() -> impl IntoView {
                     </Suspense>
                 </label>
                 <label>"Key"
-                    <select name="key_mode" on:change=move |ev| key_mode.set(event_target_value(&ev)) prop:value=move || key_mode.get() data-testid="key-mode">
+                    <select on:change=move |ev| key_mode.set(event_target_value(&ev)) prop:value=move || key_mode.get() data-testid="key-mode">
                         <option value="browser">"Make it in this browser (recommended)"</option>
                         <option value="server">"Make it on the server: a password-protected .p12 file"</option>
                     </select>
