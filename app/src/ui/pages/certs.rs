@@ -122,8 +122,8 @@ fn CertsPageView() -> impl IntoView {
                 </label>
                 <label>"Key"
                     <select on:change=move |ev| key_mode.set(event_target_value(&ev)) prop:value=move || key_mode.get() data-testid="key-mode">
-                        <option value="browser">"Make it in this browser (recommended)"</option>
-                        <option value="server">"Make it on the server: a password-protected .p12 file"</option>
+                        <option value="browser">"In this browser (recommended)"</option>
+                        <option value="server">"On the server: a .p12 file with a password"</option>
                     </select>
                     <span class="muted small">{move || if key_mode.get() == "browser" {
                         if browser_ready() { "Made here: only a certificate request reaches TrueVault; you download the private key." } else { "Making a key in this browser…" }
