@@ -15,6 +15,7 @@ pub mod billing;
 pub mod cameras;
 pub mod error;
 pub mod inventory;
+pub mod jobs;
 pub mod mesh;
 pub mod overview;
 pub mod sites;
@@ -38,8 +39,6 @@ pub mod db;
 pub mod entitlements;
 #[cfg(feature = "ssr")]
 pub mod http;
-#[cfg(feature = "ssr")]
-pub mod jobs;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]

@@ -152,7 +152,7 @@ async fn welcome(state: &AppState, user: &repo::UserRecord) {
         ),
         Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
     }
-    if let Err(e) = crate::billing::workflows::schedule_signup(state, user_id).await {
+    if let Err(e) = super::workflows::schedule_signup(state, user_id).await {
         tracing::warn!(user_id, error = %e, "could not schedule the onboarding mails");
     }
 }

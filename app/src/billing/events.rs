@@ -6,6 +6,7 @@ use truevault_payments::PaymentEvent;
 use super::{
     repo::{self, Tx},
     rules::{self, Cycle},
+    workflows::{Billing, BillingStep, Dunning, Expiry},
 };
 use crate::{
     audit,
@@ -25,10 +26,6 @@ pub enum Outcome {
     /// Arrived before what it depends on: the provider should retry.
     RetryLater(String),
 }
-
-pub const DUNNING: &str = "dunning";
-pub const EXPIRY: &str = "expiry";
-pub const BILLING: &str = "billing";
 
 pub(super) fn price_for(monthly: i64, yearly: i64, cycle: Cycle) -> i64 {
     match cycle {
@@ -334,14 +331,13 @@ async fn activate(
         now,
     )
     .await?;
-    jobs::cancel_pending_in(tx, sub_id, DUNNING, now).await?;
+    jobs::cancel_pending_in::<Dunning>(tx, sub_id, now).await?;
     schedule_expiry(tx, sub_id, checkout.user_id, end, now).await?;
-    schedule(
+    schedule::<Billing>(
         tx,
         sub_id,
         checkout.user_id,
-        BILLING,
-        vec![("receipt".into(), now)],
+        vec![(BillingStep::Receipt, now)],
         now,
     )
     .await?;
@@ -358,12 +354,11 @@ pub(super) async fn schedule_expiry(
     end: i64,
     now: i64,
 ) -> AppResult<()> {
-    jobs::cancel_pending_in(tx, subscription_id, EXPIRY, now).await?;
-    schedule(
+    jobs::cancel_pending_in::<Expiry>(tx, subscription_id, now).await?;
+    schedule::<Expiry>(
         tx,
         subscription_id,
         user_id,
-        EXPIRY,
         rules::expiry_steps(end, now),
         now,
     )
@@ -371,22 +366,19 @@ pub(super) async fn schedule_expiry(
 }
 
 /// Schedules steps of one of a subscription's workflows.
-async fn schedule(
+async fn schedule<W: jobs::Workflow>(
     tx: &mut Tx,
     subscription_id: i64,
     user_id: i64,
-    workflow: &'static str,
-    steps: Vec<(String, i64)>,
+    steps: Vec<(W::Step, i64)>,
     now: i64,
 ) -> AppResult<()> {
     let jobs: Vec<NewJob> = steps
         .into_iter()
-        .map(|(step, due_at)| NewJob {
-            workflow,
-            step,
-            user_id: Some(user_id),
-            subscription_id: Some(subscription_id),
-            due_at,
+        .map(|(step, due_at)| {
+            NewJob::new::<W>(&step, due_at)
+                .for_user(user_id)
+                .for_subscription(subscription_id)
         })
         .collect();
     jobs::schedule_in(tx, &jobs, now).await?;
@@ -533,14 +525,13 @@ async fn payment_succeeded(
     repo::set_period(tx, sub.id, start, end, now).await?;
     repo::set_user_plan(tx, sub.user_id, sub.plan_id).await?;
     repo::set_event_at(tx, sub.id, created).await?;
-    jobs::cancel_pending_in(tx, sub.id, DUNNING, now).await?;
+    jobs::cancel_pending_in::<Dunning>(tx, sub.id, now).await?;
     schedule_expiry(tx, sub.id, sub.user_id, end, now).await?;
-    schedule(
+    schedule::<Billing>(
         tx,
         sub.id,
         sub.user_id,
-        BILLING,
-        vec![("receipt".into(), now)],
+        vec![(BillingStep::Receipt, now)],
         now,
     )
     .await?;
@@ -590,14 +581,6 @@ async fn payment_failed(
         now,
     )
     .await?;
-    schedule(
-        tx,
-        sub.id,
-        sub.user_id,
-        DUNNING,
-        rules::dunning_steps(now),
-        now,
-    )
-    .await?;
+    schedule::<Dunning>(tx, sub.id, sub.user_id, rules::dunning_steps(now), now).await?;
     Ok(Outcome::Applied("grace_period"))
 }

@@ -125,19 +125,6 @@ pub struct BillingOverview {
     pub providers: Vec<String>,
 }
 
-/// A row of the admin's scheduled-steps page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobRow {
-    pub id: i64,
-    pub workflow: String,
-    pub step: String,
-    pub user_email: Option<String>,
-    pub due_at: i64,
-    pub status: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-}
-
 /// A workflow mail template in the admin's editor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailTemplateInfo {

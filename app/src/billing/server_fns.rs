@@ -8,7 +8,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-use super::model::{BillingOverview, InvoiceInfo, JobRow, MailTemplateInfo, Plan};
+use super::model::{BillingOverview, InvoiceInfo, MailTemplateInfo, Plan};
+use crate::jobs::model::JobRow;
 #[cfg(feature = "ssr")]
 use {
     super::{checkout, model, repo, test_provider},
@@ -188,7 +189,7 @@ pub async fn admin_jobs(status: String) -> Result<Vec<JobRow>, AppError> {
     sfn::admin()?;
     let status = Some(status.as_str())
         .filter(|s| ["pending", "running", "done", "failed", "cancelled"].contains(s));
-    Ok(crate::jobs::list(&sfn::state(), status, 300).await?)
+    Ok(crate::jobs::list(&sfn::state().db, status, 300).await?)
 }
 
 #[server(endpoint = "admin/job_retry")]
