@@ -20,6 +20,7 @@ pub mod mesh;
 pub mod overview;
 pub mod sites;
 pub mod themes;
+pub mod typed;
 pub mod ui;
 pub mod vpn;
 

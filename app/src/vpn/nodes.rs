@@ -89,7 +89,7 @@ pub async fn enroll(
     .await;
     state.node_changes.notify_waiters();
     Ok(EnrollResponse {
-        server_id: server.id,
+        server_id: server.id.0,
         server_name: server.name.clone(),
         node_token,
         interface: interface(&server)?,
