@@ -4,6 +4,7 @@
 use truevault_payments::PaymentEvent;
 
 use super::{
+    model::{CheckoutStatus, Provider, SubscriptionStatus},
     repo::{self, Tx},
     rules::{self, Cycle},
     workflows::{Billing, BillingStep, Dunning, Expiry},
@@ -47,7 +48,7 @@ fn kind(e: &PaymentEvent) -> &'static str {
 /// Applies one provider event, exactly once, in one transaction.
 pub async fn apply_event(
     state: &AppState,
-    provider: &str,
+    provider: Provider,
     event: &PaymentEvent,
 ) -> AppResult<Outcome> {
     let now = state.clock.now();
@@ -165,7 +166,7 @@ pub async fn apply_event(
     state.node_changes.notify_waiters();
     if let Outcome::Rejected(why) = &outcome {
         tracing::warn!(
-            provider,
+            provider = provider.as_str(),
             event = event.event_id(),
             why,
             "payment event rejected"
@@ -197,7 +198,7 @@ struct Completion<'a> {
 async fn checkout_completed(
     state: &AppState,
     tx: &mut Tx,
-    provider: &str,
+    provider: Provider,
     c: Completion<'_>,
     now: i64,
 ) -> AppResult<Outcome> {
@@ -214,7 +215,7 @@ async fn checkout_completed(
         "completed" => return Ok(Outcome::Applied("already completed")),
         other => return Ok(Outcome::Rejected(format!("checkout is {other}"))),
     }
-    if provider == "paypal" {
+    if provider == Provider::Paypal {
         // Anyone can create a PayPal subscription carrying our reference as
         // its custom_id: only the one we created, on the plan we asked for, counts.
         if checkout.provider_session_id.as_deref() != c.provider_subscription_id {
@@ -292,7 +293,7 @@ async fn activate(
         checkout.user_id,
         checkout.plan_id,
         cycle.as_str(),
-        &checkout.provider,
+        checkout.provider,
         psid,
         price_for(monthly, yearly, cycle),
         &plan_currency,
@@ -301,7 +302,7 @@ async fn activate(
         created,
     )
     .await?;
-    repo::finish_checkout(tx, checkout.id, "completed", now).await?;
+    repo::finish_checkout(tx, checkout.id, CheckoutStatus::Completed, now).await?;
     repo::set_user_plan(tx, checkout.user_id, checkout.plan_id).await?;
     let tax = rules::tax(amount, state.config.billing.tax_rate_bp);
     let (invoice_id, _) = repo::insert_invoice(
@@ -323,7 +324,7 @@ async fn activate(
         checkout.user_id,
         sub_id,
         Some(invoice_id),
-        &checkout.provider,
+        checkout.provider,
         payment_id,
         amount,
         &checkout.currency,
@@ -389,7 +390,7 @@ async fn schedule<W: jobs::Workflow>(
 async fn payment_succeeded(
     state: &AppState,
     tx: &mut Tx,
-    provider: &str,
+    provider: Provider,
     provider_subscription_id: &str,
     provider_payment_id: &str,
     amount: i64,
@@ -438,7 +439,8 @@ async fn payment_succeeded(
     }
     // The first charge of a provider subscription is usually the checkout we
     // already invoiced; only a charge near or after the period's end renews.
-    let renewal_due = now >= sub.current_period_end - rules::DAY || sub.status != "active";
+    let renewal_due =
+        now >= sub.current_period_end - rules::DAY || sub.status != SubscriptionStatus::Active;
     let extends =
         renewal_due || period_end.is_some_and(|e| e > sub.current_period_end + rules::DAY);
     let invoiced = repo::latest_invoice_number(&mut **tx, sub.id)
@@ -467,7 +469,7 @@ async fn payment_succeeded(
         // is the period's invoice; the period stays as it is.
         (sub.current_period_start, sub.current_period_end)
     } else {
-        let start = if sub.status == "active" {
+        let start = if sub.status == SubscriptionStatus::Active {
             sub.current_period_end
         } else {
             now
@@ -559,10 +561,10 @@ async fn payment_failed(
     if crate::entitlements::is_vip(&mut **tx, sub.user_id).await? {
         return Ok(Outcome::Applied("vip_exempt"));
     }
-    if sub.status != "active" {
+    if sub.status != SubscriptionStatus::Active {
         return Ok(Outcome::Applied("already in dunning"));
     }
-    repo::set_status(tx, sub.id, "grace_period", Some(now), now).await?;
+    repo::set_status(tx, sub.id, SubscriptionStatus::GracePeriod, Some(now), now).await?;
     let plan_name = repo::find_plan(&mut **tx, sub.plan_id)
         .await?
         .map(|p| p.1)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     events,
-    model::{format_price, invoice_label},
+    model::{format_price, invoice_label, Provider, SubscriptionStatus},
     repo::{self, SubRow},
     rules::{self, DunningStep, ExpiryStep},
     test_provider,
@@ -79,8 +79,8 @@ impl Workflow for Dunning {
                 mail(state, job, "payment_failed", Some((vars, &sub))).await
             }
             DunningStep::PastDue => {
-                if sub.status == "grace_period" {
-                    set_status(state, &sub, "past_due").await?;
+                if sub.status == SubscriptionStatus::GracePeriod {
+                    set_status(state, &sub, SubscriptionStatus::PastDue).await?;
                 }
                 Ok(())
             }
@@ -109,7 +109,7 @@ impl Workflow for Expiry {
         };
         match step {
             ExpiryStep::Expiring { days } => {
-                if !sub.cancel_at_period_end || sub.status != "active" {
+                if !sub.cancel_at_period_end || sub.status != SubscriptionStatus::Active {
                     return Ok(());
                 }
                 let vars = MailVars {
@@ -124,10 +124,14 @@ impl Workflow for Expiry {
 }
 
 fn in_dunning(sub: &SubRow) -> bool {
-    matches!(sub.status.as_str(), "grace_period" | "past_due")
+    sub.status.in_dunning()
 }
 
-async fn set_status(state: &AppState, sub: &SubRow, status: &str) -> Result<(), String> {
+async fn set_status(
+    state: &AppState,
+    sub: &SubRow,
+    status: SubscriptionStatus,
+) -> Result<(), String> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
     repo::set_status(&mut tx, sub.id, status, None, now)
@@ -137,7 +141,11 @@ async fn set_status(state: &AppState, sub: &SubRow, status: &str) -> Result<(), 
 }
 
 /// Suspension and expiry both put the account back on the free plan's limits.
-async fn end_paid_service(state: &AppState, sub: &SubRow, status: &str) -> Result<(), String> {
+async fn end_paid_service(
+    state: &AppState,
+    sub: &SubRow,
+    status: SubscriptionStatus,
+) -> Result<(), String> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
     repo::set_status(&mut tx, sub.id, status, None, now)
@@ -168,7 +176,7 @@ async fn end_paid_service(state: &AppState, sub: &SubRow, status: &str) -> Resul
 }
 
 async fn suspend(state: &AppState, sub: &SubRow) -> Result<(), String> {
-    end_paid_service(state, sub, "suspended").await
+    end_paid_service(state, sub, SubscriptionStatus::Suspended).await
 }
 
 /// At the end of a period: expire a cancelled subscription, apply a
@@ -177,12 +185,12 @@ async fn suspend(state: &AppState, sub: &SubRow) -> Result<(), String> {
 /// a period long past its end without payment starts the dunning.
 async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
     let now = state.clock.now();
-    if now < sub.current_period_end || !matches!(sub.status.as_str(), "active") {
+    if now < sub.current_period_end || sub.status != SubscriptionStatus::Active {
         // Renewed meanwhile (a new check is scheduled) or already in dunning.
         return Ok(());
     }
     if sub.cancel_at_period_end {
-        return end_paid_service(state, sub, "expired").await;
+        return end_paid_service(state, sub, SubscriptionStatus::Expired).await;
     }
     let mut sub = sub.clone();
     if let Some(plan_id) = sub.pending_plan_id {
@@ -205,7 +213,7 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
             sub.amount_cents = amount;
         }
     }
-    if sub.provider == "test" {
+    if sub.provider == Provider::Test {
         return test_provider::test_renew(state, &sub)
             .await
             .map(|_| ())
@@ -221,7 +229,7 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
             currency: sub.currency.clone(),
             reason: "no renewal payment arrived".into(),
         };
-        return events::apply_event(state, &sub.provider, &event)
+        return events::apply_event(state, sub.provider, &event)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string());
