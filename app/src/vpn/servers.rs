@@ -25,7 +25,7 @@ pub struct NewServer {
     pub endpoint_host: String,
     pub endpoint_port: i64,
     pub server_type: ServerType,
-    pub vip_email: Option<String>,
+    pub vip_email: Option<crate::accounts::model::Email>,
     pub capacity: i64,
     pub ipv4_pool: String,
     pub ipv6_pool: Option<String>,
@@ -102,7 +102,7 @@ impl TryFrom<ServerForm> for NewServer {
         }
         let vip_email = match server_type {
             ServerType::VipDedicated => Some(
-                crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::invalid)?,
+                crate::accounts::model::Email::parse(&f.vip_email).map_err(AppError::invalid)?,
             ),
             _ => None,
         };
