@@ -21,13 +21,40 @@ use crate::{
     db::Db,
     entitlements,
     error::AppError,
-    jobs::{self, NewJob},
+    jobs::{self, Job, NewJob, Workflow},
     mail::{templates::Rendered, Mail, Mailer},
     secrets::Keys,
 };
 
-/// The scheduler's workflow name for certificate steps.
-pub const WORKFLOW: &str = "certs";
+/// The scheduler's certificate steps (stored as `{"crl_refresh":{"ca":1}}` …).
+pub struct Certs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertStep {
+    /// Re-sign the CA's CRL before it ends, and schedule the next.
+    CrlRefresh { ca: i64 },
+    /// Mail the owner 14 days before the certificate ends.
+    ExpiryReminder { cert: i64 },
+}
+
+impl Workflow for Certs {
+    const NAME: &'static str = "certs";
+    type Step = CertStep;
+    type Ctx = crate::state::AppState;
+
+    async fn run(state: &crate::state::AppState, _job: &Job, step: CertStep) -> Result<(), String> {
+        let pki = super::server_fns::pki(state);
+        match step {
+            CertStep::CrlRefresh { ca } => {
+                crl_refresh(&pki, CaId(ca)).await.map_err(|e| e.to_string())
+            }
+            CertStep::ExpiryReminder { cert } => {
+                expiry_reminder(&pki, &state.mailer, CertId(cert)).await
+            }
+        }
+    }
+}
 
 /// What the certificate flows use: storage, the sealing key, time, and the
 /// portal's public URL (the CRL's address goes into every certificate).
@@ -180,23 +207,19 @@ async fn ca_for(
 }
 
 fn crl_refresh_job(ca: CaId, user_id: i64, next_update: i64) -> NewJob {
-    NewJob {
-        workflow: WORKFLOW,
-        step: format!("crl_refresh:{}", ca.0),
-        user_id: Some(user_id),
-        subscription_id: None,
-        due_at: next_update - ca::CRL_RESIGN_BEFORE_SECS,
-    }
+    NewJob::new::<Certs>(
+        &CertStep::CrlRefresh { ca: ca.0 },
+        next_update - ca::CRL_RESIGN_BEFORE_SECS,
+    )
+    .for_user(user_id)
 }
 
 fn reminder_job(cert: CertId, user_id: i64, not_after: i64) -> NewJob {
-    NewJob {
-        workflow: WORKFLOW,
-        step: format!("expiry_reminder:{}", cert.0),
-        user_id: Some(user_id),
-        subscription_id: None,
-        due_at: not_after - REMINDER_BEFORE_SECS,
-    }
+    NewJob::new::<Certs>(
+        &CertStep::ExpiryReminder { cert: cert.0 },
+        not_after - REMINDER_BEFORE_SECS,
+    )
+    .for_user(user_id)
 }
 
 /// Re-signs the CA's CRL with every revoked, unexpired certificate.
@@ -469,19 +492,6 @@ pub async fn ca_pem(db: &Db, user_id: i64, id: CaId) -> Result<String, AppError>
     match repo::ca_by_id(&db.pool, id).await? {
         Some(ca) if ca.user_id == user_id => Ok(ca.cert_pem),
         _ => Err(AppError::NotFound),
-    }
-}
-
-/// The scheduler's certificate steps.
-pub async fn run_step(pki: &Pki<'_>, mailer: &Mailer, step: &str) -> Result<(), String> {
-    let (what, id) = step
-        .split_once(':')
-        .ok_or_else(|| format!("bad step {step}"))?;
-    let id: i64 = id.parse().map_err(|_| format!("bad step {step}"))?;
-    match what {
-        "crl_refresh" => crl_refresh(pki, CaId(id)).await.map_err(|e| e.to_string()),
-        "expiry_reminder" => expiry_reminder(pki, mailer, CertId(id)).await,
-        _ => Err(format!("unknown certificate step {step}")),
     }
 }
 
