@@ -8,6 +8,7 @@ mod cameras;
 mod helpers;
 mod inventory;
 mod mesh;
+mod queries;
 mod security;
 mod sites;
 mod smtp;
