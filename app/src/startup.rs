@@ -102,7 +102,7 @@ impl Application {
             db.clone(),
             std::time::Duration::from_millis(config.camera_linger_ms),
         );
-        let state = AppState::new(crate::state::AppStateInner {
+        let state = AppState {
             cameras,
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
@@ -117,7 +117,7 @@ impl Application {
             jobs_changed: Default::default(),
             payments,
             stopping: Default::default(),
-        });
+        };
         let router = router(state.clone());
         Ok(Self {
             listener,

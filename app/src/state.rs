@@ -10,26 +10,8 @@ use crate::{
     mail::Mailer, secrets::Keys, themes::cache::ThemeCache,
 };
 
-/// Cloned for every request (axum's `State`, the Leptos context, each
-/// server function's `sfn::state()`), so a clone is one reference count:
-/// field by field it was a fifth of the landing page's CPU time (perf).
 #[derive(Clone)]
-pub struct AppState(Arc<AppStateInner>);
-
-impl AppState {
-    pub fn new(inner: AppStateInner) -> Self {
-        Self(Arc::new(inner))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = AppStateInner;
-    fn deref(&self) -> &AppStateInner {
-        &self.0
-    }
-}
-
-pub struct AppStateInner {
+pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
