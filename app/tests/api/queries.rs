@@ -87,21 +87,24 @@ async fn pages_do_not_grow_queries() {
     // repeat their loads: up to three walks, fewer when the loads finish
     // early, so their budgets are the session lookup plus three walks' worth
     // (the dashboard's fix, `dashboard::CardData`, would bring each to about
-    // a third).
-    let budgets: &[(&str, &reqwest::Client, usize)] = &[
-        ("/", &anonymous, 0),
-        ("/login", &anonymous, 0),
-        ("/pricing", &anonymous, 1),
-        ("/dashboard", &client, 11),
-        ("/devices", &client, 7),
-        ("/network", &client, 16),
-        ("/cameras", &client, 13),
-        ("/billing", &client, 16),
-        ("/mesh", &client, 7),
-        ("/account", &client, 10),
+    // a third). Per engine: SQLite, PostgreSQL (the mesh overview runs one
+    // statement more there, once per walk).
+    let budgets: &[(&str, &reqwest::Client, usize, usize)] = &[
+        ("/", &anonymous, 0, 0),
+        ("/login", &anonymous, 0, 0),
+        ("/pricing", &anonymous, 1, 1),
+        ("/dashboard", &client, 11, 12),
+        ("/devices", &client, 7, 7),
+        ("/network", &client, 16, 16),
+        ("/cameras", &client, 13, 13),
+        ("/billing", &client, 16, 16),
+        ("/mesh", &client, 7, 10),
+        ("/account", &client, 10, 10),
     ];
     let mut over = Vec::new();
-    for (path, client, budget) in budgets {
+    let on_pg = app.state.db.engine == truevault::db::Engine::Postgres;
+    for (path, client, sqlite, pg) in budgets {
+        let budget = if on_pg { pg } else { sqlite };
         let n = statements_for(&app, client, path).await;
         eprintln!("{path}: {n} statements (budget {budget})");
         if n > *budget {
