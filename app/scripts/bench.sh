@@ -39,8 +39,9 @@ section() {
   timeout --kill-after=10 "$limit" "$@" >"$out/$name.log" 2>&1 || status="exit $?"
   after="$(load)"
   figures="$(grep -E "${FIGURE_RE:-req/s|p50|p99|median|Mbit|events/s|steps/s|ms|kb|µs}" "$out/$name.log" \
-    | grep -vE '^\s*(Compiling|Finished|Running|warning)' | head -20 | sed 's/|/\\|/g' | paste -sd '\n' | sed ':a;N;$!ba;s/\n/<br>/g')"
-  rows+=("| $name | \`$*\` | ${figures:-(no figures: $status)} | $note | $before → $after |")
+    | grep -vE '^\s*(Compiling|Finished|Running|warning)' | head -20 | sed 's/|/\\|/g' | paste -sd '\n' | sed ':a;N;$!ba;s/\n/<br>/g' || true)"
+  local cmd="${*//|/\\|}"
+  rows+=("| $name | \`$cmd\` | ${figures:-(no figures: $status)} | $note | $before → $after |")
   cp "$out/$name.log" "$out/keep-$name.log"
 }
 
@@ -91,7 +92,7 @@ fi
     echo "<details><summary>$(basename "$f" .log | sed 's/^keep-//')</summary>"
     echo
     echo '```'
-    grep -vE '^\s*(Compiling|Downloaded|Downloading)' "$f" | tail -60
+    grep -vE '^\s*(Compiling|Downloaded|Downloading)' "$f" | tail -60 || true
     echo '```'
     echo "</details>"
   done
