@@ -117,6 +117,7 @@ impl Application {
             jobs_changed: Default::default(),
             payments,
             stopping: Default::default(),
+            workflows: Arc::new(workflows()),
         };
         let router = router(state.clone());
         Ok(Self {
@@ -137,7 +138,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        crate::jobs::spawn_worker(self.state.clone());
+        let worker = format!("{}-{}", std::process::id(), crate::api::request_id());
+        crate::jobs::spawn_worker(self.state.clone(), worker);
         let config = self.state.config.clone();
         if let Some(addr) = config.metrics.listen {
             let metrics = TcpListener::bind(addr)
@@ -161,6 +163,18 @@ impl Application {
         };
         serve(self.listener, self.router, &config.http, shutdown).await
     }
+}
+
+/// Every concept's scheduled workflows: the scheduler runs a stored step
+/// only through the workflow registered under its name.
+fn workflows() -> crate::jobs::Workflows<AppState> {
+    use crate::{accounts, billing, vpn};
+    crate::jobs::Workflows::default()
+        .register::<accounts::workflows::Signup>()
+        .register::<billing::workflows::Billing>()
+        .register::<billing::workflows::Dunning>()
+        .register::<billing::workflows::Expiry>()
+        .register::<vpn::workflows::DataCap>()
 }
 
 /// The accept loop: `axum::serve` plus what it has no knobs for — a cap on
