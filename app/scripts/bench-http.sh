@@ -4,9 +4,10 @@
 # device creation (key pair, address, config and QR code) through the
 # server function.
 # Prints requests/s and p99 latency per target.   bench-http.sh [seconds]
+# BIN=… picks the binary (default: the release build).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 secs="${1:-10}"
-BIN="$CARGO_TARGET_DIR/release/truevault"
+BIN="${BIN:-$CARGO_TARGET_DIR/release/truevault}"
 [ -x "$BIN" ] || "$ROOT/app/scripts/build.sh" --release
 command -v wrk >/dev/null || { echo "wrk is missing: app/scripts/setup.sh --test installs it" >&2; exit 1; }
 

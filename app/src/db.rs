@@ -44,6 +44,11 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // A SQLite connection is a local file that cannot go stale; the
+            // ping before each use was a second round trip to the
+            // connection's worker thread for every statement (the dashboard
+            // spent most of its time switching threads).
+            .test_before_acquire(engine == Engine::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {

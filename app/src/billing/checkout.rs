@@ -239,12 +239,12 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, resume: bool) -> AppRe
     })
 }
 
-pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<BillingOverview> {
-    let db = &state.db;
-    let sub = repo::subscription_of_user(&db.pool, user.id).await?;
-    let plans = repo::list(db, true).await?;
-    let plan_name = |id: i64| plans.iter().find(|p| p.id == id).map(|p| p.name.clone());
-    let subscription = sub.map(|s| SubscriptionInfo {
+/// What the customer sees of a subscription row; `plan_name` names plans.
+pub fn subscription_info(
+    s: repo::SubRow,
+    plan_name: impl Fn(i64) -> Option<String>,
+) -> SubscriptionInfo {
+    SubscriptionInfo {
         id: s.id,
         plan_id: s.plan_id,
         plan_name: plan_name(s.plan_id).unwrap_or_default(),
@@ -257,7 +257,44 @@ pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<Billing
         current_period_end: s.current_period_end,
         cancel_at_period_end: s.cancel_at_period_end,
         pending_plan_name: s.pending_plan_id.and_then(plan_name),
-    });
+    }
+}
+
+/// The dashboard's plan card: the overview's plan, VIP flag and renewal,
+/// without the plan list and invoices it does not show (two queries fewer).
+pub async fn plan_summary(
+    db: &crate::db::Db,
+    user_id: i64,
+) -> AppResult<crate::overview::PlanSummary> {
+    use crate::overview::Renewal;
+    let renewal = match repo::subscription_of_user(&db.pool, user_id).await? {
+        None => Renewal::None,
+        Some(s) => {
+            let info = subscription_info(s, |_| None);
+            if info.cancel_at_period_end {
+                Renewal::Ends(info.current_period_end)
+            } else if info.grants_plan() {
+                Renewal::Renews(info.current_period_end)
+            } else {
+                Renewal::None
+            }
+        }
+    };
+    Ok(crate::overview::PlanSummary {
+        current_plan: repo::user_plan_name(&db.pool, user_id)
+            .await?
+            .unwrap_or_else(|| "Free".into()),
+        is_vip: crate::entitlements::is_vip(&db.pool, user_id).await?,
+        renewal,
+    })
+}
+
+pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<BillingOverview> {
+    let db = &state.db;
+    let sub = repo::subscription_of_user(&db.pool, user.id).await?;
+    let plans = repo::list(db, true).await?;
+    let plan_name = |id: i64| plans.iter().find(|p| p.id == id).map(|p| p.name.clone());
+    let subscription = sub.map(|s| subscription_info(s, plan_name));
     Ok(BillingOverview {
         subscription,
         invoices: repo::list_invoices(db, user.id).await?,

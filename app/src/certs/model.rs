@@ -175,6 +175,14 @@ pub struct CaInfo {
     pub crl_url: String,
 }
 
+/// What the dashboard's card shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertCounts {
+    pub allowed: bool,
+    pub total: i64,
+    pub live: i64,
+}
+
 /// What the certificates page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CertsPage {

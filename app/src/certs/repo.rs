@@ -189,6 +189,20 @@ pub async fn live_count(tx: &mut Tx, user_id: i64, now: i64) -> sqlx::Result<i64
         .await
 }
 
+/// All of a user's certificates and the live ones among them, for the
+/// dashboard's card (one statement instead of the page's list).
+pub async fn counts(db: &Db, user_id: i64, now: i64) -> sqlx::Result<(i64, i64)> {
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN revoked_at IS NULL AND not_after > $2 THEN 1 ELSE 0 END), 0) \
+         FROM certificates WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(row)
+}
+
 pub async fn user_certs(db: &Db, user_id: i64) -> sqlx::Result<Vec<CertRow>> {
     sqlx::query_as(&format!(
         "SELECT {CERT_COLS} FROM certificates WHERE user_id = $1 ORDER BY id DESC"

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::{
-    model::{CertsPage, Issued},
+    model::{CertCounts, CertsPage, Issued},
     rules::CertForm,
 };
 use crate::error::AppError;
@@ -30,6 +30,13 @@ pub async fn certs_overview() -> Result<CertsPage, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
     service::overview(&pki(&state), &user).await
+}
+
+#[server(endpoint = "certs/summary")]
+pub async fn certs_summary() -> Result<CertCounts, AppError> {
+    let user = sfn::user()?;
+    let state = sfn::state();
+    service::summary(&pki(&state), &user).await
 }
 
 /// Refused with CERTS_NOT_IN_PLAN on plans without personal certificates.

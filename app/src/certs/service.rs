@@ -8,8 +8,8 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use super::{
     ca::{self, Signer},
     model::{
-        CaId, CaInfo, CertError, CertId, CertInfo, CertStatus, CertsPage, Issued, KeyOrigin,
-        REMINDER_BEFORE_SECS,
+        CaId, CaInfo, CertCounts, CertError, CertId, CertInfo, CertStatus, CertsPage, Issued,
+        KeyOrigin, REMINDER_BEFORE_SECS,
     },
     repo::{self, CaRow, CertRow, Tx},
     rules::{user_suffix, Claims, HostName, KeyRequest, ValidCert},
@@ -127,6 +127,16 @@ pub async fn claims(db: &Db, user_id: i64) -> Result<Claims, AppError> {
             .push((site.mapping.range.network(), site.mapping.range.prefix()));
     }
     Ok(c)
+}
+
+pub async fn summary(pki: &Pki<'_>, user: &CurrentUser) -> Result<CertCounts, AppError> {
+    let allowance = entitlements::certificates(&pki.db.pool, user.id).await?;
+    let (total, live) = repo::counts(pki.db, user.id, pki.clock.now()).await?;
+    Ok(CertCounts {
+        allowed: allowance.allowed,
+        total,
+        live,
+    })
 }
 
 pub async fn overview(pki: &Pki<'_>, user: &CurrentUser) -> Result<CertsPage, AppError> {

@@ -9,6 +9,7 @@ mod certs;
 mod helpers;
 mod inventory;
 mod mesh;
+mod queries;
 mod security;
 mod sites;
 mod smtp;

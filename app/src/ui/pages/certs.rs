@@ -298,14 +298,15 @@ fn PlatformGuide() -> impl IntoView {
 
 /// The dashboard's card, for users whose plan includes certificates (or who have some).
 #[component]
-pub fn CertsCard() -> impl IntoView {
-    let data = Resource::new(|| (), |_| certs_overview());
+pub fn CertsCard(
+    data: Resource<Result<crate::certs::model::CertCounts, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
-            {move || data.get().and_then(|r| r.ok()).filter(|p| p.allowed || !p.certs.is_empty()).map(|p| view! {
+            {move || data.get().and_then(|r| r.ok()).filter(|p| p.allowed || p.total > 0).map(|p| view! {
                 <article class="card" data-testid="certs-card">
                     <h2>"Certificates"</h2>
-                    <p class="muted">{if p.certs.is_empty() {
+                    <p class="muted">{if p.total == 0 {
                         "Your own certificate authority: trusted https for home services and certificates for your devices.".to_string()
                     } else {
                         plural(p.live, "live certificate", "live certificates")

@@ -5,21 +5,44 @@ use leptos_meta::Title;
 
 use crate::{
     accounts::model::{AccountStatus, CurrentUser},
-    billing::server_fns::my_billing,
-    cameras::server_fns::cameras_overview,
-    inventory::server_fns::home_network,
-    overview::month_traffic,
+    certs::{model::CertCounts, server_fns::certs_summary},
+    error::AppError,
+    mesh::{model::NetworksPage, server_fns::mesh_networks},
+    overview::{
+        dashboard_cameras, dashboard_home, dashboard_plan, month_traffic, CameraCounts,
+        HomeSummary, PlanSummary, Renewal, TrafficThisMonth,
+    },
     ui::components::{
         guard::RequireUser,
         notice::{plural, traffic_text, Time},
     },
-    vpn::{model::format_bytes, server_fns::list_devices},
+    vpn::{
+        model::{format_bytes, DeviceInfo},
+        server_fns::list_devices,
+    },
 };
+
+type Loaded<T> = Resource<Result<T, AppError>>;
+
+/// The cards' data, created once per page; each card loads only what it
+/// shows (`overview`), not the full page's data. Created inside the guard's
+/// `Suspend` instead, each card's resource is made anew every time the SSR
+/// walks that closure again (Leptos re-runs it to find pending loads), so
+/// every card's queries ran three times per page view.
+#[derive(Clone, Copy)]
+struct CardData {
+    devices: Loaded<Vec<DeviceInfo>>,
+    traffic: Loaded<TrafficThisMonth>,
+    home: Loaded<HomeSummary>,
+    mesh: Loaded<NetworksPage>,
+    certs: Loaded<CertCounts>,
+    cameras: Loaded<CameraCounts>,
+    plan: Loaded<PlanSummary>,
+}
 
 /// What the scanners last saw, and new devices not yet acknowledged.
 #[component]
-fn HomeNetworkCard() -> impl IntoView {
-    let inv = Resource::new(|| (), |_| home_network());
+fn HomeNetworkCard(inv: Loaded<HomeSummary>) -> impl IntoView {
     view! {
         <article class="card" data-testid="home-network-card">
             <h2>"Home network"</h2>
@@ -49,8 +72,7 @@ fn HomeNetworkCard() -> impl IntoView {
 
 /// How many devices, how many connected now, and identities still to set up.
 #[component]
-fn DevicesCard() -> impl IntoView {
-    let devices = Resource::new(|| (), |_| list_devices());
+fn DevicesCard(devices: Loaded<Vec<DeviceInfo>>) -> impl IntoView {
     view! {
         <article class="card" data-testid="devices-card">
             <h2>"VPN devices"</h2>
@@ -77,8 +99,7 @@ fn DevicesCard() -> impl IntoView {
 }
 
 #[component]
-fn UsageCard() -> impl IntoView {
-    let traffic = Resource::new(|| (), |_| month_traffic());
+fn UsageCard(traffic: Loaded<TrafficThisMonth>) -> impl IntoView {
     view! {
         <article class="card" data-testid="usage-card">
             <h2>"Usage this month"</h2>
@@ -94,20 +115,18 @@ fn UsageCard() -> impl IntoView {
 }
 
 #[component]
-fn CamerasCard() -> impl IntoView {
-    let page = Resource::new(|| (), |_| cameras_overview(None));
+fn CamerasCard(counts: Loaded<CameraCounts>) -> impl IntoView {
     view! {
         <article class="card" data-testid="cameras-card">
             <h2>"Cameras"</h2>
             <Suspense fallback=|| ()>
-                {move || page.get().and_then(|r| r.ok()).map(|p| {
-                    if p.cameras.is_empty() {
+                {move || counts.get().and_then(|r| r.ok()).map(|c| {
+                    if c.cameras == 0 {
                         return view! { <p class="muted">"No cameras yet. A gateway at home brings them here, without a cloud."</p> }.into_any();
                     }
-                    let online = p.cameras.iter().filter(|c| c.gateway_online).count();
                     view! {
-                        <p class="stat">{plural(p.cameras.len() as i64, "camera", "cameras")}</p>
-                        <p>{format!("{online} reachable now")}</p>
+                        <p class="stat">{plural(c.cameras, "camera", "cameras")}</p>
+                        <p>{format!("{} reachable now", c.reachable)}</p>
                     }.into_any()
                 })}
             </Suspense>
@@ -117,21 +136,20 @@ fn CamerasCard() -> impl IntoView {
 }
 
 #[component]
-fn PlanCard() -> impl IntoView {
-    let billing = Resource::new(|| (), |_| my_billing());
+fn PlanCard(plan: Loaded<PlanSummary>) -> impl IntoView {
     view! {
         <article class="card" data-testid="plan-card">
             <h2>"Plan"</h2>
             <Suspense fallback=|| ()>
-                {move || billing.get().and_then(|r| r.ok()).map(|o| view! {
+                {move || plan.get().and_then(|r| r.ok()).map(|o| view! {
                     <p class="stat">{o.current_plan.clone()}</p>
                     {if o.is_vip {
                         view! { <p>"VIP: no payment needed, no limits."</p> }.into_any()
                     } else {
-                        match o.subscription.clone() {
-                            Some(s) if s.cancel_at_period_end => view! { <p>"Ends "<Time ts=s.current_period_end day_only=true/>", will not renew."</p> }.into_any(),
-                            Some(s) if s.grants_plan() => view! { <p>"Renews "<Time ts=s.current_period_end day_only=true/>"."</p> }.into_any(),
-                            _ => view! { <p class="muted">"No paid subscription."</p> }.into_any(),
+                        match o.renewal {
+                            Renewal::Ends(ts) => view! { <p>"Ends "<Time ts=ts day_only=true/>", will not renew."</p> }.into_any(),
+                            Renewal::Renews(ts) => view! { <p>"Renews "<Time ts=ts day_only=true/>"."</p> }.into_any(),
+                            Renewal::None => view! { <p class="muted">"No paid subscription."</p> }.into_any(),
                         }
                     }}
                 })}
@@ -143,14 +161,24 @@ fn PlanCard() -> impl IntoView {
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
+    // Signed out, each load answers Unauthenticated without a query.
+    let data = CardData {
+        devices: Resource::new(|| (), |_| list_devices()),
+        traffic: Resource::new(|| (), |_| month_traffic()),
+        home: Resource::new(|| (), |_| dashboard_home()),
+        mesh: Resource::new(|| (), |_| mesh_networks()),
+        certs: Resource::new(|| (), |_| certs_summary()),
+        cameras: Resource::new(|| (), |_| dashboard_cameras()),
+        plan: Resource::new(|| (), |_| dashboard_plan()),
+    };
     view! {
         <Title text="Dashboard — TrueVault"/>
-        <RequireUser children=|u: CurrentUser| view! { <DashboardBody user=u/> }/>
+        <RequireUser children=move |u: CurrentUser| view! { <DashboardBody user=u data/> }/>
     }
 }
 
 #[component]
-fn DashboardBody(user: CurrentUser) -> impl IntoView {
+fn DashboardBody(user: CurrentUser, data: CardData) -> impl IntoView {
     let greeting = if user.first_name.is_empty() {
         "Welcome back".to_string()
     } else {
@@ -183,13 +211,13 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                             <p class="notice warning">"Please confirm your e-mail address: we sent you a link."</p>
                         })}
                     </article>
-                    <DevicesCard/>
-                    <UsageCard/>
-                    <HomeNetworkCard/>
-                    <super::MeshCard/>
-                    <super::CertsCard/>
-                    <CamerasCard/>
-                    <PlanCard/>
+                    <DevicesCard devices=data.devices/>
+                    <UsageCard traffic=data.traffic/>
+                    <HomeNetworkCard inv=data.home/>
+                    <super::MeshCard data=data.mesh/>
+                    <super::CertsCard data=data.certs/>
+                    <CamerasCard counts=data.cameras/>
+                    <PlanCard plan=data.plan/>
                 </div>
             </section>
         </div>

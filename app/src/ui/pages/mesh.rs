@@ -415,10 +415,12 @@ pub fn MeshInvitePage() -> impl IntoView {
     }
 }
 
-/// The dashboard's card: the user's networks at a glance.
+/// The dashboard's card: the user's networks at a glance (the dashboard
+/// owns the resource, see `dashboard::CardData`).
 #[component]
-pub fn MeshCard() -> impl IntoView {
-    let data = Resource::new(|| (), |_| mesh_networks());
+pub fn MeshCard(
+    data: Resource<Result<crate::mesh::model::NetworksPage, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <article class="card" data-testid="mesh-card">
             <h2>"Mesh networks"</h2>

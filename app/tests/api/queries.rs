@@ -1,0 +1,116 @@
+//! Statements per page view: a page must not grow queries silently (the
+//! dashboard once ran every card's queries three times). Counts, not
+//! timings: sqlx reports each statement it runs as a `sqlx::query` tracing
+//! event, on both engines, and a process-wide layer counts them.
+
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    OnceLock,
+};
+
+use tracing::{field::Field, Event, Subscriber};
+use tracing_subscriber::{layer::Context, prelude::*, Layer};
+
+use crate::helpers::*;
+
+static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts `sqlx::query` events, leaving out the per-connection PRAGMAs a
+/// new pool connection runs (set-up, not the page's work).
+struct CountStatements;
+
+struct Summary(bool);
+
+impl tracing::field::Visit for Summary {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = value.trim_start().starts_with("PRAGMA");
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0 = format!("{value:?}")
+                .trim_start_matches('"')
+                .starts_with("PRAGMA");
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for CountStatements {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut pragma = Summary(false);
+        event.record(&mut pragma);
+        if !pragma.0 {
+            STATEMENTS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn install_counter() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let layer = CountStatements.with_filter(tracing_subscriber::filter::filter_fn(|m| {
+            m.target() == "sqlx::query"
+        }));
+        tracing_subscriber::registry()
+            .with(layer)
+            .try_init()
+            .expect("the statement counter is this process's only subscriber");
+    });
+}
+
+/// Statements one view of `path` runs. The job worker shares the process
+/// and queries once a second, so the page is viewed a few times and the
+/// smallest count kept: background work only ever adds.
+async fn statements_for(app: &TestApp, client: &reqwest::Client, path: &str) -> usize {
+    let mut fewest = usize::MAX;
+    for _ in 0..5 {
+        let before = STATEMENTS.load(Ordering::SeqCst);
+        let res = app.get(client, path).await;
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.text().await.expect("body");
+        fewest = fewest.min(STATEMENTS.load(Ordering::SeqCst) - before);
+    }
+    fewest
+}
+
+#[tokio::test]
+async fn pages_do_not_grow_queries() {
+    install_counter();
+    let app = TestApp::spawn().await;
+    let client = app.signed_in_user("queries@example.com").await;
+    let anonymous = new_client();
+    // Budgets are today's counts: lower one when a page gets cheaper, and
+    // raise one only with a reason (a new card is a new query, not three).
+    // Network, cameras, billing, mesh and account still create their
+    // resources inside `RequireUser`'s Suspend, so the SSR's re-walks of it
+    // repeat their loads: up to three walks, fewer when the loads finish
+    // early, so their budgets are the session lookup plus three walks' worth
+    // (the dashboard's fix, `dashboard::CardData`, would bring each to about
+    // a third). Per engine: SQLite, PostgreSQL (the mesh overview runs one
+    // statement more there, once per walk).
+    let budgets: &[(&str, &reqwest::Client, usize, usize)] = &[
+        ("/", &anonymous, 0, 0),
+        ("/login", &anonymous, 0, 0),
+        ("/pricing", &anonymous, 1, 1),
+        // 11 before the certificates card, which adds its plan check and one count.
+        ("/dashboard", &client, 13, 14),
+        ("/devices", &client, 7, 7),
+        ("/network", &client, 16, 16),
+        ("/cameras", &client, 13, 13),
+        ("/billing", &client, 16, 16),
+        ("/mesh", &client, 7, 10),
+        ("/account", &client, 10, 10),
+    ];
+    let mut over = Vec::new();
+    let on_pg = app.state.db.engine == truevault::db::Engine::Postgres;
+    for (path, client, sqlite, pg) in budgets {
+        let budget = if on_pg { pg } else { sqlite };
+        let n = statements_for(&app, client, path).await;
+        eprintln!("{path}: {n} statements (budget {budget})");
+        if n > *budget {
+            over.push(format!("{path}: {n} > {budget}"));
+        }
+    }
+    assert!(over.is_empty(), "pages over their query budget: {over:?}");
+}
