@@ -15,7 +15,7 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{mesh::model::MeshError, sites::model::LanSubnetError};
+use crate::{mesh::model::MeshError, sites::model::LanSubnetError, ui::components::notice::plural};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "ErrorBody", from = "ErrorBody")]
@@ -51,13 +51,13 @@ pub enum AppError {
     InvalidTotp,
     #[error("The token is invalid or has been revoked.")]
     InvalidBearer,
-    #[error("Your plan allows {0} device(s). Remove one or upgrade your plan.")]
+    #[error("Your plan allows {}. Remove one or upgrade your plan.", plural(*.0, "device", "devices"))]
     DeviceLimitExceeded(i64),
-    #[error("Your plan allows {0} regional identit(ies). Remove one or upgrade your plan.")]
+    #[error("Your plan allows {}. Remove one or upgrade your plan.", plural(*.0, "regional identity", "regional identities"))]
     IdentityLimitExceeded(i64),
     #[error("This server has no free addresses left. Please choose another server.")]
     NetworkFull,
-    #[error("Your plan allows {0} camera(s). Remove one or upgrade your plan.")]
+    #[error("Your plan allows {}. Remove one or upgrade your plan.", plural(*.0, "camera", "cameras"))]
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
@@ -66,7 +66,7 @@ pub enum AppError {
     SiteSubnet(LanSubnetError),
     #[error("That network overlaps one of your other home sites.")]
     SiteSubnetOverlap,
-    #[error("You can have at most {0} home site(s).")]
+    #[error("You can have at most {}.", plural(*.0, "home site", "home sites"))]
     SiteLimitExceeded(i64),
     #[error("No home-site ranges are left. Please contact support.")]
     SitePoolFull,

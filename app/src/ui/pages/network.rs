@@ -18,7 +18,7 @@ use crate::{
         confirm::Confirm,
         guard::RequireUser,
         network_map::network_map_svg,
-        notice::{error_text, ActionError, Time},
+        notice::{error_notice, ActionError, Time},
     },
 };
 use truevault_wire::inventory::service_label;
@@ -79,7 +79,7 @@ fn NetworkInventory() -> impl IntoView {
         <h1>"Home network"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading your network…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(inv) => {
                     let online = inv.devices.iter().filter(|d| d.online).count();
                     let cameras: Vec<LanDevice> = inv.devices.iter().filter(|d| d.is_camera).cloned().collect();
@@ -265,7 +265,7 @@ pub fn NetworkDevice() -> impl IntoView {
                 <p><a href="/network">"← Home network"</a></p>
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok((d, events)) => {
                             let forget_question = format!("Forget {}? Its name and history are removed; if it is still on your network, the next scan finds it as new.", d.display_name());
                             view! {

@@ -12,7 +12,7 @@ use crate::{
     },
     ui::components::{
         guard::RequireUser,
-        notice::{error_text, format_time, ActionError},
+        notice::{error_notice, format_time, ActionError},
     },
 };
 
@@ -96,7 +96,7 @@ fn SitesPage() -> impl IntoView {
         </section>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || sites.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-sites">"No home sites yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="table" data-testid="sites">
