@@ -106,6 +106,8 @@ impl Application {
             cameras,
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
+            device_limiter: RateLimiter::new(config.device_changes_per_minute),
+            node_configs: Default::default(),
             config: Arc::new(config),
             keys: Arc::new(keys),
             mailer,
@@ -298,6 +300,11 @@ pub fn router(state: AppState) -> Router {
             // scripts carry the nonce its CSP header names.
             move || provide_request_context(&error_state),
             move |_| shell(error_options.clone()),
+        ))
+        // Inside the context layer: it needs the signed-in user.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::rate_limit::device_changes,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

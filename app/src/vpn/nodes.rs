@@ -96,8 +96,30 @@ pub async fn enroll(
     })
 }
 
-pub async fn desired_config(state: &AppState, server: &ServerInfo) -> AppResult<DesiredConfig> {
+/// The desired config at the current peers version, from the cache when
+/// that version was built already.
+pub async fn desired_config(
+    state: &AppState,
+    server: &ServerInfo,
+) -> AppResult<std::sync::Arc<DesiredConfig>> {
     let version = repo::peers_version(&state.db, server.id).await?;
+    state
+        .node_configs
+        .get_or_build(
+            server.id,
+            version,
+            build_desired_config(state, server, version),
+        )
+        .await
+}
+
+/// Rows are read after `version`, so they are at least that new: a config
+/// kept under `version` never lags it.
+async fn build_desired_config(
+    state: &AppState,
+    server: &ServerInfo,
+    version: i64,
+) -> AppResult<DesiredConfig> {
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
     let v6 = server
         .ipv6_pool

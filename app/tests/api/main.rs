@@ -5,6 +5,7 @@
 mod accounts;
 mod billing;
 mod cameras;
+mod churn;
 mod helpers;
 mod inventory;
 mod mesh;

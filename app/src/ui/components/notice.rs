@@ -47,12 +47,7 @@ pub fn ActionError<T>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl 
 where
     T: Clone + Send + Sync + 'static,
 {
-    move || {
-        value
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| error_notice(&e))
-    }
+    move || value.get().and_then(|r| r.err()).map(|e| error_notice(&e))
 }
 
 /// The error of a plain (no-JavaScript) form post to `path`, carried back
@@ -64,8 +59,7 @@ pub fn UrlActionError(path: &'static str) -> impl IntoView {
     use_context::<leptos::server::ServerActionError>()
         .filter(|e| e.path() == path)
         .map(|e| {
-            let err =
-                leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(e.err());
+            let err = leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(e.err());
             error_notice(&err)
         })
 }
