@@ -73,6 +73,8 @@ pub enum AppError {
     /// Mesh networks' refusals (their codes live with them).
     #[error("{0}")]
     Mesh(MeshError),
+    #[error("You have {} open. Close one to watch another.", plural(*.0, "live camera view", "live camera views"))]
+    LiveViewLimit(i64),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -117,6 +119,7 @@ impl AppError {
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Mesh(e) => e.code(),
+            AppError::LiveViewLimit(_) => "LIVE_VIEW_LIMIT",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -146,7 +149,7 @@ impl AppError {
             | AppError::SiteLimitExceeded(_)
             | AppError::SitePoolFull
             | AppError::NetworkFull => 409,
-            AppError::RateLimited => 429,
+            AppError::RateLimited | AppError::LiveViewLimit(_) => 429,
             // Down or restarting (PostgreSQL): a retryable 503, not a 500.
             AppError::ServerUnavailable
             | AppError::RequestTimeout
@@ -211,7 +214,8 @@ impl From<AppError> for ErrorBody {
             AppError::DeviceLimitExceeded(n)
             | AppError::IdentityLimitExceeded(n)
             | AppError::CameraLimitExceeded(n)
-            | AppError::SiteLimitExceeded(n) => Some(*n),
+            | AppError::SiteLimitExceeded(n)
+            | AppError::LiveViewLimit(n) => Some(*n),
             _ => None,
         };
         let mesh = match &e {
@@ -258,6 +262,7 @@ impl From<ErrorBody> for AppError {
             "SITE_SUBNET_OVERLAP" => AppError::SiteSubnetOverlap,
             "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
             "SITE_POOL_FULL" => AppError::SitePoolFull,
+            "LIVE_VIEW_LIMIT" => AppError::LiveViewLimit(limit),
             "PAYLOAD_TOO_LARGE" => AppError::PayloadTooLarge,
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,

@@ -6,6 +6,7 @@ mod accounts;
 mod billing;
 mod cameras;
 mod churn;
+mod hardening;
 mod helpers;
 mod inventory;
 mod mesh;
