@@ -177,3 +177,89 @@ async fn one_time_links_in_the_outbox_are_marked_and_erased_when_they_expire() {
         .is_some_and(|b| b.contains("/verify?token=")));
     assert!(verify["link_expires_at"].as_i64().is_some());
 }
+
+/// Node stats are outside input (a node, or whoever holds its token): any
+/// report is applied or refused with a 4xx, never a 500, and no counter it
+/// leaves behind is negative. Reports are drawn by proptest: 48 by default,
+/// `PROPTEST_CASES=…` for a longer run.
+#[tokio::test]
+async fn any_node_stats_report_is_applied_or_refused_cleanly() {
+    use proptest::{
+        prelude::*,
+        strategy::ValueTree,
+        test_runner::{Config, TestRunner},
+    };
+    use truevault::vpn::keys;
+
+    let app = TestApp::spawn().await;
+    let user = app.signed_in_user("stats@example.com").await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, token) = crate::vpn::server_with_node(&app, &admin, "eu-1", "10.66.0.0/16").await;
+    let key = keys::generate_keypair().public;
+    let res = crate::vpn::create_device(&app, &user, "phone", &key).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let counter = prop_oneof![
+        Just(0i64),
+        0i64..1_000_000,
+        Just(i64::MAX),
+        Just(i64::MAX - 1),
+        Just(-1i64),
+        any::<i64>(),
+    ];
+    let peer = (
+        prop_oneof![Just(key.clone()), ".{0,80}"],
+        counter.clone(),
+        counter.clone(),
+        counter,
+        proptest::option::of(".{0,120}"),
+    )
+        .prop_map(
+            |(public_key, latest_handshake, rx_bytes, tx_bytes, endpoint)| {
+                serde_json::json!({
+                    "public_key": public_key,
+                    "latest_handshake": latest_handshake,
+                    "rx_bytes": rx_bytes,
+                    "tx_bytes": tx_bytes,
+                    "endpoint": endpoint,
+                })
+            },
+        );
+    let report = (any::<i64>(), proptest::collection::vec(peer, 0..4)).prop_map(|(v, peers)| {
+        serde_json::json!({ "applied_version": v, "peers": peers }).to_string()
+    });
+    let body = prop_oneof![4 => report, 1 => ".{0,200}"];
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(48);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
+    let url = app.url("/api/v1/nodes/self/stats");
+    for _ in 0..cases {
+        let body = body.new_tree(&mut runner).expect("a case").current();
+        let res = new_client()
+            .post(&url)
+            .bearer_auth(&token)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert!(
+            status == StatusCode::OK || status.is_client_error(),
+            "{status} for {body}: {}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+    let negative = app
+        .count(
+            "SELECT (SELECT COUNT(*) FROM devices WHERE rx_bytes < 0 OR tx_bytes < 0) \
+             + (SELECT COUNT(*) FROM device_usage WHERE rx_bytes < 0 OR tx_bytes < 0 OR connected_seconds < 0)",
+        )
+        .await;
+    assert_eq!(negative, 0, "no counter went negative");
+}
