@@ -25,6 +25,8 @@ pub struct AppState {
     /// Woken whenever any node's desired peer set changes; long-polling
     /// nodes then check their own version.
     pub node_changes: Arc<tokio::sync::Notify>,
+    /// Connections the accept loop is serving (and whether it is at its cap).
+    pub connections: Arc<crate::http::limits::Connections>,
     /// Each node's desired config, built once per peers version.
     pub node_configs: crate::vpn::config_cache::ConfigCache,
     /// Billing automation's notion of now (moved forward in tests).
