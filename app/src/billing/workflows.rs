@@ -77,7 +77,11 @@ pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
             }
             let day: i64 = step.trim_start_matches("reminder_day").parse().unwrap_or(0);
             let vars = MailVars {
-                days_left: (rules::SUSPEND_DAY - day).to_string(),
+                days_left: crate::ui::components::notice::plural(
+                    rules::SUSPEND_DAY - day,
+                    "day",
+                    "days",
+                ),
                 amount: format_price(sub.amount_cents, &sub.currency),
                 ..Default::default()
             };
@@ -106,7 +110,9 @@ pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
             let days = step
                 .trim_start_matches("expiring_")
                 .trim_end_matches('d')
-                .to_string();
+                .parse::<i64>()
+                .map(|n| crate::ui::components::notice::plural(n, "day", "days"))
+                .unwrap_or_default();
             mail(
                 state,
                 job,

@@ -16,6 +16,7 @@ use crate::{
     ui::components::{
         guard::RequireUser,
         notice::{error_notice, format_time, ActionNotice, Time},
+        refresh::refetch_after,
     },
 };
 
@@ -44,16 +45,10 @@ fn BillingPage() -> impl IntoView {
     let checkout = ServerAction::<Checkout>::new();
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
-    let data = Resource::new(
-        move || {
-            (
-                checkout.version().get(),
-                cancel.version().get(),
-                resume.version().get(),
-            )
-        },
-        |_| my_billing(),
-    );
+    let data = Resource::new(|| (), |_| my_billing());
+    refetch_after(data, move || {
+        checkout.version().get() + cancel.version().get() + resume.version().get()
+    });
     let query = leptos_router::hooks::use_query_map();
     let done = move || query.read().get("checkout");
     view! {

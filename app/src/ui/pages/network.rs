@@ -19,6 +19,7 @@ use crate::{
         guard::RequireUser,
         network_map::network_map_svg,
         notice::{error_notice, ActionError, Time},
+        refresh::refetch_after,
     },
 };
 use truevault_wire::inventory::service_label;
@@ -65,16 +66,10 @@ fn NetworkInventory() -> impl IntoView {
     let create = ServerAction::<CreateScannerToken>::new();
     let revoke = ServerAction::<RevokeScannerToken>::new();
     let dismiss = ServerAction::<DismissAlerts>::new();
-    let data = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                revoke.version().get(),
-                dismiss.version().get(),
-            )
-        },
-        |_| home_network(),
-    );
+    let data = Resource::new(|| (), |_| home_network());
+    refetch_after(data, move || {
+        create.version().get() + revoke.version().get() + dismiss.version().get()
+    });
     view! {
         <h1>"Home network"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading your network…"</p> }>

@@ -13,6 +13,7 @@ use crate::{
     ui::components::{
         guard::RequireUser,
         notice::{error_notice, format_time, ActionError},
+        refresh::refetch_after,
     },
 };
 
@@ -48,16 +49,10 @@ fn SitesPage() -> impl IntoView {
     let create = ServerAction::<CreateSite>::new();
     let rotate = ServerAction::<RotateSiteToken>::new();
     let delete = ServerAction::<DeleteSite>::new();
-    let sites = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                rotate.version().get(),
-                delete.version().get(),
-            )
-        },
-        |_| list_sites(),
-    );
+    let sites = Resource::new(|| (), |_| list_sites());
+    refetch_after(sites, move || {
+        create.version().get() + rotate.version().get() + delete.version().get()
+    });
     let portal = Resource::new(|| (), |_| portal_url());
     let portal_text = move || {
         portal
