@@ -11,7 +11,7 @@ use crate::{
     billing::server_fns::{admin_mail_templates, AdminResetMailTemplate, AdminSaveMailTemplate},
     ui::components::{
         guard::RequireAdmin,
-        notice::{error_notice, format_time, ActionNotice, Time},
+        notice::{error_notice, format_time, ActionNotice},
     },
 };
 
@@ -31,16 +31,7 @@ pub fn AdminOutbox() -> impl IntoView {
                         Ok(list) => list.into_iter().map(|m| view! {
                             <details class="card mail">
                                 <summary>{format!("{} — ", format_time(m.created_at))}<span class="mail-to">{m.to_addr.clone()}</span>{format!(" — {} ({})", m.subject, m.status)}</summary>
-                                {m.link_expires_at.map(|at| {
-                                    let live = m.body_text.is_some();
-                                    view! {
-                                        <p class="notice warning small" data-testid="one-time-link" data-live=live.to_string()>
-                                            {if live { "Carries a one-time link for the addressee only; do not open or forward it. Removed when it expires, " } else { "Its one-time link expired " }}
-                                            <Time ts=at/>"."
-                                        </p>
-                                    }
-                                })}
-                                <pre>{m.body_text.clone().unwrap_or_else(|| if m.link_expires_at.is_some() { "(the link expired; body not kept)".into() } else { "(sent by SMTP; body not kept)".into() })}</pre>
+                                <pre>{m.body_text.clone().unwrap_or_else(|| "(sent by SMTP; body not kept)".into())}</pre>
                             </details>
                         }).collect_view().into_any(),
                     })}
