@@ -364,16 +364,16 @@ async fn change_to_applied_bench() {
         .expect("q")
         .expect("user")
         .current();
-    let form = servers::ServerForm {
+    let form = truevault::vpn::model::ServerForm {
         name: "lat".into(),
         region: "eu".into(),
         country: String::new(),
         city: String::new(),
         endpoint_host: "10.241.0.9".into(),
-        endpoint_port: 51821,
+        endpoint_port: "51821".into(),
         server_type: "shared".into(),
         vip_email: String::new(),
-        capacity: 100_000,
+        capacity: "100000".into(),
         ipv4_pool: format!("10.242.{k}.0/24"),
         ipv6_pool: String::new(),
         dns: String::new(),

@@ -9,6 +9,8 @@
 #                     wrk (benchmarks), Python aiosmtpd (a real SMTP server),
 #                     Python zeroconf (the scanner lab's mDNS responders),
 #                     GStreamer's RTSP server (the camera gateway tests),
+#                     openssl (the certificate tests verify, read CRLs and
+#                     PKCS#12 files and run s_server/s_client with it),
 #                     and the end2end npm packages.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mode="${1:-serve}"
@@ -30,7 +32,7 @@ fi
 
 # GStreamer's RTSP server (python3-gi bindings) and an H.264 encoder are the
 # real camera of the gateway tests.
-apt_pkgs=(chromium wireguard-go wireguard-tools nftables iperf3 wrk iproute2 postgresql-15
+apt_pkgs=(chromium wireguard-go wireguard-tools nftables iperf3 wrk iproute2 postgresql-15 openssl
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly)

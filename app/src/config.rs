@@ -168,16 +168,17 @@ impl BillingConfig {
     }
 
     /// Providers offered at checkout, in the order shown.
-    pub fn providers(&self) -> Vec<String> {
+    pub fn providers(&self) -> Vec<crate::billing::model::Provider> {
+        use crate::billing::model::Provider;
         let mut v = Vec::new();
         if self.stripe_enabled() {
-            v.push("stripe".to_string());
+            v.push(Provider::Stripe);
         }
         if self.paypal_enabled() {
-            v.push("paypal".to_string());
+            v.push(Provider::Paypal);
         }
         if self.test_enabled() {
-            v.push("test".to_string());
+            v.push(Provider::Test);
         }
         v
     }
@@ -414,7 +415,15 @@ mod tests {
             c.billing.stripe_webhook_secret = Some(SecretString::new("whsec"));
         })
         .expect("stripe");
-        assert_eq!(stripe.billing.providers(), vec!["stripe".to_string()]);
+        assert_eq!(
+            stripe
+                .billing
+                .providers()
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+            vec!["stripe".to_string()]
+        );
         let opted = with(|c| {
             c.public_url = "http://vpn.example.com".into();
             c.billing.test_provider = Some(true);

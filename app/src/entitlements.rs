@@ -159,6 +159,71 @@ impl Entitlements {
     }
 }
 
+/// The plan feature that sells personal certificates (as in `plans.features`).
+pub const PERSONAL_CERTIFICATES: &str = "Personal certificates";
+
+/// Live (unexpired, unrevoked) certificates per plan with the feature; a
+/// plan with the feature but not listed here gets the smallest number.
+const CERTIFICATE_LIMITS: &[(&str, i64)] = &[("personal", 25), ("family", 100), ("business", 500)];
+
+/// Days a certificate is valid: a year, ten for VIPs.
+pub const CERTIFICATE_DAYS: i64 = 365;
+pub const VIP_CERTIFICATE_DAYS: i64 = 3650;
+
+/// What a user may do with personal certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Certificates {
+    /// May issue (and renew) certificates. A plan without the feature
+    /// keeps its existing certificates valid; it only stops new ones.
+    pub allowed: bool,
+    pub live: Limit,
+    pub validity_days: i64,
+}
+
+/// The user's certificate allowance. Pass the write transaction when the
+/// answer guards an insert (see the module notes).
+pub async fn certificates<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<Certificates, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COALESCE(p.slug, '') AS slug, COALESCE(p.features, '') AS features, \
+           (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
+         FROM users u LEFT JOIN plans p ON p.id = u.plan_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
+    let none = Certificates {
+        allowed: false,
+        live: Limit(Some(0)),
+        validity_days: CERTIFICATE_DAYS,
+    };
+    let Some(r) = row else { return Ok(none) };
+    if r.try_get::<i64, _>("vip")? > 0 {
+        return Ok(Certificates {
+            allowed: true,
+            live: Limit::UNLIMITED,
+            validity_days: VIP_CERTIFICATE_DAYS,
+        });
+    }
+    let features: String = r.try_get("features")?;
+    if !features.split('|').any(|f| f == PERSONAL_CERTIFICATES) {
+        return Ok(none);
+    }
+    let slug: String = r.try_get("slug")?;
+    let max = CERTIFICATE_LIMITS
+        .iter()
+        .find(|(s, _)| *s == slug)
+        .map(|(_, n)| *n)
+        .unwrap_or(CERTIFICATE_LIMITS[0].1);
+    Ok(Certificates {
+        allowed: true,
+        live: Limit(Some(max)),
+        validity_days: CERTIFICATE_DAYS,
+    })
+}
+
 /// Whether the user is a VIP (pays nothing, is never suspended).
 pub async fn is_vip<'e>(
     ex: impl Executor<'e, Database = Any>,

@@ -15,7 +15,10 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{mesh::model::MeshError, sites::model::LanSubnetError, ui::components::notice::plural};
+use crate::{
+    certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError,
+    ui::components::notice::plural,
+};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "ErrorBody", from = "ErrorBody")]
@@ -75,6 +78,9 @@ pub enum AppError {
     Mesh(MeshError),
     #[error("You have {} open. Close one to watch another.", plural(*.0, "live camera view", "live camera views"))]
     LiveViewLimit(i64),
+    /// Personal certificates' refusals (their codes live with them).
+    #[error("{0}")]
+    Certs(CertError),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -120,6 +126,7 @@ impl AppError {
             AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Mesh(e) => e.code(),
             AppError::LiveViewLimit(_) => "LIVE_VIEW_LIMIT",
+            AppError::Certs(e) => e.code(),
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -155,6 +162,7 @@ impl AppError {
             | AppError::RequestTimeout
             | AppError::DatabaseUnavailable => 503,
             AppError::Mesh(e) => e.status(),
+            AppError::Certs(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
             AppError::Network => 502,
@@ -206,6 +214,8 @@ struct ErrorBody {
     limit: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mesh: Option<MeshError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certs: Option<CertError>,
 }
 
 impl From<AppError> for ErrorBody {
@@ -215,11 +225,16 @@ impl From<AppError> for ErrorBody {
             | AppError::IdentityLimitExceeded(n)
             | AppError::CameraLimitExceeded(n)
             | AppError::SiteLimitExceeded(n)
-            | AppError::LiveViewLimit(n) => Some(*n),
+            | AppError::LiveViewLimit(n)
+            | AppError::Certs(CertError::Limit(n)) => Some(*n),
             _ => None,
         };
         let mesh = match &e {
             AppError::Mesh(m) => Some(m.clone()),
+            _ => None,
+        };
+        let certs = match &e {
+            AppError::Certs(c) => Some(c.clone()),
             _ => None,
         };
         ErrorBody {
@@ -228,6 +243,7 @@ impl From<AppError> for ErrorBody {
             field: e.field().map(String::from),
             limit,
             mesh,
+            certs,
         }
     }
 }
@@ -237,6 +253,9 @@ impl From<ErrorBody> for AppError {
         let limit = b.limit.unwrap_or_default();
         if let Some(m) = b.mesh {
             return AppError::Mesh(m);
+        }
+        if let Some(c) = b.certs {
+            return AppError::Certs(c);
         }
         match b.code.as_str() {
             "VALIDATION_FAILED" => AppError::Validation {
@@ -392,6 +411,12 @@ mod ssr {
             }
             _ => false,
         }
+    }
+}
+
+impl From<CertError> for AppError {
+    fn from(e: CertError) -> Self {
+        AppError::Certs(e)
     }
 }
 

@@ -13,12 +13,15 @@ pub mod accounts;
 pub mod admin;
 pub mod billing;
 pub mod cameras;
+pub mod certs;
 pub mod error;
 pub mod inventory;
+pub mod jobs;
 pub mod mesh;
 pub mod overview;
 pub mod sites;
 pub mod themes;
+pub mod typed;
 pub mod ui;
 pub mod vpn;
 
@@ -38,8 +41,6 @@ pub mod db;
 pub mod entitlements;
 #[cfg(feature = "ssr")]
 pub mod http;
-#[cfg(feature = "ssr")]
-pub mod jobs;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]

@@ -120,6 +120,7 @@ impl Application {
             jobs_changed: Default::default(),
             payments,
             stopping: Default::default(),
+            workflows: Arc::new(workflows()),
         };
         let router = router(state.clone());
         Ok(Self {
@@ -140,7 +141,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        crate::jobs::spawn_worker(self.state.clone());
+        let worker = format!("{}-{}", std::process::id(), crate::api::request_id());
+        crate::jobs::spawn_worker(self.state.clone(), worker);
         let config = self.state.config.clone();
         if let Some(addr) = config.metrics.listen {
             let metrics = TcpListener::bind(addr)
@@ -172,6 +174,19 @@ impl Application {
         )
         .await
     }
+}
+
+/// Every concept's scheduled workflows: the scheduler runs a stored step
+/// only through the workflow registered under its name.
+fn workflows() -> crate::jobs::Workflows<AppState> {
+    use crate::{accounts, billing, certs, vpn};
+    crate::jobs::Workflows::default()
+        .register::<accounts::workflows::Signup>()
+        .register::<billing::workflows::Billing>()
+        .register::<billing::workflows::Dunning>()
+        .register::<billing::workflows::Expiry>()
+        .register::<vpn::workflows::DataCap>()
+        .register::<certs::service::Certs>()
 }
 
 /// The accept loop: `axum::serve` plus what it has no knobs for — a cap on
@@ -295,6 +310,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(http::metrics::guarded))
         .route("/theme-preview/{file}", get(theme_preview_css))
         .merge(crate::cameras::live::router())
+        .merge(crate::certs::routes::router())
         .route(
             "/devices/download",
             axum::routing::post(crate::vpn::download::handler),

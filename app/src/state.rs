@@ -7,7 +7,7 @@ use leptos::prelude::LeptosOptions;
 
 use crate::{
     clock::Clock, config::Config, db::Db, http::metrics::Metrics, http::rate_limit::RateLimiter,
-    mail::Mailer, secrets::Keys, themes::cache::ThemeCache,
+    jobs::Workflows, mail::Mailer, secrets::Keys, themes::cache::ThemeCache,
 };
 
 #[derive(Clone)]
@@ -40,6 +40,23 @@ pub struct AppState {
     pub cameras: crate::cameras::relay::CameraRelay,
     /// Set when shutdown begins: held requests answer at once.
     pub stopping: crate::http::stopping::Stopping,
+    /// Every concept's scheduled workflows, registered at start-up.
+    pub workflows: Arc<Workflows<AppState>>,
+}
+
+impl crate::jobs::Context for AppState {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+    fn workflows(&self) -> &Workflows<Self> {
+        &self.workflows
+    }
+    fn jobs_changed(&self) -> &tokio::sync::Notify {
+        &self.jobs_changed
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -218,6 +218,7 @@ test('every page fits a phone and a desktop, and hydrates', async () => {
     ['network', '/network'],
     ['network-device', lanLink!],
     ['cameras', '/cameras'],
+    ['certificates', '/certificates'],
     ['billing', '/billing'],
     ['account', '/account'],
     ['admin-users', '/admin/users'],

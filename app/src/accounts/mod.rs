@@ -18,3 +18,5 @@ pub mod service;
 pub mod tokens;
 #[cfg(feature = "ssr")]
 pub mod totp;
+#[cfg(feature = "ssr")]
+pub mod workflows;

@@ -3,55 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "user" => Some(Role::User),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+crate::string_enum! {
+    pub enum Role {
+        User = "user",
+        Admin = "admin",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountStatus {
-    Pending,
-    Active,
-    Suspended,
-    Cancelled,
-}
-
-impl AccountStatus {
-    pub const ALL: [AccountStatus; 4] = [
-        AccountStatus::Pending,
-        AccountStatus::Active,
-        AccountStatus::Suspended,
-        AccountStatus::Cancelled,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountStatus::Pending => "pending",
-            AccountStatus::Active => "active",
-            AccountStatus::Suspended => "suspended",
-            AccountStatus::Cancelled => "cancelled",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+crate::string_enum! {
+    pub enum AccountStatus {
+        /// Signed up, e-mail not yet confirmed.
+        Pending = "pending",
+        Active = "active",
+        Suspended = "suspended",
+        Cancelled = "cancelled",
     }
 }
 
@@ -85,6 +50,7 @@ pub struct SessionInfo {
 
 /// A row of the admin user list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct UserRow {
     pub id: i64,
     pub email: String,
@@ -92,6 +58,7 @@ pub struct UserRow {
     pub role: Role,
     pub status: AccountStatus,
     pub plan: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub vip: bool,
     pub created_at: i64,
 }
@@ -106,10 +73,78 @@ pub struct TotpEnrollment {
 pub const EMAIL_MAX: usize = 254;
 pub const NAME_MAX: usize = 100;
 
-/// Normalises and checks an e-mail address: trimmed, lower-cased (addresses
-/// are case-insensitive and unique), one `@`, a dotted domain, no spaces or
-/// control characters, within RFC 5321 lengths.
-pub fn normalize_email(input: &str) -> Result<String, String> {
+/// An e-mail address as stored: trimmed, lower-cased (addresses are
+/// case-insensitive and unique), one `@`, a dotted domain, no spaces or
+/// control characters, within RFC 5321 lengths. Only [`Email::parse`]
+/// makes one (serde too goes through it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        normalize_email(input).map(Email)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Email {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Email::parse(&s)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl sqlx::Type<sqlx::Any> for Email {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Email {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <String as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Email {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        // Stored addresses were parsed on the way in.
+        Ok(Email(<String as sqlx::Decode<'r, sqlx::Any>>::decode(
+            value,
+        )?))
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+fn normalize_email(input: &str) -> Result<String, String> {
     let email = input.trim().to_lowercase();
     if email.is_empty() {
         return Err("Please enter your e-mail address.".into());
@@ -164,7 +199,7 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(
-            normalize_email("  Alice@Example.COM ").as_deref(),
+            Email::parse("  Alice@Example.COM ").as_deref(),
             Ok("alice@example.com")
         );
         for bad in [
@@ -179,10 +214,10 @@ mod tests {
             "a@.b.com",
             "a<script>@x.com",
         ] {
-            assert!(normalize_email(bad).is_err(), "{bad} should be rejected");
+            assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        assert!(normalize_email(&long).is_err());
+        assert!(Email::parse(&long).is_err());
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Account storage (sqlx, portable SQL for SQLite and PostgreSQL).
 
-use sqlx::{any::AnyRow, Row};
+use sqlx::Row;
 
 use super::model::{AccountStatus, CurrentUser, Role, SessionInfo, UserRow};
 use crate::db::{now, Db};
 
 /// A user row with the columns the flows need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRecord {
     pub id: i64,
     pub email: String,
@@ -15,6 +15,7 @@ pub struct UserRecord {
     pub status: AccountStatus,
     pub role: Role,
     pub totp_secret_enc: Option<String>,
+    #[sqlx(try_from = "crate::typed::Flag")]
     pub totp_enabled: bool,
     pub totp_last_step: i64,
 }
@@ -35,36 +36,18 @@ impl UserRecord {
 const USER_COLS: &str =
     "id, email, first_name, password_hash, status, role, totp_secret_enc, totp_enabled, totp_last_step";
 
-fn user_from_row(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let role: String = row.try_get("role")?;
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        first_name: row.try_get("first_name")?,
-        password_hash: row.try_get("password_hash")?,
-        status: AccountStatus::parse(&status).unwrap_or(AccountStatus::Suspended),
-        role: Role::parse(&role).unwrap_or(Role::User),
-        totp_secret_enc: row.try_get("totp_secret_enc")?,
-        totp_enabled: row.try_get::<i64, _>("totp_enabled")? != 0,
-        totp_last_step: row.try_get("totp_last_step")?,
-    })
-}
-
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE email = $1"))
+    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE email = $1"))
         .bind(email)
         .fetch_optional(&db.pool)
-        .await?;
-    row.as_ref().map(user_from_row).transpose()
+        .await
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRecord>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.pool)
-        .await?;
-    row.as_ref().map(user_from_row).transpose()
+        .await
 }
 
 pub async fn insert_user(
@@ -153,7 +136,7 @@ pub async fn count_admins(db: &Db) -> Result<i64, sqlx::Error> {
 
 pub async fn search_users(db: &Db, q: &str, limit: i64) -> Result<Vec<UserRow>, sqlx::Error> {
     let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.role, u.status, u.created_at, \
                 COALESCE(p.name, '') AS plan, \
                 (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
@@ -163,22 +146,7 @@ pub async fn search_users(db: &Db, q: &str, limit: i64) -> Result<Vec<UserRow>, 
     .bind(pattern)
     .bind(limit)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(UserRow {
-                id: r.try_get("id")?,
-                email: r.try_get("email")?,
-                first_name: r.try_get("first_name")?,
-                role: Role::parse(&r.try_get::<String, _>("role")?).unwrap_or(Role::User),
-                status: AccountStatus::parse(&r.try_get::<String, _>("status")?)
-                    .unwrap_or(AccountStatus::Suspended),
-                plan: r.try_get("plan")?,
-                vip: r.try_get::<i64, _>("vip")? > 0,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 // ---- single-use tokens ------------------------------------------------------

@@ -2,7 +2,7 @@
 //! the pure rules and the repository, with mail and audit side effects.
 
 use super::{
-    model::{normalize_email, normalize_name, AccountStatus, CurrentUser, Role, TotpEnrollment},
+    model::{normalize_name, AccountStatus, CurrentUser, Email, Role, TotpEnrollment},
     password, repo, tokens, totp,
 };
 use crate::{
@@ -46,7 +46,7 @@ pub async fn register(
     first_name: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
+    let email = Email::parse(email).map_err(|e| AppError::invalid_field("email", e))?;
     let first_name =
         normalize_name(first_name).map_err(|e| AppError::invalid_field("first_name", e))?;
     password::check_policy(pass, &email)?;
@@ -148,7 +148,7 @@ async fn welcome(state: &AppState, user: &repo::UserRecord) {
         ),
         Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
     }
-    if let Err(e) = crate::billing::workflows::schedule_signup(state, user_id).await {
+    if let Err(e) = super::workflows::schedule_signup(state, user_id).await {
         tracing::warn!(user_id, error = %e, "could not schedule the onboarding mails");
     }
 }
@@ -163,7 +163,7 @@ pub async fn register_verified(
     first_name: &str,
     client: &ClientInfo,
 ) -> AppResult<(CurrentUser, String)> {
-    let email = normalize_email(email).map_err(AppError::invalid)?;
+    let email = Email::parse(email).map_err(AppError::invalid)?;
     let first_name = normalize_name(first_name).map_err(AppError::invalid)?;
     password::check_policy(pass, &email)?;
     let hash = password::hash_off_runtime(pass).await?;
@@ -226,7 +226,7 @@ pub async fn login(
     client: &ClientInfo,
 ) -> AppResult<LoginOutcome> {
     // A malformed address is still run through a hash so timing says nothing.
-    let email = normalize_email(email).unwrap_or_default();
+    let email = Email::parse(email).map(String::from).unwrap_or_default();
     if pass.len() > 4 * password::MAX_LEN {
         return Err(AppError::InvalidCredentials);
     }
@@ -425,7 +425,7 @@ pub async fn request_password_reset(
     email: &str,
     client: &ClientInfo,
 ) -> AppResult<()> {
-    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
+    let email = Email::parse(email).map_err(|e| AppError::invalid_field("email", e))?;
     let (state, client) = (state.clone(), client.clone());
     tokio::spawn(async move {
         if let Err(e) = send_password_reset(&state, &email, &client).await {
@@ -626,7 +626,7 @@ pub async fn create_verified_user(
     pass: &str,
     role: Role,
 ) -> AppResult<i64> {
-    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
+    let email = Email::parse(email).map_err(|e| AppError::invalid_field("email", e))?;
     password::check_policy(pass, &email)?;
     let hash = password::hash_off_runtime(pass).await?;
     let id = repo::insert_user(state_db, &email, "", &hash, AccountStatus::Active, role)
@@ -652,7 +652,7 @@ pub async fn create_verified_user(
 }
 
 pub async fn admin_set_password(db: &crate::db::Db, email: &str, pass: &str) -> AppResult<()> {
-    let email = normalize_email(email).map_err(|e| AppError::invalid_field("email", e))?;
+    let email = Email::parse(email).map_err(|e| AppError::invalid_field("email", e))?;
     let user = repo::find_by_email(db, &email)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -11,7 +11,7 @@ use crate::accounts::model::UserRow;
 use {
     crate::{
         accounts::{
-            model::{normalize_email, AccountStatus, Role},
+            model::{AccountStatus, Email, Role},
             repo,
         },
         audit,
@@ -79,7 +79,7 @@ pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), AppError> 
 #[server(endpoint = "admin/vip")]
 pub async fn admin_set_vip(email: String, vip: bool) -> Result<(), AppError> {
     let admin = sfn::admin()?;
-    let email = normalize_email(&email).map_err(AppError::invalid)?;
+    let email = Email::parse(&email).map_err(AppError::invalid)?;
     let state = sfn::state();
     if vip {
         sqlx::query("INSERT INTO vip_accounts (email, created_at) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING")

@@ -10,7 +10,7 @@ use truevault_payments::{paypal::PayPalClient, stripe::StripeClient, CheckoutReq
 
 use super::{
     events::{price_for, schedule_expiry},
-    model::{BillingOverview, SubscriptionInfo},
+    model::{BillingOverview, Provider, SubscriptionInfo, SubscriptionStatus},
     repo,
     rules::{self, Cycle},
 };
@@ -28,12 +28,12 @@ pub async fn start_checkout(
     user: &CurrentUser,
     plan_id: i64,
     cycle: &str,
-    provider: &str,
+    provider: Provider,
 ) -> AppResult<CheckoutStart> {
     let cycle = Cycle::parse(cycle)
         .ok_or_else(|| AppError::invalid("Choose monthly or yearly billing."))?;
     let providers = state.config.billing.providers();
-    if !providers.iter().any(|p| p == provider) {
+    if !providers.contains(&provider) {
         return Err(AppError::invalid("That payment method is not available."));
     }
     if crate::entitlements::is_vip(&state.db.pool, user.id).await? {
@@ -51,7 +51,10 @@ pub async fn start_checkout(
     let now = state.clock.now();
     let current = repo::subscription_of_user(&state.db.pool, user.id).await?;
     let mut amount = price;
-    if let Some(sub) = current.as_ref().filter(|s| s.status == "active") {
+    if let Some(sub) = current
+        .as_ref()
+        .filter(|s| s.status == SubscriptionStatus::Active)
+    {
         if sub.plan_id == plan_id && sub.cycle == cycle.as_str() {
             return Err(AppError::Conflict("You are already on this plan.".into()));
         }
@@ -122,8 +125,8 @@ pub async fn start_checkout(
             .cloned(),
     };
     let url = match provider {
-        "test" => format!("{base}/billing/test-pay/{reference}"),
-        "stripe" => {
+        Provider::Test => format!("{base}/billing/test-pay/{reference}"),
+        Provider::Stripe => {
             let session = stripe_client(state)?
                 .create_checkout_session(&request)
                 .await
@@ -131,7 +134,7 @@ pub async fn start_checkout(
             repo::set_checkout_session(&state.db, checkout_id, &session.id).await?;
             session.url
         }
-        "paypal" => {
+        Provider::Paypal => {
             if request.provider_plan_id.is_none() {
                 return Err(AppError::invalid("PayPal is not set up for this plan."));
             }
@@ -142,7 +145,6 @@ pub async fn start_checkout(
             repo::set_checkout_session(&state.db, checkout_id, &session.id).await?;
             session.url
         }
-        _ => return Err(AppError::invalid("That payment method is not available.")),
     };
     audit::record(
         &state.db,
@@ -150,7 +152,7 @@ pub async fn start_checkout(
         "billing.checkout_started",
         &slug,
         "",
-        provider,
+        provider.as_str(),
     )
     .await;
     Ok(CheckoutStart::Redirect(url))
@@ -205,7 +207,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, resume: bool) -> AppRe
     let mut tx = state.db.begin_write().await?;
     let sub = repo::subscription_of_user(&mut *tx, user.id)
         .await?
-        .filter(|s| s.status == "active" || s.status == "grace_period" || s.status == "past_due")
+        .filter(|s| s.status.grants_plan())
         .ok_or_else(|| AppError::Conflict("You have no running subscription.".into()))?;
     repo::set_cancel_at_period_end(&mut tx, sub.id, !resume, now).await?;
     if resume {

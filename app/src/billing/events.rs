@@ -4,8 +4,10 @@
 use truevault_payments::PaymentEvent;
 
 use super::{
+    model::{CheckoutStatus, Provider, SubscriptionStatus},
     repo::{self, Tx},
     rules::{self, Cycle},
+    workflows::{Billing, BillingStep, Dunning, Expiry},
 };
 use crate::{
     audit,
@@ -25,10 +27,6 @@ pub enum Outcome {
     /// Arrived before what it depends on: the provider should retry.
     RetryLater(String),
 }
-
-pub const DUNNING: &str = "dunning";
-pub const EXPIRY: &str = "expiry";
-pub const BILLING: &str = "billing";
 
 pub(super) fn price_for(monthly: i64, yearly: i64, cycle: Cycle) -> i64 {
     match cycle {
@@ -50,7 +48,7 @@ fn kind(e: &PaymentEvent) -> &'static str {
 /// Applies one provider event, exactly once, in one transaction.
 pub async fn apply_event(
     state: &AppState,
-    provider: &str,
+    provider: Provider,
     event: &PaymentEvent,
 ) -> AppResult<Outcome> {
     let now = state.clock.now();
@@ -168,7 +166,7 @@ pub async fn apply_event(
     state.node_changes.notify_waiters();
     if let Outcome::Rejected(why) = &outcome {
         tracing::warn!(
-            provider,
+            provider = provider.as_str(),
             event = event.event_id(),
             why,
             "payment event rejected"
@@ -200,7 +198,7 @@ struct Completion<'a> {
 async fn checkout_completed(
     state: &AppState,
     tx: &mut Tx,
-    provider: &str,
+    provider: Provider,
     c: Completion<'_>,
     now: i64,
 ) -> AppResult<Outcome> {
@@ -217,7 +215,7 @@ async fn checkout_completed(
         "completed" => return Ok(Outcome::Applied("already completed")),
         other => return Ok(Outcome::Rejected(format!("checkout is {other}"))),
     }
-    if provider == "paypal" {
+    if provider == Provider::Paypal {
         // Anyone can create a PayPal subscription carrying our reference as
         // its custom_id: only the one we created, on the plan we asked for, counts.
         if checkout.provider_session_id.as_deref() != c.provider_subscription_id {
@@ -295,7 +293,7 @@ async fn activate(
         checkout.user_id,
         checkout.plan_id,
         cycle.as_str(),
-        &checkout.provider,
+        checkout.provider,
         psid,
         price_for(monthly, yearly, cycle),
         &plan_currency,
@@ -304,7 +302,7 @@ async fn activate(
         created,
     )
     .await?;
-    repo::finish_checkout(tx, checkout.id, "completed", now).await?;
+    repo::finish_checkout(tx, checkout.id, CheckoutStatus::Completed, now).await?;
     repo::set_user_plan(tx, checkout.user_id, checkout.plan_id).await?;
     let tax = rules::tax(amount, state.config.billing.tax_rate_bp);
     let (invoice_id, _) = repo::insert_invoice(
@@ -326,7 +324,7 @@ async fn activate(
         checkout.user_id,
         sub_id,
         Some(invoice_id),
-        &checkout.provider,
+        checkout.provider,
         payment_id,
         amount,
         &checkout.currency,
@@ -334,14 +332,13 @@ async fn activate(
         now,
     )
     .await?;
-    jobs::cancel_pending_in(tx, sub_id, DUNNING, now).await?;
+    jobs::cancel_pending_in::<Dunning>(tx, sub_id, now).await?;
     schedule_expiry(tx, sub_id, checkout.user_id, end, now).await?;
-    schedule(
+    schedule::<Billing>(
         tx,
         sub_id,
         checkout.user_id,
-        BILLING,
-        vec![("receipt".into(), now)],
+        vec![(BillingStep::Receipt, now)],
         now,
     )
     .await?;
@@ -358,12 +355,11 @@ pub(super) async fn schedule_expiry(
     end: i64,
     now: i64,
 ) -> AppResult<()> {
-    jobs::cancel_pending_in(tx, subscription_id, EXPIRY, now).await?;
-    schedule(
+    jobs::cancel_pending_in::<Expiry>(tx, subscription_id, now).await?;
+    schedule::<Expiry>(
         tx,
         subscription_id,
         user_id,
-        EXPIRY,
         rules::expiry_steps(end, now),
         now,
     )
@@ -371,22 +367,19 @@ pub(super) async fn schedule_expiry(
 }
 
 /// Schedules steps of one of a subscription's workflows.
-async fn schedule(
+async fn schedule<W: jobs::Workflow>(
     tx: &mut Tx,
     subscription_id: i64,
     user_id: i64,
-    workflow: &'static str,
-    steps: Vec<(String, i64)>,
+    steps: Vec<(W::Step, i64)>,
     now: i64,
 ) -> AppResult<()> {
     let jobs: Vec<NewJob> = steps
         .into_iter()
-        .map(|(step, due_at)| NewJob {
-            workflow,
-            step,
-            user_id: Some(user_id),
-            subscription_id: Some(subscription_id),
-            due_at,
+        .map(|(step, due_at)| {
+            NewJob::new::<W>(&step, due_at)
+                .for_user(user_id)
+                .for_subscription(subscription_id)
         })
         .collect();
     jobs::schedule_in(tx, &jobs, now).await?;
@@ -397,7 +390,7 @@ async fn schedule(
 async fn payment_succeeded(
     state: &AppState,
     tx: &mut Tx,
-    provider: &str,
+    provider: Provider,
     provider_subscription_id: &str,
     provider_payment_id: &str,
     amount: i64,
@@ -446,7 +439,8 @@ async fn payment_succeeded(
     }
     // The first charge of a provider subscription is usually the checkout we
     // already invoiced; only a charge near or after the period's end renews.
-    let renewal_due = now >= sub.current_period_end - rules::DAY || sub.status != "active";
+    let renewal_due =
+        now >= sub.current_period_end - rules::DAY || sub.status != SubscriptionStatus::Active;
     let extends =
         renewal_due || period_end.is_some_and(|e| e > sub.current_period_end + rules::DAY);
     let invoiced = repo::latest_invoice_number(&mut **tx, sub.id)
@@ -475,7 +469,7 @@ async fn payment_succeeded(
         // is the period's invoice; the period stays as it is.
         (sub.current_period_start, sub.current_period_end)
     } else {
-        let start = if sub.status == "active" {
+        let start = if sub.status == SubscriptionStatus::Active {
             sub.current_period_end
         } else {
             now
@@ -533,14 +527,13 @@ async fn payment_succeeded(
     repo::set_period(tx, sub.id, start, end, now).await?;
     repo::set_user_plan(tx, sub.user_id, sub.plan_id).await?;
     repo::set_event_at(tx, sub.id, created).await?;
-    jobs::cancel_pending_in(tx, sub.id, DUNNING, now).await?;
+    jobs::cancel_pending_in::<Dunning>(tx, sub.id, now).await?;
     schedule_expiry(tx, sub.id, sub.user_id, end, now).await?;
-    schedule(
+    schedule::<Billing>(
         tx,
         sub.id,
         sub.user_id,
-        BILLING,
-        vec![("receipt".into(), now)],
+        vec![(BillingStep::Receipt, now)],
         now,
     )
     .await?;
@@ -568,10 +561,10 @@ async fn payment_failed(
     if crate::entitlements::is_vip(&mut **tx, sub.user_id).await? {
         return Ok(Outcome::Applied("vip_exempt"));
     }
-    if sub.status != "active" {
+    if sub.status != SubscriptionStatus::Active {
         return Ok(Outcome::Applied("already in dunning"));
     }
-    repo::set_status(tx, sub.id, "grace_period", Some(now), now).await?;
+    repo::set_status(tx, sub.id, SubscriptionStatus::GracePeriod, Some(now), now).await?;
     let plan_name = repo::find_plan(&mut **tx, sub.plan_id)
         .await?
         .map(|p| p.1)
@@ -590,14 +583,6 @@ async fn payment_failed(
         now,
     )
     .await?;
-    schedule(
-        tx,
-        sub.id,
-        sub.user_id,
-        DUNNING,
-        rules::dunning_steps(now),
-        now,
-    )
-    .await?;
+    schedule::<Dunning>(tx, sub.id, sub.user_id, rules::dunning_steps(now), now).await?;
     Ok(Outcome::Applied("grace_period"))
 }

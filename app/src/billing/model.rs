@@ -68,6 +68,74 @@ mod tests {
     }
 }
 
+crate::string_enum! {
+    /// Where a subscription stands.
+    pub enum SubscriptionStatus {
+        Active = "active",
+        /// A payment failed; the customer still has the plan while they retry.
+        GracePeriod = "grace_period",
+        PastDue = "past_due",
+        Cancelled = "cancelled",
+        Expired = "expired",
+        Suspended = "suspended",
+    }
+}
+
+impl SubscriptionStatus {
+    /// Paid features stay on while the customer still has time to pay.
+    pub fn grants_plan(self) -> bool {
+        matches!(self, Self::Active | Self::GracePeriod | Self::PastDue)
+    }
+
+    /// A payment failed and the dunning steps are running.
+    pub fn in_dunning(self) -> bool {
+        matches!(self, Self::GracePeriod | Self::PastDue)
+    }
+
+    /// What the billing page calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::GracePeriod => "Payment failed — grace period",
+            Self::PastDue => "Past due",
+            Self::Cancelled => "Cancelled",
+            Self::Expired => "Expired",
+            Self::Suspended => "Suspended",
+        }
+    }
+}
+
+crate::string_enum! {
+    /// A payment provider.
+    pub enum Provider {
+        /// The built-in test provider: no real money.
+        Test = "test",
+        Stripe = "stripe",
+        Paypal = "paypal",
+    }
+}
+
+impl Provider {
+    /// What the checkout form calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Stripe => "Card (Stripe)",
+            Self::Paypal => "PayPal",
+            Self::Test => "Test payment (no real money)",
+        }
+    }
+}
+
+crate::string_enum! {
+    /// Where a checkout (what we asked a provider to charge) stands.
+    pub enum CheckoutStatus {
+        Open = "open",
+        Completed = "completed",
+        Failed = "failed",
+        Expired = "expired",
+    }
+}
+
 /// The user's subscription as the billing page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionInfo {
@@ -75,8 +143,8 @@ pub struct SubscriptionInfo {
     pub plan_id: i64,
     pub plan_name: String,
     pub cycle: String,
-    pub status: String,
-    pub provider: String,
+    pub status: SubscriptionStatus,
+    pub provider: Provider,
     pub amount_cents: i64,
     pub currency: String,
     pub current_period_start: i64,
@@ -88,7 +156,7 @@ pub struct SubscriptionInfo {
 impl SubscriptionInfo {
     /// Paid features stay on while the customer still has time to pay.
     pub fn grants_plan(&self) -> bool {
-        matches!(self.status.as_str(), "active" | "grace_period" | "past_due")
+        self.status.grants_plan()
     }
 }
 
@@ -121,21 +189,8 @@ pub struct BillingOverview {
     pub plans: Vec<Plan>,
     pub current_plan: String,
     pub is_vip: bool,
-    /// Providers the customer may pay with here (`test`, `stripe`, `paypal`).
-    pub providers: Vec<String>,
-}
-
-/// A row of the admin's scheduled-steps page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobRow {
-    pub id: i64,
-    pub workflow: String,
-    pub step: String,
-    pub user_email: Option<String>,
-    pub due_at: i64,
-    pub status: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
+    /// Providers the customer may pay with here.
+    pub providers: Vec<Provider>,
 }
 
 /// A workflow mail template in the admin's editor.

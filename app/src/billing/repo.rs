@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::model::Plan;
+use super::model::{CheckoutStatus, Plan, Provider, SubscriptionStatus};
 use crate::db::Db;
 
 pub async fn list(db: &Db, only_active: bool) -> Result<Vec<Plan>, sqlx::Error> {
@@ -107,19 +107,20 @@ pub async fn plan_id_by_slug(tx: &mut Tx, slug: &str) -> Result<Option<i64>, sql
 }
 
 /// Everything the flows need about a subscription.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SubRow {
     pub id: i64,
     pub user_id: i64,
     pub plan_id: i64,
     pub cycle: String,
-    pub status: String,
-    pub provider: String,
+    pub status: SubscriptionStatus,
+    pub provider: Provider,
     pub provider_subscription_id: Option<String>,
     pub amount_cents: i64,
     pub currency: String,
     pub current_period_start: i64,
     pub current_period_end: i64,
+    #[sqlx(try_from = "crate::typed::Flag")]
     pub cancel_at_period_end: bool,
     pub pending_plan_id: Option<i64>,
     pub last_event_at: i64,
@@ -128,62 +129,40 @@ pub struct SubRow {
 const SUB_COLS: &str = "id, user_id, plan_id, cycle, status, provider, provider_subscription_id, amount_cents, currency, \
     current_period_start, current_period_end, cancel_at_period_end, pending_plan_id, last_event_at";
 
-fn sub_from_row(r: &sqlx::any::AnyRow) -> Result<SubRow, sqlx::Error> {
-    Ok(SubRow {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        plan_id: r.try_get("plan_id")?,
-        cycle: r.try_get("cycle")?,
-        status: r.try_get("status")?,
-        provider: r.try_get("provider")?,
-        provider_subscription_id: r.try_get("provider_subscription_id")?,
-        amount_cents: r.try_get("amount_cents")?,
-        currency: r.try_get("currency")?,
-        current_period_start: r.try_get("current_period_start")?,
-        current_period_end: r.try_get("current_period_end")?,
-        cancel_at_period_end: r.try_get::<i64, _>("cancel_at_period_end")? != 0,
-        pending_plan_id: r.try_get("pending_plan_id")?,
-        last_event_at: r.try_get("last_event_at")?,
-    })
-}
-
 pub async fn subscription_of_user<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     user_id: i64,
 ) -> Result<Option<SubRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {SUB_COLS} FROM subscriptions WHERE user_id = $1"
     ))
     .bind(user_id)
     .fetch_optional(ex)
-    .await?;
-    row.as_ref().map(sub_from_row).transpose()
+    .await
 }
 
 pub async fn subscription_by_id<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: i64,
 ) -> Result<Option<SubRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {SUB_COLS} FROM subscriptions WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(ex)
-    .await?;
-    row.as_ref().map(sub_from_row).transpose()
+    .await
 }
 
 pub async fn subscription_by_provider_id(
     tx: &mut Tx,
     provider_subscription_id: &str,
 ) -> Result<Option<SubRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {SUB_COLS} FROM subscriptions WHERE provider_subscription_id = $1"
     ))
     .bind(provider_subscription_id)
     .fetch_optional(&mut **tx)
-    .await?;
-    row.as_ref().map(sub_from_row).transpose()
+    .await
 }
 
 /// Creates or replaces the user's subscription (one per user) as active.
@@ -193,7 +172,7 @@ pub async fn activate_subscription(
     user_id: i64,
     plan_id: i64,
     cycle: &str,
-    provider: &str,
+    provider: Provider,
     provider_subscription_id: &str,
     amount_cents: i64,
     currency: &str,
@@ -232,7 +211,7 @@ pub async fn activate_subscription(
 pub async fn set_status(
     tx: &mut Tx,
     id: i64,
-    status: &str,
+    status: SubscriptionStatus,
     grace_started_at: Option<i64>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -343,16 +322,16 @@ pub async fn set_user_plan(tx: &mut Tx, user_id: i64, plan_id: i64) -> Result<()
     Ok(())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CheckoutRow {
     pub id: i64,
     pub user_id: i64,
     pub plan_id: i64,
     pub cycle: String,
-    pub provider: String,
+    pub provider: Provider,
     pub amount_cents: i64,
     pub currency: String,
-    pub status: String,
+    pub status: CheckoutStatus,
     pub reference: String,
     /// What the provider calls this checkout (Stripe `cs_…`, PayPal's subscription `I-…`).
     pub provider_session_id: Option<String>,
@@ -365,7 +344,7 @@ pub async fn create_checkout(
     user_id: i64,
     plan_id: i64,
     cycle: &str,
-    provider: &str,
+    provider: Provider,
     amount_cents: i64,
     currency: &str,
     now: i64,
@@ -398,54 +377,37 @@ pub async fn set_checkout_session(db: &Db, id: i64, session: &str) -> Result<(),
 const CHECKOUT_COLUMNS: &str =
     "id, user_id, plan_id, cycle, provider, amount_cents, currency, status, reference, provider_session_id";
 
-fn checkout_row(r: &sqlx::any::AnyRow) -> Result<CheckoutRow, sqlx::Error> {
-    Ok(CheckoutRow {
-        id: r.try_get(0)?,
-        user_id: r.try_get(1)?,
-        plan_id: r.try_get(2)?,
-        cycle: r.try_get(3)?,
-        provider: r.try_get(4)?,
-        amount_cents: r.try_get(5)?,
-        currency: r.try_get(6)?,
-        status: r.try_get(7)?,
-        reference: r.try_get(8)?,
-        provider_session_id: r.try_get(9)?,
-    })
-}
-
 pub async fn checkout_by_reference<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     reference: &str,
 ) -> Result<Option<CheckoutRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE reference = $1"
     ))
     .bind(reference)
     .fetch_optional(ex)
-    .await?;
-    row.as_ref().map(checkout_row).transpose()
+    .await
 }
 
 /// The open checkout whose provider-side subscription (or session) is `session`.
 pub async fn open_checkout_by_session<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    provider: &str,
+    provider: Provider,
     session: &str,
 ) -> Result<Option<CheckoutRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE provider = $1 AND provider_session_id = $2 AND status = 'open'"
     ))
     .bind(provider)
     .bind(session)
     .fetch_optional(ex)
-    .await?;
-    row.as_ref().map(checkout_row).transpose()
+    .await
 }
 
 pub async fn finish_checkout(
     tx: &mut Tx,
     id: i64,
-    status: &str,
+    status: CheckoutStatus,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE checkouts SET status = $1, completed_at = $2 WHERE id = $3")
@@ -522,7 +484,7 @@ pub async fn insert_payment(
     user_id: i64,
     subscription_id: i64,
     invoice_id: Option<i64>,
-    provider: &str,
+    provider: Provider,
     provider_payment_id: &str,
     amount_cents: i64,
     currency: &str,
@@ -550,7 +512,7 @@ pub async fn insert_payment(
 /// Remembers a webhook event; false when it was seen before.
 pub async fn record_event(
     tx: &mut Tx,
-    provider: &str,
+    provider: Provider,
     event_id: &str,
     kind: &str,
     outcome: &str,
@@ -572,7 +534,7 @@ pub async fn record_event(
 
 pub async fn set_event_outcome(
     tx: &mut Tx,
-    provider: &str,
+    provider: Provider,
     event_id: &str,
     outcome: &str,
 ) -> Result<(), sqlx::Error> {

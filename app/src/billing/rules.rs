@@ -76,35 +76,118 @@ pub fn is_upgrade(current_price: i64, new_price: i64) -> bool {
     new_price > current_price
 }
 
+/// A step of the payment-failed workflow, stored as `reminder_day3`,
+/// `past_due`, `suspend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum DunningStep {
+    /// A reminder mail `day` days after the failure.
+    Reminder {
+        day: i64,
+    },
+    PastDue,
+    Suspend,
+}
+
+/// A step of the subscription-expiring workflow, stored as `expiring_7d`,
+/// `renewal_check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum ExpiryStep {
+    /// A notice `days` days before a period that will not renew ends.
+    Expiring {
+        days: i64,
+    },
+    RenewalCheck,
+}
+
+impl std::fmt::Display for DunningStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Reminder { day } => write!(f, "reminder_day{day}"),
+            Self::PastDue => f.write_str("past_due"),
+            Self::Suspend => f.write_str("suspend"),
+        }
+    }
+}
+
+impl std::str::FromStr for DunningStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "past_due" => Ok(Self::PastDue),
+            "suspend" => Ok(Self::Suspend),
+            _ => s
+                .strip_prefix("reminder_day")
+                .and_then(|d| d.parse().ok())
+                .map(|day| Self::Reminder { day })
+                .ok_or_else(|| format!("no dunning step {s}")),
+        }
+    }
+}
+
+impl std::fmt::Display for ExpiryStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Expiring { days } => write!(f, "expiring_{days}d"),
+            Self::RenewalCheck => f.write_str("renewal_check"),
+        }
+    }
+}
+
+impl std::str::FromStr for ExpiryStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "renewal_check" => Ok(Self::RenewalCheck),
+            _ => s
+                .strip_prefix("expiring_")
+                .and_then(|d| d.strip_suffix('d'))
+                .and_then(|d| d.parse().ok())
+                .map(|days| Self::Expiring { days })
+                .ok_or_else(|| format!("no expiry step {s}")),
+        }
+    }
+}
+
+macro_rules! string_step {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for String {
+            fn from(step: $ty) -> String {
+                step.to_string()
+            }
+        }
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+    )*};
+}
+string_step!(DunningStep, ExpiryStep);
+
 /// Steps of the payment-failed workflow: (step, due time).
-pub fn dunning_steps(failed_at: i64) -> Vec<(String, i64)> {
-    let mut steps: Vec<(String, i64)> = REMINDER_DAYS
+pub fn dunning_steps(failed_at: i64) -> Vec<(DunningStep, i64)> {
+    let mut steps: Vec<(DunningStep, i64)> = REMINDER_DAYS
         .iter()
-        .map(|d| (format!("reminder_day{d}"), failed_at + d * DAY))
+        .map(|&day| (DunningStep::Reminder { day }, failed_at + day * DAY))
         .collect();
-    steps.push(("past_due".into(), failed_at + PAST_DUE_DAY * DAY));
-    steps.push(("suspend".into(), failed_at + SUSPEND_DAY * DAY));
+    steps.push((DunningStep::PastDue, failed_at + PAST_DUE_DAY * DAY));
+    steps.push((DunningStep::Suspend, failed_at + SUSPEND_DAY * DAY));
     steps
 }
 
 /// Steps of the subscription-expiring workflow for a period ending at `end`.
-pub fn expiry_steps(end: i64, now: i64) -> Vec<(String, i64)> {
-    let mut steps: Vec<(String, i64)> = EXPIRY_NOTICE_DAYS
+pub fn expiry_steps(end: i64, now: i64) -> Vec<(ExpiryStep, i64)> {
+    let mut steps: Vec<(ExpiryStep, i64)> = EXPIRY_NOTICE_DAYS
         .iter()
-        .map(|d| (format!("expiring_{d}d"), end - d * DAY))
+        .map(|&days| (ExpiryStep::Expiring { days }, end - days * DAY))
         .filter(|(_, at)| *at > now)
         .collect();
-    steps.push(("renewal_check".into(), end));
+    steps.push((ExpiryStep::RenewalCheck, end));
     steps
 }
-
-/// Retry delay after `attempts` failures: 30 s, 1 min, 2 min, … capped at an hour.
-pub fn retry_delay(attempts: i64) -> i64 {
-    (30_i64 << attempts.clamp(0, 7)).min(3600)
-}
-
-/// A step gives up after this many attempts.
-pub const MAX_ATTEMPTS: i64 = 5;
 
 /// Tax on an amount in basis points (1 % = 100), rounded half up.
 pub fn tax(amount_cents: i64, rate_bp: i64) -> i64 {
@@ -114,6 +197,7 @@ pub fn tax(amount_cents: i64, rate_bp: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::retry_delay;
 
     fn ts(y: i32, m: Month, d: u8) -> i64 {
         Date::from_calendar_date(y, m, d)
@@ -161,7 +245,7 @@ mod tests {
     #[test]
     fn dunning_reminds_on_days_0_3_7_and_suspends_on_day_8() {
         let steps = dunning_steps(1_000);
-        let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+        let names: Vec<String> = steps.iter().map(|(s, _)| s.to_string()).collect();
         assert_eq!(
             names,
             [
@@ -175,7 +259,10 @@ mod tests {
         assert_eq!(steps[4].1, 1_000 + 8 * DAY);
         let expiry = expiry_steps(100 * DAY, 95 * DAY);
         assert_eq!(expiry.len(), 2, "the 7-day notice is already past");
-        assert_eq!(expiry[0], ("expiring_1d".into(), 99 * DAY));
+        assert_eq!(
+            (expiry[0].0.to_string(), expiry[0].1),
+            ("expiring_1d".into(), 99 * DAY)
+        );
         assert_eq!(retry_delay(0), 30);
         assert_eq!(retry_delay(20), 3600);
         assert_eq!(tax(999, 2100), 210);

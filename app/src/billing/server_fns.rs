@@ -8,7 +8,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-use super::model::{BillingOverview, InvoiceInfo, JobRow, MailTemplateInfo, Plan};
+use super::model::{BillingOverview, InvoiceInfo, MailTemplateInfo, Plan};
+use crate::jobs::model::JobRow;
 #[cfg(feature = "ssr")]
 use {
     super::{checkout, model, repo, test_provider},
@@ -117,7 +118,9 @@ pub async fn my_billing() -> Result<BillingOverview, AppError> {
 #[server(endpoint = "billing/checkout")]
 pub async fn checkout(plan_id: i64, cycle: String, provider: String) -> Result<String, AppError> {
     let user = sfn::user()?;
-    match checkout::start_checkout(&sfn::state(), &user, plan_id, &cycle, &provider).await? {
+    let provider = super::model::Provider::parse(&provider)
+        .ok_or_else(|| AppError::invalid("That payment method is not available."))?;
+    match checkout::start_checkout(&sfn::state(), &user, plan_id, &cycle, provider).await? {
         checkout::CheckoutStart::Redirect(url) => {
             leptos_axum::redirect(&url);
             Ok(String::new())
@@ -156,7 +159,11 @@ pub async fn test_checkout(reference: String) -> Result<(String, String), AppErr
     }
     let c = repo::checkout_by_reference(&state.db.pool, &reference)
         .await?
-        .filter(|c| c.user_id == user.id && c.provider == "test" && c.status == "open")
+        .filter(|c| {
+            c.user_id == user.id
+                && c.provider == super::model::Provider::Test
+                && c.status == super::model::CheckoutStatus::Open
+        })
         .ok_or(AppError::NotFound)?;
     let plan = repo::find_plan(&state.db.pool, c.plan_id)
         .await?
@@ -188,7 +195,7 @@ pub async fn admin_jobs(status: String) -> Result<Vec<JobRow>, AppError> {
     sfn::admin()?;
     let status = Some(status.as_str())
         .filter(|s| ["pending", "running", "done", "failed", "cancelled"].contains(s));
-    Ok(crate::jobs::list(&sfn::state(), status, 300).await?)
+    Ok(crate::jobs::list(&sfn::state().db, status, 300).await?)
 }
 
 #[server(endpoint = "admin/job_retry")]

@@ -5,6 +5,7 @@ use truevault_payments::PaymentEvent;
 
 use super::{
     events::{apply_event, Outcome},
+    model::{CheckoutStatus, Provider},
     repo::{self, SubRow},
 };
 use crate::{
@@ -26,13 +27,13 @@ pub async fn test_pay(
     }
     let checkout = repo::checkout_by_reference(&state.db.pool, reference)
         .await?
-        .filter(|c| c.user_id == user.id && c.provider == "test")
+        .filter(|c| c.user_id == user.id && c.provider == Provider::Test)
         .ok_or(AppError::NotFound)?;
     let created = state.clock.now();
     match result {
         "decline" => {
             let mut tx = state.db.begin_write().await?;
-            repo::finish_checkout(&mut tx, checkout.id, "failed", created).await?;
+            repo::finish_checkout(&mut tx, checkout.id, CheckoutStatus::Failed, created).await?;
             tx.commit().await?;
             Ok(Outcome::Rejected("declined".into()))
         }
@@ -53,7 +54,7 @@ pub async fn test_pay(
                 amount_cents: checkout.amount_cents,
                 currency: checkout.currency.clone(),
             };
-            apply_event(state, "test", &event).await
+            apply_event(state, Provider::Test, &event).await
         }
         _ => Err(AppError::invalid("Unknown test payment result.")),
     }
@@ -86,5 +87,5 @@ pub async fn test_renew(state: &AppState, sub: &SubRow) -> AppResult<Outcome> {
             period_end: None,
         }
     };
-    apply_event(state, "test", &event).await
+    apply_event(state, Provider::Test, &event).await
 }

@@ -14,6 +14,7 @@ use truevault_payments::{paypal, stripe, PaymentEvent, WebhookError};
 use super::{
     checkout,
     events::{self, Outcome},
+    model::Provider,
 };
 use crate::{
     api::{self, request_id},
@@ -68,7 +69,7 @@ async fn stripe_webhook(
     if let Err(e) = stripe::verify_signature(secret.expose(), header, &body, state.clock.now()) {
         return refused(rid, &e);
     }
-    apply(&state, "stripe", stripe::parse_event(&body), rid).await
+    apply(&state, Provider::Stripe, stripe::parse_event(&body), rid).await
 }
 
 async fn paypal_webhook(
@@ -91,13 +92,13 @@ async fn paypal_webhook(
     if let Err(e) = client.verify_webhook(&webhook_id, &ph, &body).await {
         return refused(rid, &e);
     }
-    apply(&state, "paypal", paypal::parse_event(&body), rid).await
+    apply(&state, Provider::Paypal, paypal::parse_event(&body), rid).await
 }
 
 /// Applies a verified event (or says why its body could not be read).
 async fn apply(
     state: &AppState,
-    provider: &str,
+    provider: Provider,
     parsed: Result<PaymentEvent, WebhookError>,
     rid: String,
 ) -> Response {

@@ -1,142 +1,141 @@
-//! What each scheduled step does. Steps re-read the subscription when they
-//! run, so a step made moot by later events (paid meanwhile, resumed,
-//! renewed) ends as done without acting.
+//! Billing's scheduled workflows: the receipt, the payment-failed
+//! (dunning) steps and the end-of-period (expiry) steps. Steps re-read the
+//! subscription when they run, so a step made moot by later events (paid
+//! meanwhile, resumed, renewed) ends as done without acting.
+
+use serde::{Deserialize, Serialize};
 
 use super::{
-    events::{self, BILLING, DUNNING, EXPIRY},
-    model::{format_price, invoice_label},
+    events,
+    model::{format_price, invoice_label, Provider, SubscriptionStatus},
     repo::{self, SubRow},
-    rules, test_provider,
+    rules::{self, DunningStep, ExpiryStep},
+    test_provider,
 };
 use crate::{
-    jobs::{self, Job, NewJob},
-    mail::{
-        templates::{Mail, Rendered},
-        workflow::{self, MailVars},
-    },
+    jobs::{self, Job, NewJob, Workflow},
+    mail::workflow::MailVars,
     state::AppState,
 };
 
-pub const SIGNUP: &str = "signup";
+/// After a payment: the receipt.
+pub struct Billing;
+/// A failed payment: reminders, past due, suspension.
+pub struct Dunning;
+/// The end of a period: notices if it will not renew, then the renewal.
+pub struct Expiry;
 
-/// Onboarding mails after e-mail verification: getting started after an
-/// hour, tips after a day.
-pub async fn schedule_signup(state: &AppState, user_id: i64) -> Result<(), sqlx::Error> {
-    let now = state.clock.now();
-    let mut tx = state.db.begin_write().await?;
-    jobs::schedule_in(
-        &mut tx,
-        &[
-            NewJob {
-                workflow: SIGNUP,
-                step: "getting_started".into(),
-                user_id: Some(user_id),
-                subscription_id: None,
-                due_at: now + 3600,
-            },
-            NewJob {
-                workflow: SIGNUP,
-                step: "tips".into(),
-                user_id: Some(user_id),
-                subscription_id: None,
-                due_at: now + 24 * 3600,
-            },
-        ],
-        now,
-    )
-    .await?;
-    tx.commit().await
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingStep {
+    Receipt,
 }
 
-pub async fn run_step(state: &AppState, job: &Job) -> Result<(), String> {
-    let sub = match job.subscription_id {
-        Some(id) => {
-            let sub = repo::subscription_by_id(&state.db.pool, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            match sub {
-                Some(s) => Some(s),
-                // The subscription is gone (account deleted): nothing to do.
-                None => return Ok(()),
-            }
-        }
-        None => None,
+/// The job's subscription; `None` when it is gone (account deleted), when
+/// there is nothing left to do.
+async fn subscription(state: &AppState, job: &Job) -> Result<Option<SubRow>, String> {
+    let Some(id) = job.subscription_id else {
+        return Err("step has no subscription".into());
     };
-    match (job.workflow.as_str(), job.step.as_str(), sub) {
-        (SIGNUP, "getting_started" | "tips", _) => mail(state, job, job.step.as_str(), None).await,
-        ("vpn", "lift_data_cap", _) => {
-            let Some(user_id) = job.user_id else {
-                return Err("step has no user".into());
-            };
-            lift_data_cap(state, user_id).await
+    repo::subscription_by_id(&state.db.pool, id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+impl Workflow for Billing {
+    const NAME: &'static str = "billing";
+    type Step = BillingStep;
+    type Ctx = AppState;
+
+    async fn run(state: &AppState, job: &Job, step: BillingStep) -> Result<(), String> {
+        let Some(sub) = subscription(state, job).await? else {
+            return Ok(());
+        };
+        match step {
+            BillingStep::Receipt => receipt(state, job, &sub).await,
         }
-        (BILLING, "receipt", Some(sub)) => receipt(state, job, &sub).await,
-        (DUNNING, step, Some(sub)) if step.starts_with("reminder_day") => {
-            if !in_dunning(&sub) {
-                return Ok(());
+    }
+}
+
+impl Workflow for Dunning {
+    const NAME: &'static str = "dunning";
+    type Step = DunningStep;
+    type Ctx = AppState;
+
+    async fn run(state: &AppState, job: &Job, step: DunningStep) -> Result<(), String> {
+        let Some(sub) = subscription(state, job).await? else {
+            return Ok(());
+        };
+        match step {
+            DunningStep::Reminder { day } => {
+                if !in_dunning(&sub) {
+                    return Ok(());
+                }
+                let vars = MailVars {
+                    days_left: crate::ui::components::notice::plural(
+                        rules::SUSPEND_DAY - day,
+                        "day",
+                        "days",
+                    ),
+                    amount: format_price(sub.amount_cents, &sub.currency),
+                    ..Default::default()
+                };
+                mail(state, job, "payment_failed", Some((vars, &sub))).await
             }
-            let day: i64 = step.trim_start_matches("reminder_day").parse().unwrap_or(0);
-            let vars = MailVars {
-                days_left: crate::ui::components::notice::plural(
-                    rules::SUSPEND_DAY - day,
-                    "day",
-                    "days",
-                ),
-                amount: format_price(sub.amount_cents, &sub.currency),
-                ..Default::default()
-            };
-            mail(state, job, "payment_failed", Some((vars, &sub))).await
-        }
-        (DUNNING, "past_due", Some(sub)) => {
-            if sub.status == "grace_period" {
-                set_status(state, &sub, "past_due").await?;
+            DunningStep::PastDue => {
+                if sub.status == SubscriptionStatus::GracePeriod {
+                    set_status(state, &sub, SubscriptionStatus::PastDue).await?;
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        (DUNNING, "suspend", Some(sub)) => {
-            let vip = crate::entitlements::is_vip(&state.db.pool, sub.user_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            if vip || !in_dunning(&sub) {
-                return Ok(());
+            DunningStep::Suspend => {
+                let vip = crate::entitlements::is_vip(&state.db.pool, sub.user_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if vip || !in_dunning(&sub) {
+                    return Ok(());
+                }
+                suspend(state, &sub).await?;
+                mail(state, job, "suspended", Some((MailVars::default(), &sub))).await
             }
-            suspend(state, &sub).await?;
-            mail(state, job, "suspended", Some((MailVars::default(), &sub))).await
         }
-        (EXPIRY, step, Some(sub)) if step.starts_with("expiring_") => {
-            if !sub.cancel_at_period_end || sub.status != "active" {
-                return Ok(());
+    }
+}
+
+impl Workflow for Expiry {
+    const NAME: &'static str = "expiry";
+    type Step = ExpiryStep;
+    type Ctx = AppState;
+
+    async fn run(state: &AppState, job: &Job, step: ExpiryStep) -> Result<(), String> {
+        let Some(sub) = subscription(state, job).await? else {
+            return Ok(());
+        };
+        match step {
+            ExpiryStep::Expiring { days } => {
+                if !sub.cancel_at_period_end || sub.status != SubscriptionStatus::Active {
+                    return Ok(());
+                }
+                let vars = MailVars {
+                    days_left: crate::ui::components::notice::plural(days, "day", "days"),
+                    ..Default::default()
+                };
+                mail(state, job, "expiring", Some((vars, &sub))).await
             }
-            let days = step
-                .trim_start_matches("expiring_")
-                .trim_end_matches('d')
-                .parse::<i64>()
-                .map(|n| crate::ui::components::notice::plural(n, "day", "days"))
-                .unwrap_or_default();
-            mail(
-                state,
-                job,
-                "expiring",
-                Some((
-                    MailVars {
-                        days_left: days,
-                        ..Default::default()
-                    },
-                    &sub,
-                )),
-            )
-            .await
+            ExpiryStep::RenewalCheck => renewal_check(state, &sub).await,
         }
-        (EXPIRY, "renewal_check", Some(sub)) => renewal_check(state, &sub).await,
-        (_, _, _) => Err(format!("unknown step {}/{}", job.workflow, job.step)),
     }
 }
 
 fn in_dunning(sub: &SubRow) -> bool {
-    matches!(sub.status.as_str(), "grace_period" | "past_due")
+    sub.status.in_dunning()
 }
 
-async fn set_status(state: &AppState, sub: &SubRow, status: &str) -> Result<(), String> {
+async fn set_status(
+    state: &AppState,
+    sub: &SubRow,
+    status: SubscriptionStatus,
+) -> Result<(), String> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
     repo::set_status(&mut tx, sub.id, status, None, now)
@@ -146,7 +145,11 @@ async fn set_status(state: &AppState, sub: &SubRow, status: &str) -> Result<(), 
 }
 
 /// Suspension and expiry both put the account back on the free plan's limits.
-async fn end_paid_service(state: &AppState, sub: &SubRow, status: &str) -> Result<(), String> {
+async fn end_paid_service(
+    state: &AppState,
+    sub: &SubRow,
+    status: SubscriptionStatus,
+) -> Result<(), String> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
     repo::set_status(&mut tx, sub.id, status, None, now)
@@ -160,7 +163,7 @@ async fn end_paid_service(state: &AppState, sub: &SubRow, status: &str) -> Resul
             .await
             .map_err(|e| e.to_string())?;
     }
-    jobs::cancel_pending_in(&mut tx, sub.id, DUNNING, now)
+    jobs::cancel_pending_in::<Dunning>(&mut tx, sub.id, now)
         .await
         .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
@@ -177,7 +180,7 @@ async fn end_paid_service(state: &AppState, sub: &SubRow, status: &str) -> Resul
 }
 
 async fn suspend(state: &AppState, sub: &SubRow) -> Result<(), String> {
-    end_paid_service(state, sub, "suspended").await
+    end_paid_service(state, sub, SubscriptionStatus::Suspended).await
 }
 
 /// At the end of a period: expire a cancelled subscription, apply a
@@ -186,12 +189,12 @@ async fn suspend(state: &AppState, sub: &SubRow) -> Result<(), String> {
 /// a period long past its end without payment starts the dunning.
 async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
     let now = state.clock.now();
-    if now < sub.current_period_end || !matches!(sub.status.as_str(), "active") {
+    if now < sub.current_period_end || sub.status != SubscriptionStatus::Active {
         // Renewed meanwhile (a new check is scheduled) or already in dunning.
         return Ok(());
     }
     if sub.cancel_at_period_end {
-        return end_paid_service(state, sub, "expired").await;
+        return end_paid_service(state, sub, SubscriptionStatus::Expired).await;
     }
     let mut sub = sub.clone();
     if let Some(plan_id) = sub.pending_plan_id {
@@ -214,7 +217,7 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
             sub.amount_cents = amount;
         }
     }
-    if sub.provider == "test" {
+    if sub.provider == Provider::Test {
         return test_provider::test_renew(state, &sub)
             .await
             .map(|_| ())
@@ -230,7 +233,7 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
             currency: sub.currency.clone(),
             reason: "no renewal payment arrived".into(),
         };
-        return events::apply_event(state, &sub.provider, &event)
+        return events::apply_event(state, sub.provider, &event)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string());
@@ -239,13 +242,12 @@ async fn renewal_check(state: &AppState, sub: &SubRow) -> Result<(), String> {
     let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
     jobs::schedule_in(
         &mut tx,
-        &[NewJob {
-            workflow: EXPIRY,
-            step: "renewal_check".into(),
-            user_id: Some(sub.user_id),
-            subscription_id: Some(sub.id),
-            due_at: sub.current_period_end + 2 * rules::DAY,
-        }],
+        &[NewJob::new::<Expiry>(
+            &ExpiryStep::RenewalCheck,
+            sub.current_period_end + 2 * rules::DAY,
+        )
+        .for_user(sub.user_id)
+        .for_subscription(sub.id)],
         now,
     )
     .await
@@ -268,7 +270,8 @@ async fn receipt(state: &AppState, job: &Job, sub: &SubRow) -> Result<(), String
     mail(state, job, "receipt", Some((vars, sub))).await
 }
 
-/// Sends a workflow mail to the job's user, filling the common variables.
+/// Sends a workflow mail to the job's user, with the subscription's plan
+/// and amount.
 async fn mail(
     state: &AppState,
     job: &Job,
@@ -289,8 +292,6 @@ async fn mail(
         None => (MailVars::default(), None),
     };
     vars.first_name = user.first_name.clone();
-    vars.dashboard_url = state.config.public_url.clone();
-    vars.support = state.config.support_email.clone();
     if let Some(sub) = sub {
         vars.plan_name = repo::find_plan(&state.db.pool, sub.plan_id)
             .await
@@ -301,30 +302,13 @@ async fn mail(
             vars.amount = format_price(sub.amount_cents, &sub.currency);
         }
     }
-    let Some(static_name) = workflow::NAMES.iter().find(|n| **n == name).copied() else {
-        return Err(format!("no mail named {name}"));
-    };
-    let (subject, body) = workflow::render(&state.db, static_name, &vars).await?;
-    state
-        .mailer
-        .send_checked(
-            &user.email,
-            Mail::Rendered(Rendered {
-                name: static_name,
-                subject,
-                body,
-            }),
-        )
-        .await
-}
-
-/// A new month (or a new plan) gives a capped user their peers back.
-pub async fn lift_data_cap(state: &AppState, user_id: i64) -> Result<(), String> {
-    let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
-    crate::vpn::repo::set_data_capped(&mut tx, user_id, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
-    state.node_changes.notify_waiters();
-    Ok(())
+    crate::mail::workflow::send(
+        &state.db,
+        &state.mailer,
+        &state.config,
+        &user.email,
+        name,
+        vars,
+    )
+    .await
 }

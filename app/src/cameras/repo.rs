@@ -207,6 +207,7 @@ pub async fn camera_gateway(db: &Db, id: i64) -> sqlx::Result<Option<i64>> {
 }
 
 /// What a gateway needs to pull its cameras (password still sealed).
+#[derive(sqlx::FromRow)]
 pub struct GatewayCamera {
     pub id: i64,
     pub name: String,
@@ -217,25 +218,13 @@ pub struct GatewayCamera {
 }
 
 pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<GatewayCamera>> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, name, main_stream_url, snapshot_url, username, password_enc FROM cameras \
          WHERE gateway_id = $1 ORDER BY id",
     )
     .bind(gateway_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(GatewayCamera {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                main_stream_url: r.try_get("main_stream_url")?,
-                snapshot_url: r.try_get("snapshot_url")?,
-                username: r.try_get("username")?,
-                password_enc: r.try_get("password_enc")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn count_cameras(tx: &mut Tx, user_id: i64) -> sqlx::Result<i64> {

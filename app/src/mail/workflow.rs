@@ -170,6 +170,34 @@ pub fn validate(subject: &str, body: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Sends the workflow mail `name` to `to`: `vars` plus the portal's own
+/// links, in the admin's text when there is one.
+pub async fn send(
+    db: &Db,
+    mailer: &super::Mailer,
+    config: &crate::config::Config,
+    to: &str,
+    name: &str,
+    mut vars: MailVars,
+) -> Result<(), String> {
+    vars.dashboard_url = config.public_url.clone();
+    vars.support = config.support_email.clone();
+    let Some(static_name) = NAMES.iter().find(|n| **n == name).copied() else {
+        return Err(format!("no mail named {name}"));
+    };
+    let (subject, body) = render(db, static_name, &vars).await?;
+    mailer
+        .send_checked(
+            to,
+            super::templates::Mail::Rendered(super::templates::Rendered {
+                name: static_name,
+                subject,
+                body,
+            }),
+        )
+        .await
+}
+
 /// (subject, body) of a workflow mail: the admin's version when there is one.
 pub async fn render(db: &Db, name: &str, v: &MailVars) -> Result<(String, String), String> {
     if let Some((subject, body)) = custom(db, name).await.map_err(|e| e.to_string())? {

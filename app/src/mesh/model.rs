@@ -4,25 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-macro_rules! id_type {
-    ($name:ident) => {
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-        )]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-id_type!(NetworkId);
-id_type!(InviteId);
-id_type!(ShareId);
+pub use crate::typed::{InviteId, NetworkId, ShareId};
 
 /// Invites expire a week after they are sent.
 pub const INVITE_TTL_SECS: i64 = 7 * 86_400;
@@ -205,7 +187,7 @@ pub struct NetworkDetail {
     pub id: NetworkId,
     pub name: String,
     pub description: String,
-    pub server_id: i64,
+    pub server_id: crate::typed::ServerId,
     pub server_name: String,
     pub owner_email: String,
     pub my_role: MeshRole,

@@ -141,7 +141,7 @@ pub fn compute(networks: &BTreeMap<NetworkId, NetworkInput>) -> Vec<Grant> {
 /// place that knows how a LAN address maps into a site range.
 pub async fn site_address(
     db: &crate::db::Db,
-    server_id: i64,
+    server_id: crate::typed::ServerId,
     owner_id: i64,
     site_id: Option<i64>,
     lan_ip: Ipv4Addr,
@@ -179,7 +179,7 @@ pub async fn site_address(
 /// Every mesh allow rule for one VPN server's node.
 pub async fn grants_for_server(
     db: &crate::db::Db,
-    server_id: i64,
+    server_id: crate::typed::ServerId,
 ) -> Result<Vec<Grant>, crate::error::AppError> {
     let mut networks: BTreeMap<NetworkId, NetworkInput> = BTreeMap::new();
     for d in super::repo::member_devices_on_server(db, server_id).await? {

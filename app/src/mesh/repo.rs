@@ -109,7 +109,7 @@ pub async fn count_owned(tx: &mut Tx, owner_id: i64) -> sqlx::Result<i64> {
 pub async fn insert_network(
     tx: &mut Tx,
     owner_id: i64,
-    server_id: i64,
+    server_id: crate::typed::ServerId,
     name: &str,
     description: &str,
     now: i64,
@@ -142,7 +142,7 @@ pub struct NetworkRow {
     pub id: NetworkId,
     pub owner_id: i64,
     pub owner_email: String,
-    pub server_id: i64,
+    pub server_id: crate::typed::ServerId,
     pub server_name: String,
     pub name: String,
     pub description: String,
@@ -252,7 +252,7 @@ pub async fn delete_member(tx: &mut Tx, network: NetworkId, user_id: i64) -> sql
 pub async fn list_members(
     db: &Db,
     network: NetworkId,
-    server_id: i64,
+    server_id: crate::typed::ServerId,
 ) -> sqlx::Result<Vec<Member>> {
     let rows = sqlx::query(
         "SELECT m.user_id, u.email, u.first_name, m.role, m.joined_at, \
@@ -351,7 +351,7 @@ pub struct InviteRow {
     pub network: NetworkId,
     pub network_name: String,
     pub owner_id: i64,
-    pub server_id: i64,
+    pub server_id: crate::typed::ServerId,
     pub email: String,
     pub role: MeshRole,
     pub invited_by: String,
@@ -658,7 +658,7 @@ pub async fn shared_camera_owner(
 /// Every member device on `server_id` of every network living there.
 pub async fn member_devices_on_server(
     db: &Db,
-    server_id: i64,
+    server_id: crate::typed::ServerId,
 ) -> sqlx::Result<Vec<(NetworkId, MemberDevice)>> {
     let Some(pools) = sqlx::query("SELECT ipv4_pool, ipv6_pool FROM vpn_servers WHERE id = $1")
         .bind(server_id)
@@ -712,7 +712,10 @@ pub struct RoutedShare {
     pub ports: Vec<u16>,
 }
 
-pub async fn routed_shares_on_server(db: &Db, server_id: i64) -> sqlx::Result<Vec<RoutedShare>> {
+pub async fn routed_shares_on_server(
+    db: &Db,
+    server_id: crate::typed::ServerId,
+) -> sqlx::Result<Vec<RoutedShare>> {
     let rows = sqlx::query(&format!(
         "{SHARE_SELECT} JOIN mesh_networks n ON n.id = s.network_id \
          WHERE n.server_id = $1 AND s.access <> 'view' ORDER BY s.id"

@@ -134,7 +134,7 @@ impl TryFrom<InviteForm> for NewInvite {
     type Error = String;
 
     fn try_from(f: InviteForm) -> Result<Self, String> {
-        let email = crate::accounts::model::normalize_email(&f.email)?;
+        let email = crate::accounts::model::Email::parse(&f.email)?;
         let role = match f.role.trim() {
             "" | "member" => MeshRole::Member,
             "admin" => MeshRole::Admin,
@@ -143,7 +143,7 @@ impl TryFrom<InviteForm> for NewInvite {
         };
         Ok(NewInvite {
             network: NetworkId(f.network_id),
-            email,
+            email: email.into(),
             role,
         })
     }

@@ -65,10 +65,14 @@ async fn owner_limit(tx: &mut Tx, owner_id: i64) -> AppResult<Option<i64>> {
 /// The server a new network lives on: the one asked for, else the server
 /// of the owner's newest device, else the least-loaded shared server. Never
 /// a VIP's dedicated server (other members could not join it).
-async fn pick_server(tx: &mut Tx, owner_id: i64, asked: Option<i64>) -> AppResult<i64> {
+async fn pick_server(
+    tx: &mut Tx,
+    owner_id: i64,
+    asked: Option<i64>,
+) -> AppResult<crate::typed::ServerId> {
     const USABLE: &str = "s.status = 'active' AND s.server_type <> 'vip_dedicated'";
     if let Some(id) = asked {
-        let found: Option<i64> = sqlx::query_scalar(&format!(
+        let found: Option<crate::typed::ServerId> = sqlx::query_scalar(&format!(
             "SELECT s.id FROM vpn_servers s WHERE s.id = $1 AND {USABLE}"
         ))
         .bind(id)
@@ -77,7 +81,7 @@ async fn pick_server(tx: &mut Tx, owner_id: i64, asked: Option<i64>) -> AppResul
         return found
             .ok_or_else(|| AppError::invalid("Choose one of the listed servers for the network."));
     }
-    let own: Option<i64> = sqlx::query_scalar(&format!(
+    let own: Option<crate::typed::ServerId> = sqlx::query_scalar(&format!(
         "SELECT s.id FROM devices d JOIN vpn_servers s ON s.id = d.server_id \
          WHERE d.user_id = $1 AND {USABLE} ORDER BY d.id DESC LIMIT 1"
     ))
@@ -87,7 +91,7 @@ async fn pick_server(tx: &mut Tx, owner_id: i64, asked: Option<i64>) -> AppResul
     if let Some(id) = own {
         return Ok(id);
     }
-    let any: Option<i64> = sqlx::query_scalar(&format!(
+    let any: Option<crate::typed::ServerId> = sqlx::query_scalar(&format!(
         "SELECT s.id FROM vpn_servers s WHERE {USABLE} \
          ORDER BY (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) * 1.0 / s.capacity, s.id LIMIT 1"
     ))
@@ -97,7 +101,7 @@ async fn pick_server(tx: &mut Tx, owner_id: i64, asked: Option<i64>) -> AppResul
 }
 
 /// Bumps the node config of the network's server (inside `tx`).
-async fn policy_changed(tx: &mut Tx, server_id: i64) -> AppResult<()> {
+async fn policy_changed(tx: &mut Tx, server_id: crate::typed::ServerId) -> AppResult<()> {
     vpn_repo::bump_version(tx, server_id).await?;
     Ok(())
 }

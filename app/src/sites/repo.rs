@@ -14,7 +14,7 @@ pub struct SiteRow {
     pub user_id: i64,
     pub name: String,
     pub mapping: SiteMapping,
-    pub server_id: i64,
+    pub server_id: crate::typed::ServerId,
     pub v4_index: i64,
     pub psk_sealed: String,
     pub public_key: Option<String>,
@@ -51,7 +51,7 @@ pub struct NewSiteRow<'a> {
     pub name: &'a str,
     pub lan: LanSubnet,
     pub slot: SiteSlot,
-    pub server_id: i64,
+    pub server_id: crate::typed::ServerId,
     pub v4_index: i64,
     pub psk_sealed: &'a str,
     pub token_hash: &'a str,
@@ -173,7 +173,10 @@ pub async fn delete(tx: &mut Tx, id: i64, user_id: i64) -> Result<u64, sqlx::Err
 }
 
 /// Connected sites of a server (agent has sent its key), for the node.
-pub async fn server_sites(db: &Db, server_id: i64) -> Result<Vec<SiteRow>, sqlx::Error> {
+pub async fn server_sites(
+    db: &Db,
+    server_id: crate::typed::ServerId,
+) -> Result<Vec<SiteRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLS} FROM home_sites WHERE server_id = $1 AND public_key IS NOT NULL ORDER BY id"
     ))
@@ -186,7 +189,10 @@ pub async fn server_sites(db: &Db, server_id: i64) -> Result<Vec<SiteRow>, sqlx:
 /// (device v4 index, site) for every device on this server whose owner has
 /// a connected site on it: the owner's own-site grants. Capped users' devices
 /// are not on the node at all, so they get none.
-pub async fn own_site_pairs(db: &Db, server_id: i64) -> Result<Vec<(i64, SiteRow)>, sqlx::Error> {
+pub async fn own_site_pairs(
+    db: &Db,
+    server_id: crate::typed::ServerId,
+) -> Result<Vec<(i64, SiteRow)>, sqlx::Error> {
     let cols: String = COLS
         .split(", ")
         .map(|c| format!("s.{c}"))
@@ -208,7 +214,7 @@ pub async fn own_site_pairs(db: &Db, server_id: i64) -> Result<Vec<(i64, SiteRow
 /// Handshake and counters from a node report, for a site peer.
 pub async fn record_stats(
     tx: &mut Tx,
-    server_id: i64,
+    server_id: crate::typed::ServerId,
     public_key: &str,
     handshake: Option<i64>,
     rx: i64,

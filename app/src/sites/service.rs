@@ -24,7 +24,12 @@ use crate::{
     db::{is_unique_violation, now, Db},
     error::{AppError, AppResult},
     secrets::Keys,
-    vpn::{ipam::Pool, keys, model::ServerInfo, repo as vpn_repo},
+    vpn::{
+        ipam::Pool,
+        keys,
+        model::{ServerId, ServerInfo},
+        repo as vpn_repo,
+    },
 };
 
 /// The form a customer fills in.
@@ -95,7 +100,7 @@ fn info(row: &SiteRow, server_name: &str, t: i64) -> SiteInfo {
 async fn server_for_site(db: &Db, user: &CurrentUser) -> AppResult<ServerInfo> {
     let devices = vpn_repo::list_user_devices(db, user.id).await?;
     let servers = vpn_repo::list_servers(db).await?;
-    let mut counts: Vec<(i64, usize)> = Vec::new();
+    let mut counts: Vec<(ServerId, usize)> = Vec::new();
     for d in &devices {
         match counts.iter_mut().find(|(id, _)| *id == d.server_id) {
             Some(c) => c.1 += 1,
@@ -114,7 +119,7 @@ async fn server_for_site(db: &Db, user: &CurrentUser) -> AppResult<ServerInfo> {
 
 /// The server a user's new device should default to: the one their sites
 /// live on, so the device reaches them.
-pub async fn preferred_server(db: &Db, user_id: i64) -> AppResult<Option<i64>> {
+pub async fn preferred_server(db: &Db, user_id: i64) -> AppResult<Option<ServerId>> {
     Ok(repo::user_sites(&db.pool, user_id)
         .await?
         .first()

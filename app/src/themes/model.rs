@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ThemeVariable {
     pub category: String,
     pub name: String,
@@ -11,11 +12,14 @@ pub struct ThemeVariable {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ThemeSummary {
     pub id: i64,
     pub name: String,
     pub slug: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub is_active: bool,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub is_published: bool,
 }
 

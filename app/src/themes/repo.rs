@@ -1,76 +1,64 @@
 //! Theme storage.
 
-use sqlx::{any::AnyRow, Row};
+use sqlx::Row;
 
 use super::model::{Theme, ThemeSummary, ThemeVariable};
 use crate::db::{now, Db};
 
-fn summary(r: &AnyRow) -> Result<ThemeSummary, sqlx::Error> {
-    Ok(ThemeSummary {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        slug: r.try_get("slug")?,
-        is_active: r.try_get::<i64, _>("is_active")? != 0,
-        is_published: r.try_get::<i64, _>("is_published")? != 0,
-    })
-}
+const SUMMARY_COLS: &str = "id, name, slug, is_active, is_published";
 
 pub async fn list(db: &Db) -> Result<Vec<ThemeSummary>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes ORDER BY id")
-            .fetch_all(&db.pool)
-            .await?;
-    rows.iter().map(summary).collect()
+    sqlx::query_as(&format!("SELECT {SUMMARY_COLS} FROM themes ORDER BY id"))
+        .fetch_all(&db.pool)
+        .await
 }
 
 pub async fn variables(db: &Db, theme_id: i64) -> Result<Vec<ThemeVariable>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT category, name, value FROM theme_variables WHERE theme_id = $1 ORDER BY sort_order, category, name",
     )
     .bind(theme_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ThemeVariable {
-                category: r.try_get("category")?,
-                name: r.try_get("name")?,
-                value: r.try_get("value")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn get(db: &Db, theme_id: i64) -> Result<Option<Theme>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes WHERE id = $1")
+    let summary: Option<ThemeSummary> =
+        sqlx::query_as(&format!("SELECT {SUMMARY_COLS} FROM themes WHERE id = $1"))
             .bind(theme_id)
             .fetch_optional(&db.pool)
             .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(summary) = summary else {
+        return Ok(None);
+    };
     Ok(Some(Theme {
-        summary: summary(&row)?,
+        summary,
         variables: variables(db, theme_id).await?,
     }))
 }
 
 /// The active theme, or with `slug` the published theme a user picked.
 pub async fn find_for_render(db: &Db, slug: Option<&str>) -> Result<Option<Theme>, sqlx::Error> {
-    let row = match slug {
+    let summary: Option<ThemeSummary> = match slug {
         Some(slug) => {
-            sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes WHERE slug = $1 AND is_published = 1")
-                .bind(slug)
-                .fetch_optional(&db.pool)
-                .await?
+            sqlx::query_as(&format!(
+                "SELECT {SUMMARY_COLS} FROM themes WHERE slug = $1 AND is_published = 1"
+            ))
+            .bind(slug)
+            .fetch_optional(&db.pool)
+            .await?
         }
         None => {
-            sqlx::query("SELECT id, name, slug, is_active, is_published FROM themes WHERE is_active = 1")
-                .fetch_optional(&db.pool)
-                .await?
+            sqlx::query_as(&format!(
+                "SELECT {SUMMARY_COLS} FROM themes WHERE is_active = 1"
+            ))
+            .fetch_optional(&db.pool)
+            .await?
         }
     };
-    let Some(row) = row else { return Ok(None) };
-    let summary = summary(&row)?;
+    let Some(summary) = summary else {
+        return Ok(None);
+    };
     let variables = variables(db, summary.id).await?;
     Ok(Some(Theme { summary, variables }))
 }

@@ -67,7 +67,7 @@ async fn create_device_with(
     // A device without a pick goes where the user's home sites live, so it
     // reaches them (a site is a peer on one server); else the usual choice.
     let requested = match (input.server_id, region) {
-        (Some(id), _) => Some(id),
+        (Some(id), _) => Some(super::model::ServerId(id)),
         (None, None) => crate::sites::service::preferred_server(&state.db, user.id).await?,
         (None, Some(_)) => None,
     };
@@ -454,10 +454,11 @@ pub async fn delete_device(state: &AppState, user: &CurrentUser, id: i64) -> App
 pub async fn create_default_identities(state: &AppState, user: &CurrentUser) -> AppResult<usize> {
     let servers = repo::list_servers(&state.db).await?;
     let mut regions: Vec<(String, f64)> = Vec::new();
-    for s in servers
-        .iter()
-        .filter(|s| s.status == "active" && s.enrolled && s.server_type == "shared")
-    {
+    for s in servers.iter().filter(|s| {
+        s.status == super::model::ServerStatus::Active
+            && s.enrolled
+            && s.server_type == super::model::ServerType::Shared
+    }) {
         let load = s.peers as f64 / s.capacity.max(1) as f64;
         match regions.iter_mut().find(|(r, _)| *r == s.region) {
             Some(entry) => entry.1 = entry.1.min(load),

@@ -34,3 +34,5 @@ pub mod selection;
 pub mod servers;
 #[cfg(feature = "ssr")]
 pub mod wgconfig;
+#[cfg(feature = "ssr")]
+pub mod workflows;

@@ -2,38 +2,87 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const SERVER_TYPES: [&str; 3] = ["shared", "premium", "vip_dedicated"];
-pub const SERVER_STATUSES: [&str; 4] = ["active", "maintenance", "offline", "draining"];
+pub use crate::typed::ServerId;
+
+crate::string_enum! {
+    /// Who a server is for.
+    pub enum ServerType {
+        Shared = "shared",
+        Premium = "premium",
+        /// One VIP's own server, visible only to them.
+        VipDedicated = "vip_dedicated",
+    }
+}
+
+crate::string_enum! {
+    /// Whether a server takes new devices.
+    pub enum ServerStatus {
+        Active = "active",
+        Maintenance = "maintenance",
+        Offline = "offline",
+        Draining = "draining",
+    }
+}
 /// A peer counts as connected while its latest handshake is this recent.
 pub const CONNECTED_WITHIN_SECS: i64 = 180;
 /// A node that has not reported for this long is unhealthy.
 pub const NODE_STALE_SECS: i64 = 90;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ServerInfo {
-    pub id: i64,
+    pub id: ServerId,
     pub name: String,
     pub region: String,
     pub country: String,
     pub city: String,
     pub endpoint_host: String,
     pub endpoint_port: i64,
-    pub server_type: String,
+    pub server_type: ServerType,
     pub vip_user_id: Option<i64>,
     pub vip_email: Option<String>,
     pub capacity: i64,
-    pub status: String,
+    pub status: ServerStatus,
     pub ipv4_pool: String,
     pub ipv6_pool: Option<String>,
     pub dns: String,
     pub public_key: Option<String>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub enrolled: bool,
     pub last_report_at: Option<i64>,
     pub peers: i64,
+    /// Whether the node reported recently; set from `last_report_at`.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
     pub healthy: bool,
     /// The desired state's version, and the one the node reports applied.
     pub peers_version: i64,
     pub applied_version: i64,
+}
+
+impl ServerInfo {
+    /// Whether `user_id` may put a device on it: a dedicated server is its
+    /// VIP's only.
+    pub fn visible_to(&self, user_id: i64) -> bool {
+        self.server_type != ServerType::VipDedicated || self.vip_user_id == Some(user_id)
+    }
+}
+
+/// An admin's server form as sent (every field text, as a form sends it);
+/// `NewServer::try_from` checks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerForm {
+    pub name: String,
+    pub region: String,
+    pub country: String,
+    pub city: String,
+    pub endpoint_host: String,
+    pub endpoint_port: String,
+    pub server_type: String,
+    pub vip_email: String,
+    pub capacity: String,
+    pub ipv4_pool: String,
+    pub ipv6_pool: String,
+    pub dns: String,
 }
 
 /// What a device sends through the tunnel. The node enforces who reaches
@@ -73,7 +122,7 @@ impl std::str::FromStr for TunnelMode {
 pub struct DeviceInfo {
     pub id: i64,
     pub name: String,
-    pub server_id: i64,
+    pub server_id: ServerId,
     pub server_name: String,
     pub region: String,
     pub public_key: String,

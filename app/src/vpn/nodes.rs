@@ -89,7 +89,7 @@ pub async fn enroll(
     .await;
     state.node_changes.notify_waiters();
     Ok(EnrollResponse {
-        server_id: server.id,
+        server_id: server.id.0,
         server_name: server.name.clone(),
         node_token,
         interface: interface(&server)?,
@@ -106,7 +106,7 @@ pub async fn desired_config(
     state
         .node_configs
         .get_or_build(
-            server.id,
+            server.id.into(),
             version,
             build_desired_config(state, server, version),
         )
@@ -287,13 +287,7 @@ pub async fn ingest_stats(
         repo::set_data_capped(&mut tx, *user_id, Some(t)).await?;
         crate::jobs::schedule_in(
             &mut tx,
-            &[crate::jobs::NewJob {
-                workflow: "vpn",
-                step: "lift_data_cap".into(),
-                user_id: Some(*user_id),
-                subscription_id: None,
-                due_at: next_month,
-            }],
+            &[super::workflows::lift_at(*user_id, next_month)],
             t,
         )
         .await?;

@@ -2,8 +2,12 @@
 
 use sqlx::{any::AnyRow, Any, Row, Transaction};
 
-use super::model::{
-    DeviceInfo, ServerInfo, UsageDay, UserUsage, CONNECTED_WITHIN_SECS, NODE_STALE_SECS,
+use super::{
+    model::{
+        DeviceInfo, ServerId, ServerInfo, ServerStatus, UsageDay, UserUsage, CONNECTED_WITHIN_SECS,
+        NODE_STALE_SECS,
+    },
+    servers::NewServer,
 };
 use crate::{
     db::{now, Db},
@@ -12,52 +16,18 @@ use crate::{
 
 pub type Tx = Transaction<'static, Any>;
 
-pub struct NewServer {
-    pub name: String,
-    pub region: String,
-    pub country: String,
-    pub city: String,
-    pub endpoint_host: String,
-    pub endpoint_port: i64,
-    pub server_type: String,
-    pub vip_user_id: Option<i64>,
-    pub capacity: i64,
-    pub ipv4_pool: String,
-    pub ipv6_pool: Option<String>,
-    pub dns: String,
-}
-
 const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
-    s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, s.node_enrolled_at, \
-    s.last_report_at, s.peers_version, s.applied_version, (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
+    s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, \
+    (s.node_enrolled_at IS NOT NULL) AS enrolled, s.last_report_at, s.peers_version, s.applied_version, \
+    (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
     (SELECT email FROM users u WHERE u.id = s.vip_user_id) AS vip_email";
 
-fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
-    let last_report_at: Option<i64> = r.try_get("last_report_at")?;
-    Ok(ServerInfo {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        region: r.try_get("region")?,
-        country: r.try_get("country")?,
-        city: r.try_get("city")?,
-        endpoint_host: r.try_get("endpoint_host")?,
-        endpoint_port: r.try_get("endpoint_port")?,
-        server_type: r.try_get("server_type")?,
-        vip_user_id: r.try_get("vip_user_id")?,
-        vip_email: r.try_get("vip_email")?,
-        capacity: r.try_get("capacity")?,
-        status: r.try_get("status")?,
-        ipv4_pool: r.try_get("ipv4_pool")?,
-        ipv6_pool: r.try_get("ipv6_pool")?,
-        dns: r.try_get("dns")?,
-        public_key: r.try_get("public_key")?,
-        enrolled: r.try_get::<Option<i64>, _>("node_enrolled_at")?.is_some(),
-        healthy: last_report_at.is_some_and(|t| now() - t < NODE_STALE_SECS),
-        last_report_at,
-        peers: r.try_get("peers")?,
-        peers_version: r.try_get("peers_version")?,
-        applied_version: r.try_get("applied_version")?,
-    })
+/// A server as read, with its health as of now.
+fn with_health(mut s: ServerInfo) -> ServerInfo {
+    s.healthy = s
+        .last_report_at
+        .is_some_and(|t| now() - t < NODE_STALE_SECS);
+    s
 }
 
 /// Binds a server's settings as `$1`…`$12`, the order both the insert and
@@ -65,6 +35,7 @@ fn server_from_row(r: &AnyRow) -> Result<ServerInfo, sqlx::Error> {
 fn bind_server<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     s: &'q NewServer,
+    vip_user_id: Option<i64>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     query
         .bind(&s.name)
@@ -73,22 +44,27 @@ fn bind_server<'q>(
         .bind(&s.city)
         .bind(&s.endpoint_host)
         .bind(s.endpoint_port)
-        .bind(&s.server_type)
-        .bind(s.vip_user_id)
+        .bind(s.server_type)
+        .bind(vip_user_id)
         .bind(s.capacity)
         .bind(&s.ipv4_pool)
         .bind(&s.ipv6_pool)
         .bind(&s.dns)
 }
 
-pub async fn insert_server(db: &Db, s: &NewServer, token_hash: &str) -> Result<i64, sqlx::Error> {
+pub async fn insert_server(
+    db: &Db,
+    s: &NewServer,
+    vip_user_id: Option<i64>,
+    token_hash: &str,
+) -> Result<ServerId, sqlx::Error> {
     let t = now();
     let query = sqlx::query(
         "INSERT INTO vpn_servers (name, region, country, city, endpoint_host, endpoint_port, server_type, vip_user_id, \
          capacity, ipv4_pool, ipv6_pool, dns, node_token_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
     );
-    bind_server(query, s)
+    bind_server(query, s, vip_user_id)
         .bind(token_hash)
         .bind(t)
         .fetch_one(&db.pool)
@@ -96,13 +72,18 @@ pub async fn insert_server(db: &Db, s: &NewServer, token_hash: &str) -> Result<i
         .try_get("id")
 }
 
-pub async fn update_server(db: &Db, id: i64, s: &NewServer) -> Result<u64, sqlx::Error> {
+pub async fn update_server(
+    db: &Db,
+    id: ServerId,
+    s: &NewServer,
+    vip_user_id: Option<i64>,
+) -> Result<u64, sqlx::Error> {
     let query = sqlx::query(
         "UPDATE vpn_servers SET name = $1, region = $2, country = $3, city = $4, endpoint_host = $5, \
          endpoint_port = $6, server_type = $7, vip_user_id = $8, capacity = $9, ipv4_pool = $10, ipv6_pool = $11, \
          dns = $12, peers_version = peers_version + 1, updated_at = $13 WHERE id = $14",
     );
-    bind_server(query, s)
+    bind_server(query, s, vip_user_id)
         .bind(now())
         .bind(id)
         .execute(&db.pool)
@@ -111,35 +92,39 @@ pub async fn update_server(db: &Db, id: i64, s: &NewServer) -> Result<u64, sqlx:
 }
 
 pub async fn list_servers(db: &Db) -> Result<Vec<ServerInfo>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let servers: Vec<ServerInfo> = sqlx::query_as(&format!(
         "SELECT {SERVER_COLS} FROM vpn_servers s ORDER BY s.region, s.name"
     ))
     .fetch_all(&db.pool)
     .await?;
-    rows.iter().map(server_from_row).collect()
+    Ok(servers.into_iter().map(with_health).collect())
 }
 
-pub async fn get_server(db: &Db, id: i64) -> Result<Option<ServerInfo>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+pub async fn get_server(db: &Db, id: ServerId) -> Result<Option<ServerInfo>, sqlx::Error> {
+    let server: Option<ServerInfo> = sqlx::query_as(&format!(
         "SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.id = $1"
     ))
     .bind(id)
     .fetch_optional(&db.pool)
     .await?;
-    row.as_ref().map(server_from_row).transpose()
+    Ok(server.map(with_health))
 }
 
 pub async fn server_by_token(db: &Db, token_hash: &str) -> Result<Option<ServerInfo>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    let server: Option<ServerInfo> = sqlx::query_as(&format!(
         "SELECT {SERVER_COLS} FROM vpn_servers s WHERE s.node_token_hash = $1"
     ))
     .bind(token_hash)
     .fetch_optional(&db.pool)
     .await?;
-    row.as_ref().map(server_from_row).transpose()
+    Ok(server.map(with_health))
 }
 
-pub async fn set_server_status(db: &Db, id: i64, status: &str) -> Result<u64, sqlx::Error> {
+pub async fn set_server_status(
+    db: &Db,
+    id: ServerId,
+    status: ServerStatus,
+) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE vpn_servers SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status)
         .bind(now())
@@ -151,7 +136,7 @@ pub async fn set_server_status(db: &Db, id: i64, status: &str) -> Result<u64, sq
 
 /// A fresh enrollment token: the node is unenrolled until it enrolls with it
 /// (so the token works only for enrollment, never as a node credential).
-pub async fn set_node_token(db: &Db, id: i64, token_hash: &str) -> Result<u64, sqlx::Error> {
+pub async fn set_node_token(db: &Db, id: ServerId, token_hash: &str) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE vpn_servers SET node_token_hash = $1, node_enrolled_at = NULL, updated_at = $2 WHERE id = $3")
         .bind(token_hash)
         .bind(now())
@@ -164,7 +149,7 @@ pub async fn set_node_token(db: &Db, id: i64, token_hash: &str) -> Result<u64, s
 /// Enrollment swaps the one-time token for the long-lived node token.
 pub async fn enroll(
     db: &Db,
-    id: i64,
+    id: ServerId,
     public_key: &str,
     new_token_hash: &str,
 ) -> Result<(), sqlx::Error> {
@@ -182,7 +167,7 @@ pub async fn enroll(
     .map(|_| ())
 }
 
-pub async fn peers_version(db: &Db, server_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn peers_version(db: &Db, server_id: ServerId) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT peers_version FROM vpn_servers WHERE id = $1")
         .bind(server_id)
         .fetch_one(&db.pool)
@@ -190,7 +175,7 @@ pub async fn peers_version(db: &Db, server_id: i64) -> Result<i64, sqlx::Error> 
         .try_get(0)
 }
 
-pub async fn bump_version(tx: &mut Tx, server_id: i64) -> Result<(), sqlx::Error> {
+pub async fn bump_version(tx: &mut Tx, server_id: ServerId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id = $1")
         .bind(server_id)
         .execute(&mut **tx)
@@ -202,7 +187,7 @@ pub async fn bump_version(tx: &mut Tx, server_id: i64) -> Result<(), sqlx::Error
 /// counter. O(1) in the number of peers; `None` when the pool is full.
 pub async fn allocate_index(
     tx: &mut Tx,
-    server_id: i64,
+    server_id: ServerId,
     family: i64,
     max: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
@@ -245,7 +230,7 @@ pub async fn allocate_index(
 
 pub async fn release_index(
     tx: &mut Tx,
-    server_id: i64,
+    server_id: ServerId,
     family: i64,
     idx: i64,
 ) -> Result<(), sqlx::Error> {
@@ -264,7 +249,7 @@ pub async fn release_index(
 pub async fn insert_device(
     tx: &mut Tx,
     user_id: i64,
-    server_id: i64,
+    server_id: ServerId,
     name: &str,
     public_key: &str,
     psk_sealed: &str,
@@ -297,7 +282,7 @@ pub async fn insert_device(
 pub struct DeviceRow {
     pub id: i64,
     pub user_id: i64,
-    pub server_id: i64,
+    pub server_id: ServerId,
     pub name: String,
     pub public_key: String,
     pub psk_sealed: String,
@@ -410,7 +395,7 @@ pub async fn device_info(db: &Db, id: i64) -> Result<Option<DeviceInfo>, sqlx::E
 /// Every peer of a server, for the node's desired config.
 pub async fn server_peers(
     db: &Db,
-    server_id: i64,
+    server_id: ServerId,
 ) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
     let rows = sqlx::query(
         // Users past their plan's monthly data cap are left out until it lifts;

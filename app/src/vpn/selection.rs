@@ -5,14 +5,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::model::{ServerId, ServerStatus, ServerType};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
-    pub id: i64,
+    pub id: ServerId,
     pub name: String,
     pub region: String,
-    pub server_type: String,
+    pub server_type: ServerType,
     pub vip_user_id: Option<i64>,
-    pub status: String,
+    pub status: ServerStatus,
     pub healthy: bool,
     pub peers: i64,
     pub capacity: i64,
@@ -21,7 +23,7 @@ pub struct Candidate {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
-    pub server_id: i64,
+    pub server_id: ServerId,
     pub reason: String,
 }
 
@@ -35,7 +37,7 @@ impl Candidate {
     }
 
     pub fn visible_to(&self, user_id: i64) -> bool {
-        self.server_type != "vip_dedicated" || self.vip_user_id == Some(user_id)
+        self.server_type != ServerType::VipDedicated || self.vip_user_id == Some(user_id)
     }
 }
 
@@ -47,10 +49,16 @@ pub fn choose(
     let usable: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| {
-            c.status == "active" && c.healthy && c.visible_to(user_id) && c.peers < c.capacity
+            c.status == ServerStatus::Active
+                && c.healthy
+                && c.visible_to(user_id)
+                && c.peers < c.capacity
         })
         .collect();
-    if let Some(dedicated) = usable.iter().find(|c| c.server_type == "vip_dedicated") {
+    if let Some(dedicated) = usable
+        .iter()
+        .find(|c| c.server_type == ServerType::VipDedicated)
+    {
         return Some(Choice {
             server_id: dedicated.id,
             reason: format!("{}: your dedicated server", dedicated.name),
@@ -107,12 +115,12 @@ mod tests {
 
     fn c(id: i64, region: &str, peers: i64, latency: Option<i64>) -> Candidate {
         Candidate {
-            id,
+            id: ServerId(id),
             name: format!("s{id}"),
             region: region.into(),
-            server_type: "shared".into(),
+            server_type: ServerType::Shared,
             vip_user_id: None,
-            status: "active".into(),
+            status: ServerStatus::Active,
             healthy: true,
             peers,
             capacity: 100,
@@ -137,7 +145,7 @@ mod tests {
         // A region with nothing available falls back to all.
         assert_eq!(choose(&servers, 7, Some("ap")).unwrap().server_id, 2);
         // Inactive, unhealthy and full servers are never chosen.
-        servers[1].status = "maintenance".into();
+        servers[1].status = ServerStatus::Maintenance;
         servers[3].healthy = false;
         servers[2].peers = 100;
         assert_eq!(choose(&servers, 7, None).unwrap().server_id, 1);
@@ -146,7 +154,7 @@ mod tests {
     #[test]
     fn dedicated_servers_are_first_and_private() {
         let mut d = c(9, "us", 99, None);
-        d.server_type = "vip_dedicated".into();
+        d.server_type = ServerType::VipDedicated;
         d.vip_user_id = Some(42);
         let servers = vec![c(1, "eu", 0, None), d];
         assert_eq!(choose(&servers, 42, Some("eu")).unwrap().server_id, 9);

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-use super::model::{CreatedDevice, DeviceInfo, ServerInfo, UsageDay, UserUsage};
+use super::model::{CreatedDevice, DeviceInfo, ServerForm, ServerInfo, UsageDay, UserUsage};
 #[cfg(feature = "ssr")]
 use {
     super::{devices, repo, servers},
@@ -40,9 +40,7 @@ pub async fn available_servers() -> Result<Vec<ServerInfo>, AppError> {
     Ok(servers
         .into_iter()
         .filter(|s| {
-            s.status == "active"
-                && s.enrolled
-                && (s.server_type != "vip_dedicated" || s.vip_user_id == Some(user.id))
+            s.status == super::model::ServerStatus::Active && s.enrolled && s.visible_to(user.id)
         })
         .collect())
 }
@@ -162,36 +160,8 @@ pub async fn admin_servers() -> Result<Vec<ServerInfo>, AppError> {
 
 /// Returns the one-time node enrollment token.
 #[server(endpoint = "admin/server_create")]
-pub async fn admin_create_server(
-    name: String,
-    region: String,
-    country: String,
-    city: String,
-    endpoint_host: String,
-    endpoint_port: i64,
-    server_type: String,
-    vip_email: String,
-    capacity: i64,
-    ipv4_pool: String,
-    ipv6_pool: String,
-    dns: String,
-) -> Result<String, AppError> {
+pub async fn admin_create_server(#[server(flatten)] form: ServerForm) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    // Lengths and formats are checked by `servers::validated`.
-    let form = servers::ServerForm {
-        name,
-        region,
-        country,
-        city,
-        endpoint_host,
-        endpoint_port,
-        server_type,
-        vip_email,
-        capacity,
-        ipv4_pool,
-        ipv6_pool,
-        dns,
-    };
     let (_, token) = servers::create_server(&sfn::state(), &admin, form).await?;
     Ok(token)
 }
@@ -199,48 +169,25 @@ pub async fn admin_create_server(
 /// Edits a server's settings (pools only while no device uses them).
 #[server(endpoint = "admin/server_update")]
 pub async fn admin_update_server(
-    id: i64,
-    name: String,
-    region: String,
-    country: String,
-    city: String,
-    endpoint_host: String,
-    endpoint_port: i64,
-    server_type: String,
-    vip_email: String,
-    capacity: i64,
-    ipv4_pool: String,
-    ipv6_pool: String,
-    dns: String,
+    id: super::model::ServerId,
+    #[server(flatten)] form: ServerForm,
 ) -> Result<String, AppError> {
     let admin = sfn::admin()?;
-    // Lengths and formats are checked by `servers::validated`.
-    let form = servers::ServerForm {
-        name,
-        region,
-        country,
-        city,
-        endpoint_host,
-        endpoint_port,
-        server_type,
-        vip_email,
-        capacity,
-        ipv4_pool,
-        ipv6_pool,
-        dns,
-    };
     servers::update_server(&sfn::state(), &admin, id, form).await?;
     Ok("Server saved.".into())
 }
 
 #[server(endpoint = "admin/server_status")]
-pub async fn admin_server_status(id: i64, status: String) -> Result<(), AppError> {
+pub async fn admin_server_status(
+    id: super::model::ServerId,
+    status: String,
+) -> Result<(), AppError> {
     let admin = sfn::admin()?;
     servers::set_server_status(&sfn::state(), &admin, id, &status).await
 }
 
 #[server(endpoint = "admin/server_token")]
-pub async fn admin_rotate_node_token(id: i64) -> Result<String, AppError> {
+pub async fn admin_rotate_node_token(id: super::model::ServerId) -> Result<String, AppError> {
     let admin = sfn::admin()?;
     servers::rotate_node_token(&sfn::state(), &admin, id).await
 }

@@ -3,8 +3,8 @@
 
 use super::{
     ipam::Pool,
-    model::ServerInfo,
-    repo::{self, NewServer},
+    model::{ServerForm, ServerId, ServerInfo, ServerStatus, ServerType},
+    repo,
     selection::{self, Candidate},
 };
 use crate::{
@@ -15,19 +15,20 @@ use crate::{
     state::AppState,
 };
 
-/// Admin input for a new server; validated here.
-pub struct ServerForm {
+/// A server's settings, checked: what the repo stores. The VIP of a
+/// dedicated server is named by e-mail and looked up when it is stored.
+pub struct NewServer {
     pub name: String,
     pub region: String,
     pub country: String,
     pub city: String,
     pub endpoint_host: String,
     pub endpoint_port: i64,
-    pub server_type: String,
-    pub vip_email: String,
+    pub server_type: ServerType,
+    pub vip_email: Option<crate::accounts::model::Email>,
     pub capacity: i64,
     pub ipv4_pool: String,
-    pub ipv6_pool: String,
+    pub ipv6_pool: Option<String>,
     pub dns: String,
 }
 
@@ -45,77 +46,92 @@ fn field(name: &str, value: &str, max: usize, required: bool) -> AppResult<Strin
     Ok(v.to_string())
 }
 
-/// Checks an admin's server form and turns it into storable values.
-async fn validated(state: &AppState, f: ServerForm) -> AppResult<NewServer> {
-    let name = field("Name", &f.name, 64, true)?;
-    let region = field("Region", &f.region, 32, true)?.to_lowercase();
-    let host = field("Endpoint host", &f.endpoint_host, 253, true)?;
-    if !host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-    {
-        return Err(AppError::invalid(
-            "Endpoint host must be a host name or IP address.",
-        ));
-    }
-    if !(1..=65535).contains(&f.endpoint_port) {
-        return Err(AppError::invalid_field(
-            "endpoint_port",
-            "Endpoint port must be 1-65535.",
-        ));
-    }
-    if !super::model::SERVER_TYPES.contains(&f.server_type.as_str()) {
-        return Err(AppError::invalid("Unknown server type."));
-    }
-    if !(1..=1_000_000).contains(&f.capacity) {
-        return Err(AppError::invalid("Capacity must be 1-1,000,000 peers."));
-    }
-    let v4 = Pool::parse(&f.ipv4_pool).map_err(|e| AppError::invalid(format!("IPv4 pool: {e}")))?;
-    if !v4.network.is_ipv4() {
-        return Err(AppError::invalid("The IPv4 pool must be an IPv4 network."));
-    }
-    let v6 = match f.ipv6_pool.trim() {
-        "" => None,
-        s => {
-            let p = Pool::parse(s).map_err(|e| AppError::invalid(format!("IPv6 pool: {e}")))?;
-            if p.network.is_ipv4() {
-                return Err(AppError::invalid("The IPv6 pool must be an IPv6 network."));
-            }
-            Some(p.to_string())
+impl TryFrom<ServerForm> for NewServer {
+    type Error = AppError;
+
+    fn try_from(f: ServerForm) -> AppResult<Self> {
+        let name = field("Name", &f.name, 64, true)?;
+        let region = field("Region", &f.region, 32, true)?.to_lowercase();
+        let host = field("Endpoint host", &f.endpoint_host, 253, true)?;
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        {
+            return Err(AppError::invalid(
+                "Endpoint host must be a host name or IP address.",
+            ));
         }
-    };
-    let dns = field("DNS", &f.dns, 200, false)?;
-    for r in dns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        r.parse::<std::net::IpAddr>().map_err(|_| {
-            AppError::invalid(format!("DNS resolver \"{r}\" is not an IP address."))
-        })?;
-    }
-    let vip_user_id = if f.server_type == "vip_dedicated" {
-        let email =
-            crate::accounts::model::normalize_email(&f.vip_email).map_err(AppError::invalid)?;
-        let user = crate::accounts::repo::find_by_email(&state.db, &email)
-            .await?
+        let endpoint_port = f
+            .endpoint_port
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=65535).contains(p))
             .ok_or_else(|| {
-                AppError::invalid("A dedicated server needs an existing VIP's e-mail.")
+                AppError::invalid_field("endpoint_port", "Endpoint port must be 1-65535.")
             })?;
-        Some(user.id)
-    } else {
-        None
+        let server_type = ServerType::parse(f.server_type.trim())
+            .ok_or_else(|| AppError::invalid("Unknown server type."))?;
+        let capacity = f
+            .capacity
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|c| (1..=1_000_000).contains(c))
+            .ok_or_else(|| AppError::invalid("Capacity must be 1-1,000,000 peers."))?;
+        let v4 =
+            Pool::parse(&f.ipv4_pool).map_err(|e| AppError::invalid(format!("IPv4 pool: {e}")))?;
+        if !v4.network.is_ipv4() {
+            return Err(AppError::invalid("The IPv4 pool must be an IPv4 network."));
+        }
+        let v6 = match f.ipv6_pool.trim() {
+            "" => None,
+            s => {
+                let p = Pool::parse(s).map_err(|e| AppError::invalid(format!("IPv6 pool: {e}")))?;
+                if p.network.is_ipv4() {
+                    return Err(AppError::invalid("The IPv6 pool must be an IPv6 network."));
+                }
+                Some(p.to_string())
+            }
+        };
+        let dns = field("DNS", &f.dns, 200, false)?;
+        for r in dns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            r.parse::<std::net::IpAddr>().map_err(|_| {
+                AppError::invalid(format!("DNS resolver \"{r}\" is not an IP address."))
+            })?;
+        }
+        let vip_email = match server_type {
+            ServerType::VipDedicated => Some(
+                crate::accounts::model::Email::parse(&f.vip_email).map_err(AppError::invalid)?,
+            ),
+            _ => None,
+        };
+        Ok(NewServer {
+            name,
+            region,
+            country: field("Country", &f.country, 64, false)?,
+            city: field("City", &f.city, 64, false)?,
+            endpoint_host: host,
+            endpoint_port,
+            server_type,
+            vip_email,
+            capacity,
+            ipv4_pool: v4.to_string(),
+            ipv6_pool: v6,
+            dns,
+        })
+    }
+}
+
+/// The dedicated server's VIP, who must have an account.
+async fn vip_user_id(state: &AppState, s: &NewServer) -> AppResult<Option<i64>> {
+    let Some(email) = &s.vip_email else {
+        return Ok(None);
     };
-    Ok(NewServer {
-        name,
-        region,
-        country: field("Country", &f.country, 64, false)?,
-        city: field("City", &f.city, 64, false)?,
-        endpoint_host: host,
-        endpoint_port: f.endpoint_port,
-        server_type: f.server_type,
-        vip_user_id,
-        capacity: f.capacity,
-        ipv4_pool: v4.to_string(),
-        ipv6_pool: v6,
-        dns,
-    })
+    let user = crate::accounts::repo::find_by_email(&state.db, email)
+        .await?
+        .ok_or_else(|| AppError::invalid("A dedicated server needs an existing VIP's e-mail."))?;
+    Ok(Some(user.id))
 }
 
 /// Creates a server and returns it with its one-time node enrollment token.
@@ -123,11 +139,12 @@ pub async fn create_server(
     state: &AppState,
     admin: &CurrentUser,
     f: ServerForm,
-) -> AppResult<(i64, String)> {
-    let form = validated(state, f).await?;
+) -> AppResult<(ServerId, String)> {
+    let form = NewServer::try_from(f)?;
+    let vip = vip_user_id(state, &form).await?;
     let name = form.name.clone();
     let token = tokens::random_token();
-    let id = repo::insert_server(&state.db, &form, &tokens::hash_token(&token))
+    let id = repo::insert_server(&state.db, &form, vip, &tokens::hash_token(&token))
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -153,13 +170,14 @@ pub async fn create_server(
 pub async fn update_server(
     state: &AppState,
     admin: &CurrentUser,
-    id: i64,
+    id: ServerId,
     f: ServerForm,
 ) -> AppResult<()> {
     let current = repo::get_server(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let form = validated(state, f).await?;
+    let form = NewServer::try_from(f)?;
+    let vip = vip_user_id(state, &form).await?;
     if current.peers > 0
         && (form.ipv4_pool != current.ipv4_pool || form.ipv6_pool != current.ipv6_pool)
     {
@@ -168,7 +186,7 @@ pub async fn update_server(
             "Address pools cannot change while devices use them.",
         ));
     }
-    repo::update_server(&state.db, id, &form)
+    repo::update_server(&state.db, id, &form, vip)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -195,7 +213,7 @@ pub async fn update_server(
 pub async fn rotate_node_token(
     state: &AppState,
     admin: &CurrentUser,
-    server_id: i64,
+    server_id: ServerId,
 ) -> AppResult<String> {
     let token = tokens::random_token();
     if repo::set_node_token(&state.db, server_id, &tokens::hash_token(&token)).await? == 0 {
@@ -217,12 +235,10 @@ pub async fn rotate_node_token(
 pub async fn set_server_status(
     state: &AppState,
     admin: &CurrentUser,
-    server_id: i64,
+    server_id: ServerId,
     status: &str,
 ) -> AppResult<()> {
-    if !super::model::SERVER_STATUSES.contains(&status) {
-        return Err(AppError::invalid("Unknown status."));
-    }
+    let status = ServerStatus::parse(status).ok_or_else(|| AppError::invalid("Unknown status."))?;
     if repo::set_server_status(&state.db, server_id, status).await? == 0 {
         return Err(AppError::NotFound);
     }
@@ -232,7 +248,7 @@ pub async fn set_server_status(
         "server.status",
         &server_id.to_string(),
         "",
-        status,
+        status.as_str(),
     )
     .await;
     Ok(())
@@ -242,7 +258,7 @@ pub async fn set_server_status(
 pub async fn choose_server(
     db: &crate::db::Db,
     user: &CurrentUser,
-    requested: Option<i64>,
+    requested: Option<ServerId>,
     preferred_region: Option<&str>,
 ) -> AppResult<(ServerInfo, String)> {
     let servers = repo::list_servers(db).await?;
@@ -252,9 +268,9 @@ pub async fn choose_server(
             id: s.id,
             name: s.name.clone(),
             region: s.region.clone(),
-            server_type: s.server_type.clone(),
+            server_type: s.server_type,
             vip_user_id: s.vip_user_id,
-            status: s.status.clone(),
+            status: s.status,
             healthy: s.enrolled,
             peers: s.peers,
             capacity: s.capacity,
@@ -267,10 +283,10 @@ pub async fn choose_server(
                 .iter()
                 .find(|c| c.id == id && c.visible_to(user.id))
                 .ok_or(AppError::NotFound)?;
-            if c.status != "active" || !c.healthy {
+            if c.status != ServerStatus::Active || !c.healthy {
                 return Err(AppError::ServerUnavailable);
             }
-            (id, format!("{}: the server you picked", c.name))
+            (c.id, format!("{}: the server you picked", c.name))
         }
         None => {
             let choice = selection::choose(&candidates, user.id, preferred_region)

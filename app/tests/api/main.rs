@@ -5,6 +5,7 @@
 mod accounts;
 mod billing;
 mod cameras;
+mod certs;
 mod churn;
 mod hardening;
 mod helpers;

@@ -650,7 +650,9 @@ async fn mesh_roles_leave_and_remove() {
     // Devices on the network's server mesh; removal takes effect on the node.
     let d_owner = device(&app, &owner, server, "owner-laptop").await;
     let d_bob = device(&app, &bob, server, "bob-phone").await;
-    let grants = policy::grants_for_server(db, server).await.unwrap();
+    let grants = policy::grants_for_server(db, truevault::typed::ServerId(server))
+        .await
+        .unwrap();
     assert!(pair(&grants, &d_owner, &d_bob) && pair(&grants, &d_bob, &d_owner));
     let version: i64 = sqlx::query_scalar("SELECT peers_version FROM vpn_servers WHERE id = $1")
         .bind(server)
@@ -683,7 +685,9 @@ async fn mesh_roles_leave_and_remove() {
         .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    let grants = policy::grants_for_server(db, server).await.unwrap();
+    let grants = policy::grants_for_server(db, truevault::typed::ServerId(server))
+        .await
+        .unwrap();
     assert!(!touches(&grants, &d_bob), "{grants:?}");
     assert_eq!(audit_count(&app, "mesh.member_removed").await, 1);
     // Removed means out: Bob's page view of the network is gone.
@@ -941,16 +945,18 @@ async fn mesh_shares_cameras_and_grants() {
     let d_bob = device(&app, &bob, server, "bob-phone").await;
     let d_carol = device(&app, &carol, server, "carol-phone").await;
     let d_bob_elsewhere = device(&app, &bob, other, "bob-tablet").await;
-    let grants = policy::grants_for_server(&app.state.db, server)
+    let grants = policy::grants_for_server(&app.state.db, truevault::typed::ServerId(server))
         .await
         .unwrap();
     assert!(pair(&grants, &d_owner, &d_bob) && pair(&grants, &d_bob, &d_owner));
     assert!(!touches(&grants, &d_carol), "{grants:?}");
-    assert!(policy::grants_for_server(&app.state.db, other)
-        .await
-        .unwrap()
-        .iter()
-        .all(|g| g.source != ip(&d_bob_elsewhere.address_v4)));
+    assert!(
+        policy::grants_for_server(&app.state.db, truevault::typed::ServerId(other))
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.source != ip(&d_bob_elsewhere.address_v4))
+    );
     // IPv6 tunnel addresses mesh too.
     let (a6, b6) = (
         d_owner.address_v6.clone().expect("v6"),
@@ -975,7 +981,7 @@ async fn mesh_shares_cameras_and_grants() {
         code(share(&app, &owner, net, &format!("site:{elsewhere}"), "use", "22").await),
         "SHARE_NOT_OWNED"
     );
-    let grants = policy::grants_for_server(&app.state.db, server)
+    let grants = policy::grants_for_server(&app.state.db, truevault::typed::ServerId(server))
         .await
         .unwrap();
     let to = |addr: &str| -> Vec<(IpAddr, Ports)> {
@@ -1005,10 +1011,12 @@ async fn mesh_shares_cameras_and_grants() {
     assert!(!touches(&grants, &d_carol));
     assert_eq!(grants.len(), 4 + 6, "{grants:?}");
     // Nothing of this reaches the other server's node.
-    assert!(policy::grants_for_server(&app.state.db, other)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        policy::grants_for_server(&app.state.db, truevault::typed::ServerId(other))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Unsharing the camera takes it out of Bob's grid.
     let camera_share = d

@@ -20,18 +20,6 @@ use crate::{
     },
 };
 
-fn status_label(s: &str) -> &'static str {
-    match s {
-        "active" => "Active",
-        "grace_period" => "Payment failed — grace period",
-        "past_due" => "Past due",
-        "cancelled" => "Cancelled",
-        "expired" => "Expired",
-        "suspended" => "Suspended",
-        _ => "Unknown",
-    }
-}
-
 #[component]
 pub fn Billing() -> impl IntoView {
     view! {
@@ -86,7 +74,7 @@ fn Overview(
                 None => view! { <p class="muted">"No paid subscription."</p> }.into_any(),
                 Some(s) => view! {
                     <p>
-                        <strong data-testid="subscription-status">{status_label(&s.status)}</strong>
+                        <strong data-testid="subscription-status">{s.status.label()}</strong>
                         {format!(" · {} {} ({})", format_price(s.amount_cents, &s.currency), s.cycle, s.plan_name)}
                     </p>
                     <p class="muted">"Current period "<Time ts=s.current_period_start day_only=true/>" to "<Time ts=s.current_period_end day_only=true/></p>
@@ -127,8 +115,7 @@ fn Overview(
                                     <label>"Pay with"
                                         <select name="provider">
                                             {providers.into_iter().map(|pr| {
-                                                let label = match pr.as_str() { "stripe" => "Card (Stripe)", "paypal" => "PayPal", _ => "Test payment (no real money)" };
-                                                view! { <option value=pr.clone()>{label}</option> }
+                                                view! { <option value=pr.as_str()>{pr.label()}</option> }
                                             }).collect_view()}
                                         </select>
                                     </label>

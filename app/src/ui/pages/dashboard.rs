@@ -187,6 +187,7 @@ fn DashboardBody(user: CurrentUser) -> impl IntoView {
                     <UsageCard/>
                     <HomeNetworkCard/>
                     <super::MeshCard/>
+                    <super::CertsCard/>
                     <CamerasCard/>
                     <PlanCard/>
                 </div>

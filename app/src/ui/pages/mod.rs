@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod billing;
 mod cameras;
+mod certs;
 mod dashboard;
 mod devices;
 mod mesh;
@@ -20,6 +21,7 @@ pub use admin::{
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use billing::{Billing, InvoicePage, TestPayPage};
 pub use cameras::{CameraView, Cameras};
+pub use certs::{Certificates, CertsCard};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
 pub use mesh::{MeshCard, MeshInvitePage, MeshNetworkPage, MeshNetworks};

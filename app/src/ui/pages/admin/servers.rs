@@ -13,7 +13,7 @@ use crate::{
         notice::{duration_text, error_notice, ActionError, ActionNotice, Time},
     },
     vpn::{
-        model::{format_bytes, SERVER_STATUSES, SERVER_TYPES},
+        model::{format_bytes, ServerStatus, ServerType},
         server_fns::{
             admin_servers, admin_usage, AdminCreateServer, AdminRotateNodeToken, AdminServerStatus,
             AdminUpdateServer,
@@ -90,15 +90,15 @@ fn ServerTable() -> impl IntoView {
                                     <tr>
                                         <td>{s.name.clone()}</td>
                                         <td>{format!("{} {} {}", s.region, s.country, s.city)}</td>
-                                        <td>{s.server_type.clone()}</td>
+                                        <td>{s.server_type.as_str()}</td>
                                         <td><code>{format!("{}:{}", s.endpoint_host, s.endpoint_port)}</code></td>
                                         <td><span class=if s.healthy { "dot online" } else { "dot offline" }></span>{health}</td>
                                         <td>{format!("{} / {} ({load}%)", s.peers, s.capacity)}</td>
                                         <td>
                                             <ActionForm action=status attr:class="inline-form">
-                                                <input type="hidden" name="id" value=s.id/>
+                                                <input type="hidden" name="id" value=s.id.0/>
                                                 <select name="status">
-                                                    {SERVER_STATUSES.into_iter().map(|st| view! { <option value=st selected=st == s.status>{st}</option> }).collect_view()}
+                                                    {ServerStatus::ALL.iter().map(|&st| view! { <option value=st.as_str() selected=st == s.status>{st.as_str()}</option> }).collect_view()}
                                                 </select>
                                                 <button type="submit" class="btn btn-ghost small">"Set"</button>
                                             </ActionForm>
@@ -107,15 +107,15 @@ fn ServerTable() -> impl IntoView {
                                             <div class="row-actions">
                                             <Confirm label="New node token" question=format!("Issue a new node token for {server_name}? The node's current token stops working at once; the node must enrol again with the new one.")>
                                                 <ActionForm action=rotate attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=s.id/>
+                                                    <input type="hidden" name="id" value=s.id.0/>
                                                     <button type="submit" class="btn btn-danger small">"Yes, new token"</button>
                                                 </ActionForm>
                                             </Confirm>
                                             <details class="edit">
                                                 <summary class="btn btn-ghost small">"Edit"</summary>
                                                 <ActionForm action=update attr:class="form">
-                                                    <input type="hidden" name="id" value=s.id/>
-                                                    <input type="hidden" name="server_type" value=s.server_type.clone()/>
+                                                    <input type="hidden" name="id" value=s.id.0/>
+                                                    <input type="hidden" name="server_type" value=s.server_type.as_str()/>
                                                     <label>"Name" <input type="text" name="name" value=s.name.clone() maxlength="64"/></label>
                                                     <label>"Region" <input type="text" name="region" value=s.region.clone() maxlength="32"/></label>
                                                     <label>"Country" <input type="text" name="country" value=s.country.clone() maxlength="64"/></label>
@@ -151,7 +151,7 @@ fn ServerTable() -> impl IntoView {
                 <label>"Endpoint host" <input type="text" name="endpoint_host" required maxlength="253"/></label>
                 <label>"Port" <input type="number" name="endpoint_port" value="51820" min="1" max="65535"/></label>
                 <label>"Type"
-                    <select name="server_type">{SERVER_TYPES.into_iter().map(|t| view! { <option value=t>{t}</option> }).collect_view()}</select>
+                    <select name="server_type">{ServerType::ALL.iter().map(|t| view! { <option value=t.as_str()>{t.as_str()}</option> }).collect_view()}</select>
                 </label>
                 <label>"VIP e-mail (dedicated only)" <input type="email" name="vip_email" maxlength="254"/></label>
                 <label>"Capacity (peers)" <input type="number" name="capacity" value="1000" min="1"/></label>

@@ -67,7 +67,7 @@ fn UsersTable() -> impl IntoView {
                                         <ActionForm action=status attr:class="inline-form">
                                             <input type="hidden" name="user_id" value=u.id/>
                                             <select name="status">
-                                                {AccountStatus::ALL.into_iter().map(|s| view! {
+                                                {AccountStatus::ALL.iter().copied().map(|s| view! {
                                                     <option value=s.as_str() selected=s == u.status>{s.as_str()}</option>
                                                 }).collect_view()}
                                             </select>
