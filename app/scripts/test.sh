@@ -19,6 +19,13 @@ log "release build (for the browser journeys)"
 log "unit and integration tests (SQLite)"
 cargo test --workspace --features truevault/ssr
 
+# Short versions of the load and fault proofs (app/scripts/*.sh run them
+# longer by hand): well under a minute each, against the release build.
+log "load and fault proofs, short versions"
+"$ROOT/app/scripts/load-dashboard.sh" 10 200
+"$ROOT/app/scripts/fault-kill.sh" 40
+"$ROOT/app/scripts/fault-pg-restart.sh" 3
+
 log "integration tests again on PostgreSQL"
 pgdir="$(mktemp -d /tmp/tv-pg.XXXXXX)"
 pgport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -42,6 +42,12 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Requests per minute per client address on authentication endpoints.
     pub auth_rate_per_minute: u32,
+    /// Device creations, re-keys, tunnel switches and removals per user per
+    /// minute: each one rewrites a node's desired state.
+    pub device_changes_per_minute: u32,
+    /// Live camera views one user may hold open at once (each is a relay
+    /// queue and, for a new camera, a pull from the gateway).
+    pub max_live_viewers_per_user: u32,
     /// Max database connections.
     pub db_max_connections: u32,
     /// Log as JSON lines instead of human-readable text.
@@ -250,6 +256,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             auth_rate_per_minute: 30,
+            device_changes_per_minute: 30,
+            max_live_viewers_per_user: 8,
             db_max_connections: 16,
             log_json: false,
             billing: BillingConfig::default(),

@@ -15,7 +15,10 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError};
+use crate::{
+    certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError,
+    ui::components::notice::plural,
+};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "ErrorBody", from = "ErrorBody")]
@@ -51,13 +54,13 @@ pub enum AppError {
     InvalidTotp,
     #[error("The token is invalid or has been revoked.")]
     InvalidBearer,
-    #[error("Your plan allows {0} device(s). Remove one or upgrade your plan.")]
+    #[error("Your plan allows {}. Remove one or upgrade your plan.", plural(*.0, "device", "devices"))]
     DeviceLimitExceeded(i64),
-    #[error("Your plan allows {0} regional identit(ies). Remove one or upgrade your plan.")]
+    #[error("Your plan allows {}. Remove one or upgrade your plan.", plural(*.0, "regional identity", "regional identities"))]
     IdentityLimitExceeded(i64),
     #[error("This server has no free addresses left. Please choose another server.")]
     NetworkFull,
-    #[error("Your plan allows {0} camera(s). Remove one or upgrade your plan.")]
+    #[error("Your plan allows {}. Remove one or upgrade your plan.", plural(*.0, "camera", "cameras"))]
     CameraLimitExceeded(i64),
     #[error("No VPN server is available right now. Please try again later.")]
     ServerUnavailable,
@@ -66,13 +69,15 @@ pub enum AppError {
     SiteSubnet(LanSubnetError),
     #[error("That network overlaps one of your other home sites.")]
     SiteSubnetOverlap,
-    #[error("You can have at most {0} home site(s).")]
+    #[error("You can have at most {}.", plural(*.0, "home site", "home sites"))]
     SiteLimitExceeded(i64),
     #[error("No home-site ranges are left. Please contact support.")]
     SitePoolFull,
     /// Mesh networks' refusals (their codes live with them).
     #[error("{0}")]
     Mesh(MeshError),
+    #[error("You have {} open. Close one to watch another.", plural(*.0, "live camera view", "live camera views"))]
+    LiveViewLimit(i64),
     /// Personal certificates' refusals (their codes live with them).
     #[error("{0}")]
     Certs(CertError),
@@ -120,6 +125,7 @@ impl AppError {
             AppError::SiteLimitExceeded(_) => "SITE_LIMIT_EXCEEDED",
             AppError::SitePoolFull => "SITE_POOL_FULL",
             AppError::Mesh(e) => e.code(),
+            AppError::LiveViewLimit(_) => "LIVE_VIEW_LIMIT",
             AppError::Certs(e) => e.code(),
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -150,7 +156,7 @@ impl AppError {
             | AppError::SiteLimitExceeded(_)
             | AppError::SitePoolFull
             | AppError::NetworkFull => 409,
-            AppError::RateLimited => 429,
+            AppError::RateLimited | AppError::LiveViewLimit(_) => 429,
             // Down or restarting (PostgreSQL): a retryable 503, not a 500.
             AppError::ServerUnavailable
             | AppError::RequestTimeout
@@ -219,6 +225,7 @@ impl From<AppError> for ErrorBody {
             | AppError::IdentityLimitExceeded(n)
             | AppError::CameraLimitExceeded(n)
             | AppError::SiteLimitExceeded(n)
+            | AppError::LiveViewLimit(n)
             | AppError::Certs(CertError::Limit(n)) => Some(*n),
             _ => None,
         };
@@ -274,6 +281,7 @@ impl From<ErrorBody> for AppError {
             "SITE_SUBNET_OVERLAP" => AppError::SiteSubnetOverlap,
             "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
             "SITE_POOL_FULL" => AppError::SitePoolFull,
+            "LIVE_VIEW_LIMIT" => AppError::LiveViewLimit(limit),
             "PAYLOAD_TOO_LARGE" => AppError::PayloadTooLarge,
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,

@@ -42,7 +42,11 @@ pub fn admin() -> Result<CurrentUser, AppError> {
 pub fn cookie(name: &str) -> Option<String> {
     let parts = parts()?;
     let header = parts.headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies::get(header, name).map(String::from)
+    cookies::get(
+        header,
+        &cookies::name(name, state().config.secure_cookies()),
+    )
+    .map(String::from)
 }
 
 pub fn set_cookie(name: &str, value: &str, max_age: i64) {

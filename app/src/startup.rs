@@ -106,6 +106,9 @@ impl Application {
             cameras,
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
+            device_limiter: RateLimiter::new(config.device_changes_per_minute),
+            node_configs: Default::default(),
+            connections: Default::default(),
             config: Arc::new(config),
             keys: Arc::new(keys),
             mailer,
@@ -161,7 +164,15 @@ impl Application {
             // for requests that are really working.
             stopping.begin();
         };
-        serve(self.listener, self.router, &config.http, shutdown).await
+        let connections = self.state.connections.clone();
+        serve(
+            self.listener,
+            self.router,
+            &config.http,
+            connections,
+            shutdown,
+        )
+        .await
     }
 }
 
@@ -185,6 +196,7 @@ async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &crate::config::HttpConfig,
+    connections: Arc<crate::http::limits::Connections>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
     use hyper_util::{
@@ -201,6 +213,7 @@ async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // At the cap, stop accepting: new connections wait in the backlog.
+        connections.set_at_cap(permits.available_permits() == 0);
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => match p {
                 Ok(p) => p,
@@ -208,6 +221,7 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        connections.set_at_cap(false);
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -233,8 +247,18 @@ async fn serve(
             },
         );
         let mut stop = stop_rx.clone();
+        connections.opened();
+        let connections = connections.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            // Counted until this task ends, however the connection ends.
+            struct Open(Arc<crate::http::limits::Connections>);
+            impl Drop for Open {
+                fn drop(&mut self) {
+                    self.0.closed();
+                }
+            }
+            let _open = Open(connections);
             let mut builder = Builder::new(TokioExecutor::new());
             builder
                 .http1()
@@ -318,6 +342,11 @@ pub fn router(state: AppState) -> Router {
             // scripts carry the nonce its CSP header names.
             move || provide_request_context(&error_state),
             move |_| shell(error_options.clone()),
+        ))
+        // Inside the context layer: it needs the signed-in user.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::rate_limit::device_changes,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -17,12 +17,18 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub mailer: Mailer,
     pub auth_limiter: RateLimiter,
+    /// Device changes per user (`http::rate_limit::device_changes`).
+    pub device_limiter: RateLimiter,
     pub metrics: Metrics,
     pub themes: ThemeCache,
     pub leptos_options: LeptosOptions,
     /// Woken whenever any node's desired peer set changes; long-polling
     /// nodes then check their own version.
     pub node_changes: Arc<tokio::sync::Notify>,
+    /// Connections the accept loop is serving (and whether it is at its cap).
+    pub connections: Arc<crate::http::limits::Connections>,
+    /// Each node's desired config, built once per peers version.
+    pub node_configs: crate::vpn::config_cache::ConfigCache,
     /// Billing automation's notion of now (moved forward in tests).
     pub clock: Clock,
     /// Woken when a workflow step is scheduled, so the worker runs it at once.

@@ -71,7 +71,7 @@ pub async fn register(
                 "",
             )
             .await;
-            send_verification(state, user_id, &email, &first_name).await?;
+            send_verification(state, user_id, &email).await?;
         }
         Err(e) if is_unique_violation(&e) => {
             let mail = mail::Mail::AlreadyRegistered(mail::templates::AlreadyRegistered {
@@ -85,12 +85,7 @@ pub async fn register(
     Ok(())
 }
 
-async fn send_verification(
-    state: &AppState,
-    user_id: i64,
-    email: &str,
-    first_name: &str,
-) -> AppResult<()> {
+async fn send_verification(state: &AppState, user_id: i64, email: &str) -> AppResult<()> {
     repo::expire_tokens(&state.db, user_id, "verify_email").await?;
     let token = tokens::random_token();
     repo::insert_token(
@@ -101,8 +96,9 @@ async fn send_verification(
         tokens::VERIFY_EMAIL_TTL,
     )
     .await?;
+    // No name: the address has not been confirmed, so the name is text
+    // anyone could have typed for anyone's address.
     let mail = Mail::Verify(mail::templates::Verify {
-        first_name: first_name.to_string(),
         link: link(state, &format!("/verify?token={token}")),
         support: support(state),
     });
@@ -461,8 +457,16 @@ async fn send_password_reset(state: &AppState, email: &str, client: &ClientInfo)
             "",
         )
         .await;
+        // A pending account's name is whatever was typed at sign-up, by
+        // anyone, for any address: it is said only once the address has
+        // been confirmed by its owner.
+        let first_name = if user.status == AccountStatus::Pending {
+            String::new()
+        } else {
+            user.first_name.clone()
+        };
         let mail = Mail::Reset(mail::templates::Reset {
-            first_name: user.first_name.clone(),
+            first_name,
             link: link(state, &format!("/reset?token={token}")),
             support: support(state),
         });

@@ -19,4 +19,7 @@ pub struct OutboxMail {
     pub body_text: Option<String>,
     pub status: String,
     pub created_at: i64,
+    /// For a message carrying a one-time link (reset, verify, invite): when
+    /// that link stops working. Past it the body is no longer kept.
+    pub link_expires_at: Option<i64>,
 }

@@ -72,7 +72,11 @@ impl Workflow for Dunning {
                     return Ok(());
                 }
                 let vars = MailVars {
-                    days_left: (rules::SUSPEND_DAY - day).to_string(),
+                    days_left: crate::ui::components::notice::plural(
+                        rules::SUSPEND_DAY - day,
+                        "day",
+                        "days",
+                    ),
                     amount: format_price(sub.amount_cents, &sub.currency),
                     ..Default::default()
                 };
@@ -113,7 +117,7 @@ impl Workflow for Expiry {
                     return Ok(());
                 }
                 let vars = MailVars {
-                    days_left: days.to_string(),
+                    days_left: crate::ui::components::notice::plural(days, "day", "days"),
                     ..Default::default()
                 };
                 mail(state, job, "expiring", Some((vars, &sub))).await

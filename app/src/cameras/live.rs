@@ -104,10 +104,19 @@ async fn live(
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
+    let max = state.config.max_live_viewers_per_user;
+    let Some(slot) = state.cameras.viewers.take(user_id, max) else {
+        tracing::info!(user_id, max, "live view refused: too many open");
+        return AppError::LiveViewLimit(i64::from(max)).into_response();
+    };
     upgrade
         .max_message_size(MAX_VIEWER_MESSAGE)
         .max_frame_size(MAX_VIEWER_MESSAGE)
-        .on_upgrade(move |ws| watch(state, camera, session, user_id, member.is_some(), ws))
+        .on_upgrade(move |ws| async move {
+            // Held for as long as the view runs.
+            let _slot = slot;
+            watch(state, camera, session, user_id, member.is_some(), ws).await
+        })
         .into_response()
 }
 

@@ -19,3 +19,5 @@ pub mod rules;
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod tunnel;
+#[cfg(feature = "ssr")]
+pub mod viewers;

@@ -50,6 +50,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct CameraRelay {
     pub hub: Hub,
+    /// Live views open per user (capped by `max_live_viewers_per_user`).
+    pub viewers: super::viewers::ViewerSlots,
     inner: Arc<Mutex<Inner>>,
     next_id: Arc<AtomicU64>,
 }
@@ -66,6 +68,7 @@ impl CameraRelay {
         let (hub, events) = Hub::new(HubConfig::default());
         let relay = Self {
             hub,
+            viewers: Default::default(),
             inner: Default::default(),
             next_id: Arc::new(AtomicU64::new(1)),
         };

@@ -65,7 +65,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let token = cookies::get(cookie_header, cookies::SESSION)
+    let session_cookie = cookies::name(cookies::SESSION, state.config.secure_cookies());
+    let token = cookies::get(cookie_header, &session_cookie)
         .filter(|t| tokens::looks_like_token(t))
         .map(String::from);
 

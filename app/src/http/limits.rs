@@ -38,3 +38,43 @@ pub async fn request_timeout(State(state): State<AppState>, req: Request, next: 
         }
     }
 }
+
+/// The accept loop's view of its connections, for the metrics and for tests
+/// that check the cap without waiting to see that nothing happens.
+#[derive(Default)]
+pub struct Connections {
+    open: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+    at_cap: std::sync::atomic::AtomicBool,
+}
+
+impl Connections {
+    pub(crate) fn opened(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.open.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+    }
+
+    pub(crate) fn closed(&self) {
+        self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_at_cap(&self, v: bool) {
+        self.at_cap.store(v, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Connections being served now.
+    pub fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The most ever served at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the loop is waiting for a free slot (not accepting).
+    pub fn at_cap(&self) -> bool {
+        self.at_cap.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -138,10 +138,14 @@ impl Mailer {
             .map_err(|e| e.to_string())
     }
 
-    /// The newest messages, for the admin's outbox page.
+    /// The newest messages, for the admin's outbox page. Bodies whose
+    /// one-time link has expired are erased first: the outbox is read by
+    /// people who are not the addressee, and a live reset link in it is a
+    /// way into that account, so it is kept no longer than the token lives.
     pub async fn outbox(&self, limit: i64) -> Result<Vec<OutboxMail>, sqlx::Error> {
+        self.erase_expired_links().await?;
         let rows = sqlx::query(
-            "SELECT id, to_addr, subject, body_text, status, created_at FROM mail_outbox \
+            "SELECT id, to_addr, subject, body_text, template, status, created_at FROM mail_outbox \
              ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -149,15 +153,53 @@ impl Mailer {
         .await?;
         rows.iter()
             .map(|r| {
+                let template: String = r.try_get("template")?;
+                let created_at: i64 = r.try_get("created_at")?;
                 Ok(OutboxMail {
                     id: r.try_get("id")?,
                     to_addr: r.try_get("to_addr")?,
                     subject: r.try_get("subject")?,
                     body_text: r.try_get("body_text")?,
                     status: r.try_get("status")?,
-                    created_at: r.try_get("created_at")?,
+                    created_at,
+                    link_expires_at: link_ttl(&template).map(|ttl| created_at.saturating_add(ttl)),
                 })
             })
             .collect()
+    }
+}
+
+/// How long the one-time link in a message of `template` works: the life
+/// of the token it carries.
+pub fn link_ttl(template: &str) -> Option<i64> {
+    use crate::accounts::tokens;
+    match template {
+        "reset" => Some(tokens::RESET_PASSWORD_TTL),
+        "verify" => Some(tokens::VERIFY_EMAIL_TTL),
+        "mesh_invite" => Some(crate::mesh::model::INVITE_TTL_SECS),
+        _ => None,
+    }
+}
+
+impl Mailer {
+    /// Erases the bodies of kept messages whose one-time link has expired.
+    pub async fn erase_expired_links(&self) -> Result<u64, sqlx::Error> {
+        let now = now();
+        let mut erased = 0;
+        for template in ["reset", "verify", "mesh_invite"] {
+            let Some(ttl) = link_ttl(template) else {
+                continue;
+            };
+            erased += sqlx::query(
+                "UPDATE mail_outbox SET body_text = NULL \
+                 WHERE template = $1 AND body_text IS NOT NULL AND created_at <= $2",
+            )
+            .bind(template)
+            .bind(now - ttl)
+            .execute(&self.db.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(erased)
     }
 }

@@ -6,7 +6,6 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "mail/verify.txt")]
 pub struct Verify {
-    pub first_name: String,
     pub link: String,
     pub support: String,
 }

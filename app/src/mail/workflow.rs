@@ -30,6 +30,7 @@ pub struct MailVars {
     pub invoice_number: String,
     pub dashboard_url: String,
     pub support: String,
+    /// Said with its unit, `1 day` or `7 days`.
     pub days_left: String,
 }
 
@@ -99,7 +100,7 @@ workflow_mails! {
     Receipt => "receipt", "mail/receipt.txt", "Your TrueVault receipt {{ invoice_number }}";
     PaymentFailed => "payment_failed", "mail/payment_failed.txt", "Your TrueVault payment did not go through";
     Suspended => "suspended", "mail/suspended.txt", "Your TrueVault subscription is suspended";
-    Expiring => "expiring", "mail/expiring.txt", "Your TrueVault plan ends in {{ days_left }} day(s)";
+    Expiring => "expiring", "mail/expiring.txt", "Your TrueVault plan ends in {{ days_left }}";
     GettingStarted => "getting_started", "mail/getting_started.txt", "Getting started with TrueVault";
     Tips => "tips", "mail/tips.txt", "Three TrueVault tips";
 }
@@ -248,7 +249,7 @@ pub fn sample_vars() -> MailVars {
         invoice_number: "TV-000042".into(),
         dashboard_url: "https://portal.example".into(),
         support: "support@example.com".into(),
-        days_left: "7".into(),
+        days_left: "7 days".into(),
     }
 }
 

@@ -292,7 +292,8 @@ impl MeshError {
                 "Your plan does not include mesh networks. The Family and Business plans do.".into()
             }
             MeshError::MemberLimit(n) => format!(
-                "This network's plan allows {n} member(s), the owner included. Remove a member or pending invite, or upgrade the plan."
+                "This network's plan allows {}, the owner included. Remove a member or pending invite, or upgrade the plan.",
+                crate::ui::components::notice::plural(*n, "member", "members")
             ),
             MeshError::InviteInvalid => "This invitation link is not valid.".into(),
             MeshError::InviteExpired => {

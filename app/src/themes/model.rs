@@ -222,3 +222,51 @@ mod tests {
         assert_eq!(css, ":root{--colors-primary:#00d9ff;}");
     }
 }
+
+/// Theme values are typed by administrators and end up inside a `<style>`
+/// on every page: whatever is accepted must stay one declaration. 256
+/// cases by default; `PROPTEST_CASES=100000` for a long run.
+#[cfg(test)]
+mod prop_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn css_ish() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::char::range('a', 'z'),
+                2 => proptest::sample::select(" #%(),.-+_/*'\"!0123456789".chars().collect::<Vec<_>>()),
+                1 => proptest::sample::select(";{}<>\\@:\n\u{0}".chars().collect::<Vec<_>>()),
+                1 => any::<char>(),
+            ],
+            0..60,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_values_stay_one_declaration(
+            vars in proptest::collection::vec(("[a-z-]{0,12}", "[a-z0-9-]{0,12}", css_ish()), 0..6),
+        ) {
+            let vars: Vec<ThemeVariable> = vars
+                .into_iter()
+                .map(|(category, name, value)| ThemeVariable { category, name, value })
+                .collect();
+            let accepted: Vec<&ThemeVariable> = vars.iter().filter(|v| validate_variable(v).is_ok()).collect();
+            let css = render_css(&vars);
+            prop_assert!(css.starts_with(":root{") && css.ends_with('}'), "{}", css);
+            prop_assert_eq!(css.matches('{').count(), 1, "{}", css);
+            prop_assert_eq!(css.matches('}').count(), 1, "{}", css);
+            prop_assert_eq!(css.matches(';').count(), accepted.len(), "{}", css);
+            let lower = css.to_ascii_lowercase();
+            for banned in ["url(", "expression(", "</", "@import", "\\", "/*"] {
+                prop_assert!(!lower.contains(banned), "{banned} in {css}");
+            }
+            for v in accepted {
+                let decl = format!("--{}-{}:{};", v.category, v.name, v.value.trim());
+                prop_assert!(css.contains(&decl), "{decl} missing from {css}");
+            }
+        }
+    }
+}

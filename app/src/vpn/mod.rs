@@ -9,6 +9,8 @@ pub mod model;
 pub mod server_fns;
 
 #[cfg(feature = "ssr")]
+pub mod config_cache;
+#[cfg(feature = "ssr")]
 pub mod devices;
 #[cfg(feature = "ssr")]
 pub mod download;

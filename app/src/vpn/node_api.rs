@@ -21,6 +21,8 @@ use crate::{
 
 /// How long a config request waits for a change before answering 304.
 pub const LONG_POLL: Duration = Duration::from_secs(25);
+/// How long a woken long-poll waits for the rest of a burst of changes.
+pub const COALESCE: Duration = Duration::from_millis(100);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -105,13 +107,22 @@ async fn config(
         // re-check at least every second.
         let wait = (deadline - now).min(Duration::from_secs(1));
         tokio::select! {
-            _ = &mut changed => {},
+            _ = &mut changed => {
+                // Coalesce: changes come in bursts (a user adding several
+                // devices, a plan change touching all of them). Answering
+                // the first would send this node one config per change;
+                // waiting a moment sends one for the whole burst.
+                tokio::select! {
+                    _ = tokio::time::sleep(COALESCE) => {},
+                    _ = state.stopping.wait() => {},
+                }
+            },
             _ = tokio::time::sleep(wait) => {},
             _ = state.stopping.wait() => {},
         }
     }
     match service::desired_config(&state, &server).await {
-        Ok(cfg) => Json(cfg).into_response(),
+        Ok(cfg) => Json(&*cfg).into_response(),
         Err(e) => e.into_api_response(rid),
     }
 }

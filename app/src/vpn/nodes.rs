@@ -96,8 +96,30 @@ pub async fn enroll(
     })
 }
 
-pub async fn desired_config(state: &AppState, server: &ServerInfo) -> AppResult<DesiredConfig> {
+/// The desired config at the current peers version, from the cache when
+/// that version was built already.
+pub async fn desired_config(
+    state: &AppState,
+    server: &ServerInfo,
+) -> AppResult<std::sync::Arc<DesiredConfig>> {
     let version = repo::peers_version(&state.db, server.id).await?;
+    state
+        .node_configs
+        .get_or_build(
+            server.id.into(),
+            version,
+            build_desired_config(state, server, version),
+        )
+        .await
+}
+
+/// Rows are read after `version`, so they are at least that new: a config
+/// kept under `version` never lags it.
+async fn build_desired_config(
+    state: &AppState,
+    server: &ServerInfo,
+    version: i64,
+) -> AppResult<DesiredConfig> {
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
     let v6 = server
         .ipv6_pool
@@ -131,6 +153,21 @@ pub async fn desired_config(state: &AppState, server: &ServerInfo) -> AppResult<
     })
 }
 
+/// Most bytes one report may add to a peer's usage: 16 TiB, far beyond what
+/// any link carries between two reports (even after a day of silence),
+/// and small enough that a day's and a month's sums of reports stay inside
+/// a 64-bit counter. A node (or a stolen node token) reporting counters
+/// near `i64::MAX` would otherwise overflow the usage sums (PostgreSQL
+/// refuses `bigint out of range`, SQLite turns them into floats).
+const MAX_REPORT_DELTA: i64 = 1 << 44;
+
+/// The traffic since the last report. A counter that went down means the
+/// node restarted its interface: the new value is then the delta.
+fn counter_delta(old: i64, new: i64) -> i64 {
+    let d = if new >= old { new - old } else { new };
+    d.clamp(0, MAX_REPORT_DELTA)
+}
+
 /// Applies a node's report: per-peer counters, handshakes and endpoints,
 /// and per-day usage. Counters that went down mean the node restarted its
 /// interface: the new value is then the delta.
@@ -157,7 +194,13 @@ pub async fn ingest_stats(
     let mut accepted = 0;
     let mut with_traffic: Vec<i64> = Vec::new();
     for p in peers {
-        if p.rx_bytes < 0 || p.tx_bytes < 0 || p.latest_handshake < 0 || p.public_key.len() > 64 {
+        // Only a WireGuard key can name a peer; anything else (a NUL, which
+        // PostgreSQL refuses in text, included) is a malformed report.
+        if p.rx_bytes < 0
+            || p.tx_bytes < 0
+            || p.latest_handshake < 0
+            || keys::parse_key(&p.public_key).is_err()
+        {
             return Err(AppError::invalid(
                 "Negative counters or malformed peer in report.",
             ));
@@ -190,19 +233,17 @@ pub async fn ingest_stats(
         let id: i64 = row.try_get("id")?;
         let user_id: i64 = row.try_get("user_id")?;
         let (old_rx, old_tx): (i64, i64) = (row.try_get("rx_bytes")?, row.try_get("tx_bytes")?);
-        let d_rx = if p.rx_bytes >= old_rx {
-            p.rx_bytes - old_rx
-        } else {
-            p.rx_bytes
-        };
-        let d_tx = if p.tx_bytes >= old_tx {
-            p.tx_bytes - old_tx
-        } else {
-            p.tx_bytes
-        };
+        let d_rx = counter_delta(old_rx, p.rx_bytes);
+        let d_tx = counter_delta(old_tx, p.tx_bytes);
         let handshake = (p.latest_handshake > 0).then_some(p.latest_handshake.min(t));
         let connected = handshake.is_some_and(|h| t - h < crate::vpn::model::CONNECTED_WITHIN_SECS);
-        let endpoint: Option<String> = p.endpoint.as_ref().map(|e| e.chars().take(64).collect());
+        // Shown on the devices page: one line of printable text.
+        let endpoint: Option<String> = p.endpoint.as_ref().map(|e| {
+            e.chars()
+                .filter(|c| !crate::vpn::model::breaks_lines(*c))
+                .take(64)
+                .collect()
+        });
         sqlx::query(
             "UPDATE devices SET rx_bytes = $1, tx_bytes = $2, last_handshake_at = COALESCE($3, last_handshake_at), \
              endpoint = COALESCE($4, endpoint) WHERE id = $5",
@@ -268,4 +309,18 @@ pub async fn ingest_stats(
         }
     }
     Ok(accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_deltas_restart_and_stay_bounded() {
+        assert_eq!(counter_delta(100, 150), 50);
+        // The interface restarted: counting from zero again.
+        assert_eq!(counter_delta(100, 30), 30);
+        assert_eq!(counter_delta(0, i64::MAX), MAX_REPORT_DELTA);
+        assert_eq!(counter_delta(i64::MAX, i64::MAX), 0);
+    }
 }

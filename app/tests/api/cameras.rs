@@ -1014,3 +1014,38 @@ async fn live_views_end_with_their_session() {
         "suspending the account ends the live view"
     );
 }
+
+#[tokio::test]
+async fn live_views_are_capped_per_user() {
+    let app = TestApp::spawn_with(|c| c.max_live_viewers_per_user = 2).await;
+    let (c, cookie) = user(&app, "cap@example.com", "personal").await;
+    let cam = add_camera(&app, &c, &camera_form("Porch", &[]))
+        .await
+        .expect("camera");
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'cap@example.com'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let mut first = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("first view");
+    let _second = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("second view");
+    assert_eq!(
+        dial_viewer(&app, &cookie, &app.address, cam).await.err(),
+        Some(StatusCode::TOO_MANY_REQUESTS),
+        "a third view is over the cap"
+    );
+    // Closing a view gives its slot back.
+    first.close(None).await.expect("close");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.state.cameras.viewers.open(user_id) >= 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed view frees its slot"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(dial_viewer(&app, &cookie, &app.address, cam).await.is_ok());
+}

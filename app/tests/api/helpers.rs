@@ -47,6 +47,7 @@ impl TestApp {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: dir.clone(),
             auth_rate_per_minute: 1000,
+            device_changes_per_minute: 1000,
             ..Config::default()
         };
         let mut pg_cleanup = None;

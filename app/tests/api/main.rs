@@ -6,6 +6,8 @@ mod accounts;
 mod billing;
 mod cameras;
 mod certs;
+mod churn;
+mod hardening;
 mod helpers;
 mod inventory;
 mod mesh;

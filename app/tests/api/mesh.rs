@@ -126,11 +126,10 @@ async fn accept(app: &TestApp, u: &CurrentUser, code: &str) -> Result<NetworkId,
     .await
 }
 
-/// Invites `email` and accepts as `u`.
-async fn join(app: &TestApp, owner: &CurrentUser, net: NetworkId, u: &CurrentUser, role: &str) {
-    let c = invite(app, owner, net, &u.email, role)
-        .await
-        .expect("invite");
+/// `by` invites `u` and `u` accepts: the set-up every test that needs a
+/// member shares.
+async fn join(app: &TestApp, by: &CurrentUser, net: NetworkId, u: &CurrentUser, role: &str) {
+    let c = invite(app, by, net, &u.email, role).await.expect("invite");
     accept(app, u, &c).await.expect("accept");
 }
 
@@ -630,10 +629,8 @@ async fn mesh_roles_leave_and_remove() {
         code(invite(&app, &admin, net, "carol@example.com", "admin").await),
         "MESH_ROLE_REQUIRED"
     );
-    let c = invite(&app, &admin, net, "carol@example.com", "member")
-        .await
-        .unwrap();
-    accept(&app, &carol, &c).await.unwrap();
+    // An admin may invite members.
+    join(&app, &admin, net, &carol, "member").await;
     let db = &app.state.db;
     let nodes = &app.state.node_changes;
     // A member removes nobody; nobody removes the owner; the owner cannot leave.

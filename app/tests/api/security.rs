@@ -475,15 +475,22 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
         let _ = s.read(&mut buf).await.unwrap();
         held.push(s);
     }
+    // The loop stops accepting once three are open: it says so, and while
+    // it waits the fourth (connected, in the kernel's backlog) is not served.
+    let conns = app.state.connections.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !conns.at_cap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the accept loop reaches its cap"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let fourth = tokio::spawn({
         let url = app.url("/health");
         async move { new_client().get(url).send().await.map(|r| r.status()) }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !fourth.is_finished(),
-        "the fourth connection waits at the cap"
-    );
+    assert_eq!(conns.open(), 3);
     held.clear();
     let status = tokio::time::timeout(Duration::from_secs(10), fourth)
         .await
@@ -491,6 +498,7 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
         .unwrap()
         .unwrap();
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(conns.peak(), 3, "never more than the cap at once");
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ pub async fn server_with_node(
     (enrolled.server_id, enrolled.node_token)
 }
 
-async fn node_config(app: &TestApp, token: &str, since: i64) -> reqwest::Response {
+pub async fn node_config(app: &TestApp, token: &str, since: i64) -> reqwest::Response {
     new_client()
         .get(app.url(&format!("/api/v1/nodes/self/config?since={since}")))
         .bearer_auth(token)
@@ -81,7 +81,7 @@ async fn node_config(app: &TestApp, token: &str, since: i64) -> reqwest::Respons
         .unwrap()
 }
 
-async fn create_device(
+pub async fn create_device(
     app: &TestApp,
     client: &reqwest::Client,
     name: &str,

@@ -32,7 +32,9 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{helpers::TestApp, sh, sibling_binary, wait_async, wait_for, LAB_LOCK};
+use crate::{
+    helpers::TestApp, sh, sibling_binary, wait_async, wait_for, wait_node_healthy, LAB_LOCK,
+};
 
 /// The web server of the lab's "internet": answers with the client address
 /// it sees.
@@ -477,20 +479,7 @@ async fn customers_browse_through_the_node_reach_only_their_own_homes_and_not_ea
         &[("TRUEVAULT_NODE_TOKEN", &token)],
         "agent.log",
     );
-    wait_async(
-        "the node to enroll and report",
-        Duration::from_secs(30),
-        || async {
-            let servers: Vec<Value> = app
-                .post_form(&admin, "/api/admin/servers", &[])
-                .await
-                .json()
-                .await
-                .unwrap_or_default();
-            servers.first().is_some_and(|s| s["healthy"] == true)
-        },
-    )
-    .await;
+    wait_node_healthy(&app, &admin, Duration::from_secs(30)).await;
 
     // Two customers, each with a device and a home site on the same LAN.
     let mut devices = Vec::new();

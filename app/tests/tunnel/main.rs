@@ -291,6 +291,21 @@ where
     }
 }
 
+/// Waits until the lab's one server has enrolled its node and reports
+/// healthy (the node agent started by the lab has synced and sent stats).
+pub(crate) async fn wait_node_healthy(app: &TestApp, admin: &reqwest::Client, timeout: Duration) {
+    wait_async("the node to enroll and report", timeout, || async {
+        let servers: Vec<Value> = app
+            .post_form(admin, "/api/admin/servers", &[])
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        servers.first().is_some_and(|s| s["healthy"] == true)
+    })
+    .await;
+}
+
 /// The labs share the root namespace (wireguard-go's socket directory,
 /// routes, the CPU that WireGuard handshakes and node reports race on), so
 /// they run one at a time.
@@ -358,20 +373,7 @@ async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel()
         ],
         "agent.log",
     );
-    wait_async(
-        "the node to enroll and report",
-        Duration::from_secs(20),
-        || async {
-            let servers: Vec<Value> = app
-                .post_form(&admin, "/api/admin/servers", &[])
-                .await
-                .json()
-                .await
-                .unwrap_or_default();
-            servers.first().is_some_and(|s| s["healthy"] == true)
-        },
-    )
-    .await;
+    wait_node_healthy(&app, &admin, Duration::from_secs(20)).await;
     lab.spawn_in(
         &ns_node,
         &[

@@ -250,3 +250,47 @@ mod tests {
         assert_eq!(serde_json::from_str::<Grant>(&text).unwrap(), grant);
     }
 }
+
+/// What nodes send is read with these types: any bytes decode or fail,
+/// never panic, and what decodes re-encodes to the same report. 256 cases
+/// by default; `PROPTEST_CASES=100000` for a long run.
+#[cfg(test)]
+mod prop_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn peer() -> impl Strategy<Value = PeerStats> {
+        (
+            ".{0,70}",
+            any::<i64>(),
+            any::<i64>(),
+            any::<i64>(),
+            proptest::option::of(".{0,60}"),
+        )
+            .prop_map(
+                |(public_key, latest_handshake, rx_bytes, tx_bytes, endpoint)| PeerStats {
+                    public_key,
+                    latest_handshake,
+                    rx_bytes,
+                    tx_bytes,
+                    endpoint,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics_the_stats_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = serde_json::from_slice::<StatsReport>(&bytes);
+            let _ = serde_json::from_slice::<DesiredConfig>(&bytes);
+        }
+
+        #[test]
+        fn reports_round_trip(applied_version in any::<i64>(), peers in proptest::collection::vec(peer(), 0..5)) {
+            let r = StatsReport { applied_version, peers };
+            let back: StatsReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+            prop_assert_eq!(back.applied_version, r.applied_version);
+            prop_assert_eq!(back.peers, r.peers);
+        }
+    }
+}

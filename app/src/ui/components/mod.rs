@@ -6,3 +6,4 @@ pub mod guard;
 pub mod nav;
 pub mod network_map;
 pub mod notice;
+pub mod refresh;

@@ -11,6 +11,17 @@ pub fn error_text(e: &AppError) -> String {
     e.to_string()
 }
 
+/// A refusal as the user sees it: the message, and next to it the link to
+/// where it is fixed when its code has one (`refusal_fix`), so a plan
+/// limit is one click from the upgrade.
+pub fn error_notice(e: &AppError) -> impl IntoView + use<> {
+    let code = e.code();
+    let fix = refusal_fix(code).map(|(href, label)| {
+        view! { " " <a class="notice-fix" href=href data-fix=code>{label}</a> }
+    });
+    view! { <p class="notice error" role="alert" data-code=code>{error_text(e)}{fix}</p> }
+}
+
 /// Shows the last result of an action whose output displays as a message.
 #[component]
 pub fn ActionNotice<T>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl IntoView
@@ -25,9 +36,7 @@ where
                     view! { <p class="notice success" role="status">{text}</p> }.into_any()
                 })
             }
-            Err(e) => {
-                Some(view! { <p class="notice error" role="alert" data-code=e.code()>{error_text(&e)}</p> }.into_any())
-            }
+            Err(e) => Some(error_notice(&e).into_any()),
         })
     }
 }
@@ -38,12 +47,7 @@ pub fn ActionError<T>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl 
 where
     T: Clone + Send + Sync + 'static,
 {
-    move || {
-        value
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| view! { <p class="notice error" role="alert" data-code=e.code()>{error_text(&e)}</p> })
-    }
+    move || value.get().and_then(|r| r.err()).map(|e| error_notice(&e))
 }
 
 /// The error of a plain (no-JavaScript) form post to `path`, carried back
@@ -55,9 +59,8 @@ pub fn UrlActionError(path: &'static str) -> impl IntoView {
     use_context::<leptos::server::ServerActionError>()
         .filter(|e| e.path() == path)
         .map(|e| {
-            let err =
-                leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(e.err());
-            view! { <p class="notice error" role="alert" data-code=err.code()>{error_text(&err)}</p> }
+            let err = leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(e.err());
+            error_notice(&err)
         })
 }
 
@@ -75,9 +78,11 @@ pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
 /// to the plans, a lapsed session to signing in.
 pub fn refusal_fix(code: &str) -> Option<(&'static str, &'static str)> {
     match code {
-        "DEVICE_LIMIT_EXCEEDED" | "IDENTITY_LIMIT_EXCEEDED" | "CAMERA_LIMIT_EXCEEDED" => {
-            Some(("/billing", "Upgrade your plan"))
-        }
+        "DEVICE_LIMIT_EXCEEDED"
+        | "IDENTITY_LIMIT_EXCEEDED"
+        | "CAMERA_LIMIT_EXCEEDED"
+        | "MESH_NOT_IN_PLAN"
+        | "MESH_MEMBER_LIMIT" => Some(("/billing", "Upgrade your plan")),
         "UNAUTHENTICATED" => Some(("/login", "Sign in again")),
         _ => None,
     }

@@ -15,7 +15,7 @@ use crate::{
     ui::components::{
         confirm::Confirm,
         guard::RequireUser,
-        notice::{error_text, ActionError, ActionNotice, Time},
+        notice::{error_notice, ActionError, ActionNotice, Time},
     },
 };
 
@@ -125,7 +125,7 @@ fn ThemeChoice() -> impl IntoView {
             <h2>"Theme"</h2>
             <Suspense fallback=|| ()>
                 {move || choices.get().map(|r| match r {
-                    Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                    Err(e) => error_notice(&e).into_any(),
                     Ok((themes, chosen)) => view! {
                         <ActionForm action=action attr:class="form">
                             <label>"Look of the site"
@@ -156,7 +156,7 @@ fn Sessions() -> impl IntoView {
             <h2>"Your sessions"</h2>
             <Suspense fallback=|| ()>
                 {move || sessions.get().map(|r| match r {
-                    Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                    Err(e) => error_notice(&e).into_any(),
                     Ok(list) => view! {
                         <div class="table-wrap"><table class="table stack" data-testid="sessions">
                             <thead><tr><th>"Started"</th><th>"Last seen"</th><th>"Browser"</th><th>"Address"</th></tr></thead>

@@ -15,7 +15,8 @@ use crate::{
     },
     ui::components::{
         guard::RequireUser,
-        notice::{error_text, format_time, ActionNotice, Time},
+        notice::{error_notice, format_time, ActionNotice, Time},
+        refresh::refetch_after,
     },
 };
 
@@ -32,16 +33,10 @@ fn BillingPage() -> impl IntoView {
     let checkout = ServerAction::<Checkout>::new();
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
-    let data = Resource::new(
-        move || {
-            (
-                checkout.version().get(),
-                cancel.version().get(),
-                resume.version().get(),
-            )
-        },
-        |_| my_billing(),
-    );
+    let data = Resource::new(|| (), |_| my_billing());
+    refetch_after(data, move || {
+        checkout.version().get() + cancel.version().get() + resume.version().get()
+    });
     let query = leptos_router::hooks::use_query_map();
     let done = move || query.read().get("checkout");
     view! {
@@ -56,7 +51,7 @@ fn BillingPage() -> impl IntoView {
         <ActionNotice value=resume.value()/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(o) => view! { <Overview o=o checkout cancel resume/> }.into_any(),
             })}
         </Suspense>
@@ -175,7 +170,7 @@ pub fn InvoicePage() -> impl IntoView {
                 <p class="no-print"><a href="/billing">"← Billing"</a></p>
                 <Suspense fallback=|| ()>
                     {move || inv.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok(i) => view! { <InvoiceSheet i=i/> }.into_any(),
                     })}
                 </Suspense>
@@ -235,7 +230,7 @@ pub fn TestPayPage() -> impl IntoView {
                 <p class="notice">"This is TrueVault's built-in test provider: no real money moves."</p>
                 <Suspense fallback=|| ()>
                     {move || info.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok((what, amount)) => view! {
                             <section class="card">
                                 <p>{what}</p>

@@ -20,7 +20,8 @@ use crate::{
     ui::components::{
         confirm::Confirm,
         guard::RequireUser,
-        notice::{error_text, plural, ActionError, Time},
+        notice::{error_notice, plural, ActionError, Time},
+        refresh::refetch_after,
     },
 };
 
@@ -85,23 +86,16 @@ fn CamerasView() -> impl IntoView {
     let add = ServerAction::<AddCamera>::new();
     let create_gw = ServerAction::<CreateGateway>::new();
     let revoke_gw = ServerAction::<RevokeGateway>::new();
-    let data = Resource::new(
-        move || {
-            (
-                from_device(),
-                add.version().get(),
-                create_gw.version().get(),
-                revoke_gw.version().get(),
-            )
-        },
-        |(dev, ..)| cameras_overview(dev),
-    );
+    let data = Resource::new(from_device, cameras_overview);
+    refetch_after(data, move || {
+        add.version().get() + create_gw.version().get() + revoke_gw.version().get()
+    });
     view! {
         <h1>"Cameras"</h1>
         <script src="/cameras/player.js" defer=true></script>
         <Suspense fallback=|| view! { <p class="muted">"Loading your cameras…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(page) => {
                     let at_limit = page.camera_limit.is_some_and(|l| page.cameras.len() as i64 >= l);
                     let draft = page.draft.clone().unwrap_or_default();
@@ -252,7 +246,7 @@ pub fn CameraView() -> impl IntoView {
                 <script src="/cameras/player.js" defer=true></script>
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok((c, gateways)) => {
                             let delete_question = format!("Delete {}? It leaves your grid and its stored password is erased.", c.name);
                             view! {

@@ -10,7 +10,8 @@ use crate::{
         chart::usage_svg,
         confirm::Confirm,
         guard::RequireUser,
-        notice::{clock_now, duration_text, error_text, traffic_text, ActionError, Time},
+        notice::{clock_now, duration_text, error_notice, traffic_text, ActionError, Time},
+        refresh::refetch_after,
     },
     vpn::{
         model::{CreatedDevice, DeviceInfo, TunnelMode, PRIVATE_KEY_PLACEHOLDER},
@@ -95,19 +96,15 @@ fn DeviceList() -> impl IntoView {
     let rekey = ServerAction::<RekeyDevice>::new();
     let delete = ServerAction::<DeleteDevice>::new();
     let tunnel = ServerAction::<SetTunnel>::new();
-    let devices = Resource::new(
-        move || {
-            (
-                tunnel.version().get(),
-                create.version().get(),
-                identity.version().get(),
-                rename.version().get(),
-                rekey.version().get(),
-                delete.version().get(),
-            )
-        },
-        |_| list_devices(),
-    );
+    let devices = Resource::new(|| (), |_| list_devices());
+    refetch_after(devices, move || {
+        tunnel.version().get()
+            + create.version().get()
+            + identity.version().get()
+            + rename.version().get()
+            + rekey.version().get()
+            + delete.version().get()
+    });
     let servers = Resource::new(|| (), |_| available_servers());
     let local_keys = LocalKeys(RwSignal::new(Vec::new()));
     provide_context(local_keys);
@@ -206,7 +203,7 @@ fn DeviceList() -> impl IntoView {
         <ActionError value=delete.value()/>
         <Suspense fallback=|| view! { <p class="muted">"Loading devices…"</p> }>
             {move || devices.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(list) if list.is_empty() => view! {
                     <p class="muted" data-testid="no-devices">"No devices yet. Add one above to get a WireGuard config."</p>
                 }.into_any(),
@@ -346,7 +343,7 @@ pub fn DeviceUsage() -> impl IntoView {
                     {move || {
                         let device = devices.get().and_then(|r| r.ok()).and_then(|l| l.into_iter().find(|d| d.id == id()));
                         usage.get().map(|r| match r {
-                            Err(e) => view! { <h1>"Usage"</h1><p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                            Err(e) => view! { <h1>"Usage"</h1>{error_notice(&e)} }.into_any(),
                             Ok(days) => {
                                 let name = device.as_ref().map(|d| d.name.clone()).unwrap_or_else(|| "Device".into());
                                 let total_rx: i64 = days.iter().map(|d| d.rx_bytes).sum();

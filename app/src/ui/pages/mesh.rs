@@ -21,7 +21,7 @@ use crate::{
     },
     ui::components::{
         guard::RequireUser,
-        notice::{error_text, format_time, ActionError, ActionNotice},
+        notice::{error_notice, error_text, format_time, plural, ActionError, ActionNotice},
     },
 };
 
@@ -42,7 +42,7 @@ fn NetworksView() -> impl IntoView {
         <p class="muted">"A private network for your family or team: members' VPN devices on the network's server reach each other, and the home devices you share with it."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(page) => view! {
                     {if page.networks.is_empty() {
                         view! { <p class="muted" data-testid="no-networks">"You are not in any mesh network yet."</p> }.into_any()
@@ -136,7 +136,7 @@ pub fn MeshNetworkPage() -> impl IntoView {
                 <p><a href="/mesh">"← Mesh networks"</a></p>
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || data.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok(n) => view! {
                             <NetworkBody n=n me=me invite revoke remove share unshare leave delete set_role/>
                         }.into_any(),
@@ -437,7 +437,7 @@ pub fn MeshCard(
                         view! {
                             <ul class="plain">
                                 {p.networks.iter().map(|n| view! {
-                                    <li><a href=format!("/mesh/{}", n.id)>{n.name.clone()}</a>{format!(" — {} member(s), {} shared, you are {}", n.members, n.shares, n.my_role.label().to_lowercase())}</li>
+                                    <li><a href=format!("/mesh/{}", n.id)>{n.name.clone()}</a>{format!(" — {}, {} shared, you are {}", plural(n.members, "member", "members"), n.shares, n.my_role.label().to_lowercase())}</li>
                                 }).collect_view()}
                             </ul>
                         }.into_any()

@@ -18,7 +18,8 @@ use crate::{
         confirm::Confirm,
         guard::RequireUser,
         network_map::network_map_svg,
-        notice::{error_text, ActionError, Time},
+        notice::{error_notice, ActionError, Time},
+        refresh::refetch_after,
     },
 };
 use truevault_wire::inventory::service_label;
@@ -65,21 +66,15 @@ fn NetworkInventory() -> impl IntoView {
     let create = ServerAction::<CreateScannerToken>::new();
     let revoke = ServerAction::<RevokeScannerToken>::new();
     let dismiss = ServerAction::<DismissAlerts>::new();
-    let data = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                revoke.version().get(),
-                dismiss.version().get(),
-            )
-        },
-        |_| home_network(),
-    );
+    let data = Resource::new(|| (), |_| home_network());
+    refetch_after(data, move || {
+        create.version().get() + revoke.version().get() + dismiss.version().get()
+    });
     view! {
         <h1>"Home network"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading your network…"</p> }>
             {move || data.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(inv) => {
                     let online = inv.devices.iter().filter(|d| d.online).count();
                     let cameras: Vec<LanDevice> = inv.devices.iter().filter(|d| d.is_camera).cloned().collect();
@@ -265,7 +260,7 @@ pub fn NetworkDevice() -> impl IntoView {
                 <p><a href="/network">"← Home network"</a></p>
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok((d, events)) => {
                             let forget_question = format!("Forget {}? Its name and history are removed; if it is still on your network, the next scan finds it as new.", d.display_name());
                             view! {

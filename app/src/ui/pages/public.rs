@@ -7,7 +7,7 @@ use crate::billing::{
     model::{format_limit, format_price},
     server_fns::list_plans,
 };
-use crate::ui::components::notice::error_text;
+use crate::ui::components::notice::error_notice;
 
 #[component]
 pub fn Landing() -> impl IntoView {
@@ -50,7 +50,7 @@ pub fn Pricing() -> impl IntoView {
         <p class="muted">"Prices per month in USD. Yearly billing costs ten months."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
             {move || plans.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(plans) if plans.is_empty() => view! { <p class="muted">"No plans are offered right now."</p> }.into_any(),
                 Ok(plans) => view! {
                     <div class="grid four">

@@ -12,7 +12,8 @@ use crate::{
     },
     ui::components::{
         guard::RequireUser,
-        notice::{error_text, format_time, ActionError},
+        notice::{error_notice, format_time, ActionError},
+        refresh::refetch_after,
     },
 };
 
@@ -48,16 +49,10 @@ fn SitesPage() -> impl IntoView {
     let create = ServerAction::<CreateSite>::new();
     let rotate = ServerAction::<RotateSiteToken>::new();
     let delete = ServerAction::<DeleteSite>::new();
-    let sites = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                rotate.version().get(),
-                delete.version().get(),
-            )
-        },
-        |_| list_sites(),
-    );
+    let sites = Resource::new(|| (), |_| list_sites());
+    refetch_after(sites, move || {
+        create.version().get() + rotate.version().get() + delete.version().get()
+    });
     let portal = Resource::new(|| (), |_| portal_url());
     let portal_text = move || {
         portal
@@ -96,7 +91,7 @@ fn SitesPage() -> impl IntoView {
         </section>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || sites.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error">{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-sites">"No home sites yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="table" data-testid="sites">

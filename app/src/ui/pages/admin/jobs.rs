@@ -8,7 +8,7 @@ use crate::{
     billing::server_fns::{admin_jobs, AdminRetryJob},
     ui::components::{
         guard::RequireAdmin,
-        notice::{error_text, format_time, ActionNotice},
+        notice::{error_notice, format_time, ActionNotice},
     },
 };
 
@@ -31,7 +31,7 @@ pub fn AdminJobs() -> impl IntoView {
                 <ActionNotice value=retry.value()/>
                 <Suspense fallback=|| ()>
                     {move || jobs.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok(list) => view! {
                             <div class="table-wrap"><table class="table" data-testid="jobs">
                                 <thead><tr><th>"Workflow"</th><th>"Step"</th><th>"User"</th><th>"Due"</th><th>"Status"</th><th>"Attempts"</th><th>"Error"</th><th></th></tr></thead>

@@ -11,7 +11,7 @@ use crate::{
     billing::server_fns::{admin_mail_templates, AdminResetMailTemplate, AdminSaveMailTemplate},
     ui::components::{
         guard::RequireAdmin,
-        notice::{error_text, format_time, ActionNotice},
+        notice::{error_notice, format_time, ActionNotice},
     },
 };
 
@@ -56,7 +56,7 @@ pub fn AdminMail() -> impl IntoView {
                 <ActionNotice value=reset.value()/>
                 <Suspense fallback=|| ()>
                     {move || list.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok(list) => list.into_iter().map(|t| {
                             let name = t.name.clone();
                             let form_name = t.name.clone();

@@ -10,7 +10,7 @@ use crate::{
     ui::components::{
         confirm::Confirm,
         guard::RequireAdmin,
-        notice::{duration_text, error_text, ActionError, ActionNotice, Time},
+        notice::{duration_text, error_notice, ActionError, ActionNotice, Time},
     },
     vpn::{
         model::{format_bytes, ServerStatus, ServerType},
@@ -70,7 +70,7 @@ fn ServerTable() -> impl IntoView {
         <ActionError value=rotate.value()/>
         <Suspense fallback=|| ()>
             {move || servers.get().map(|r| match r {
-                Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                Err(e) => error_notice(&e).into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted">"No servers yet. Add the first one below."</p> }.into_any(),
                 Ok(list) => view! {
                     <div class="table-wrap">
@@ -175,7 +175,7 @@ pub fn AdminUsage() -> impl IntoView {
                 <h1>"Usage, last 14 days"</h1>
                 <Suspense fallback=|| ()>
                     {move || usage.get().map(|r| match r {
-                        Err(e) => view! { <p class="notice error" data-code=e.code()>{error_text(&e)}</p> }.into_any(),
+                        Err(e) => error_notice(&e).into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No devices yet, so no traffic."</p> }.into_any(),
                         Ok(list) => view! {
                             <div class="table-wrap">
