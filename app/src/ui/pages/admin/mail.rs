@@ -31,13 +31,38 @@ pub fn AdminOutbox() -> impl IntoView {
                         Ok(list) => list.into_iter().map(|m| view! {
                             <details class="card mail">
                                 <summary>{format!("{} — ", format_time(m.created_at))}<span class="mail-to">{m.to_addr.clone()}</span>{format!(" — {} ({})", m.subject, m.status)}</summary>
-                                <pre>{m.body_text.clone().unwrap_or_else(|| "(sent by SMTP; body not kept)".into())}</pre>
+                                {m.link_expires_at.map(|at| {
+                                    let live = m.body_text.is_some();
+                                    view! {
+                                        <p class="notice warning small" data-testid="one-time-link" data-live=live.to_string()>
+                                            {one_time_link_notice(live, at)}
+                                        </p>
+                                    }
+                                })}
+                                <pre>{m.body_text.clone().unwrap_or_else(|| if m.link_expires_at.is_some() { "(the link expired; body not kept)".into() } else { "(sent by SMTP; body not kept)".into() })}</pre>
                             </details>
                         }).collect_view().into_any(),
                     })}
                 </Suspense>
             }
         }/>
+    }
+}
+
+/// One text node (a fixed UTC time, like the line above it): a `<Time>`
+/// here, between two texts, rendered differently on the server and in the
+/// browser and broke the page's hydration.
+fn one_time_link_notice(live: bool, expires_at: i64) -> String {
+    if live {
+        format!(
+            "Carries a one-time link for the addressee only: do not open or forward it. Removed when it expires, {}.",
+            format_time(expires_at)
+        )
+    } else {
+        format!(
+            "Its one-time link expired {} and its text was removed.",
+            format_time(expires_at)
+        )
     }
 }
 
