@@ -33,7 +33,8 @@ use std::{
 use serde_json::Value;
 
 use crate::{
-    helpers::TestApp, sh, sibling_binary, wait_async, wait_for, wait_node_healthy, LAB_LOCK,
+    helpers::TestApp, require_tools, sh, sibling_binary, wait_async, wait_for, wait_node_healthy,
+    LAB_LOCK,
 };
 
 /// The web server of the lab's "internet": answers with the client address
@@ -88,16 +89,7 @@ impl Lab {
     }
 
     fn new() -> Self {
-        for tool in ["ip", "nft", "wg", "wireguard-go", "python3"] {
-            assert!(
-                Command::new("which")
-                    .arg(tool)
-                    .output()
-                    .map(|o| o.status.success())
-                    .unwrap_or(false),
-                "{tool} is missing: app/scripts/setup.sh --test installs it"
-            );
-        }
+        require_tools(&["ip", "nft", "wg", "wireguard-go", "python3"]);
         let pid = std::process::id();
         let s = format!("{}", pid % 100_000);
         let k = pid % 200 + 20;

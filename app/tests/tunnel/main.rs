@@ -52,6 +52,20 @@ pub(crate) fn sh(args: &[&str]) -> String {
 
 /// A program of this workspace built beside this test by
 /// `cargo test --workspace` (`truevault-scanner`, `truevault-gateway`).
+/// Fails with the set-up hint when a lab tool is not installed.
+pub(crate) fn require_tools(tools: &[&str]) {
+    for tool in tools {
+        assert!(
+            Command::new("which")
+                .arg(tool)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false),
+            "{tool} is missing: app/scripts/setup.sh --test installs it"
+        );
+    }
+}
+
 pub(crate) fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
     let bin = exe
@@ -86,16 +100,7 @@ impl Lab {
             root,
             "the tunnel test builds network namespaces and needs root"
         );
-        for tool in ["ip", "wg", "wireguard-go"] {
-            assert!(
-                Command::new("which")
-                    .arg(tool)
-                    .output()
-                    .map(|o| o.status.success())
-                    .unwrap_or(false),
-                "{tool} is missing: app/scripts/setup.sh --test installs it"
-            );
-        }
+        require_tools(&["ip", "wg", "wireguard-go"]);
         let pid = std::process::id();
         let k = pid % 200 + 20;
         let suffix = format!("{}", pid % 100_000);
