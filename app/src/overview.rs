@@ -59,6 +59,9 @@ pub struct PlanSummary {
     pub current_plan: String,
     pub is_vip: bool,
     pub renewal: Renewal,
+    /// Why the account gets no service now (`entitlements::service`), for
+    /// the dashboard's banner.
+    pub service_off: Option<crate::accounts::model::ServiceOff>,
 }
 
 /// Where the paid subscription stands, as the plan card words it.

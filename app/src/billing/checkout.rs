@@ -286,6 +286,10 @@ pub async fn plan_summary(
             .unwrap_or_else(|| "Free".into()),
         is_vip: crate::entitlements::is_vip(&db.pool, user_id).await?,
         renewal,
+        service_off: match crate::entitlements::service(&db.pool, user_id).await? {
+            crate::entitlements::Service::On => None,
+            crate::entitlements::Service::Off(why) => Some(why),
+        },
     })
 }
 

@@ -363,6 +363,8 @@ pub async fn peers_for_server(
                 site_address(server, &site)?.to_string(),
                 range_cidr(&site.mapping).to_string(),
             ],
+            // The home agent dials in and keeps its own keepalive.
+            endpoint: None,
         });
     }
     Ok(peers)

@@ -127,21 +127,25 @@ async fn build_desired_config(
         .and_then(|p| Pool::parse(p).ok());
     let rows = repo::server_peers(&state.db, server.id).await?;
     let mut peers = Vec::with_capacity(rows.len());
-    for (public_key, psk_sealed, v4_index, v6_index) in rows {
-        let psk = state.keys.open(&psk_sealed).map_err(AppError::internal)?;
+    for row in rows {
+        let psk = state
+            .keys
+            .open(&row.preshared_key_enc)
+            .map_err(AppError::internal)?;
         let mut allowed_ips = Vec::with_capacity(2);
-        if let Some(a) = v4.address(v4_index) {
+        if let Some(a) = v4.address(row.v4_index) {
             allowed_ips.push(format!("{a}/32"));
         }
-        if let (Some(p), Some(i)) = (&v6, v6_index) {
+        if let (Some(p), Some(i)) = (&v6, row.v6_index) {
             if let Some(a) = p.address(i) {
                 allowed_ips.push(format!("{a}/128"));
             }
         }
         peers.push(DesiredPeer {
-            public_key,
+            public_key: row.public_key,
             preshared_key: String::from_utf8(psk).map_err(AppError::internal)?,
             allowed_ips,
+            endpoint: row.endpoint,
         });
     }
     peers.extend(crate::sites::service::peers_for_server(&state.db, &state.keys, server).await?);

@@ -392,23 +392,56 @@ pub async fn device_info(db: &Db, id: i64) -> Result<Option<DeviceInfo>, sqlx::E
     row.as_ref().map(device_from_row).transpose()
 }
 
-/// Every peer of a server, for the node's desired config.
-pub async fn server_peers(
-    db: &Db,
-    server_id: ServerId,
-) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
-    let rows = sqlx::query(
-        // Users past their plan's monthly data cap are left out until it lifts;
-        // identities nobody has a key for yet are not peers at all.
-        "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices d WHERE server_id = $1 \
-         AND d.awaiting_key_since IS NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id AND u.data_capped_since IS NOT NULL) ORDER BY id",
-    )
+/// One peer of a node's desired config, as stored.
+pub struct PeerRow {
+    pub public_key: String,
+    pub preshared_key_enc: String,
+    pub v4_index: i64,
+    pub v6_index: Option<i64>,
+    /// Where the node last heard from the device: a restored peer gets it so
+    /// the node starts the handshake itself.
+    pub endpoint: Option<String>,
+}
+
+/// Every peer of a server that gets service, for the node's desired config.
+pub async fn server_peers(db: &Db, server_id: ServerId) -> Result<Vec<PeerRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        // Accounts without service (`entitlements::service_off_sql`) and
+        // users past their plan's monthly data cap are left out until that
+        // changes; identities nobody has a key for yet are not peers at all.
+        "SELECT d.public_key, d.preshared_key_enc, d.v4_index, d.v6_index, d.endpoint \
+         FROM devices d JOIN users u ON u.id = d.user_id WHERE d.server_id = $1 \
+         AND d.awaiting_key_since IS NULL AND u.data_capped_since IS NULL AND {} IS NULL ORDER BY d.id",
+        crate::entitlements::service_off_sql()
+    ))
     .bind(server_id)
     .fetch_all(&db.pool)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .map(|r| {
+            Ok(PeerRow {
+                public_key: r.try_get(0)?,
+                preshared_key_enc: r.try_get(1)?,
+                v4_index: r.try_get(2)?,
+                v6_index: r.try_get(3)?,
+                endpoint: r.try_get(4)?,
+            })
+        })
         .collect()
+}
+
+/// A change to the user's service (suspension, payment, a plan change):
+/// every server holding one of their devices gets a new desired-config
+/// version, so its node re-reads its peers.
+pub async fn bump_user_servers(tx: &mut Tx, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id IN (SELECT server_id FROM devices WHERE user_id = $1) \
+         OR id IN (SELECT server_id FROM home_sites WHERE user_id = $1 AND server_id IS NOT NULL)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 pub async fn usage(db: &Db, device_id: i64, since_day: i64) -> Result<Vec<UsageDay>, sqlx::Error> {
@@ -521,12 +554,7 @@ pub async fn set_data_capped(
     .execute(&mut **tx)
     .await?;
     if res.rows_affected() == 1 {
-        sqlx::query(
-            "UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id IN (SELECT server_id FROM devices WHERE user_id = $1)",
-        )
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+        bump_user_servers(tx, user_id).await?;
     }
     Ok(())
 }

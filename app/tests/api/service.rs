@@ -1,0 +1,237 @@
+//! Service follows the account's state (`entitlements::service`): an
+//! account an admin suspends, or whose subscription the dunning steps
+//! suspend on day 8, leaves every node config at once (the long-poll
+//! wakes), its agents' tokens are refused with the reason's code, the
+//! sign-in page and dashboard say why; reactivation or payment brings the
+//! same peer (key and addresses) back.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use truevault::billing::rules::DAY;
+use truevault_wire::node::{DesiredConfig, DesiredPeer};
+
+use crate::{
+    helpers::{failure, new_client, TestApp, PASSWORD},
+    inventory::scanner_token,
+    vpn::{create_device, node_config, server_with_node},
+};
+
+/// The node's config once it moves past `since`, and how long the
+/// long-poll took to answer.
+async fn next_config(app: &TestApp, token: &str, since: i64) -> (DesiredConfig, Duration) {
+    let started = Instant::now();
+    let res = tokio::time::timeout(Duration::from_secs(5), node_config(app, token, since))
+        .await
+        .expect("the long-poll answers");
+    assert_eq!(res.status(), StatusCode::OK);
+    (res.json().await.expect("config"), started.elapsed())
+}
+
+fn peer<'a>(cfg: &'a DesiredConfig, key: &str) -> Option<&'a DesiredPeer> {
+    cfg.peers.iter().find(|p| p.public_key == key)
+}
+
+/// One scanner report: the code it is refused with, or `None` when taken.
+async fn scanner_refusal(app: &TestApp, token: &str) -> Option<String> {
+    let res = new_client()
+        .post(app.url("/api/v1/inventory/sync"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "full_scan": false, "network": "192.168.50.0/24", "agent": "test", "hosts": []
+        }))
+        .send()
+        .await
+        .expect("request");
+    if res.status() == StatusCode::OK {
+        return None;
+    }
+    let status = res.status();
+    let body: Value = res.json().await.expect("json error");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    Some(
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+async fn user_id(app: &TestApp, email: &str) -> i64 {
+    app.count(&format!("SELECT id FROM users WHERE email = '{email}'"))
+        .await
+}
+
+#[tokio::test]
+async fn suspension_by_an_admin_or_by_dunning_takes_service_away_and_payment_brings_it_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.77.0.0/16").await;
+    let ada = app.signed_in_user("ada@example.com").await;
+    app.subscribe(&ada, "personal", "pay_fail_renewals").await;
+    let created: Value = create_device(&app, &ada, "laptop", "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let device = created["device"].clone();
+    // Another customer on the same node is not touched by any of this.
+    let bob = app.signed_in_user("bob@example.com").await;
+    let bob_key = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &bob, "phone", &bob_key).await.status(),
+        StatusCode::OK
+    );
+    let scanner = scanner_token(&app, &ada).await;
+    assert_eq!(scanner_refusal(&app, &scanner).await, None);
+
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    let key = cfg
+        .peers
+        .iter()
+        .map(|p| p.public_key.clone())
+        .find(|k| *k != bob_key)
+        .expect("ada's peer");
+    let ada_peer = peer(&cfg, &key).unwrap().clone();
+
+    // An admin suspends: the held long-poll answers within a second,
+    // without ada's peer.
+    let version = cfg.version;
+    let poll = tokio::spawn({
+        let (url, token) = (
+            app.url(&format!("/api/v1/nodes/self/config?since={version}")),
+            node.clone(),
+        );
+        async move {
+            let res = new_client().get(url).bearer_auth(token).send().await;
+            (Instant::now(), res.unwrap().json::<DesiredConfig>().await)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let suspended_at = Instant::now();
+    let id = user_id(&app, "ada@example.com").await.to_string();
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/user_status",
+            &[("user_id", &id), ("status", "suspended")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (answered_at, cfg) = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    let cfg = cfg.expect("config");
+    let took = answered_at.duration_since(suspended_at);
+    println!("admin suspension → node config without the peer: {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(peer(&cfg, &key).is_none(), "the suspended peer left");
+    assert!(peer(&cfg, &bob_key).is_some(), "other customers stay");
+    assert_eq!(
+        scanner_refusal(&app, &scanner).await.as_deref(),
+        Some("ACCOUNT_SUSPENDED")
+    );
+    let res = app.login(&new_client(), "ada@example.com", PASSWORD).await;
+    assert!(failure(res).await.is("ACCOUNT_SUSPENDED"));
+
+    // Reactivated: the same key and addresses, the scanner is taken again.
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/user_status",
+            &[("user_id", &id), ("status", "active")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (cfg, _) = next_config(&app, &node, cfg.version).await;
+    let back = peer(&cfg, &key).expect("the peer is back");
+    assert_eq!(back.allowed_ips, ada_peer.allowed_ips);
+    assert_eq!(back.preshared_key, ada_peer.preshared_key);
+    assert_eq!(scanner_refusal(&app, &scanner).await, None);
+
+    // A failed renewal runs the dunning steps; day 8 suspends the
+    // subscription and service with it.
+    let ada = new_client();
+    app.login(&ada, "ada@example.com", PASSWORD).await;
+    let mut version = cfg.version;
+    app.state.clock.advance(31 * DAY + 60);
+    app.settle_jobs().await;
+    for days in [3, 4] {
+        app.state.clock.advance(days * DAY);
+        app.settle_jobs().await;
+    }
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(
+        peer(&cfg, &key).is_some(),
+        "service runs through the grace days"
+    );
+    app.state.clock.advance(DAY);
+    app.settle_jobs().await;
+    let (cfg, _) = next_config(&app, &node, version).await;
+    version = cfg.version;
+    assert!(peer(&cfg, &key).is_none(), "day 8: the peer left");
+    assert!(peer(&cfg, &bob_key).is_some());
+    assert_eq!(
+        scanner_refusal(&app, &scanner).await.as_deref(),
+        Some("PAYMENT_OVERDUE")
+    );
+    // Ada still signs in (paying is done here) and the dashboard says why.
+    let dashboard = app.get_html(&ada, "/dashboard").await;
+    assert!(
+        dashboard.contains("data-code=\"PAYMENT_OVERDUE\""),
+        "the dashboard says why service is paused"
+    );
+
+    // Paying restores the same peer.
+    app.subscribe(&ada, "personal", "pay").await;
+    let (cfg, _) = next_config(&app, &node, version).await;
+    let back = peer(&cfg, &key).expect("the peer is back after payment");
+    assert_eq!(back.allowed_ips, ada_peer.allowed_ips);
+    assert_eq!(scanner_refusal(&app, &scanner).await, None);
+    let dashboard = app.get_html(&ada, "/dashboard").await;
+    assert!(!dashboard.contains("data-testid=\"service-off\""));
+    let devices: Vec<Value> = app
+        .post_form(&ada, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        devices.iter().any(|d| d["id"] == device["id"]),
+        "the device was never deleted"
+    );
+}
+
+#[tokio::test]
+async fn vips_keep_service_when_their_subscription_is_suspended() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.78.0.0/16").await;
+    let vip = app.signed_in_user("vip@example.com").await;
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "vip@example.com"), ("vip", "true")],
+    )
+    .await;
+    let key = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &vip, "laptop", &key).await.status(),
+        StatusCode::OK
+    );
+    // A subscription marked suspended (as a VIP's is never by dunning, but
+    // one may be left from before the grant) takes nothing away.
+    sqlx::query(
+        "INSERT INTO subscriptions (user_id, plan_id, cycle, status, provider, amount_cents, currency, \
+         current_period_start, current_period_end, created_at, updated_at) \
+         VALUES ($1, (SELECT id FROM plans WHERE slug = 'personal'), 'monthly', 'suspended', 'test', 999, 'USD', 0, 0, 0, 0)",
+    )
+    .bind(user_id(&app, "vip@example.com").await)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &key).is_some());
+}
