@@ -294,6 +294,27 @@ pub async fn service<'e>(
     })
 }
 
+/// Whether the user is a VIP, and their service, in one statement (the
+/// dashboard's plan card shows both).
+pub async fn vip_and_service<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<(bool, Service), sqlx::Error> {
+    let row: Option<(i64, Option<ServiceOff>)> = sqlx::query_as(&format!(
+        "SELECT (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email), {} \
+         FROM users u WHERE u.id = $1",
+        service_off_sql()
+    ))
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        None => (false, Service::Off(ServiceOff::Cancelled)),
+        Some((vip, None)) => (vip > 0, Service::On),
+        Some((vip, Some(why))) => (vip > 0, Service::Off(why)),
+    })
+}
+
 /// Whether the user is a VIP (pays nothing, is never suspended).
 pub async fn is_vip<'e>(
     ex: impl Executor<'e, Database = Any>,

@@ -276,6 +276,21 @@ pub async fn ingest_stats(
             .bind(if connected { interval } else { 0 })
             .execute(&mut *tx)
             .await?;
+            // The user's ledger, which outlives the device: what counts
+            // against the monthly cap and the dashboard's month.
+            sqlx::query(
+                "INSERT INTO user_usage (user_id, day, rx_bytes, tx_bytes, connected_seconds) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, day) DO UPDATE SET rx_bytes = user_usage.rx_bytes + excluded.rx_bytes, \
+                 tx_bytes = user_usage.tx_bytes + excluded.tx_bytes, \
+                 connected_seconds = user_usage.connected_seconds + excluded.connected_seconds",
+            )
+            .bind(user_id)
+            .bind(day)
+            .bind(d_rx)
+            .bind(d_tx)
+            .bind(if connected { interval } else { 0 })
+            .execute(&mut *tx)
+            .await?;
         }
         accepted += 1;
     }

@@ -472,12 +472,14 @@ pub async fn usage_by_user(
 ) -> Result<Vec<UserUsage>, sqlx::Error> {
     let rows = sqlx::query(
         // SUM of BIGINT is NUMERIC on PostgreSQL: cast back for one decoder.
-        "SELECT u.email, COUNT(DISTINCT d.id) AS devices, CAST(COALESCE(SUM(du.rx_bytes), 0) AS BIGINT) AS rx, \
-                CAST(COALESCE(SUM(du.tx_bytes), 0) AS BIGINT) AS tx, \
-                CAST(COALESCE(SUM(du.connected_seconds), 0) AS BIGINT) AS secs \
-         FROM users u JOIN devices d ON d.user_id = u.id \
-         LEFT JOIN device_usage du ON du.device_id = d.id AND du.day >= $1 \
-         GROUP BY u.email ORDER BY COALESCE(SUM(du.rx_bytes), 0) + COALESCE(SUM(du.tx_bytes), 0) DESC, u.email \
+        // The user's ledger (`user_usage`), so deleted devices' traffic counts.
+        "SELECT u.email, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id) AS devices, \
+                CAST(COALESCE(SUM(uu.rx_bytes), 0) AS BIGINT) AS rx, \
+                CAST(COALESCE(SUM(uu.tx_bytes), 0) AS BIGINT) AS tx, \
+                CAST(COALESCE(SUM(uu.connected_seconds), 0) AS BIGINT) AS secs \
+         FROM users u LEFT JOIN user_usage uu ON uu.user_id = u.id AND uu.day >= $1 \
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) OR uu.user_id IS NOT NULL \
+         GROUP BY u.id, u.email ORDER BY COALESCE(SUM(uu.rx_bytes), 0) + COALESCE(SUM(uu.tx_bytes), 0) DESC, u.email \
          LIMIT $2",
     )
     .bind(since_day)
@@ -518,9 +520,9 @@ pub async fn newly_over_cap(
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
-            "SELECT u.id, (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) \
-                FROM device_usage du JOIN devices d ON d.id = du.device_id \
-                WHERE d.user_id = u.id AND du.day >= $1) AS used \
+            // The user's ledger: a deleted device's traffic still counts.
+            "SELECT u.id, (SELECT CAST(COALESCE(SUM(uu.rx_bytes + uu.tx_bytes), 0) AS BIGINT) \
+                FROM user_usage uu WHERE uu.user_id = u.id AND uu.day >= $1) AS used \
              FROM users u WHERE u.data_capped_since IS NULL AND u.id IN ({list})"
         );
         let mut q = sqlx::query_as::<_, (i64, i64)>(&sql).bind(month_start_day);

@@ -235,3 +235,99 @@ async fn vips_keep_service_when_their_subscription_is_suspended() {
     let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
     assert!(peer(&cfg, &key).is_some());
 }
+
+/// One node report for `peers`: (public key, rx, tx) counters.
+async fn report(app: &TestApp, node: &str, version: i64, peers: &[(&str, i64, i64)]) {
+    let now = truevault::db::now();
+    let peers: Vec<Value> = peers
+        .iter()
+        .map(|(k, rx, tx)| {
+            serde_json::json!({"public_key": k, "latest_handshake": now - 5, "rx_bytes": rx, "tx_bytes": tx})
+        })
+        .collect();
+    let res = new_client()
+        .post(app.url("/api/v1/nodes/self/stats"))
+        .bearer_auth(node)
+        .json(&serde_json::json!({"applied_version": version, "peers": peers}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn month_bytes(app: &TestApp, user: &reqwest::Client) -> i64 {
+    let v: Value = app
+        .post_form(user, "/api/portal/month_traffic", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["sent"].as_i64().unwrap() + v["received"].as_i64().unwrap()
+}
+
+async fn delete_only_device(app: &TestApp, user: &reqwest::Client, key: &str) {
+    let devices: Vec<Value> = app
+        .post_form(user, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = devices
+        .iter()
+        .find(|d| d["public_key"] == key)
+        .and_then(|d| d["id"].as_i64())
+        .expect("the device");
+    let res = app
+        .post_form(user, "/api/devices/delete", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn deleting_and_adding_a_device_again_keeps_the_months_usage_and_cap() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    sqlx::query("UPDATE plans SET data_cap_gb = 1 WHERE slug = 'free'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.79.0.0/16").await;
+    let user = app.signed_in_user("u@example.com").await;
+    let gib = 1_i64 << 30;
+    let first = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &user, "laptop", &first).await.status(),
+        StatusCode::OK
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    report(&app, &node, cfg.version, &[(&first, gib / 2, gib / 10)]).await;
+    let used = month_bytes(&app, &user).await;
+    assert_eq!(used, gib * 6 / 10);
+
+    // Deleted and added again: the month still counts what the first used.
+    delete_only_device(&app, &user, &first).await;
+    assert_eq!(month_bytes(&app, &user).await, used, "the month survives");
+    let second = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &user, "laptop", &second).await.status(),
+        StatusCode::OK
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &second).is_some());
+    // 0.5 GiB more reaches the 1 GiB cap only with the first device's share.
+    report(&app, &node, cfg.version, &[(&second, gib / 2, 0)]).await;
+    let (cfg, _) = next_config(&app, &node, cfg.version).await;
+    assert!(peer(&cfg, &second).is_none(), "capped on the month's total");
+    assert_eq!(month_bytes(&app, &user).await, gib * 11 / 10);
+
+    // A capped user who deletes and re-adds stays capped.
+    delete_only_device(&app, &user, &second).await;
+    let third = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &user, "laptop", &third).await.status(),
+        StatusCode::OK
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &third).is_none(), "still capped");
+    assert_eq!(month_bytes(&app, &user).await, gib * 11 / 10);
+}
