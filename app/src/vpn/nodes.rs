@@ -188,11 +188,14 @@ pub async fn ingest_stats(
     }
     let t = now();
     let day = t / 86_400;
+    // Node freshness runs on the portal's clock (`NodeFreshness`), which
+    // tests move forward; usage days stay on real time.
+    let reported_at = state.clock.now();
     // Connected time accrues for the interval since the previous report,
     // capped so a long silence does not count as connected.
     let interval = server
         .last_report_at
-        .map(|p| (t - p).clamp(0, 300))
+        .map(|p| (reported_at - p).clamp(0, 300))
         .unwrap_or(0);
     let mut tx = state.db.begin_write().await?;
     let mut accepted = 0;
@@ -295,7 +298,7 @@ pub async fn ingest_stats(
         accepted += 1;
     }
     sqlx::query("UPDATE vpn_servers SET last_report_at = $1, applied_version = $2 WHERE id = $3")
-        .bind(t)
+        .bind(reported_at)
         .bind(applied_version)
         .bind(server.id)
         .execute(&mut *tx)

@@ -18,7 +18,7 @@ pub type Tx = Transaction<'static, Any>;
 
 const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
     s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, \
-    (s.node_enrolled_at IS NOT NULL) AS enrolled, s.last_report_at, s.peers_version, s.applied_version, \
+    (s.node_enrolled_at IS NOT NULL) AS enrolled, s.last_report_at, s.node_enrolled_at, s.peers_version, s.applied_version, \
     (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
     (SELECT email FROM users u WHERE u.id = s.vip_user_id) AS vip_email";
 
@@ -136,6 +136,19 @@ pub async fn set_server_status(
 
 /// A fresh enrollment token: the node is unenrolled until it enrolls with it
 /// (so the token works only for enrollment, never as a node credential).
+/// Revokes the node token and unenrolls the server, offline.
+pub async fn deregister_server(db: &Db, id: ServerId) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE vpn_servers SET node_token_hash = NULL, node_enrolled_at = NULL, public_key = NULL, \
+         status = 'offline', peers_version = peers_version + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 pub async fn set_node_token(db: &Db, id: ServerId, token_hash: &str) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE vpn_servers SET node_token_hash = $1, node_enrolled_at = NULL, updated_at = $2 WHERE id = $3")
         .bind(token_hash)

@@ -331,3 +331,85 @@ async fn deleting_and_adding_a_device_again_keeps_the_months_usage_and_cap() {
     assert!(peer(&cfg, &third).is_none(), "still capped");
     assert_eq!(month_bytes(&app, &user).await, gib * 11 / 10);
 }
+
+#[tokio::test]
+async fn a_stale_node_is_not_chosen_degrades_health_and_deregistering_revokes_its_token() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, node_a) = server_with_node(&app, &admin, "eu-1", "10.80.0.0/16").await;
+    let (b, node_b) = server_with_node(&app, &admin, "eu-2", "10.81.0.0/16").await;
+    report(&app, &node_a, 1, &[]).await;
+    report(&app, &node_b, 1, &[]).await;
+    let health: Value = new_client()
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+
+    // eu-1 stops reporting; past the stale time only eu-2 has reported.
+    let stale_after = i64::from(app.state.config.node_stale_after_secs);
+    app.state.clock.advance(stale_after + 1);
+    report(&app, &node_b, 1, &[]).await;
+    let res = new_client().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a stale node degrades, not fails"
+    );
+    let health: Value = res.json().await.unwrap();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["nodes"]["stale"], serde_json::json!(["eu-1"]));
+    let servers: Vec<Value> = app
+        .post_form(&admin, "/api/admin/servers", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let healthy = |name: &str| {
+        servers
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["healthy"] == true)
+    };
+    assert_eq!(
+        (healthy("eu-1"), healthy("eu-2")),
+        (Some(false), Some(true))
+    );
+    let page = app.get_html(&admin, "/admin/servers").await;
+    assert_eq!(page.matches("data-testid=\"node-stale\"").count(), 1);
+
+    // New devices all go to the fresh node, also when eu-1 is asked for.
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "vip@example.com"), ("vip", "true")],
+    )
+    .await;
+    let vip = app.signed_in_user("vip@example.com").await;
+    for i in 0..3 {
+        let created: Value = create_device(&app, &vip, &format!("d{i}"), "")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(created["device"]["server_name"], "eu-2", "{created}");
+    }
+
+    // Deregistered: eu-2's node token is refused from now on.
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/server_deregister",
+            &[("id", &b.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        node_config(&app, &node_b, 0).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
