@@ -23,8 +23,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 use truevault_wire::node::{
-    DesiredConfig, DesiredPeer, EnrollRequest, EnrollResponse, InterfaceSettings, PeerStats,
-    StatsReport,
+    DesiredConfig, DesiredPeer, EnrollRequest, EnrollResponse, HostHealth, InterfaceSettings,
+    PeerStats, StatsReport, WireguardImpl,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +250,48 @@ pub(crate) async fn run_cmd(program: &str, args: &[&str]) -> Result<String, Agen
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The host's load, memory and uptime from `/proc`, and which WireGuard
+/// runs `iface` (wireguard-go keeps a control socket, the kernel does not).
+/// `None` when `/proc` cannot be read: the report goes without it.
+pub fn host_health(iface: &str) -> Option<HostHealth> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let load = read("/proc/loadavg")?;
+    let meminfo = read("/proc/meminfo")?;
+    let uptime = read("/proc/uptime")?;
+    let wireguard = if Path::new(&format!("/var/run/wireguard/{iface}.sock")).exists() {
+        WireguardImpl::WireguardGo
+    } else {
+        WireguardImpl::Kernel
+    };
+    parse_host_health(&load, &meminfo, &uptime, wireguard)
+}
+
+/// [`host_health`] on the files' texts.
+pub fn parse_host_health(
+    loadavg: &str,
+    meminfo: &str,
+    uptime: &str,
+    wireguard: WireguardImpl,
+) -> Option<HostHealth> {
+    let load1: f64 = loadavg.split_whitespace().next()?.parse().ok()?;
+    let kib = |key: &str| -> Option<u64> {
+        meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .map(|k| k.saturating_mul(1024))
+    };
+    let uptime: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    Some(HostHealth {
+        load1_centi: (load1 * 100.0).round().clamp(0.0, f64::from(u32::MAX)) as u32,
+        memory_total_bytes: kib("MemTotal")?,
+        memory_available_bytes: kib("MemAvailable")?,
+        uptime_secs: uptime.max(0.0) as u64,
+        wireguard,
+    })
+}
+
 pub struct Agent {
     cfg: AgentConfig,
     http: reqwest::Client,
@@ -471,6 +513,7 @@ impl Agent {
             .json(&StatsReport {
                 applied_version: self.version,
                 peers,
+                host: host_health(&self.cfg.interface),
             })
             .send()
             .await?;
@@ -615,6 +658,22 @@ mod tests {
             render_syncconf("K=", &cfg, &HashSet::new()),
             "[Interface]\nPrivateKey = K=\nListenPort = 51820\n\n[Peer]\nPublicKey = A=\nPresharedKey = P=\nAllowedIPs = 10.8.0.2/32, fd00::2/128\n"
         );
+    }
+
+    #[test]
+    fn host_health_reads_proc() {
+        let h = parse_host_health(
+            "0.52 0.40 0.30 1/200 1234\n",
+            "MemTotal:        2048000 kB\nMemFree:  100 kB\nMemAvailable:    1024000 kB\n",
+            "3600.25 7000.00\n",
+            WireguardImpl::WireguardGo,
+        )
+        .unwrap();
+        assert_eq!(h.load1_centi, 52);
+        assert_eq!(h.memory_total_bytes, 2048000 * 1024);
+        assert_eq!(h.memory_available_bytes, 1024000 * 1024);
+        assert_eq!(h.uptime_secs, 3600);
+        assert!(parse_host_health("", "", "", WireguardImpl::Kernel).is_none());
     }
 
     #[test]

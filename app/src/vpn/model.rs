@@ -60,6 +60,45 @@ pub struct ServerInfo {
     /// The desired state's version, and the one the node reports applied.
     pub peers_version: i64,
     pub applied_version: i64,
+    /// The node host's health from its latest report (older agents: none).
+    pub host_load1_centi: Option<i64>,
+    pub host_memory_total_bytes: Option<i64>,
+    pub host_memory_available_bytes: Option<i64>,
+    pub host_uptime_secs: Option<i64>,
+    pub host_wireguard: Option<WireguardKind>,
+}
+
+crate::string_enum! {
+    /// Which WireGuard runs a node's interface.
+    pub enum WireguardKind {
+        Kernel = "kernel",
+        WireguardGo = "wireguard-go",
+    }
+}
+
+impl ServerInfo {
+    /// "load 0.52 · 1.0 of 2.0 GiB free · up 3 d · wireguard-go", or `None`
+    /// before the node has reported its host.
+    pub fn host_summary(&self) -> Option<String> {
+        let load = self.host_load1_centi?;
+        let gib = |b: i64| b as f64 / f64::from(1u32 << 30);
+        let up = self.host_uptime_secs.unwrap_or(0);
+        let up = if up >= 86_400 {
+            format!("{} d", up / 86_400)
+        } else {
+            format!("{} h", up / 3600)
+        };
+        Some(format!(
+            "load {}.{:02} · {:.1} of {:.1} GiB free · up {up} · {}",
+            load / 100,
+            load % 100,
+            gib(self.host_memory_available_bytes.unwrap_or(0)),
+            gib(self.host_memory_total_bytes.unwrap_or(0)),
+            self.host_wireguard
+                .map(|w| w.as_str())
+                .unwrap_or("unknown WireGuard"),
+        ))
+    }
 }
 
 impl ServerInfo {

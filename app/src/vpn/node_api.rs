@@ -142,7 +142,15 @@ async fn stats(
         Err(e) => return ApiRejection::bad_json(rid, e),
     };
     match service::ingest_stats(&state, &server, report.applied_version, &report.peers).await {
-        Ok(accepted) => Json(StatsResponse { accepted }).into_response(),
+        Ok(accepted) => {
+            if let Some(host) = &report.host {
+                if let Err(e) = crate::vpn::repo::set_host_health(&state.db, server.id, host).await
+                {
+                    return crate::error::AppError::from(e).into_api_response(rid);
+                }
+            }
+            Json(StatsResponse { accepted }).into_response()
+        }
         Err(e) => {
             audit::record(
                 &state.db,

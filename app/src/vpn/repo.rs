@@ -19,6 +19,7 @@ pub type Tx = Transaction<'static, Any>;
 const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
     s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, \
     (s.node_enrolled_at IS NOT NULL) AS enrolled, s.last_report_at, s.node_enrolled_at, s.peers_version, s.applied_version, \
+    s.host_load1_centi, s.host_memory_total_bytes, s.host_memory_available_bytes, s.host_uptime_secs, s.host_wireguard, \
     (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
     (SELECT email FROM users u WHERE u.id = s.vip_user_id) AS vip_email";
 
@@ -136,6 +137,34 @@ pub async fn set_server_status(
 
 /// A fresh enrollment token: the node is unenrolled until it enrolls with it
 /// (so the token works only for enrollment, never as a node credential).
+/// The node host's health from its latest report.
+pub async fn set_host_health(
+    db: &Db,
+    id: ServerId,
+    h: &truevault_wire::node::HostHealth,
+) -> Result<(), sqlx::Error> {
+    use truevault_wire::node::WireguardImpl;
+    let kind = match h.wireguard {
+        WireguardImpl::Kernel => super::model::WireguardKind::Kernel,
+        WireguardImpl::WireguardGo => super::model::WireguardKind::WireguardGo,
+    };
+    // i64 columns: a u64 beyond them is not a real host, clamp it.
+    let big = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE vpn_servers SET host_load1_centi = $1, host_memory_total_bytes = $2, \
+         host_memory_available_bytes = $3, host_uptime_secs = $4, host_wireguard = $5 WHERE id = $6",
+    )
+    .bind(i64::from(h.load1_centi))
+    .bind(big(h.memory_total_bytes))
+    .bind(big(h.memory_available_bytes))
+    .bind(big(h.uptime_secs))
+    .bind(kind)
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
 /// Revokes the node token and unenrolls the server, offline.
 pub async fn deregister_server(db: &Db, id: ServerId) -> Result<u64, sqlx::Error> {
     sqlx::query(

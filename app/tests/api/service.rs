@@ -413,3 +413,44 @@ async fn a_stale_node_is_not_chosen_degrades_health_and_deregistering_revokes_it
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn nodes_report_host_health_and_older_agents_still_report() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.82.0.0/16").await;
+    // An older agent: no host field.
+    report(&app, &node, 1, &[]).await;
+    let page = app.get_html(&admin, "/admin/servers").await;
+    assert!(!page.contains("data-testid=\"node-host\""));
+    let res = new_client()
+        .post(app.url("/api/v1/nodes/self/stats"))
+        .bearer_auth(&node)
+        .json(&serde_json::json!({"applied_version": 1, "peers": [], "host": {
+            "load1_centi": 52, "memory_total_bytes": 2_u64 << 30, "memory_available_bytes": 1_u64 << 30,
+            "uptime_secs": 3 * 86_400 + 5, "wireguard": "wireguard-go"
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = app.get_html(&admin, "/admin/servers").await;
+    assert!(
+        page.contains("load 0.52 · 1.0 of 2.0 GiB free · up 3 d · wireguard-go"),
+        "the admin page shows the host"
+    );
+    // An unknown implementation is a malformed report.
+    let res = new_client()
+        .post(app.url("/api/v1/nodes/self/stats"))
+        .bearer_auth(&node)
+        .json(
+            &serde_json::json!({"applied_version": 1, "peers": [], "host": {
+                "load1_centi": 1, "memory_total_bytes": 1, "memory_available_bytes": 1,
+                "uptime_secs": 1, "wireguard": "boringtun"
+            }}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

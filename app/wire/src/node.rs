@@ -163,6 +163,46 @@ pub struct StatsReport {
     /// The desired-config version the interface has applied.
     pub applied_version: i64,
     pub peers: Vec<PeerStats>,
+    /// The host's health; older agents send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostHealth>,
+}
+
+/// Which WireGuard runs the node's interface.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum WireguardImpl {
+    #[serde(rename = "kernel")]
+    Kernel,
+    #[serde(rename = "wireguard-go")]
+    WireguardGo,
+}
+
+impl WireguardImpl {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kernel => "kernel",
+            Self::WireguardGo => "wireguard-go",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "kernel" => Some(Self::Kernel),
+            "wireguard-go" => Some(Self::WireguardGo),
+            _ => None,
+        }
+    }
+}
+
+/// A node host's health, sent with its stats.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostHealth {
+    /// The 1-minute load average, in hundredths (0.52 is 52).
+    pub load1_centi: u32,
+    pub memory_total_bytes: u64,
+    pub memory_available_bytes: u64,
+    pub uptime_secs: u64,
+    pub wireguard: WireguardImpl,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -295,7 +335,7 @@ mod prop_tests {
 
         #[test]
         fn reports_round_trip(applied_version in any::<i64>(), peers in proptest::collection::vec(peer(), 0..5)) {
-            let r = StatsReport { applied_version, peers };
+            let r = StatsReport { applied_version, peers, host: None };
             let back: StatsReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
             prop_assert_eq!(back.applied_version, r.applied_version);
             prop_assert_eq!(back.peers, r.peers);

@@ -93,7 +93,9 @@ fn ServerTable() -> impl IntoView {
                                         <td>{format!("{} {} {}", s.region, s.country, s.city)}</td>
                                         <td>{s.server_type.as_str()}</td>
                                         <td><code>{format!("{}:{}", s.endpoint_host, s.endpoint_port)}</code></td>
-                                        <td><span class=if s.healthy { "dot online" } else { "dot offline" }></span>{health}</td>
+                                        <td><span class=if s.healthy { "dot online" } else { "dot offline" }></span>{health}
+                                            {s.host_summary().map(|h| view! { <br/><small class="muted" data-testid="node-host">{h}</small> })}
+                                        </td>
                                         <td>{format!("{} / {} ({load}%)", s.peers, s.capacity)}</td>
                                         <td>
                                             <ActionForm action=status attr:class="inline-form">
