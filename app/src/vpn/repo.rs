@@ -191,6 +191,18 @@ pub async fn allocate_index(
     family: i64,
     max: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
+    match take_freed_index(tx, server_id, family).await? {
+        Some(idx) => Ok(Some(idx)),
+        None => next_index(tx, server_id, family, max).await,
+    }
+}
+
+/// The lowest released index of a family, taken off the free list.
+pub async fn take_freed_index(
+    tx: &mut Tx,
+    server_id: ServerId,
+    family: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     let freed: Option<i64> = sqlx::query(
         "SELECT idx FROM ip_free WHERE server_id = $1 AND family = $2 ORDER BY idx LIMIT 1",
     )
@@ -200,19 +212,28 @@ pub async fn allocate_index(
     .await?
     .map(|r| r.try_get(0))
     .transpose()?;
-    if let Some(idx) = freed {
-        let taken =
-            sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
-                .bind(server_id)
-                .bind(family)
-                .bind(idx)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-        if taken == 1 {
-            return Ok(Some(idx));
-        }
-    }
+    let Some(idx) = freed else {
+        return Ok(None);
+    };
+    let taken =
+        sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
+            .bind(server_id)
+            .bind(family)
+            .bind(idx)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok((taken == 1).then_some(idx))
+}
+
+/// The family's counter moved on by one: the index never handed out yet,
+/// `None` past `max`.
+pub async fn next_index(
+    tx: &mut Tx,
+    server_id: ServerId,
+    family: i64,
+    max: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     let column = if family == 4 {
         "next_v4_index"
     } else {
@@ -256,12 +277,14 @@ pub async fn insert_device(
     v4_index: i64,
     v6_index: Option<i64>,
     identity_region: Option<&str>,
+    tunnel_mode: super::model::TunnelMode,
     awaiting_key: bool,
 ) -> Result<i64, sqlx::Error> {
     let t = now();
     sqlx::query(
         "INSERT INTO devices (user_id, server_id, name, public_key, preshared_key_enc, v4_index, v6_index, \
-         identity_region, created_at, updated_at, awaiting_key_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
+         identity_region, created_at, updated_at, awaiting_key_since, tunnel_mode) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11) RETURNING id",
     )
     .bind(user_id)
     .bind(server_id)
@@ -273,6 +296,7 @@ pub async fn insert_device(
     .bind(identity_region)
     .bind(t)
     .bind(awaiting_key.then_some(t))
+    .bind(tunnel_mode.as_str())
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")
