@@ -16,8 +16,8 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError,
-    ui::components::notice::plural,
+    accounts::model::ServiceOff, certs::model::CertError, mesh::model::MeshError,
+    sites::model::LanSubnetError, ui::components::notice::plural,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -40,6 +40,9 @@ pub enum AppError {
     AccountInactive,
     #[error("You do not have access to this.")]
     Forbidden,
+    /// The account gets no service now; the reason is the code.
+    #[error("{}", .0.explain())]
+    ServiceOff(ServiceOff),
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -109,6 +112,9 @@ impl AppError {
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::AccountInactive => "ACCOUNT_INACTIVE",
             AppError::Forbidden => "FORBIDDEN",
+            AppError::ServiceOff(ServiceOff::Suspended) => "ACCOUNT_SUSPENDED",
+            AppError::ServiceOff(ServiceOff::Cancelled) => "ACCOUNT_CANCELLED",
+            AppError::ServiceOff(ServiceOff::PaymentOverdue) => "PAYMENT_OVERDUE",
             AppError::NotFound => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::KeyInUse => "KEY_IN_USE",
@@ -145,7 +151,7 @@ impl AppError {
             AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
                 401
             }
-            AppError::Forbidden | AppError::AccountInactive => 403,
+            AppError::Forbidden | AppError::AccountInactive | AppError::ServiceOff(_) => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_)
             | AppError::KeyInUse
@@ -267,6 +273,9 @@ impl From<ErrorBody> for AppError {
             "UNAUTHENTICATED" => AppError::Unauthenticated,
             "ACCOUNT_INACTIVE" => AppError::AccountInactive,
             "FORBIDDEN" => AppError::Forbidden,
+            "ACCOUNT_SUSPENDED" => AppError::ServiceOff(ServiceOff::Suspended),
+            "ACCOUNT_CANCELLED" => AppError::ServiceOff(ServiceOff::Cancelled),
+            "PAYMENT_OVERDUE" => AppError::ServiceOff(ServiceOff::PaymentOverdue),
             "NOT_FOUND" => AppError::NotFound,
             "CONFLICT" => AppError::Conflict(b.message),
             "KEY_IN_USE" => AppError::KeyInUse,

@@ -13,6 +13,7 @@ mod inventory;
 mod mesh;
 mod queries;
 mod security;
+mod service;
 mod sites;
 mod smtp;
 mod themes;
