@@ -548,3 +548,38 @@ pub async fn set_tunnel_mode(
     .await
     .map(|r| r.rows_affected())
 }
+
+/// One page of a user's devices in id order, after `after` (the public
+/// API's cursor), optionally only those on one server.
+pub async fn user_devices_page(
+    db: &Db,
+    user_id: i64,
+    after: i64,
+    limit: i64,
+    server_id: Option<ServerId>,
+) -> Result<Vec<DeviceInfo>, sqlx::Error> {
+    let rows = match server_id {
+        Some(s) => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 AND d.server_id = $3 ORDER BY d.id LIMIT $4"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(s)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+    };
+    rows.iter().map(device_from_row).collect()
+}

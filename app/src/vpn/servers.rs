@@ -255,6 +255,45 @@ pub async fn set_server_status(
 }
 
 /// Servers the user may use, with the one the rules pick.
+/// The one rule for which servers a user may put a device on: a dedicated
+/// server only by its VIP, a premium server only on a plan that includes
+/// premium servers (`Entitlements::premium_servers`), shared ones by all.
+pub fn may_use(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
+    s.visible_to(user_id) && (s.server_type != ServerType::Premium || premium)
+}
+
+/// Offered right now: one the user may use that is active and enrolled.
+pub fn offered(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
+    s.status == ServerStatus::Active && s.enrolled && may_use(s, user_id, premium)
+}
+
+/// Whether the user's plan includes premium servers; only asked when there
+/// is a premium server at all.
+async fn premium_allowed(
+    db: &crate::db::Db,
+    user: &CurrentUser,
+    servers: &[ServerInfo],
+) -> AppResult<bool> {
+    if !servers.iter().any(|s| s.server_type == ServerType::Premium) {
+        return Ok(false);
+    }
+    Ok(
+        crate::entitlements::Entitlements::for_user(&db.pool, user.id)
+            .await?
+            .premium_servers(),
+    )
+}
+
+/// The servers the pages and the API offer this user (see [`offered`]).
+pub async fn offered_servers(db: &crate::db::Db, user: &CurrentUser) -> AppResult<Vec<ServerInfo>> {
+    let servers = repo::list_servers(db).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    Ok(servers
+        .into_iter()
+        .filter(|s| offered(s, user.id, premium))
+        .collect())
+}
+
 pub async fn choose_server(
     db: &crate::db::Db,
     user: &CurrentUser,
@@ -262,8 +301,10 @@ pub async fn choose_server(
     preferred_region: Option<&str>,
 ) -> AppResult<(ServerInfo, String)> {
     let servers = repo::list_servers(db).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
     let candidates: Vec<Candidate> = servers
         .iter()
+        .filter(|s| may_use(s, user.id, premium))
         .map(|s| Candidate {
             id: s.id,
             name: s.name.clone(),

@@ -1,4 +1,4 @@
-//! Account settings: profile, password, two-factor, sessions, theme.
+//! Account settings: profile, password, two-factor, sessions, theme, API keys.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,6 +31,7 @@ pub fn Account() -> impl IntoView {
                 <TwoFactor enabled=u.totp_enabled/>
                 <ThemeChoice/>
                 <Sessions/>
+                <super::api_keys::ApiKeys/>
             </div>
         }/>
     }
