@@ -26,6 +26,11 @@ log "load and fault proofs, short versions"
 "$ROOT/app/scripts/fault-kill.sh" 40
 "$ROOT/app/scripts/fault-pg-restart.sh" 3
 
+# The public API against its own OpenAPI document, with a real key:
+# bounded (10 examples per operation, 90 s budget).
+log "schemathesis against /api/v1/openapi.json"
+"$ROOT/app/scripts/schemathesis.sh" 10 90
+
 log "integration tests again on PostgreSQL"
 pgdir="$(mktemp -d /tmp/tv-pg.XXXXXX)"
 pgport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -2,10 +2,13 @@
 
 use leptos::prelude::*;
 
-use super::model::{ApiKeyForm, ApiKeyId, ApiKeyInfo, CreatedApiKey, Scope};
+use super::model::{ApiKeyId, ApiKeyInfo, CreatedApiKey, Scope};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use {super::service, crate::sfn};
+use {
+    super::{model::ApiKeyForm, service},
+    crate::sfn,
+};
 
 /// The user's keys and the scopes their plan lets a new key carry.
 #[server(endpoint = "api_keys/list")]
