@@ -62,7 +62,7 @@ set +e
 timeout -k 10 $((budget + 60)) "$ST" run "$base/api/v1/openapi.json" \
   -H "Authorization: Bearer $key" \
   --checks all --exclude-checks positive_data_acceptance,missing_required_header \
-  --max-examples "$examples" --max-time "$budget" --workers 2 \
+  --max-examples "$examples" --max-time "$budget" --workers 1 \
   --request-timeout 10 --seed 1 --no-color \
   --report junit --report-dir "$work/report" 2>&1 | tee "$work/st.out"
 rc=${PIPESTATUS[0]}

@@ -354,11 +354,10 @@ impl TryFrom<&PageParams> for PageReq {
 
     fn try_from(p: &PageParams) -> Result<Self, AppError> {
         let after = match p.cursor.as_deref() {
-            None | Some("") => 0,
-            Some(c) => c
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
+            None => 0,
+            Some(c) => Some(c)
+                .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|c| c.parse::<i64>().ok())
                 .ok_or_else(|| AppError::invalid_field("cursor", "Unknown cursor."))?,
         };
         let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
@@ -396,6 +395,38 @@ fn page_params(ctx: &Ctx, p: &PageParams) -> ApiResult<PageReq> {
     PageReq::try_from(p).map_err(|e| ctx.fail(e))
 }
 
+/// Ids are positive: a filter on 0 or below is a mistake, not an empty list.
+fn positive_id(ctx: &Ctx, field: &str, id: Option<i64>) -> ApiResult<()> {
+    match id {
+        Some(n) if n < 1 => Err(ctx.fail(AppError::invalid_field(field, "Unknown id."))),
+        _ => Ok(()),
+    }
+}
+
+/// A device name as the document describes it: at most 64 characters
+/// before trimming (the service trims and applies its own rules).
+fn device_name(name: &str) -> Result<(), AppError> {
+    if name.chars().count() > 64 {
+        return Err(AppError::invalid_field(
+            "name",
+            "A device name is at most 64 characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// A public key exactly as the document's pattern has it: no surrounding
+/// space (the service's parser would forgive it).
+fn exact_key(key: &str) -> Result<(), AppError> {
+    if key.is_empty() || key.trim() != key {
+        return Err(AppError::invalid_field(
+            "public_key",
+            "A WireGuard public key is 44 characters of base64.",
+        ));
+    }
+    Ok(())
+}
+
 // --------------------------------------------------------------- handlers
 
 #[derive(Deserialize, IntoParams)]
@@ -421,6 +452,13 @@ async fn list_servers(
 ) -> ApiResult<Json<Page<ApiServer>>> {
     ctx.require(Scope::Read)?;
     let req = page_params(&ctx, &page)?;
+    if filter
+        .region
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 32)
+    {
+        return Err(ctx.fail(AppError::invalid_field("region", "Unknown region.")));
+    }
     let list = servers::offered_servers(&state.db, &ctx.caller.user)
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -453,6 +491,7 @@ async fn list_devices(
 ) -> ApiResult<Json<Page<ApiDevice>>> {
     ctx.require(Scope::Read)?;
     let req = page_params(&ctx, &page)?;
+    positive_id(&ctx, "server_id", filter.server_id)?;
     // One more than asked tells whether there is a next page.
     let mut rows = vpn_repo::user_devices_page(
         &state.db,
@@ -518,19 +557,18 @@ impl TryFrom<CreateDeviceBody> for NewDevice {
     type Error = AppError;
 
     fn try_from(b: CreateDeviceBody) -> Result<Self, AppError> {
-        if b.public_key.trim().is_empty() {
-            return Err(AppError::invalid_field(
-                "public_key",
-                "The device's public key is required.",
-            ));
+        device_name(&b.name)?;
+        exact_key(&b.public_key)?;
+        if b.region.as_ref().is_some_and(|r| r.chars().count() > 32) {
+            return Err(AppError::invalid_field("region", "Unknown region."));
+        }
+        if b.server_id.is_some_and(|s| s < 1) {
+            return Err(AppError::invalid_field("server_id", "Unknown server."));
         }
         let region = b
             .region
             .map(|r| r.trim().to_lowercase())
             .filter(|r| !r.is_empty());
-        if region.as_ref().is_some_and(|r| r.chars().count() > 32) {
-            return Err(AppError::invalid_field("region", "Unknown region."));
-        }
         Ok(NewDevice {
             name: b.name,
             public_key: Some(b.public_key),
@@ -625,6 +663,7 @@ async fn rename_device(
 ) -> ApiResult<Json<ApiDevice>> {
     ctx.require(Scope::DevicesWrite)?;
     let body = json_body(&ctx, body)?;
+    device_name(&body.name).map_err(|e| ctx.fail(e))?;
     devices::rename_device(&state, &ctx.caller.user, id, &body.name)
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -654,12 +693,7 @@ async fn rekey_device(
 ) -> ApiResult<Json<ApiCreatedDevice>> {
     ctx.require(Scope::DevicesWrite)?;
     let body = json_body(&ctx, body)?;
-    if body.public_key.trim().is_empty() {
-        return Err(ctx.fail(AppError::invalid_field(
-            "public_key",
-            "The device's new public key is required.",
-        )));
-    }
+    exact_key(&body.public_key).map_err(|e| ctx.fail(e))?;
     ctx.device_change(&state)?;
     let c = devices::rekey_device(&state, &ctx.caller.user, id, Some(body.public_key))
         .await
@@ -844,6 +878,7 @@ async fn list_cameras(
 ) -> ApiResult<Json<Page<ApiCamera>>> {
     ctx.require(Scope::CamerasRead)?;
     let req = page_params(&ctx, &page)?;
+    positive_id(&ctx, "gateway_id", filter.gateway_id)?;
     let list = crate::cameras::repo::list_cameras(&state.db, ctx.caller.user.id)
         .await
         .map_err(|e| ctx.fail(e.into()))?
@@ -896,6 +931,7 @@ impl Modify for BearerKey {
         license(name = "AGPL-3.0-only")
     ),
     modifiers(&BearerKey),
+    components(schemas(ErrorEnvelope, ErrorOut)),
     tags(
         (name = "servers", description = "Where devices can go"),
         (name = "devices", description = "WireGuard devices, their configs and usage"),
