@@ -31,3 +31,14 @@ CREATE TABLE api_idempotency (
     PRIMARY KEY (api_key_id, idem_key)
 );
 CREATE INDEX api_idempotency_age ON api_idempotency (created_at);
+
+-- What a client measured to each server (truevault-client servers): server
+-- selection's last tie-break, per user since latency depends on where the
+-- user is.
+CREATE TABLE server_latency (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    server_id BIGINT NOT NULL REFERENCES vpn_servers(id) ON DELETE CASCADE,
+    latency_ms BIGINT NOT NULL CHECK (latency_ms >= 0),
+    measured_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, server_id)
+);

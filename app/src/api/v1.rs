@@ -471,6 +471,42 @@ async fn list_servers(
     Ok(Json(page_of(list, |s: &ApiServer| s.id, &req)))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyBody {
+    /// Round trip the client measured to the server, in milliseconds.
+    #[schema(minimum = 0, maximum = 60000)]
+    latency_ms: i64,
+}
+
+/// Reports what the caller's client measured to a server: when the portal
+/// chooses a server for a new device, equally loaded servers are ordered
+/// by the latest report (kept a week).
+#[utoipa::path(post, path = "/api/v1/servers/{id}/latency", tag = "servers",
+    params(("id" = i64, Path, minimum = 1),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this POST safe.", max_length = 255)),
+    request_body = LatencyBody,
+    responses((status = 204, description = "Recorded."), Failures, WriteFailures),
+    security(("api_key" = ["devices:write"])))]
+async fn report_latency(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    body: Result<Json<LatencyBody>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    ctx.require(Scope::DevicesWrite)?;
+    let body = json_body(&ctx, body)?;
+    servers::report_latency(
+        &state.db,
+        &ctx.caller.user,
+        crate::typed::ServerId(id),
+        body.latency_ms,
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceFilter {
@@ -945,6 +981,7 @@ struct ApiDoc;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(list_servers))
+        .routes(routes!(report_latency))
         .routes(routes!(list_devices, create_device))
         .routes(routes!(get_device, rename_device, delete_device))
         .routes(routes!(rekey_device))

@@ -284,6 +284,30 @@ async fn premium_allowed(
     )
 }
 
+/// Records a latency the user's client measured to a server it may use.
+pub async fn report_latency(
+    db: &crate::db::Db,
+    user: &CurrentUser,
+    server_id: ServerId,
+    latency_ms: i64,
+) -> AppResult<()> {
+    if !(0..=60_000).contains(&latency_ms) {
+        return Err(AppError::invalid_field(
+            "latency_ms",
+            "A latency is 0 to 60,000 ms.",
+        ));
+    }
+    let servers = repo::list_servers(db).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    if !servers
+        .iter()
+        .any(|s| s.id == server_id && may_use(s, user.id, premium))
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(repo::record_latency(db, user.id, server_id, latency_ms).await?)
+}
+
 /// The servers the pages and the API offer this user (see [`offered`]).
 pub async fn offered_servers(db: &crate::db::Db, user: &CurrentUser) -> AppResult<Vec<ServerInfo>> {
     let servers = repo::list_servers(db).await?;
@@ -302,6 +326,8 @@ pub async fn choose_server(
 ) -> AppResult<(ServerInfo, String)> {
     let servers = repo::list_servers(db).await?;
     let premium = premium_allowed(db, user, &servers).await?;
+    // What the user's client measured (`POST /api/v1/servers/{id}/latency`).
+    let latency = repo::user_latencies(db, user.id).await?;
     let candidates: Vec<Candidate> = servers
         .iter()
         .filter(|s| may_use(s, user.id, premium))
@@ -315,7 +341,7 @@ pub async fn choose_server(
             healthy: s.enrolled,
             peers: s.peers,
             capacity: s.capacity,
-            latency_ms: None,
+            latency_ms: latency.get(&s.id).copied(),
         })
         .collect();
     let (id, reason) = match requested {

@@ -325,7 +325,10 @@ async fn devices_through_the_api_follow_the_pages_rules() {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let path = format!("/api/v1/devices?limit=2&cursor={cursor}");
+        let path = match cursor.as_str() {
+            "" => "/api/v1/devices?limit=2".to_string(),
+            c => format!("/api/v1/devices?limit=2&cursor={c}"),
+        };
         let (status, page, _) = call(&app, k, Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::OK);
         for d in page["items"].as_array().unwrap() {
@@ -487,6 +490,89 @@ async fn a_key_over_its_rate_is_told_when_to_retry() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A VIP's dedicated server (only they may use it); its id.
+async fn dedicated_server(app: &TestApp, admin: &Client, vip: &str) -> i64 {
+    let res = app
+        .post_form(
+            admin,
+            "/api/admin/server_create",
+            &[
+                ("name", "vip-1"),
+                ("region", "us"),
+                ("country", "US"),
+                ("city", "Boston"),
+                ("endpoint_host", "203.0.113.20"),
+                ("endpoint_port", "51820"),
+                ("server_type", "vip_dedicated"),
+                ("vip_email", vip),
+                ("capacity", "10"),
+                ("ipv4_pool", "10.88.0.0/24"),
+                ("ipv6_pool", ""),
+                ("dns", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    sqlx::query_scalar("SELECT id FROM vpn_servers WHERE name = 'vip-1'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_reported_latency_decides_between_equally_loaded_servers() {
+    let app = TestApp::spawn().await;
+    // The user first: sign-up would reserve an identity on a server, and
+    // then the two would not be equally loaded.
+    let biz = on_plan(&app, "b@example.com", "business").await;
+    let (_, key) = make_key(&app, &biz, "cli", &["read", "devices:write"], "")
+        .await
+        .unwrap();
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (near_not, _) = server_with_node(&app, &admin, "eu-1", "10.81.0.0/16").await;
+    let (near, _) = server_with_node(&app, &admin, "eu-2", "10.82.0.0/16").await;
+    let k = Some(key.as_str());
+    for (server, ms) in [(near_not, 80), (near, 20)] {
+        let (status, body, _) = call(
+            &app,
+            k,
+            Method::POST,
+            &format!("/api/v1/servers/{server}/latency"),
+            Some(json!({"latency_ms": ms})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (status, res, _) = call(
+        &app,
+        k,
+        Method::POST,
+        &format!("/api/v1/servers/{near}/latency"),
+        Some(json!({"latency_ms": -1})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&res)),
+        (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+    );
+    // Both are empty: without the reports the lower id (eu-1) would win.
+    let body = json!({"name": "laptop", "public_key": keys::generate_keypair().public});
+    let (status, made, _) = call(&app, k, Method::POST, "/api/v1/devices", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(
+        made["device"]["server_id"],
+        json!(near),
+        "{}",
+        made["chosen_because"]
+    );
+    assert!(made["chosen_because"].as_str().unwrap().contains("20 ms"));
+}
+
 /// A body for an operation, made from its schema: a fresh key for a
 /// `public_key`, a name otherwise.
 fn body_for(doc: &Value, op: &Value) -> Option<Value> {
@@ -498,6 +584,8 @@ fn body_for(doc: &Value, op: &Value) -> Option<Value> {
         let f = field.as_str()?;
         let v = if f == "public_key" {
             json!(keys::generate_keypair().public)
+        } else if s["properties"][f]["type"] == "integer" {
+            json!(1)
         } else {
             json!("probe")
         };
@@ -526,10 +614,13 @@ async fn no_route_that_takes_an_id_reaches_another_accounts_object() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     let b_device = made["device"]["id"].as_i64().unwrap();
+    let b_server = dedicated_server(&app, &admin, "b@example.com").await;
     // B's object for each kind of id a path names.
     let object_of = |path: &str| -> i64 {
         if path.starts_with("/api/v1/devices/{id}") {
             b_device
+        } else if path.starts_with("/api/v1/servers/{id}") {
+            b_server
         } else {
             panic!("no object of user B for {path}: add one to this test")
         }
@@ -561,7 +652,9 @@ async fn no_route_that_takes_an_id_reaches_another_accounts_object() {
             probed += 1;
         }
     }
-    assert!(probed >= 7, "every id route probed ({probed})");
+    assert!(probed >= 8, "every id route probed ({probed})");
+    let reports = app.count("SELECT COUNT(*) FROM server_latency").await;
+    assert_eq!(reports, 0, "no latency recorded for B's server");
     // B's device is as it was.
     let (status, d, _) = call(
         &app,
