@@ -749,3 +749,99 @@ async fn the_document_lists_exactly_the_keyed_routes() {
         "nothing from elsewhere"
     );
 }
+
+#[tokio::test]
+async fn the_command_line_client_logs_in_measures_and_provisions_with_a_local_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let personal = on_plan(&app, "p@example.com", "personal").await;
+    let (_, key) = make_key(&app, &personal, "cli", &["read", "devices:write"], "")
+        .await
+        .unwrap();
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (server, _) = server_with_node(&app, &admin, "eu-1", "10.83.0.0/16").await;
+    // A closed TCP port on loopback answers at once: the latency is measurable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    sqlx::query(
+        "UPDATE vpn_servers SET endpoint_host = '127.0.0.1', endpoint_port = $1 WHERE id = $2",
+    )
+    .bind(i64::from(port))
+    .bind(server)
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+
+    let dir = app.dir.join("client");
+    let client = truevault_client::Client::new(&dir);
+    let refused = client.login(&app.address, "tvk_wrong").await.unwrap_err();
+    assert_eq!(refused.exit_code(), 2, "{refused}");
+    assert!(refused.to_string().starts_with("INVALID_API_KEY"));
+    client.login(&app.address, &key).await.unwrap();
+    let mode = std::fs::metadata(dir.join("login.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let rows = client.servers().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].latency_ms.is_some(), "{rows:?}");
+    let reported = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM server_latency WHERE server_id = {server}"
+        ))
+        .await;
+    assert_eq!(reported, 1, "the latency reached the portal");
+
+    // A key made here: the portal has its public half, the config its private half.
+    let made = client.up(None, None, false).await.unwrap();
+    let config = std::fs::read_to_string(&made.config_path).unwrap();
+    let mode = std::fs::metadata(&made.config_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let private = config
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .unwrap()
+        .to_string();
+    let public: String = sqlx::query_scalar("SELECT public_key FROM devices WHERE id = $1")
+        .bind(made.device_id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(public_of(&private), public);
+    // `up` again reuses it; `rotate` moves it onto a new key made here.
+    assert_eq!(
+        client.up(None, None, false).await.unwrap().device_id,
+        made.device_id
+    );
+    assert_eq!(app.count(DEVICES).await, 1);
+    client.rotate(false).await.unwrap();
+    let rotated: String = sqlx::query_scalar("SELECT public_key FROM devices WHERE id = $1")
+        .bind(made.device_id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_ne!(rotated, public);
+    let config = std::fs::read_to_string(&made.config_path).unwrap();
+    let private = config
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey = "))
+        .unwrap();
+    assert_eq!(public_of(private), rotated);
+}
+
+/// The public half of a base64 WireGuard private key.
+fn public_of(private: &str) -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(private)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    keys::keypair_from_private(bytes).public
+}

@@ -11,14 +11,42 @@ use crate::{
     ui::components::notice::{error_notice, ActionError, Time},
 };
 
+type Keys =
+    Resource<Result<(Vec<crate::apikeys::model::ApiKeyInfo>, Vec<Scope>), crate::error::AppError>>;
+
+/// The card's actions and list, made by the page outside `RequireUser`:
+/// a resource made inside its Suspend is loaded again on each of the SSR's
+/// walks of it (see `dashboard::CardData`).
+#[derive(Clone, Copy)]
+pub struct ApiKeysData {
+    create: ServerAction<CreateApiKey>,
+    revoke: ServerAction<RevokeApiKey>,
+    keys: Keys,
+}
+
+impl ApiKeysData {
+    pub fn new() -> Self {
+        let create = ServerAction::<CreateApiKey>::new();
+        let revoke = ServerAction::<RevokeApiKey>::new();
+        let keys = Resource::new(
+            move || (create.version().get(), revoke.version().get()),
+            |_| list_api_keys(),
+        );
+        ApiKeysData {
+            create,
+            revoke,
+            keys,
+        }
+    }
+}
+
 #[component]
-pub fn ApiKeys() -> impl IntoView {
-    let create = ServerAction::<CreateApiKey>::new();
-    let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_api_keys(),
-    );
+pub fn ApiKeys(data: ApiKeysData) -> impl IntoView {
+    let ApiKeysData {
+        create,
+        revoke,
+        keys,
+    } = data;
     view! {
         <section class="card" data-testid="api-keys">
             <h2>"API keys"</h2>
