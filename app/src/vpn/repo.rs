@@ -615,3 +615,78 @@ pub async fn set_tunnel_mode(
     .await
     .map(|r| r.rows_affected())
 }
+
+/// One page of a user's devices in id order, after `after` (the public
+/// API's cursor), optionally only those on one server.
+pub async fn user_devices_page(
+    db: &Db,
+    user_id: i64,
+    after: i64,
+    limit: i64,
+    server_id: Option<ServerId>,
+) -> Result<Vec<DeviceInfo>, sqlx::Error> {
+    let rows = match server_id {
+        Some(s) => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 AND d.server_id = $3 ORDER BY d.id LIMIT $4"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(s)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+    };
+    rows.iter().map(device_from_row).collect()
+}
+
+/// How long a reported latency is used for server selection.
+pub const LATENCY_FRESH_SECS: i64 = 7 * 86_400;
+
+/// Records what the user's client measured to a server (the last report wins).
+pub async fn record_latency(
+    db: &Db,
+    user_id: i64,
+    server_id: ServerId,
+    latency_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO server_latency (user_id, server_id, latency_ms, measured_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, server_id) DO UPDATE SET latency_ms = excluded.latency_ms, measured_at = excluded.measured_at",
+    )
+    .bind(user_id)
+    .bind(server_id)
+    .bind(latency_ms)
+    .bind(now())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+/// The user's recent latency reports, by server.
+pub async fn user_latencies(
+    db: &Db,
+    user_id: i64,
+) -> Result<std::collections::HashMap<ServerId, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT server_id, latency_ms FROM server_latency WHERE user_id = $1 AND measured_at > $2",
+    )
+    .bind(user_id)
+    .bind(now() - LATENCY_FRESH_SECS)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((ServerId(r.try_get(0)?), r.try_get(1)?)))
+        .collect()
+}
