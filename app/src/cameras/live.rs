@@ -17,6 +17,7 @@ use axum::{
     Extension, Router,
 };
 use truevault_relay::ViewerItem;
+use truevault_wire::gateway::StreamErrorCode;
 
 use super::{model::Camera, repo};
 use crate::{
@@ -121,11 +122,38 @@ async fn live(
 }
 
 fn status(state: &str, detail: Option<&str>) -> Message {
-    let v = match detail {
-        Some(d) => serde_json::json!({ "state": state, "detail": d }),
-        None => serde_json::json!({ "state": state }),
-    };
+    coded_status(state, detail, None)
+}
+
+/// A status text; `code` is what the player and tests match on.
+fn coded_status(state: &str, detail: Option<&str>, code: Option<&str>) -> Message {
+    let mut v = serde_json::json!({ "state": state });
+    if let Some(d) = detail {
+        v["detail"] = d.into();
+    }
+    if let Some(c) = code {
+        v["code"] = c.into();
+    }
     Message::Text(v.to_string().into())
+}
+
+/// What the tile says for a failed pull, in the owner's words.
+pub fn stream_error_words(code: StreamErrorCode) -> &'static str {
+    match code {
+        StreamErrorCode::AuthRefused => {
+            "The camera refused the user name or password — edit the camera"
+        }
+        StreamErrorCode::Unreachable => {
+            "The camera does not answer at its address — is it on and on the home network?"
+        }
+        StreamErrorCode::Timeout => "The camera answered but sent no video in time",
+        StreamErrorCode::Unsupported => {
+            "The camera's stream is not H.264 or H.265 video — pick another stream in its settings"
+        }
+        StreamErrorCode::BadUrl => "The camera's stream address is not valid — edit the camera",
+        StreamErrorCode::UnknownCamera => "The gateway does not know this camera yet",
+        StreamErrorCode::Other => "The camera's stream failed",
+    }
 }
 
 async fn send(ws: &mut WebSocket, msg: Message) -> bool {
@@ -217,7 +245,10 @@ async fn watch(
                     }
                     Some(ViewerItem::Interrupted(why)) => {
                         live = false;
-                        send(&mut ws, status("reconnecting", Some(&why))).await
+                        // A failure the gateway does not retry is "failed":
+                        // the player stops saying it is reconnecting.
+                        let state = if why.retrying { "reconnecting" } else { "failed" };
+                        send(&mut ws, coded_status(state, Some(&why.reason), why.code)).await
                     }
                 };
                 if !ok {
@@ -242,15 +273,12 @@ async fn snapshot(
         Ok((c, _)) => c,
         Err(resp) => return resp,
     };
+    // Errors are JSON with a code: the page shows them in place.
     let Some(gateway) = camera.gateway_id else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No gateway serves this camera.",
-        )
-            .into_response();
+        return AppError::CameraGatewayOffline.into_response();
     };
     if camera.snapshot_url.is_none() {
-        return (StatusCode::NOT_FOUND, "This camera has no snapshot URL.").into_response();
+        return AppError::NotFound.into_response();
     }
     match state
         .cameras
@@ -275,6 +303,6 @@ async fn snapshot(
             )
                 .into_response()
         }
-        Err(message) => (StatusCode::BAD_GATEWAY, message).into_response(),
+        Err(message) => AppError::SnapshotFailed(message).into_response(),
     }
 }

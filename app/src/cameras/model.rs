@@ -14,11 +14,18 @@ pub enum Vendor {
     Axis,
     Uniview,
     Tapo,
+    /// Wyze with its RTSP firmware (the stock firmware is cloud only).
+    Wyze,
+    /// Geeni, Merkury and other Tuya-based cameras with local RTSP/ONVIF on.
+    Tuya,
+    /// Ring: cloud only, listed so its owner is told instead of a form
+    /// that cannot work.
+    Ring,
     Generic,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 8] = [
+    pub const ALL: [Vendor; 11] = [
         Vendor::Hikvision,
         Vendor::Dahua,
         Vendor::Amcrest,
@@ -26,8 +33,24 @@ impl Vendor {
         Vendor::Axis,
         Vendor::Uniview,
         Vendor::Tapo,
+        Vendor::Wyze,
+        Vendor::Tuya,
+        Vendor::Ring,
         Vendor::Generic,
     ];
+
+    /// No local stream exists: the camera cannot be added.
+    pub fn cloud_only(self) -> bool {
+        self == Vendor::Ring
+    }
+
+    /// The RTSP port the vendor uses out of the box.
+    pub fn default_rtsp_port(self) -> u16 {
+        match self {
+            Vendor::Tuya => 8554,
+            _ => 554,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +61,9 @@ impl Vendor {
             Vendor::Axis => "axis",
             Vendor::Uniview => "uniview",
             Vendor::Tapo => "tapo",
+            Vendor::Wyze => "wyze",
+            Vendor::Tuya => "tuya",
+            Vendor::Ring => "ring",
             Vendor::Generic => "generic",
         }
     }
@@ -51,6 +77,9 @@ impl Vendor {
             Vendor::Axis => "Axis",
             Vendor::Uniview => "Uniview",
             Vendor::Tapo => "TP-Link Tapo",
+            Vendor::Wyze => "Wyze (RTSP firmware)",
+            Vendor::Tuya => "Geeni / Tuya",
+            Vendor::Ring => "Ring (cloud only: no local stream)",
             Vendor::Generic => "Other / ONVIF",
         }
     }
@@ -73,6 +102,12 @@ impl Vendor {
             ("tp-link", Vendor::Tapo),
             ("tplink", Vendor::Tapo),
             ("tapo", Vendor::Tapo),
+            ("wyze", Vendor::Wyze),
+            ("geeni", Vendor::Tuya),
+            ("merkury", Vendor::Tuya),
+            ("tuya", Vendor::Tuya),
+            ("ring llc", Vendor::Ring),
+            ("ring inc", Vendor::Ring),
         ];
         table
             .into_iter()

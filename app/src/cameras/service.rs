@@ -57,7 +57,7 @@ pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppRe
     let vendor = Vendor::guess(d.vendor.as_deref().unwrap_or_default());
     let (main, sub) = match (
         &d.stream_url,
-        rules::stream_urls(vendor, &d.ip, rules::DEFAULT_RTSP_PORT),
+        rules::stream_urls(vendor, &d.ip, vendor.default_rtsp_port()),
     ) {
         // The scanner's URL came from the camera itself (ONVIF, mDNS): prefer it.
         (Some(found), _) if found.starts_with("rtsp") => (found.clone(), String::new()),
@@ -103,8 +103,59 @@ fn seal(state: &AppState, c: &ValidCamera) -> Option<String> {
     c.password.as_ref().map(|p| state.keys.seal(p.as_bytes()))
 }
 
+/// How long the gateway may take to ask an ONVIF camera.
+const ONVIF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A generic ONVIF camera saved without a stream URL: its gateway asks the
+/// camera (GetProfiles, GetStreamUri, GetSnapshotUri) and the answers fill
+/// the empty URL fields. Anything else is left to the vendor's pattern.
+async fn fill_from_onvif<'f>(
+    state: &AppState,
+    user_id: i64,
+    form: &'f CameraForm,
+) -> AppResult<std::borrow::Cow<'f, CameraForm>> {
+    use std::borrow::Cow;
+    let generic = matches!(form.vendor.trim(), "" | "generic");
+    if !generic || !form.main_stream_url.trim().is_empty() {
+        return Ok(Cow::Borrowed(form));
+    }
+    // Without a gateway nobody can ask: validation says to type the URL.
+    let Some(gw) = form
+        .gateway_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+    else {
+        return Ok(Cow::Borrowed(form));
+    };
+    if !repo::owns_live_gateway(&state.db, user_id, gw).await? {
+        return Err(AppError::invalid("Choose one of your gateways."));
+    }
+    let device_url = rules::onvif_device_url(&form.ip, &form.http_port)?;
+    let login = (!form.username.trim().is_empty()).then(|| truevault_wire::gateway::OnvifLogin {
+        username: form.username.trim().to_string(),
+        password: form.password.clone(),
+    });
+    let urls = state
+        .cameras
+        .onvif_probe(gw, device_url, login, ONVIF_TIMEOUT)
+        .await
+        .map_err(AppError::OnvifFailed)?;
+    let mut filled = form.clone();
+    filled.main_stream_url = urls.main_stream_url;
+    if filled.sub_stream_url.trim().is_empty() {
+        filled.sub_stream_url = urls.sub_stream_url.unwrap_or_default();
+    }
+    if filled.snapshot_url.trim().is_empty() {
+        filled.snapshot_url = urls.snapshot_url.unwrap_or_default();
+    }
+    Ok(Cow::Owned(filled))
+}
+
 pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> AppResult<i64> {
-    let c = rules::validate(form)?;
+    let form = fill_from_onvif(state, user_id, form).await?;
+    let c = rules::validate(&form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     // The count and the insert share one transaction with the user's row
@@ -143,7 +194,8 @@ pub async fn update_camera(
     let before = repo::find_camera(&state.db, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let c = rules::validate(form)?;
+    let form = fill_from_onvif(state, user_id, form).await?;
+    let c = rules::validate(&form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     let moved = c.credential_endpoints()

@@ -787,7 +787,8 @@ struct RtspServer {
 }
 
 impl RtspServer {
-    async fn start() -> Self {
+    /// Every mount needs digest auth with `user` / `password`.
+    async fn start(user: &str, password: &str) -> Self {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../camera-gateway/tests/rtsp_server.py"
@@ -798,6 +799,7 @@ impl RtspServer {
             .arg(script)
             .args(["--port", "0", "--workdir"])
             .arg(&workdir)
+            .args(["--user", user, "--password", password])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -876,10 +878,43 @@ async fn watch(ws: &mut Ws, fragments: usize) -> (bool, usize, Vec<String>, std:
     (init, frags, states, first)
 }
 
+/// The next status text a viewer gets, skipping media.
+async fn next_status(ws: &mut Ws, secs: u64) -> Value {
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    return serde_json::from_str(t.as_str()).expect("status json")
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("viewer socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a status in time")
+}
+
+/// Waits for a status with `state`, returning it (earlier ones are kept).
+async fn status_until(ws: &mut Ws, state: &str, seen: &mut Vec<Value>) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "no {state:?} status (saw {seen:?})");
+        let v = next_status(ws, left.as_secs().max(1)).await;
+        if v["state"] == state {
+            return v;
+        }
+        seen.push(v);
+    }
+}
+
 #[tokio::test]
 async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
-    let rtsp = RtspServer::start().await;
-    let app = TestApp::spawn_with(|c| c.camera_linger_ms = 300).await;
+    let rtsp = RtspServer::start("viewer", "s3cret").await;
+    // Long enough that a viewer reloading the page is sure to come back
+    // within it (the join below relies on it).
+    let app = TestApp::spawn_with(|c| c.camera_linger_ms = 2_000).await;
     let (c, cookie) = user(&app, "live@example.com", "personal").await;
     let (gw, token) = create_gateway(&app, &c).await;
     let url = format!("rtsp://127.0.0.1:{}/live", rtsp.port);
@@ -892,6 +927,8 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
             ("vendor", "generic"),
             ("ip", "127.0.0.1"),
             ("main_stream_url", &url),
+            ("username", "viewer"),
+            ("password", "s3cret"),
             ("gateway_id", &gws),
         ],
     )
@@ -905,6 +942,11 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
         Duration::from_millis(100),
         Duration::from_millis(500),
     );
+    cfg.camera_auth_backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(400),
+    );
+    cfg.camera_auth_attempts = 3;
     let gateway = tokio::spawn(truevault_gateway::tunnel::run(cfg));
     wait_for(20, "the gateway to connect", || async {
         app.state.cameras.is_online(gw)
@@ -934,9 +976,63 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     assert_eq!(app.state.cameras.start_requests(cam), 1);
     assert_eq!(rtsp.clients.load(Ordering::SeqCst), 1, "one RTSP session");
 
-    // Both leave: after the linger the pull is released…
+    // Both leave and one comes back within the linger (a page reload): the
+    // portal asks again, the gateway re-announces the running pull, and the
+    // joining viewer still gets exactly one init, then the cached GOP from
+    // its key frame, and no reset while it plays.
     drop(a);
     drop(b);
+    wait_for(10, "both viewers gone", || async {
+        app.state.cameras.hub.viewer_count(cam) == 0
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut j = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("joining viewer");
+    wait_for(10, "the re-announced init to reach the hub", || async {
+        app.state.cameras.inits_received(cam) == 2
+    })
+    .await;
+    assert_eq!(app.state.cameras.start_requests(cam), 2);
+    let (mut inits, mut keyframes, mut frags, mut first) = (0, 0, 0, None);
+    let mut lives = 0;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        // Three key frames: past anything queued when the gateway answered.
+        while keyframes < 3 {
+            match j.next().await {
+                Some(Ok(Message::Binary(b))) if &b[4..8] == b"ftyp" => inits += 1,
+                Some(Ok(Message::Binary(b))) => {
+                    let f = truevault_gateway::fmp4::parse::fragment(&b).expect("a fragment");
+                    if frags == 0 {
+                        assert!(f.sync, "the joining viewer starts at a key frame");
+                        first = Some(started.elapsed());
+                    }
+                    frags += 1;
+                    keyframes += usize::from(f.sync);
+                }
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("status");
+                    lives += usize::from(v["state"] == "live");
+                }
+                Some(Ok(_)) => {}
+                other => panic!("viewer socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the joining viewer plays");
+    assert_eq!(inits, 1, "exactly one init segment for a joining viewer");
+    assert_eq!(lives, 1, "one \"live\" (the player resets on each)");
+    assert_eq!(
+        rtsp.clients.load(Ordering::SeqCst),
+        1,
+        "it joined the running pull"
+    );
+    eprintln!("joining a running pull: first fragment after {first:?}");
+
+    // It leaves too: after the linger the pull is released…
+    drop(j);
     wait_for(20, "the pull to be released", || async {
         !app.state.cameras.hub.cameras().contains(&cam)
     })
@@ -948,11 +1044,91 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
         .expect("viewer c");
     let (init, frags, _, _) = watch(&mut v, 3).await;
     assert!(init && frags == 3);
-    assert_eq!(app.state.cameras.start_requests(cam), 2);
+    assert_eq!(app.state.cameras.start_requests(cam), 3);
     wait_for(10, "a second RTSP session", || async {
         rtsp.clients.load(Ordering::SeqCst) == 2
     })
     .await;
+    drop(v);
+
+    // A wrong password: the tile says so by code, after a bounded number
+    // of tries, and a later viewer is told without the camera being dialled.
+    let url2 = format!("rtsp://127.0.0.1:{}/live2", rtsp.port);
+    let refused = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Refused"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("main_stream_url", &url2),
+            ("username", "viewer"),
+            ("password", "wrong"),
+            ("gateway_id", &gws),
+        ],
+    )
+    .await
+    .expect("camera");
+    let refused_s = refused.to_string();
+    let dials_before = rtsp.clients.load(Ordering::SeqCst);
+    let mut r = dial_viewer(&app, &cookie, &app.address, refused)
+        .await
+        .expect("viewer of the refused camera");
+    let mut seen = Vec::new();
+    let failed = status_until(&mut r, "failed", &mut seen).await;
+    assert_eq!(failed["code"], "CAMERA_AUTH_REFUSED", "{failed}");
+    assert!(
+        seen.iter()
+            .filter(|v| v["state"] == "reconnecting")
+            .all(|v| v["code"] == "CAMERA_AUTH_REFUSED"),
+        "{seen:?}"
+    );
+    wait_for(10, "three dials with the wrong password", || async {
+        rtsp.clients.load(Ordering::SeqCst) == dials_before + 3
+    })
+    .await;
+    // Another viewer now is told at once; after the linger, a new viewer
+    // makes the portal ask again and the gateway answers without dialling.
+    let mut r2 = dial_viewer(&app, &cookie, &app.address, refused)
+        .await
+        .expect("second viewer");
+    let v = status_until(&mut r2, "failed", &mut Vec::new()).await;
+    assert_eq!(v["code"], "CAMERA_AUTH_REFUSED");
+    drop(r2);
+    drop(r);
+    wait_for(20, "the refused pull to be released", || async {
+        !app.state.cameras.hub.cameras().contains(&refused)
+    })
+    .await;
+    let mut r3 = dial_viewer(&app, &cookie, &app.address, refused)
+        .await
+        .expect("third viewer");
+    let v = status_until(&mut r3, "failed", &mut Vec::new()).await;
+    assert_eq!(v["code"], "CAMERA_AUTH_REFUSED");
+    assert_eq!(
+        rtsp.clients.load(Ordering::SeqCst),
+        dials_before + 3,
+        "refused credentials are not dialled again"
+    );
+    // Editing the camera with the right password tries again and plays.
+    let res = app
+        .post_form(
+            &c,
+            "/api/cameras/update",
+            &[
+                ("id", refused_s.as_str()),
+                ("name", "Refused"),
+                ("vendor", "generic"),
+                ("ip", "127.0.0.1"),
+                ("main_stream_url", &url2),
+                ("username", "viewer"),
+                ("password", "s3cret"),
+                ("gateway_id", &gws),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    status_until(&mut r3, "live", &mut Vec::new()).await;
     gateway.abort();
 }
 
@@ -1048,4 +1224,117 @@ async fn live_views_are_capped_per_user() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(dial_viewer(&app, &cookie, &app.address, cam).await.is_ok());
+}
+
+/// The in-process gateway for `token`, dialling the portal; aborted by the caller.
+async fn run_gateway(app: &TestApp, gw: i64, token: String) -> tokio::task::JoinHandle<()> {
+    let tunnel_url = truevault_gateway::config::tunnel_url(&app.address).expect("url");
+    let mut cfg = truevault_gateway::tunnel::TunnelConfig::new(tunnel_url, token);
+    cfg.backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(500),
+    );
+    let task = tokio::spawn(truevault_gateway::tunnel::run(cfg));
+    wait_for(20, "the gateway to connect", || async {
+        app.state.cameras.is_online(gw)
+    })
+    .await;
+    task
+}
+
+/// A generic ONVIF camera added without URLs gets them from the camera,
+/// asked through the gateway (oxvif's mock device: GetCapabilities,
+/// GetProfiles, GetStreamUri and GetSnapshotUri with WS-UsernameToken);
+/// its snapshot then comes through the gateway, and a failing snapshot is
+/// a coded JSON error the page shows in place.
+#[tokio::test]
+async fn onvif_cameras_fill_their_urls_through_the_gateway_and_snapshots_fail_clearly() {
+    let camera = oxvif::mock::MockServer::builder()
+        .enforce_auth(true)
+        .start()
+        .await
+        .expect("mock ONVIF camera");
+    let app = TestApp::spawn().await;
+    let (c, _) = user(&app, "onvif@example.com", "personal").await;
+    let (gw, token) = create_gateway(&app, &c).await;
+    let gateway = run_gateway(&app, gw, token).await;
+    let gws = gw.to_string();
+    let port = camera.port().to_string();
+    let form = |password: &'static str| {
+        vec![
+            ("name", "Garden"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("http_port", port.as_str()),
+            ("username", "admin"),
+            ("password", password),
+            ("gateway_id", gws.as_str()),
+        ]
+    };
+
+    // A wrong password: refused with a code, nothing saved.
+    let err = add_camera(&app, &c, &form("wrong"))
+        .await
+        .expect_err("the camera refuses the login");
+    assert_eq!(err.code, "CAMERA_ONVIF_FAILED", "{err:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM cameras").await, 0);
+
+    let id = add_camera(&app, &c, &form("admin")).await.expect("camera");
+    let (row_main, row_snap): (String, Option<String>) =
+        sqlx::query_as("SELECT main_stream_url, snapshot_url FROM cameras WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("row");
+    // The mock answers 127.0.0.1 for itself; the gateway keeps the host it reached.
+    assert_eq!(row_main, "rtsp://127.0.0.1:554/mock/stream");
+    assert_eq!(
+        row_snap.as_deref(),
+        Some(format!("http://127.0.0.1:{port}/mock/snapshot.jpg").as_str())
+    );
+    let res = c
+        .get(app.url(&format!("/cameras/{id}/snapshot")))
+        .send()
+        .await
+        .expect("snapshot");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("image/"));
+    assert!(!res.bytes().await.expect("body").is_empty());
+
+    // A snapshot URL nothing answers: a coded error, not a raw 502 text.
+    let dead = format!("http://127.0.0.1:{}/snap.jpg", free_tcp_port());
+    let broken = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Shed"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("main_stream_url", "rtsp://127.0.0.1:554/shed"),
+            ("snapshot_url", dead.as_str()),
+            ("gateway_id", gws.as_str()),
+        ],
+    )
+    .await
+    .expect("camera");
+    // The gateway's camera list is refreshed before this request reaches it.
+    let res = c
+        .get(app.url(&format!("/cameras/{broken}/snapshot")))
+        .send()
+        .await
+        .expect("snapshot");
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let v: Value = res.json().await.expect("a JSON error");
+    assert_eq!(v["error"]["code"], "CAMERA_SNAPSHOT_FAILED", "{v}");
+    gateway.abort();
+    let _ = camera.shutdown().await;
+}
+
+/// A port nothing listens on.
+fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
 }

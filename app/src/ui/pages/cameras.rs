@@ -140,11 +140,18 @@ fn CameraFormFields(
     draft: CameraDraft,
     gateways: Vec<GatewayInfo>,
 ) -> impl IntoView {
+    // A cloud-only vendor is said at once instead of a form that cannot work.
+    let cloud_only = RwSignal::new(draft.vendor.is_some_and(Vendor::cloud_only));
     view! {
         <ActionForm action=action attr:class="form camera-form">
             <input type="hidden" name="lan_device_id" value=draft.lan_device_id.map(|i| i.to_string()).unwrap_or_default()/>
             <label>"Name"<input type="text" name="name" required maxlength="64" value=draft.name.clone()/></label>
-            <label>"Vendor"<select name="vendor">{vendor_options(draft.vendor)}</select></label>
+            <label>"Vendor"<select name="vendor" on:change=move |ev| {
+                cloud_only.set(Vendor::parse(&event_target_value(&ev)).is_some_and(Vendor::cloud_only));
+            }>{vendor_options(draft.vendor)}</select></label>
+            {move || cloud_only.get().then(|| view! {
+                <p class="notice" data-testid="camera-cloud-only" data-code="CAMERA_CLOUD_ONLY">"Ring cameras are cloud only: they give no local stream, so a gateway at home cannot pull them. Cameras with RTSP or ONVIF (most others) work."</p>
+            })}
             <label>"Model"<input type="text" name="model" maxlength="64" value=draft.model.clone().unwrap_or_default()/></label>
             <label>"IP address"<input type="text" name="ip" required maxlength="253" value=draft.ip.clone()/></label>
             <label>"MAC address"<input type="text" name="mac" maxlength="17" value=draft.mac.clone().unwrap_or_default()/></label>
@@ -156,7 +163,7 @@ fn CameraFormFields(
             <label>"User name"<input type="text" name="username" maxlength="128" autocomplete="off"/></label>
             <label>"Password"<input type="password" name="password" maxlength="128" autocomplete="new-password"/></label>
             <label>"Gateway"<select name="gateway_id">{gateway_options(&gateways, None)}</select></label>
-            <button type="submit" class="btn btn-primary">"Add camera"</button>
+            <button type="submit" class="btn btn-primary" disabled=move || cloud_only.get()>"Add camera"</button>
         </ActionForm>
     }
 }
@@ -252,8 +259,14 @@ pub fn CameraView() -> impl IntoView {
                             view! {
                             <h1>{c.name.clone()}</h1>
                             <LiveTile camera=c.clone() large=true/>
+                            // player.js shows the picture, or why there is
+                            // none, in the page (the link alone opens it).
                             {c.snapshot_url.is_some().then(|| view! {
-                                <p><a class="btn btn-ghost" href=format!("/cameras/{}/snapshot", c.id) target="_blank" rel="noopener">"Snapshot"</a></p>
+                                <div class="camera-snapshot" data-testid="camera-snapshot">
+                                    <p><a class="btn btn-ghost" href=format!("/cameras/{}/snapshot", c.id) data-camera-snapshot=c.id.to_string()>"Snapshot"</a></p>
+                                    <p class="notice" data-snapshot-error="" hidden=true></p>
+                                    <img data-snapshot-image="" alt=format!("Snapshot of {}", c.name) hidden=true/>
+                                </div>
                             })}
                             <section class="card">
                                 <h2>"Settings"</h2>
