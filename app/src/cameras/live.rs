@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::{
     extract::{
         ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
-        Path, State,
+        Path, Query, State,
     },
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -19,7 +19,10 @@ use axum::{
 use truevault_relay::ViewerItem;
 use truevault_wire::gateway::StreamErrorCode;
 
-use super::{model::Camera, repo};
+use super::{
+    model::{Camera, StreamKind},
+    repo,
+};
 use crate::{
     error::AppError,
     http::{context::RequestContext, security::same_origin},
@@ -78,9 +81,18 @@ async fn owned_camera(
     }
 }
 
+/// `?stream=sub|main`; anything else, or a camera without a sub stream,
+/// plays the main stream.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LiveQuery {
+    #[serde(default)]
+    stream: Option<String>,
+}
+
 async fn live(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<LiveQuery>,
     ctx: Option<Extension<RequestContext>>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -95,6 +107,13 @@ async fn live(
         Ok(c) => c,
         Err(resp) => return resp,
     };
+    let stream = camera.stream_for(
+        query
+            .stream
+            .as_deref()
+            .and_then(StreamKind::parse)
+            .unwrap_or_default(),
+    );
     let Some((session, user_id)) = ctx
         .as_deref()
         .and_then(|c| Some((c.session_hash()?, c.user.as_ref()?.id)))
@@ -116,7 +135,16 @@ async fn live(
         .on_upgrade(move |ws| async move {
             // Held for as long as the view runs.
             let _slot = slot;
-            watch(state, camera, session, user_id, member.is_some(), ws).await
+            watch(
+                state,
+                camera,
+                stream,
+                session,
+                user_id,
+                member.is_some(),
+                ws,
+            )
+            .await
         })
         .into_response()
 }
@@ -181,6 +209,7 @@ async fn session_still_valid(state: &AppState, session: &str, user_id: i64) -> b
 async fn watch(
     state: AppState,
     camera: Camera,
+    stream: StreamKind,
     session: String,
     user_id: i64,
     shared: bool,
@@ -191,7 +220,7 @@ async fn watch(
     let online = camera
         .gateway_id
         .is_some_and(|gw| state.cameras.is_online(gw));
-    let mut sub = state.cameras.hub.subscribe(camera.id);
+    let mut sub = state.cameras.hub.subscribe(stream.channel(camera.id));
     let first = if online {
         status("connecting", None)
     } else if camera.gateway_id.is_none() {

@@ -119,7 +119,8 @@
     self.setState("connecting");
     var proto = location.protocol === "https:" ? "wss:" : "ws:";
     if (self.openedAt === undefined) self.openedAt = performance.now();
-    var ws = new WebSocket(proto + "//" + location.host + "/cameras/" + encodeURIComponent(self.id) + "/live");
+    var stream = self.video.getAttribute("data-camera-stream") === "sub" ? "sub" : "main";
+    var ws = new WebSocket(proto + "//" + location.host + "/cameras/" + encodeURIComponent(self.id) + "/live?stream=" + stream);
     ws.binaryType = "arraybuffer";
     self.ws = ws;
     ws.onmessage = function (ev) {
@@ -214,6 +215,20 @@
     this.pump();
   };
 
+  // The quality switch: the other stream, on a fresh socket (its init
+  // segment resets the decoder).
+  Player.prototype.switchStream = function () {
+    var v = this.video;
+    var next = v.getAttribute("data-camera-stream") === "sub" ? "main" : "sub";
+    v.setAttribute("data-camera-stream", next);
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); }
+    this.retry = 1000;
+    this.connect();
+    return next;
+  };
+
   Player.prototype.stop = function () {
     this.stopped = true;
     if (this.ws) this.ws.close();
@@ -262,6 +277,16 @@
       })
       .catch(function () { show("The portal could not be reached.", "NETWORK"); })
       .then(function () { a.removeAttribute("aria-busy"); });
+  });
+
+  document.addEventListener("click", function (ev) {
+    var b = ev.target && ev.target.closest && ev.target.closest("[data-camera-quality]");
+    if (!b) return;
+    var tile = b.closest("[data-camera-tile]");
+    var v = tile && tile.querySelector("video[data-camera-live]");
+    if (!v || !v.__tvPlayer) return;
+    var now = v.__tvPlayer.switchStream();
+    b.textContent = now === "sub" ? "Low quality" : "High quality";
   });
 
   var players = [];

@@ -58,6 +58,8 @@ struct Inner {
     starts: HashMap<CameraId, u64>,
     /// Init segments received per camera, re-announcements included.
     inits: HashMap<CameraId, u64>,
+    /// Each camera's last known online/offline state on this instance.
+    health: HashMap<CameraId, super::model::CameraEventKind>,
 }
 
 #[derive(Clone)]
@@ -121,8 +123,11 @@ impl CameraRelay {
         }
     }
 
+    /// `cam` is a channel (see `StreamKind::channel`): the camera's gateway
+    /// serves both of its streams.
     async fn send_to_camera_gateway(&self, db: &Db, cam: CameraId, msg: PortalMessage) {
-        match repo::camera_gateway(db, cam).await {
+        let (camera, _) = super::model::StreamKind::of_channel(cam);
+        match repo::camera_gateway(db, camera).await {
             Ok(Some(gw)) => {
                 if matches!(msg, PortalMessage::StartStream { .. }) {
                     self.count_start(cam);
@@ -202,6 +207,12 @@ impl CameraRelay {
 
     pub fn count_start(&self, cam: CameraId) {
         *lock(&self.inner).starts.entry(cam).or_default() += 1;
+    }
+
+    /// Sets a camera's state; true when it changed (so it is recorded once
+    /// even when its main and sub stream report together).
+    pub fn health_changed(&self, camera: CameraId, kind: super::model::CameraEventKind) -> bool {
+        lock(&self.inner).health.insert(camera, kind) != Some(kind)
     }
 
     pub fn count_init(&self, cam: CameraId) {

@@ -5,7 +5,10 @@
 use truevault_wire::gateway::CameraSpec;
 
 use super::{
-    model::{CameraDraft, CamerasPage, CreatedGateway, Vendor},
+    model::{
+        CameraDraft, CameraEvent, CameraEventKind, CamerasPage, CreatedGateway, EventFilter,
+        StreamKind, Vendor,
+    },
     relay::GatewayCommand,
     repo,
     rules::{self, CameraForm, ValidCamera},
@@ -228,7 +231,12 @@ pub async fn update_camera(
     )
     .await;
     // Viewers of the old stream reconnect to the new one.
-    state.cameras.hub.interrupt(id, "camera settings changed");
+    for kind in StreamKind::ALL {
+        state
+            .cameras
+            .hub
+            .interrupt(kind.channel(id), "camera settings changed");
+    }
     for gw in [before.gateway_id, c.gateway_id].into_iter().flatten() {
         state.cameras.send(gw, GatewayCommand::Refresh);
     }
@@ -248,7 +256,9 @@ pub async fn delete_camera(state: &AppState, user_id: i64, id: i64) -> AppResult
         "",
     )
     .await;
-    state.cameras.hub.close(id);
+    for kind in StreamKind::ALL {
+        state.cameras.hub.close(kind.channel(id));
+    }
     if let Some(gw) = gateway {
         state.cameras.send(gw, GatewayCommand::Refresh);
     }
@@ -330,12 +340,46 @@ pub async fn authenticate_gateway(state: &AppState, token: &str) -> AppResult<(i
     Ok((gateway_id, user_id))
 }
 
+/// Records a camera coming online or going offline, as its gateway reports
+/// its pulls (`channel`: either of its streams), once per change. The last
+/// stored event is checked too, so a portal restart does not repeat one.
+pub async fn record_health(state: &AppState, channel: i64, kind: CameraEventKind) {
+    let (camera, _) = StreamKind::of_channel(channel);
+    if !state.cameras.health_changed(camera, kind) {
+        return;
+    }
+    let result = async {
+        if repo::last_event_kind(&state.db, camera).await?.as_deref() == Some(kind.as_str()) {
+            return Ok(false);
+        }
+        repo::insert_event(&state.db, camera, kind, state.clock.now()).await
+    }
+    .await;
+    match result {
+        Ok(true) => tracing::info!(camera, kind = kind.as_str(), "camera event"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(camera, error = %e, "recording a camera event"),
+    }
+}
+
+/// Most events one page lists.
+pub const EVENTS_PAGE: i64 = 200;
+
+/// The user's cameras' events, newest first.
+pub async fn events(
+    state: &AppState,
+    user_id: i64,
+    filter: &EventFilter,
+) -> AppResult<Vec<CameraEvent>> {
+    Ok(repo::list_events(&state.db, user_id, filter, EVENTS_PAGE).await?)
+}
+
 /// The gateway's cameras with their credentials opened, for the tunnel only.
 pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<CameraSpec>> {
     let cams = repo::gateway_cameras(&state.db, gateway_id).await?;
     Ok(cams
         .into_iter()
-        .map(|c| {
+        .flat_map(|c| {
             let password = c.password_enc.as_deref().and_then(|sealed| {
                 match state.keys.open(sealed) {
                     Ok(bytes) => String::from_utf8(bytes).ok(),
@@ -347,14 +391,24 @@ pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<C
                     }
                 }
             });
-            CameraSpec {
+            // The sub stream is a source of its own (see StreamKind::channel).
+            let sub = c.sub_stream_url.map(|url| CameraSpec {
+                id: StreamKind::Sub.channel(c.id),
+                name: format!("{} (sub stream)", c.name),
+                rtsp_url: url,
+                username: c.username.clone(),
+                password: password.clone(),
+                snapshot_url: None,
+            });
+            std::iter::once(CameraSpec {
                 id: c.id,
                 name: c.name,
                 rtsp_url: c.main_stream_url,
                 username: c.username,
                 password,
                 snapshot_url: c.snapshot_url,
-            }
+            })
+            .chain(sub)
         })
         .take(truevault_wire::gateway::MAX_CAMERAS)
         .collect())

@@ -22,13 +22,14 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use tokio::sync::mpsc;
 use truevault_wire::gateway::{
-    decode_media, CameraId, CameraSpec, GatewayMessage, MediaKind, PortalMessage,
+    decode_media, CameraId, CameraSpec, GatewayMessage, MediaKind, PortalMessage, StreamErrorCode,
     IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN, PING_INTERVAL_SECS,
     PROTOCOL_VERSION, TUNNEL_PATH,
 };
 
 use super::{
     live,
+    model::CameraEventKind,
     relay::{GatewayCommand, COMMAND_QUEUE},
     repo, service,
 };
@@ -275,6 +276,7 @@ impl Session<'_> {
             } => {
                 if self.owns(camera_id, "stream_started") {
                     tracing::info!(gateway = self.gateway, camera = camera_id, %codec, width, height, "stream started");
+                    service::record_health(self.state, camera_id, CameraEventKind::Online).await;
                 }
             }
             GatewayMessage::StreamError {
@@ -287,6 +289,15 @@ impl Session<'_> {
                 if self.owns(camera_id, "stream_error") {
                     let message: String = message.chars().take(200).collect();
                     tracing::info!(gateway = self.gateway, camera = camera_id, %message, code = code.as_str(), retry_in_ms, gave_up, "camera stream error");
+                    // Only "not answering" is offline: a refused password
+                    // comes from a camera that is up.
+                    if matches!(
+                        code,
+                        StreamErrorCode::Unreachable | StreamErrorCode::Timeout
+                    ) {
+                        service::record_health(self.state, camera_id, CameraEventKind::Offline)
+                            .await;
+                    }
                     // Viewers get words chosen by the code; the gateway's
                     // text (socket errors and the like) stays in the log.
                     hub.interrupt_with(

@@ -147,8 +147,18 @@ async fn dial_viewer(
     origin: &str,
     camera: i64,
 ) -> Result<Ws, StatusCode> {
+    dial_stream(app, cookie, origin, &format!("{camera}/live")).await
+}
+
+/// `path` after `/cameras/`, e.g. `7/live?stream=sub`.
+async fn dial_stream(
+    app: &TestApp,
+    cookie: &str,
+    origin: &str,
+    path: &str,
+) -> Result<Ws, StatusCode> {
     dial(
-        &ws_url(app, &format!("/cameras/{camera}/live")),
+        &ws_url(app, &format!("/cameras/{path}")),
         &[
             ("cookie", cookie.to_string()),
             ("origin", origin.to_string()),
@@ -535,13 +545,24 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
     let mut ws = dial_gateway(&app, &token).await.expect("tunnel");
     match next_portal_msg(&mut ws).await {
         PortalMessage::Cameras { cameras } => {
-            assert_eq!(cameras.len(), 1);
+            // The main stream, and the sub stream as a source of its own.
+            assert_eq!(cameras.len(), 2);
             assert_eq!(cameras[0].id, cam);
             assert_eq!(cameras[0].password.as_deref(), Some("camera-pass"));
             assert_eq!(
                 cameras[0].rtsp_url,
                 "rtsp://192.168.1.20:554/Streaming/Channels/101"
             );
+            assert_eq!(
+                cameras[1].id,
+                truevault::cameras::model::StreamKind::Sub.channel(cam)
+            );
+            assert_eq!(cameras[1].password.as_deref(), Some("camera-pass"));
+            assert_eq!(
+                cameras[1].rtsp_url,
+                "rtsp://192.168.1.20:554/Streaming/Channels/102"
+            );
+            assert_eq!(cameras[1].snapshot_url, None);
         }
         other => panic!("expected cameras, got {other:?}"),
     }
@@ -784,11 +805,18 @@ struct RtspServer {
     child: tokio::process::Child,
     workdir: std::path::PathBuf,
     clients: Arc<AtomicUsize>,
+    /// The mount of every DESCRIBE, in order.
+    described: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl RtspServer {
     /// Every mount needs digest auth with `user` / `password`.
     async fn start(user: &str, password: &str) -> Self {
+        Self::start_on(0, user, password).await
+    }
+
+    /// On `port` (0: a free one), e.g. again on the port of a stopped one.
+    async fn start_on(port: u16, user: &str, password: &str) -> Self {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../camera-gateway/tests/rtsp_server.py"
@@ -797,7 +825,7 @@ impl RtspServer {
             std::env::temp_dir().join(format!("tv-cam-rtsp-{}", crate::helpers::random_suffix()));
         let mut child = tokio::process::Command::new(PYTHON)
             .arg(script)
-            .args(["--port", "0", "--workdir"])
+            .args(["--port", &port.to_string(), "--workdir"])
             .arg(&workdir)
             .args(["--user", user, "--password", password])
             .stdout(Stdio::piped())
@@ -819,11 +847,17 @@ impl RtspServer {
         .flatten()
         .expect("RTSP server up (GStreamer RTSP server installed?)");
         let clients = Arc::new(AtomicUsize::new(0));
-        let counter = clients.clone();
+        let described = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (counter, paths) = (clients.clone(), described.clone());
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.starts_with("CLIENT") {
                     counter.fetch_add(1, Ordering::SeqCst);
+                } else if let Some(p) = line.strip_prefix("DESCRIBE ") {
+                    paths
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(p.trim().to_string());
                 }
             }
         });
@@ -832,7 +866,23 @@ impl RtspServer {
             child,
             workdir,
             clients,
+            described,
         }
+    }
+
+    /// Kills the server (by the PID we started) and waits for it to exit.
+    async fn stop(mut self) -> u16 {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        self.port
+    }
+
+    fn described(&self, path: &str) -> bool {
+        self.described
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|p| p == path)
     }
 }
 
@@ -918,6 +968,7 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     let (c, cookie) = user(&app, "live@example.com", "personal").await;
     let (gw, token) = create_gateway(&app, &c).await;
     let url = format!("rtsp://127.0.0.1:{}/live", rtsp.port);
+    let sub_url = format!("rtsp://127.0.0.1:{}/live2", rtsp.port);
     let gws = gw.to_string();
     let cam = add_camera(
         &app,
@@ -927,6 +978,7 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
             ("vendor", "generic"),
             ("ip", "127.0.0.1"),
             ("main_stream_url", &url),
+            ("sub_stream_url", &sub_url),
             ("username", "viewer"),
             ("password", "s3cret"),
             ("gateway_id", &gws),
@@ -1050,10 +1102,65 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     })
     .await;
     drop(v);
+    assert!(
+        !rtsp.described("/live2"),
+        "nobody asked for the sub stream yet"
+    );
+
+    // The grid plays the sub stream, the camera's own page the main one
+    // with a quality switch; the gateway pulls the sub stream's own URL,
+    // once for all its viewers.
+    let grid = app.get_html(&c, "/cameras").await;
+    assert!(
+        grid.contains(r#"data-camera-stream="sub""#),
+        "the grid tile asks for the sub stream"
+    );
+    let single = app.get_html(&c, &format!("/cameras/{cam}")).await;
+    assert!(
+        single.contains(r#"data-camera-stream="main""#) && single.contains("data-camera-quality"),
+        "the single view plays the main stream and offers the switch"
+    );
+    let mut s1 = dial_stream(
+        &app,
+        &cookie,
+        &app.address,
+        &format!("{cam}/live?stream=sub"),
+    )
+    .await
+    .expect("grid viewer");
+    let mut s2 = dial_stream(
+        &app,
+        &cookie,
+        &app.address,
+        &format!("{cam}/live?stream=sub"),
+    )
+    .await
+    .expect("second grid viewer");
+    for s in [&mut s1, &mut s2] {
+        let (init, frags, _, _) = watch(s, 3).await;
+        assert!(init && frags == 3);
+    }
+    assert!(
+        rtsp.described("/live2"),
+        "the gateway pulled the sub stream's URL"
+    );
+    let sub_channel = truevault::cameras::model::StreamKind::Sub.channel(cam);
+    assert_eq!(
+        app.state.cameras.start_requests(sub_channel),
+        1,
+        "one pull for both"
+    );
+    assert_eq!(
+        rtsp.clients.load(Ordering::SeqCst),
+        3,
+        "one more RTSP session"
+    );
+    drop(s1);
+    drop(s2);
 
     // A wrong password: the tile says so by code, after a bounded number
     // of tries, and a later viewer is told without the camera being dialled.
-    let url2 = format!("rtsp://127.0.0.1:{}/live2", rtsp.port);
+    let url2 = format!("rtsp://127.0.0.1:{}/live265", rtsp.port);
     let refused = add_camera(
         &app,
         &c,
@@ -1129,7 +1236,86 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     status_until(&mut r3, "live", &mut Vec::new()).await;
+
+    // The camera stops answering (its RTSP server stops) and comes back on
+    // the same port: one offline and one online event, as the gateway saw.
+    let kinds = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (_, v) = events(&app, &c, &refused_s, "", "").await;
+    assert_eq!(kinds(&v), ["online"], "it came online once it played");
+    let port = rtsp.stop().await;
+    status_until(&mut r3, "reconnecting", &mut Vec::new()).await;
+    wait_for(20, "an offline event", || async {
+        kinds(&events(&app, &c, &refused_s, "", "").await.1) == ["offline", "online"]
+    })
+    .await;
+    let rtsp = RtspServer::start_on(port, "viewer", "s3cret").await;
+    status_until(&mut r3, "live", &mut Vec::new()).await;
+    wait_for(20, "an online event", || async {
+        kinds(&events(&app, &c, &refused_s, "", "").await.1) == ["online", "offline", "online"]
+    })
+    .await;
+    // Filtered by type and by (UTC) day; a bad filter is a field error.
+    let today = {
+        let secs = truevault::db::now();
+        let (y, m, d) = civil(secs / 86_400);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let (_, v) = events(&app, &c, &refused_s, "offline", &today).await;
+    assert_eq!(kinds(&v), ["offline"]);
+    assert_eq!(v[0]["camera_name"], "Refused");
+    let (_, v) = events(&app, &c, &refused_s, "online", "1999-01-01").await;
+    assert_eq!(kinds(&v), Vec::<String>::new());
+    let (status, v) = events(&app, &c, &refused_s, "exploded", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["field"], "kind", "{v}");
+    // The page shows them.
+    let page = app
+        .get_html(&c, &format!("/camera-events?camera={refused}&kind=offline"))
+        .await;
+    assert_eq!(page.matches(r#"data-testid="camera-event""#).count(), 1);
+    drop(rtsp);
     gateway.abort();
+}
+
+/// The camera's events through the events server function.
+async fn events(
+    app: &TestApp,
+    c: &reqwest::Client,
+    camera: &str,
+    kind: &str,
+    day: &str,
+) -> (StatusCode, Value) {
+    let res = app
+        .post_form(
+            c,
+            "/api/cameras/events",
+            &[("camera", camera), ("kind", kind), ("day", day)],
+        )
+        .await;
+    let status = res.status();
+    (status, res.json().await.expect("json"))
+}
+
+/// (year, month, day) of a day number since 1970-01-01.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Waits (bounded) for a viewer socket to be closed by the server.
