@@ -45,6 +45,8 @@ pub struct Config {
     /// Device creations, re-keys, tunnel switches and removals per user per
     /// minute: each one rewrites a node's desired state.
     pub device_changes_per_minute: u32,
+    /// Public API requests per API key per minute (per portal instance).
+    pub api_requests_per_minute: u32,
     /// Live camera views one user may hold open at once (each is a relay
     /// queue and, for a new camera, a pull from the gateway).
     pub max_live_viewers_per_user: u32,
@@ -261,6 +263,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             auth_rate_per_minute: 30,
             device_changes_per_minute: 30,
+            api_requests_per_minute: 600,
             max_live_viewers_per_user: 8,
             db_max_connections: 16,
             log_json: false,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Executor, Row};
 
-use crate::accounts::model::ServiceOff;
+use crate::{accounts::model::ServiceOff, apikeys::model::Scope};
 
 /// A plan limit: `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,8 @@ pub struct Entitlements {
     /// Monthly allowance in bytes; `None` is no cap.
     pub data_cap_bytes: Option<i64>,
     pub features: Vec<String>,
+    /// On a plan that costs something (premium servers, the client's keys).
+    pub paid: bool,
 }
 
 pub const GIB: i64 = 1 << 30;
@@ -57,7 +59,7 @@ pub const GIB: i64 = 1 << 30;
 const SELECT: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
         COALESCE(p.max_identities, 1) AS identities, COALESCE(p.max_cameras, 0) AS cameras, \
         COALESCE(p.max_mesh_members, 0) AS mesh, COALESCE(p.data_cap_gb, 0) AS cap_gb, \
-        COALESCE(p.features, '') AS features, \
+        COALESCE(p.features, '') AS features, COALESCE(p.price_monthly_cents, 0) AS price, \
         (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
      FROM users u LEFT JOIN plans p ON p.id = u.plan_id";
 
@@ -72,6 +74,7 @@ impl Entitlements {
             mesh_members: Limit::UNLIMITED,
             data_cap_bytes: None,
             features: Vec::new(),
+            paid: true,
         }
     }
 
@@ -103,6 +106,7 @@ impl Entitlements {
                 mesh_members: Limit::from_plan(r.try_get("mesh")?),
                 data_cap_bytes: (cap_gb > 0).then(|| cap_gb.saturating_mul(GIB)),
                 features,
+                paid: r.try_get::<i64, _>("price")? > 0,
             },
         ))
     }
@@ -127,6 +131,7 @@ impl Entitlements {
                 mesh_members: Limit(Some(0)),
                 data_cap_bytes: None,
                 features: Vec::new(),
+                paid: false,
             }),
         }
     }
@@ -159,7 +164,34 @@ impl Entitlements {
     pub fn has_feature(&self, feature: &str) -> bool {
         self.vip || self.features.iter().any(|f| f == feature)
     }
+
+    /// Premium servers are for paid plans (and VIPs); the free plan gets
+    /// the shared ones. `vpn::servers::offered` applies it.
+    pub fn premium_servers(&self) -> bool {
+        self.vip || self.paid
+    }
+
+    /// The scopes this user's API keys may carry. The plan that sells "API
+    /// access" (business) and VIPs: every scope. Other paid plans: what the
+    /// command-line client needs (`read`, `devices:write`), because the
+    /// client is one more way to use the devices the plan already has (the
+    /// device limit still applies) and a Linux user should not need the
+    /// business plan for a tunnel. The free plan: none.
+    pub fn api_key_scopes(&self) -> &'static [Scope] {
+        if self.has_feature(API_ACCESS) {
+            Scope::ALL
+        } else if self.paid {
+            CLIENT_SCOPES
+        } else {
+            &[]
+        }
+    }
 }
+
+/// The plan feature that sells the public API (as in `plans.features`).
+pub const API_ACCESS: &str = "API access";
+/// What `truevault-client` needs: list servers and devices, add its own.
+pub const CLIENT_SCOPES: &[Scope] = &[Scope::Read, Scope::DevicesWrite];
 
 /// The plan feature that sells personal certificates (as in `plans.features`).
 pub const PERSONAL_CERTIFICATES: &str = "Personal certificates";

@@ -84,6 +84,33 @@ pub enum AppError {
     /// Personal certificates' refusals (their codes live with them).
     #[error("{0}")]
     Certs(CertError),
+    /// The public API's key refusals: missing or unknown, revoked, expired,
+    /// or without the scope the call needs.
+    #[error("A valid API key is required (Authorization: Bearer tvk_…).")]
+    InvalidApiKey,
+    #[error("This API key has been revoked.")]
+    ApiKeyRevoked,
+    #[error("This API key has expired.")]
+    ApiKeyExpired,
+    #[error("This API key does not have the scope this call needs.")]
+    InsufficientScope,
+    /// Creating a key with a scope the plan does not include.
+    #[error("Your plan does not include API keys with that scope.")]
+    ScopeNotInPlan,
+    /// The same `Idempotency-Key` with a different request.
+    #[error("This Idempotency-Key was already used for a different request.")]
+    IdempotencyKeyReused,
+    /// The same `Idempotency-Key` while its first request is still running.
+    #[error("A request with this Idempotency-Key is still being processed.")]
+    IdempotencyInProgress,
+    #[error("This camera is cloud only: it offers no local stream a gateway could pull.")]
+    CameraCloudOnly,
+    #[error("The camera's gateway is offline.")]
+    CameraGatewayOffline,
+    #[error("The camera did not give a snapshot: {0}")]
+    SnapshotFailed(String),
+    #[error("The camera did not answer its ONVIF questions: {0}")]
+    OnvifFailed(String),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -133,6 +160,17 @@ impl AppError {
             AppError::Mesh(e) => e.code(),
             AppError::LiveViewLimit(_) => "LIVE_VIEW_LIMIT",
             AppError::Certs(e) => e.code(),
+            AppError::InvalidApiKey => "INVALID_API_KEY",
+            AppError::ApiKeyRevoked => "API_KEY_REVOKED",
+            AppError::ApiKeyExpired => "API_KEY_EXPIRED",
+            AppError::InsufficientScope => "INSUFFICIENT_SCOPE",
+            AppError::ScopeNotInPlan => "SCOPE_NOT_IN_PLAN",
+            AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            AppError::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
+            AppError::CameraCloudOnly => "CAMERA_CLOUD_ONLY",
+            AppError::CameraGatewayOffline => "CAMERA_GATEWAY_OFFLINE",
+            AppError::SnapshotFailed(_) => "CAMERA_SNAPSHOT_FAILED",
+            AppError::OnvifFailed(_) => "CAMERA_ONVIF_FAILED",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -146,12 +184,23 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             // A mistyped form and a broken rule are both the client's to fix.
-            AppError::Validation { .. } | AppError::BadInput | AppError::SiteSubnet(_) => 422,
+            AppError::Validation { .. }
+            | AppError::BadInput
+            | AppError::SiteSubnet(_)
+            | AppError::CameraCloudOnly => 422,
             AppError::InvalidToken | AppError::InvalidTotp => 400,
-            AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
-                401
-            }
-            AppError::Forbidden | AppError::AccountInactive | AppError::ServiceOff(_) => 403,
+            AppError::InvalidCredentials
+            | AppError::Unauthenticated
+            | AppError::InvalidBearer
+            | AppError::InvalidApiKey
+            | AppError::ApiKeyRevoked
+            | AppError::ApiKeyExpired => 401,
+            AppError::Forbidden
+            | AppError::AccountInactive
+            | AppError::ServiceOff(_)
+            | AppError::InsufficientScope
+            | AppError::ScopeNotInPlan => 403,
+            AppError::IdempotencyKeyReused => 422,
             AppError::NotFound => 404,
             AppError::Conflict(_)
             | AppError::KeyInUse
@@ -161,6 +210,7 @@ impl AppError {
             | AppError::SiteSubnetOverlap
             | AppError::SiteLimitExceeded(_)
             | AppError::SitePoolFull
+            | AppError::IdempotencyInProgress
             | AppError::NetworkFull => 409,
             AppError::RateLimited | AppError::LiveViewLimit(_) => 429,
             // Down or restarting (PostgreSQL): a retryable 503, not a 500.
@@ -171,7 +221,8 @@ impl AppError {
             AppError::Certs(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
-            AppError::Network => 502,
+            AppError::Network | AppError::SnapshotFailed(_) | AppError::OnvifFailed(_) => 502,
+            AppError::CameraGatewayOffline => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -291,16 +342,36 @@ impl From<ErrorBody> for AppError {
             "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
             "SITE_POOL_FULL" => AppError::SitePoolFull,
             "LIVE_VIEW_LIMIT" => AppError::LiveViewLimit(limit),
+            "INVALID_API_KEY" => AppError::InvalidApiKey,
+            "API_KEY_REVOKED" => AppError::ApiKeyRevoked,
+            "API_KEY_EXPIRED" => AppError::ApiKeyExpired,
+            "INSUFFICIENT_SCOPE" => AppError::InsufficientScope,
+            "SCOPE_NOT_IN_PLAN" => AppError::ScopeNotInPlan,
+            "IDEMPOTENCY_KEY_REUSED" => AppError::IdempotencyKeyReused,
+            "IDEMPOTENCY_IN_PROGRESS" => AppError::IdempotencyInProgress,
             "PAYLOAD_TOO_LARGE" => AppError::PayloadTooLarge,
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,
             "NETWORK" => AppError::Network,
+            "CAMERA_CLOUD_ONLY" => AppError::CameraCloudOnly,
+            "CAMERA_GATEWAY_OFFLINE" => AppError::CameraGatewayOffline,
+            "CAMERA_SNAPSHOT_FAILED" => AppError::SnapshotFailed(detail_of(&b.message)),
+            "CAMERA_ONVIF_FAILED" => AppError::OnvifFailed(detail_of(&b.message)),
             "DATABASE_UNAVAILABLE" => AppError::DatabaseUnavailable,
             other => LanSubnetError::from_code(other)
                 .map(AppError::SiteSubnet)
                 .unwrap_or(AppError::Internal(String::new())),
         }
     }
+}
+
+/// The part of a message after its fixed lead ("…: detail"), so a decoded
+/// error displays as it did on the server.
+fn detail_of(message: &str) -> String {
+    message
+        .split_once(": ")
+        .map_or(message, |(_, d)| d)
+        .to_string()
 }
 
 impl FromServerFnError for AppError {

@@ -233,6 +233,18 @@ pub async fn allocate_index(
     family: i64,
     max: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
+    match take_freed_index(tx, server_id, family).await? {
+        Some(idx) => Ok(Some(idx)),
+        None => next_index(tx, server_id, family, max).await,
+    }
+}
+
+/// The lowest released index of a family, taken off the free list.
+pub async fn take_freed_index(
+    tx: &mut Tx,
+    server_id: ServerId,
+    family: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     let freed: Option<i64> = sqlx::query(
         "SELECT idx FROM ip_free WHERE server_id = $1 AND family = $2 ORDER BY idx LIMIT 1",
     )
@@ -242,19 +254,28 @@ pub async fn allocate_index(
     .await?
     .map(|r| r.try_get(0))
     .transpose()?;
-    if let Some(idx) = freed {
-        let taken =
-            sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
-                .bind(server_id)
-                .bind(family)
-                .bind(idx)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-        if taken == 1 {
-            return Ok(Some(idx));
-        }
-    }
+    let Some(idx) = freed else {
+        return Ok(None);
+    };
+    let taken =
+        sqlx::query("DELETE FROM ip_free WHERE server_id = $1 AND family = $2 AND idx = $3")
+            .bind(server_id)
+            .bind(family)
+            .bind(idx)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok((taken == 1).then_some(idx))
+}
+
+/// The family's counter moved on by one: the index never handed out yet,
+/// `None` past `max`.
+pub async fn next_index(
+    tx: &mut Tx,
+    server_id: ServerId,
+    family: i64,
+    max: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     let column = if family == 4 {
         "next_v4_index"
     } else {
@@ -298,12 +319,14 @@ pub async fn insert_device(
     v4_index: i64,
     v6_index: Option<i64>,
     identity_region: Option<&str>,
+    tunnel_mode: super::model::TunnelMode,
     awaiting_key: bool,
 ) -> Result<i64, sqlx::Error> {
     let t = now();
     sqlx::query(
         "INSERT INTO devices (user_id, server_id, name, public_key, preshared_key_enc, v4_index, v6_index, \
-         identity_region, created_at, updated_at, awaiting_key_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
+         identity_region, created_at, updated_at, awaiting_key_since, tunnel_mode) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11) RETURNING id",
     )
     .bind(user_id)
     .bind(server_id)
@@ -315,6 +338,7 @@ pub async fn insert_device(
     .bind(identity_region)
     .bind(t)
     .bind(awaiting_key.then_some(t))
+    .bind(tunnel_mode.as_str())
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")
@@ -619,4 +643,79 @@ pub async fn set_tunnel_mode(
     .execute(&mut **tx)
     .await
     .map(|r| r.rows_affected())
+}
+
+/// One page of a user's devices in id order, after `after` (the public
+/// API's cursor), optionally only those on one server.
+pub async fn user_devices_page(
+    db: &Db,
+    user_id: i64,
+    after: i64,
+    limit: i64,
+    server_id: Option<ServerId>,
+) -> Result<Vec<DeviceInfo>, sqlx::Error> {
+    let rows = match server_id {
+        Some(s) => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 AND d.server_id = $3 ORDER BY d.id LIMIT $4"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(s)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+    };
+    rows.iter().map(device_from_row).collect()
+}
+
+/// How long a reported latency is used for server selection.
+pub const LATENCY_FRESH_SECS: i64 = 7 * 86_400;
+
+/// Records what the user's client measured to a server (the last report wins).
+pub async fn record_latency(
+    db: &Db,
+    user_id: i64,
+    server_id: ServerId,
+    latency_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO server_latency (user_id, server_id, latency_ms, measured_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, server_id) DO UPDATE SET latency_ms = excluded.latency_ms, measured_at = excluded.measured_at",
+    )
+    .bind(user_id)
+    .bind(server_id)
+    .bind(latency_ms)
+    .bind(now())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+/// The user's recent latency reports, by server.
+pub async fn user_latencies(
+    db: &Db,
+    user_id: i64,
+) -> Result<std::collections::HashMap<ServerId, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT server_id, latency_ms FROM server_latency WHERE user_id = $1 AND measured_at > $2",
+    )
+    .bind(user_id)
+    .bind(now() - LATENCY_FRESH_SECS)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((ServerId(r.try_get(0)?), r.try_get(1)?)))
+        .collect()
 }

@@ -32,17 +32,12 @@ pub async fn list_devices() -> Result<Vec<DeviceInfo>, AppError> {
     Ok(repo::list_user_devices(&sfn::state().db, user.id).await?)
 }
 
-/// Servers this user may pick (dedicated ones only for their VIP).
+/// Servers this user may pick (`servers::offered`).
 #[server(endpoint = "devices/servers")]
 pub async fn available_servers() -> Result<Vec<ServerInfo>, AppError> {
     let user = sfn::user()?;
-    let servers = repo::list_servers(&sfn::state().db).await?;
-    Ok(servers
-        .into_iter()
-        .filter(|s| {
-            s.status == super::model::ServerStatus::Active && s.enrolled && s.visible_to(user.id)
-        })
-        .collect())
+    let state = sfn::state();
+    servers::offered_servers(&state.db, servers::NodeFreshness::of(&state), &user).await
 }
 
 /// `public_key` empty: the server generates the key pair and the config

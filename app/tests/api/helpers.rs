@@ -116,8 +116,35 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The page's body. Read chunk by chunk so that a stream that stops
+    /// mid-page (a server-rendered boundary that never resolves) fails with
+    /// what had arrived, which names the part of the page that hung.
     pub async fn get_html(&self, client: &Client, path: &str) -> String {
-        self.get(client, path).await.text().await.expect("body")
+        let mut res = self.get(client, path).await;
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), res.chunk()).await {
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => panic!("body of {path}: {e:?}"),
+                Err(_) => {
+                    let text = String::from_utf8_lossy(&body);
+                    let tail: String = text
+                        .chars()
+                        .rev()
+                        .take(1500)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    panic!(
+                        "body of {path} stalled for 20 s after {} bytes; it ended with:\n{tail}",
+                        body.len()
+                    );
+                }
+            }
+        }
+        String::from_utf8(body).expect("utf-8 body")
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod inventory;
 mod mesh;
+mod public_api;
 mod queries;
 mod security;
 mod service;

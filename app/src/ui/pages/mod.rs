@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod api_keys;
 mod auth;
 mod billing;
 mod cameras;
@@ -20,7 +21,7 @@ pub use admin::{
 };
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use billing::{Billing, InvoicePage, TestPayPage};
-pub use cameras::{CameraView, Cameras};
+pub use cameras::{CameraEvents, CameraView, Cameras};
 pub use certs::{Certificates, CertsCard};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
