@@ -148,6 +148,11 @@ pub async fn authenticate(db: &Db, key: &str) -> AppResult<ApiCaller> {
     ) {
         return Err(AppError::AccountInactive);
     }
+    // The account's service (`entitlements::service`): a subscription the
+    // dunning steps suspended stops its keys too, `PAYMENT_OVERDUE`.
+    crate::entitlements::service(&db.pool, k.user.id)
+        .await?
+        .require()?;
     if k.last_used_at
         .is_none_or(|t| at - t >= LAST_USED_EVERY_SECS)
     {

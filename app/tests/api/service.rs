@@ -58,6 +58,26 @@ async fn scanner_refusal(app: &TestApp, token: &str) -> Option<String> {
     )
 }
 
+/// One public-API call with `key`: the code it is refused with, or `None`.
+async fn api_refusal(app: &TestApp, key: &str) -> Option<String> {
+    let res = new_client()
+        .get(app.url("/api/v1/servers"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("request");
+    if res.status() == StatusCode::OK {
+        return None;
+    }
+    let body: Value = res.json().await.expect("json error");
+    Some(
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
 async fn user_id(app: &TestApp, email: &str) -> i64 {
     app.count(&format!("SELECT id FROM users WHERE email = '{email}'"))
         .await
@@ -85,6 +105,19 @@ async fn suspension_by_an_admin_or_by_dunning_takes_service_away_and_payment_bri
     );
     let scanner = scanner_token(&app, &ada).await;
     assert_eq!(scanner_refusal(&app, &scanner).await, None);
+    let res = app
+        .post_form(
+            &ada,
+            "/api/api_keys/create",
+            &[("name", "cli"), ("expires_days", ""), ("read", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let api_key = res.json::<Value>().await.unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(api_refusal(&app, &api_key).await, None);
 
     let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
     let key = cfg
@@ -177,6 +210,11 @@ async fn suspension_by_an_admin_or_by_dunning_takes_service_away_and_payment_bri
         scanner_refusal(&app, &scanner).await.as_deref(),
         Some("PAYMENT_OVERDUE")
     );
+    assert_eq!(
+        api_refusal(&app, &api_key).await.as_deref(),
+        Some("PAYMENT_OVERDUE"),
+        "API keys stop too"
+    );
     // Ada still signs in (paying is done here) and the dashboard says why.
     let dashboard = app.get_html(&ada, "/dashboard").await;
     assert!(
@@ -190,6 +228,7 @@ async fn suspension_by_an_admin_or_by_dunning_takes_service_away_and_payment_bri
     let back = peer(&cfg, &key).expect("the peer is back after payment");
     assert_eq!(back.allowed_ips, ada_peer.allowed_ips);
     assert_eq!(scanner_refusal(&app, &scanner).await, None);
+    assert_eq!(api_refusal(&app, &api_key).await, None);
     let dashboard = app.get_html(&ada, "/dashboard").await;
     assert!(!dashboard.contains("data-testid=\"service-off\""));
     let devices: Vec<Value> = app
