@@ -19,6 +19,8 @@ pub struct AppState {
     pub auth_limiter: RateLimiter,
     /// Device changes per user (`http::rate_limit::device_changes`).
     pub device_limiter: RateLimiter,
+    /// Public API requests per key (`api::v1`).
+    pub api_limiter: RateLimiter,
     pub metrics: Metrics,
     pub themes: ThemeCache,
     pub leptos_options: LeptosOptions,
@@ -27,6 +29,8 @@ pub struct AppState {
     pub node_changes: Arc<tokio::sync::Notify>,
     /// Connections the accept loop is serving (and whether it is at its cap).
     pub connections: Arc<crate::http::limits::Connections>,
+    /// Device creations' writes, group-committed by one task.
+    pub device_writer: crate::vpn::writer::DeviceWriter,
     /// Each node's desired config, built once per peers version.
     pub node_configs: crate::vpn::config_cache::ConfigCache,
     /// Billing automation's notion of now (moved forward in tests).

@@ -227,6 +227,73 @@ impl TestApp {
         client
     }
 
+    /// Runs due workflow steps until none is due or running (the app's own
+    /// worker runs beside us, so its claims are waited for too).
+    pub async fn settle_jobs(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            truevault::jobs::run_due(&self.state, "test")
+                .await
+                .expect("run steps");
+            let now = self.state.clock.now();
+            let busy = self
+                .count(&format!(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'running' OR (status = 'pending' AND due_at <= {now})"
+                ))
+                .await;
+            if busy == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "steps did not settle: {busy} left"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Subscribes `user` to the plan `slug` on the built-in test provider
+    /// (monthly): a checkout, then the test payment page answered with
+    /// `result` (`pay`, `pay_fail_renewals`, …). Returns the reference.
+    pub async fn subscribe(&self, user: &Client, slug: &str, result: &str) -> String {
+        let id = self
+            .count(&format!("SELECT id FROM plans WHERE slug = '{slug}'"))
+            .await
+            .to_string();
+        let res = self
+            .post_form(
+                user,
+                "/api/billing/checkout",
+                &[("plan_id", &id), ("cycle", "monthly"), ("provider", "test")],
+            )
+            .await;
+        let location = res
+            .headers()
+            .get("location")
+            .or_else(|| res.headers().get("serverfnredirect"))
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .unwrap_or_else(|| panic!("checkout redirects: {}", res.status()));
+        let reference = location.rsplit('/').next().expect("reference").to_string();
+        let page = self
+            .get_html(user, &format!("/billing/test-pay/{reference}"))
+            .await;
+        assert!(
+            page.contains("data-testid=\"test-amount\""),
+            "the test provider shows what is paid"
+        );
+        let res = self
+            .post_form(
+                user,
+                "/api/billing/test_pay",
+                &[("reference", &reference), ("result", result)],
+            )
+            .await;
+        assert!(redirected(&res), "paid: {}", res.status());
+        self.settle_jobs().await;
+        reference
+    }
+
     /// Whether `client` is signed in, judged by the account server function.
     pub async fn whoami(&self, client: &Client) -> Option<String> {
         let res = self.post_form(client, "/api/account/me", &[]).await;

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    accounts::model::{AccountStatus, CurrentUser},
+    accounts::model::{AccountStatus, CurrentUser, ServiceOff},
     certs::{model::CertCounts, server_fns::certs_summary},
     error::AppError,
     mesh::{model::NetworksPage, server_fns::mesh_networks},
@@ -163,6 +163,25 @@ fn PlanCard(plan: Loaded<PlanSummary>) -> impl IntoView {
     }
 }
 
+/// Why service is paused and what to do, while it is (from the plan card's
+/// data, so no extra load).
+#[component]
+fn ServiceBanner(plan: Loaded<PlanSummary>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || plan.get().and_then(|r| r.ok()).and_then(|o| o.service_off).map(|why| {
+                let code = AppError::ServiceOff(why).code();
+                view! {
+                    <p class="notice error" data-testid="service-off" data-code=code>
+                        {why.explain()}" "
+                        {(why == ServiceOff::PaymentOverdue).then(|| view! { <a href="/billing">"Pay now"</a> })}
+                    </p>
+                }
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn Dashboard() -> impl IntoView {
     // Signed out, each load answers Unauthenticated without a query.
@@ -202,6 +221,7 @@ fn DashboardBody(user: CurrentUser, data: CardData) -> impl IntoView {
             </aside>
             <section class="dashboard-main">
                 <h1 data-testid="dashboard-title">{greeting}</h1>
+                <ServiceBanner plan=data.plan/>
                 <div class="grid two">
                     <article class="card">
                         <h2>"Your account"</h2>
