@@ -259,7 +259,12 @@ pub fn CameraView() -> impl IntoView {
                 |(id, _)| async move {
                     let camera = camera_detail(id).await?;
                     let page = cameras_overview(None).await?;
-                    Ok::<_, crate::error::AppError>((camera, page.gateways))
+                    // Someone else's camera shared with the user has no
+                    // timeline here (events are the owner's).
+                    let events = camera_events(id.to_string(), String::new(), String::new())
+                        .await
+                        .unwrap_or_default();
+                    Ok::<_, crate::error::AppError>((camera, page.gateways, events))
                 },
             );
             view! {
@@ -268,7 +273,7 @@ pub fn CameraView() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || data.get().map(|r| match r {
                         Err(e) => error_notice(&e).into_any(),
-                        Ok((c, gateways)) => {
+                        Ok((c, gateways, events)) => {
                             let delete_question = format!("Delete {}? It leaves your grid and its stored password is erased.", c.name);
                             view! {
                             <h1>{c.name.clone()}</h1>
@@ -282,7 +287,7 @@ pub fn CameraView() -> impl IntoView {
                                     <img data-snapshot-image="" alt=format!("Snapshot of {}", c.name) hidden=true/>
                                 </div>
                             })}
-                            <Timeline camera=c.id/>
+                            <Timeline camera=c.id events/>
                             <section class="card">
                                 <h2>"Settings"</h2>
                                 <ActionForm action=update attr:class="form camera-form">
@@ -345,23 +350,14 @@ fn event_rows(events: Vec<CameraEvent>, with_camera: bool) -> impl IntoView {
     .into_any()
 }
 
-/// One camera's recent events, on its own page.
+/// One camera's recent events, on its own page (loaded with the camera).
 #[component]
-fn Timeline(camera: i64) -> impl IntoView {
-    let events = Resource::new(
-        move || camera,
-        |id| camera_events(id.to_string(), String::new(), String::new()),
-    );
+fn Timeline(camera: i64, events: Vec<CameraEvent>) -> impl IntoView {
     view! {
         <section class="card" data-testid="camera-timeline">
             <h2>"Timeline"</h2>
             <p><a href=format!("/camera-events?camera={camera}")>"All of this camera's events"</a></p>
-            <Suspense fallback=|| ()>
-                {move || events.get().map(|r| match r {
-                    Err(e) => error_notice(&e).into_any(),
-                    Ok(list) => event_rows(list.into_iter().take(20).collect(), false).into_any(),
-                })}
-            </Suspense>
+            {event_rows(events.into_iter().take(20).collect(), false)}
         </section>
     }
 }
@@ -401,9 +397,11 @@ pub fn CameraEvents() -> impl IntoView {
                     <button type="submit" class="btn btn-primary">"Show"</button>
                 </form>
                 <Suspense fallback=|| view! { <p class="muted">"Loading events…"</p> }>
-                    {move || events.get().map(|r| match r {
-                        Err(e) => error_notice(&e).into_any(),
-                        Ok(list) => event_rows(list, true).into_any(),
+                    {move || Suspend::new(async move {
+                        match events.await {
+                            Err(e) => error_notice(&e).into_any(),
+                            Ok(list) => event_rows(list, true).into_any(),
+                        }
                     })}
                 </Suspense>
             }
