@@ -60,6 +60,10 @@ pub struct Config {
     /// How long a camera pull outlives its last viewer (a viewer who
     /// reloads the page finds it still running).
     pub camera_linger_ms: u64,
+    /// Seconds without a stats report after which a node is stale: its
+    /// server is not chosen for new devices, `/health` says degraded and
+    /// the admin's servers page says so. Nodes report every 30 s by default.
+    pub node_stale_after_secs: u32,
 }
 
 /// Payment providers. The built-in test provider sells plans for no money,
@@ -267,6 +271,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             metrics: MetricsConfig::default(),
             camera_linger_ms: 10_000,
+            node_stale_after_secs: 90,
         }
     }
 }

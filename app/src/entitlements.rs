@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Executor, Row};
 
-use crate::apikeys::model::Scope;
+use crate::{accounts::model::ServiceOff, apikeys::model::Scope};
 
 /// A plan limit: `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +255,95 @@ pub async fn certificates<'e>(
         allowed: true,
         live: Limit(Some(max)),
         validity_days: CERTIFICATE_DAYS,
+    })
+}
+
+/// Whether an account gets service now (tunnels, agents, camera views), and
+/// if not, why. The one rule, as SQL so that bulk reads (a node's peers, a
+/// gateway's liveness) apply it in the query: [`service_off_sql`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    On,
+    Off(ServiceOff),
+}
+
+impl Service {
+    pub fn is_on(self) -> bool {
+        self == Service::On
+    }
+
+    /// `Err(AppError::ServiceOff)` when off, for agents and flows that refuse.
+    pub fn require(self) -> Result<(), crate::error::AppError> {
+        match self {
+            Service::On => Ok(()),
+            Service::Off(why) => Err(crate::error::AppError::ServiceOff(why)),
+        }
+    }
+}
+
+/// A SQL expression over the users row aliased `u`: why that user gets no
+/// service (a [`ServiceOff`] name), or NULL when they do. An account an
+/// administrator suspended or closed is off; a subscription the dunning
+/// steps suspended is off until paid, except for VIPs (never suspended for
+/// payment). A data cap is not here: it is a plan allowance, not the
+/// account's standing, and lifts by itself (see `vpn::repo::server_peers`).
+pub fn service_off_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use crate::{accounts::model::AccountStatus, billing::model::SubscriptionStatus};
+        format!(
+            "(CASE WHEN u.status = '{suspended}' THEN '{off_suspended}' \
+               WHEN u.status = '{cancelled}' THEN '{off_cancelled}' \
+               WHEN EXISTS (SELECT 1 FROM subscriptions sv WHERE sv.user_id = u.id AND sv.status = '{sub_suspended}') \
+                AND NOT EXISTS (SELECT 1 FROM vip_accounts vv WHERE vv.email = u.email) THEN '{off_payment}' \
+               ELSE NULL END)",
+            suspended = AccountStatus::Suspended.as_str(),
+            cancelled = AccountStatus::Cancelled.as_str(),
+            sub_suspended = SubscriptionStatus::Suspended.as_str(),
+            off_suspended = ServiceOff::Suspended.as_str(),
+            off_cancelled = ServiceOff::Cancelled.as_str(),
+            off_payment = ServiceOff::PaymentOverdue.as_str(),
+        )
+    });
+    &SQL
+}
+
+/// The user's service now. An unknown user gets none (as closed).
+pub async fn service<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<Service, sqlx::Error> {
+    let row: Option<Option<ServiceOff>> = sqlx::query_scalar(&format!(
+        "SELECT {} FROM users u WHERE u.id = $1",
+        service_off_sql()
+    ))
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        None => Service::Off(ServiceOff::Cancelled),
+        Some(None) => Service::On,
+        Some(Some(why)) => Service::Off(why),
+    })
+}
+
+/// Whether the user is a VIP, and their service, in one statement (the
+/// dashboard's plan card shows both).
+pub async fn vip_and_service<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<(bool, Service), sqlx::Error> {
+    let row: Option<(i64, Option<ServiceOff>)> = sqlx::query_as(&format!(
+        "SELECT (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email), {} \
+         FROM users u WHERE u.id = $1",
+        service_off_sql()
+    ))
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        None => (false, Service::Off(ServiceOff::Cancelled)),
+        Some((vip, None)) => (vip > 0, Service::On),
+        Some((vip, Some(why))) => (vip > 0, Service::Off(why)),
     })
 }
 

@@ -16,8 +16,8 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError,
-    ui::components::notice::plural,
+    accounts::model::ServiceOff, certs::model::CertError, mesh::model::MeshError,
+    sites::model::LanSubnetError, ui::components::notice::plural,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -40,6 +40,9 @@ pub enum AppError {
     AccountInactive,
     #[error("You do not have access to this.")]
     Forbidden,
+    /// The account gets no service now; the reason is the code.
+    #[error("{}", .0.explain())]
+    ServiceOff(ServiceOff),
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -128,6 +131,9 @@ impl AppError {
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::AccountInactive => "ACCOUNT_INACTIVE",
             AppError::Forbidden => "FORBIDDEN",
+            AppError::ServiceOff(ServiceOff::Suspended) => "ACCOUNT_SUSPENDED",
+            AppError::ServiceOff(ServiceOff::Cancelled) => "ACCOUNT_CANCELLED",
+            AppError::ServiceOff(ServiceOff::PaymentOverdue) => "PAYMENT_OVERDUE",
             AppError::NotFound => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::KeyInUse => "KEY_IN_USE",
@@ -176,6 +182,7 @@ impl AppError {
             | AppError::ApiKeyExpired => 401,
             AppError::Forbidden
             | AppError::AccountInactive
+            | AppError::ServiceOff(_)
             | AppError::InsufficientScope
             | AppError::ScopeNotInPlan => 403,
             AppError::IdempotencyKeyReused => 422,
@@ -301,6 +308,9 @@ impl From<ErrorBody> for AppError {
             "UNAUTHENTICATED" => AppError::Unauthenticated,
             "ACCOUNT_INACTIVE" => AppError::AccountInactive,
             "FORBIDDEN" => AppError::Forbidden,
+            "ACCOUNT_SUSPENDED" => AppError::ServiceOff(ServiceOff::Suspended),
+            "ACCOUNT_CANCELLED" => AppError::ServiceOff(ServiceOff::Cancelled),
+            "PAYMENT_OVERDUE" => AppError::ServiceOff(ServiceOff::PaymentOverdue),
             "NOT_FOUND" => AppError::NotFound,
             "CONFLICT" => AppError::Conflict(b.message),
             "KEY_IN_USE" => AppError::KeyInUse,

@@ -102,8 +102,12 @@ impl Application {
             db.clone(),
             std::time::Duration::from_millis(config.camera_linger_ms),
         );
+        let node_changes: Arc<tokio::sync::Notify> = Default::default();
+        let device_writer =
+            crate::vpn::writer::DeviceWriter::start(db.clone(), node_changes.clone());
         let state = AppState {
             cameras,
+            device_writer,
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
             device_limiter: RateLimiter::new(config.device_changes_per_minute),
@@ -116,7 +120,7 @@ impl Application {
             metrics: Default::default(),
             themes: ThemeCache::default(),
             leptos_options,
-            node_changes: Default::default(),
+            node_changes,
             clock: Default::default(),
             jobs_changed: Default::default(),
             payments,

@@ -29,6 +29,8 @@ pub struct AppState {
     pub node_changes: Arc<tokio::sync::Notify>,
     /// Connections the accept loop is serving (and whether it is at its cap).
     pub connections: Arc<crate::http::limits::Connections>,
+    /// Device creations' writes, group-committed by one task.
+    pub device_writer: crate::vpn::writer::DeviceWriter,
     /// Each node's desired config, built once per peers version.
     pub node_configs: crate::vpn::config_cache::ConfigCache,
     /// Billing automation's notion of now (moved forward in tests).

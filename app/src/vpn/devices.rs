@@ -11,27 +11,15 @@ use super::{
     repo,
     servers::choose_server,
     wgconfig,
+    writer::{Creation, DEVICE_KEY},
 };
 use crate::{
     accounts::model::CurrentUser,
     audit,
-    db::UniqueKey,
-    entitlements::Entitlements,
     error::{AppError, AppResult},
     state::AppState,
 };
 use askama::Template;
-
-/// A device's public key is unique across all servers.
-const DEVICE_KEY: UniqueKey = UniqueKey {
-    postgres: "devices_public_key_key",
-    sqlite: "devices.public_key",
-};
-/// One identity per user and region (a partial index).
-const DEVICE_IDENTITY: UniqueKey = UniqueKey {
-    postgres: "devices_identity",
-    sqlite: "devices.user_id, devices.identity_region",
-};
 
 pub struct NewDevice {
     pub name: String,
@@ -71,9 +59,10 @@ async fn create_device_with(
         (None, None) => crate::sites::service::preferred_server(&state.db, user.id).await?,
         (None, Some(_)) => None,
     };
-    let (server, reason) = match choose_server(&state.db, user, requested, region).await {
+    let fresh = super::servers::NodeFreshness::of(state);
+    let (server, reason) = match choose_server(&state.db, fresh, user, requested, region).await {
         Err(AppError::ServerUnavailable | AppError::NotFound) if input.server_id.is_none() => {
-            choose_server(&state.db, user, None, region).await?
+            choose_server(&state.db, fresh, user, None, region).await?
         }
         other => other?,
     };
@@ -82,6 +71,7 @@ async fn create_device_with(
             return Err(AppError::ServerUnavailable);
         }
     }
+    // The pools, parsed once for the whole creation.
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
     let v6 = server
         .ipv6_pool
@@ -90,80 +80,55 @@ async fn create_device_with(
         .transpose()
         .map_err(AppError::internal)?;
     let psk = keys::generate_preshared_key();
-    let psk_sealed = state.keys.seal(psk.as_bytes());
+    let stored = state
+        .device_writer
+        .create(Creation {
+            user_id: user.id,
+            server_id: server.id,
+            name: name.clone(),
+            public_key: public_key.clone(),
+            psk_sealed: state.keys.seal(psk.as_bytes()),
+            v4_max: v4.max_index(),
+            v6_max: v6.as_ref().map(Pool::max_index),
+            identity_region: input.identity_region.clone(),
+            tunnel_mode: input.tunnel_mode,
+            awaiting_key,
+        })
+        .await?;
+    debug_assert!(stored.v4_index >= FIRST_DEVICE_INDEX);
 
-    let mut tx = state.db.begin_write().await?;
-    state.db.lock_row(&mut tx, "users", user.id).await?;
-    let identity = input.identity_region.is_some();
-    let entitled = Entitlements::for_user(&mut *tx, user.id).await?;
-    let limit = if identity {
-        entitled.identities
-    } else {
-        entitled.devices
-    };
-    if let Some(max) = limit.max() {
-        if !limit.allows_another(repo::count_user_peers(&mut tx, user.id, identity).await?) {
-            return Err(if identity {
-                AppError::IdentityLimitExceeded(max)
-            } else {
-                AppError::DeviceLimitExceeded(max)
-            });
-        }
-    }
-    let v4_index = repo::allocate_index(&mut tx, server.id, 4, v4.max_index())
-        .await?
-        .ok_or(AppError::NetworkFull)?;
-    debug_assert!(v4_index >= FIRST_DEVICE_INDEX);
-    let v6_index = match &v6 {
-        Some(p) => Some(
-            repo::allocate_index(&mut tx, server.id, 6, p.max_index())
-                .await?
-                .ok_or(AppError::NetworkFull)?,
-        ),
-        None => None,
-    };
-    let id = repo::insert_device(
-        &mut tx,
-        user.id,
-        server.id,
-        &name,
-        &public_key,
-        &psk_sealed,
-        v4_index,
-        v6_index,
-        input.identity_region.as_deref(),
+    // The device as a fresh read would show it, from what is in hand.
+    let address = |pool: &Pool, idx: i64| pool.address(idx).map(|a| a.to_string());
+    let device = DeviceInfo {
+        id: stored.id,
+        name: name.clone(),
+        server_id: server.id,
+        server_name: server.name.clone(),
+        region: server.region.clone(),
+        public_key,
+        address_v4: address(&v4, stored.v4_index).unwrap_or_default(),
+        address_v6: v6
+            .as_ref()
+            .zip(stored.v6_index)
+            .map(|(p, i)| address(p, i).unwrap_or_default()),
+        identity_region: input.identity_region,
+        tunnel_mode: input.tunnel_mode,
+        last_handshake_at: None,
+        connected: false,
+        rx_bytes: 0,
+        tx_bytes: 0,
+        server_healthy: server.healthy,
         awaiting_key,
-    )
-    .await
-    .map_err(|e| {
-        if DEVICE_KEY.broken_by(&e) {
-            AppError::KeyInUse
-        } else if DEVICE_IDENTITY.broken_by(&e) {
-            AppError::Conflict("You already have an identity in that region.".into())
-        } else {
-            AppError::from(e)
-        }
-    })?;
-    if input.tunnel_mode != TunnelMode::Full {
-        repo::set_tunnel_mode(&mut tx, id, user.id, input.tunnel_mode).await?;
-    }
-    repo::bump_version(&mut tx, server.id).await?;
-    audit::record_in(
-        &mut tx,
-        Some(user.id),
-        "device.created",
-        &name,
-        &format!("server {} key {}", server.id, &public_key),
-    )
-    .await?;
-    tx.commit().await?;
-    state.node_changes.notify_waiters();
-
-    let device = repo::device_info(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    };
     let allowed = allowed_ips(state, &server, user.id, &device).await?;
-    let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
+    let (config, qr_svg) = config_and_qr(
+        &server,
+        &v4,
+        &device,
+        &allowed,
+        private_key.as_deref(),
+        &psk,
+    )?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&name),
         device,
@@ -192,6 +157,7 @@ fn device_keys(given: Option<&str>) -> AppResult<(String, Option<String>)> {
 /// code carries the key, so without it there is nothing to scan).
 fn config_and_qr(
     server: &ServerInfo,
+    v4: &Pool,
     device: &DeviceInfo,
     allowed_ips: &str,
     private_key: Option<&str>,
@@ -199,6 +165,7 @@ fn config_and_qr(
 ) -> AppResult<(String, Option<String>)> {
     let config = render_config(
         server,
+        v4,
         device,
         allowed_ips,
         private_key.unwrap_or(PRIVATE_KEY_PLACEHOLDER),
@@ -252,6 +219,7 @@ async fn allowed_ips(
 
 fn render_config(
     server: &ServerInfo,
+    v4: &Pool,
     device: &DeviceInfo,
     allowed_ips: &str,
     private_key: &str,
@@ -261,12 +229,9 @@ fn render_config(
     if let Some(v6) = &device.address_v6 {
         addresses.push_str(&format!(", {v6}/128"));
     }
+    // No DNS set: the server's own tunnel address.
     let dns = if server.dns.is_empty() {
-        Pool::parse(&server.ipv4_pool)
-            .ok()
-            .and_then(|p| p.address(1))
-            .map(|a| a.to_string())
-            .unwrap_or_default()
+        v4.address(1).map(|a| a.to_string()).unwrap_or_default()
     } else {
         server.dns.clone()
     };
@@ -316,9 +281,17 @@ pub async fn device_config(
     )
     .map_err(AppError::internal)?;
     let allowed = allowed_ips(state, &server, user.id, &device).await?;
+    let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
     Ok((
         super::model::config_file_name(&row.name),
-        render_config(&server, &device, &allowed, PRIVATE_KEY_PLACEHOLDER, &psk)?,
+        render_config(
+            &server,
+            &v4,
+            &device,
+            &allowed,
+            PRIVATE_KEY_PLACEHOLDER,
+            &psk,
+        )?,
     ))
 }
 
@@ -405,7 +378,15 @@ pub async fn rekey_device(
         .await?
         .ok_or(AppError::NotFound)?;
     let allowed = allowed_ips(state, &server, user.id, &device).await?;
-    let (config, qr_svg) = config_and_qr(&server, &device, &allowed, private_key.as_deref(), &psk)?;
+    let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
+    let (config, qr_svg) = config_and_qr(
+        &server,
+        &v4,
+        &device,
+        &allowed,
+        private_key.as_deref(),
+        &psk,
+    )?;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&row.name),
         device,

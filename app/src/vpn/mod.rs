@@ -2,8 +2,9 @@
 //! and the portal side of the node agents (enrollment, the long-polled
 //! desired state, stats). `model` is shared with the browser; `keys`,
 //! `ipam`, `selection` and `wgconfig` are pure rules; `repo` holds storage;
-//! `servers`, `devices` and `nodes` the flows; `node_api` the JSON API nodes
-//! call. The agent itself is the `truevault-node` crate (`app/node`).
+//! `servers`, `devices` and `nodes` the flows, `writer` the group commit of
+//! device creations; `node_api` the JSON API nodes call. The agent itself
+//! is the `truevault-node` crate (`app/node`).
 
 pub mod model;
 pub mod server_fns;
@@ -36,3 +37,5 @@ pub mod servers;
 pub mod wgconfig;
 #[cfg(feature = "ssr")]
 pub mod workflows;
+#[cfg(feature = "ssr")]
+pub mod writer;

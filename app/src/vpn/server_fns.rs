@@ -149,7 +149,15 @@ pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, AppError> {
 #[server(endpoint = "admin/servers")]
 pub async fn admin_servers() -> Result<Vec<ServerInfo>, AppError> {
     sfn::admin()?;
-    Ok(repo::list_servers(&sfn::state().db).await?)
+    let state = sfn::state();
+    servers::list_servers(&state.db, servers::NodeFreshness::of(&state)).await
+}
+
+/// Revokes the server's node token and takes it offline.
+#[server(endpoint = "admin/server_deregister")]
+pub async fn admin_deregister_server(id: super::model::ServerId) -> Result<(), AppError> {
+    let admin = sfn::admin()?;
+    servers::deregister_server(&sfn::state(), &admin, id).await
 }
 
 /// Returns the one-time node enrollment token.

@@ -254,7 +254,6 @@ pub async fn set_server_status(
     Ok(())
 }
 
-/// Servers the user may use, with the one the rules pick.
 /// The one rule for which servers a user may put a device on: a dedicated
 /// server only by its VIP, a premium server only on a plan that includes
 /// premium servers (`Entitlements::premium_servers`), shared ones by all.
@@ -318,13 +317,89 @@ pub async fn offered_servers(db: &crate::db::Db, user: &CurrentUser) -> AppResul
         .collect())
 }
 
+/// Whether a node is fresh: it reported within `stale_after` seconds of
+/// `now` (the portal's clock, which tests move forward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeFreshness {
+    pub now: i64,
+    pub stale_after: i64,
+}
+
+impl NodeFreshness {
+    /// As of now, with the configured threshold (`node_stale_after_secs`).
+    pub fn of(state: &AppState) -> Self {
+        NodeFreshness {
+            now: state.clock.now(),
+            stale_after: i64::from(state.config.node_stale_after_secs),
+        }
+    }
+
+    pub fn is_fresh(self, last_report_at: Option<i64>) -> bool {
+        last_report_at.is_some_and(|t| self.now - t < self.stale_after)
+    }
+
+    /// The server's `healthy`: enrolled, and its node reported lately (or
+    /// enrolled lately and not due to report yet).
+    pub fn apply(self, mut s: ServerInfo) -> ServerInfo {
+        s.healthy = s.enrolled && self.is_fresh(s.last_report_at.max(s.node_enrolled_at));
+        s
+    }
+}
+
+/// Every server, its health as of `fresh` (the admin's list).
+pub async fn list_servers(db: &crate::db::Db, fresh: NodeFreshness) -> AppResult<Vec<ServerInfo>> {
+    Ok(repo::list_servers(db)
+        .await?
+        .into_iter()
+        .map(|s| fresh.apply(s))
+        .collect())
+}
+
+/// Active servers whose enrolled node is stale (`/health`'s "degraded").
+pub async fn stale_nodes(db: &crate::db::Db, fresh: NodeFreshness) -> AppResult<Vec<String>> {
+    Ok(list_servers(db, fresh)
+        .await?
+        .into_iter()
+        .filter(|s| s.status == ServerStatus::Active && s.enrolled && !s.healthy)
+        .map(|s| s.name)
+        .collect())
+}
+
+/// Takes a server out of service for good: its node token is revoked (the
+/// node's next request is refused), it is unenrolled and set offline.
+/// Devices stay; a new enrollment token (`rotate_node_token`) brings a
+/// node back.
+pub async fn deregister_server(
+    state: &AppState,
+    admin: &CurrentUser,
+    server_id: ServerId,
+) -> AppResult<()> {
+    if repo::deregister_server(&state.db, server_id).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    state.node_changes.notify_waiters();
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "server.deregistered",
+        &server_id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    Ok(())
+}
+
+/// Servers the user may use, with the one the rules pick; a server whose
+/// node is stale (`fresh`) is never picked.
 pub async fn choose_server(
     db: &crate::db::Db,
+    fresh: NodeFreshness,
     user: &CurrentUser,
     requested: Option<ServerId>,
     preferred_region: Option<&str>,
 ) -> AppResult<(ServerInfo, String)> {
-    let servers = repo::list_servers(db).await?;
+    let servers = list_servers(db, fresh).await?;
     let premium = premium_allowed(db, user, &servers).await?;
     // What the user's client measured (`POST /api/v1/servers/{id}/latency`).
     let latency = repo::user_latencies(db, user.id).await?;
@@ -338,7 +413,7 @@ pub async fn choose_server(
             server_type: s.server_type,
             vip_user_id: s.vip_user_id,
             status: s.status,
-            healthy: s.enrolled,
+            healthy: s.healthy,
             peers: s.peers,
             capacity: s.capacity,
             latency_ms: latency.get(&s.id).copied(),

@@ -14,6 +14,7 @@ mod mesh;
 mod public_api;
 mod queries;
 mod security;
+mod service;
 mod sites;
 mod smtp;
 mod themes;
