@@ -25,6 +25,9 @@ start_api_portal "$BIN"
 # public key can already be in use), and missing_required_header has no
 # required header to drop (the key is the security scheme, which
 # ignored_auth checks).
+# Schemathesis keeps a cache (.schemathesis/) in the working directory:
+# the portal's temporary directory, not the clone.
+cd "$work"
 set +e
 # From the scratch directory: schemathesis keeps a cache where it runs.
 cd "$work"

@@ -36,7 +36,8 @@ pub async fn list_devices() -> Result<Vec<DeviceInfo>, AppError> {
 #[server(endpoint = "devices/servers")]
 pub async fn available_servers() -> Result<Vec<ServerInfo>, AppError> {
     let user = sfn::user()?;
-    servers::offered_servers(&sfn::state().db, &user).await
+    let state = sfn::state();
+    servers::offered_servers(&state.db, servers::NodeFreshness::of(&state), &user).await
 }
 
 /// `public_key` empty: the server generates the key pair and the config

@@ -254,69 +254,6 @@ pub async fn set_server_status(
     Ok(())
 }
 
-/// The one rule for which servers a user may put a device on: a dedicated
-/// server only by its VIP, a premium server only on a plan that includes
-/// premium servers (`Entitlements::premium_servers`), shared ones by all.
-pub fn may_use(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
-    s.visible_to(user_id) && (s.server_type != ServerType::Premium || premium)
-}
-
-/// Offered right now: one the user may use that is active and enrolled.
-pub fn offered(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
-    s.status == ServerStatus::Active && s.enrolled && may_use(s, user_id, premium)
-}
-
-/// Whether the user's plan includes premium servers; only asked when there
-/// is a premium server at all.
-async fn premium_allowed(
-    db: &crate::db::Db,
-    user: &CurrentUser,
-    servers: &[ServerInfo],
-) -> AppResult<bool> {
-    if !servers.iter().any(|s| s.server_type == ServerType::Premium) {
-        return Ok(false);
-    }
-    Ok(
-        crate::entitlements::Entitlements::for_user(&db.pool, user.id)
-            .await?
-            .premium_servers(),
-    )
-}
-
-/// Records a latency the user's client measured to a server it may use.
-pub async fn report_latency(
-    db: &crate::db::Db,
-    user: &CurrentUser,
-    server_id: ServerId,
-    latency_ms: i64,
-) -> AppResult<()> {
-    if !(0..=60_000).contains(&latency_ms) {
-        return Err(AppError::invalid_field(
-            "latency_ms",
-            "A latency is 0 to 60,000 ms.",
-        ));
-    }
-    let servers = repo::list_servers(db).await?;
-    let premium = premium_allowed(db, user, &servers).await?;
-    if !servers
-        .iter()
-        .any(|s| s.id == server_id && may_use(s, user.id, premium))
-    {
-        return Err(AppError::NotFound);
-    }
-    Ok(repo::record_latency(db, user.id, server_id, latency_ms).await?)
-}
-
-/// The servers the pages and the API offer this user (see [`offered`]).
-pub async fn offered_servers(db: &crate::db::Db, user: &CurrentUser) -> AppResult<Vec<ServerInfo>> {
-    let servers = repo::list_servers(db).await?;
-    let premium = premium_allowed(db, user, &servers).await?;
-    Ok(servers
-        .into_iter()
-        .filter(|s| offered(s, user.id, premium))
-        .collect())
-}
-
 /// Whether a node is fresh: it reported within `stale_after` seconds of
 /// `now` (the portal's clock, which tests move forward).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,6 +325,74 @@ pub async fn deregister_server(
     )
     .await;
     Ok(())
+}
+
+/// The one rule for which servers a user may put a device on: a dedicated
+/// server only by its VIP, a premium server only on a plan that includes
+/// premium servers (`Entitlements::premium_servers`), shared ones by all.
+pub fn may_use(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
+    s.visible_to(user_id) && (s.server_type != ServerType::Premium || premium)
+}
+
+/// Offered right now: one the user may use that is active, with a node that
+/// reports (`healthy`, see [`NodeFreshness::apply`]).
+pub fn offered(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
+    s.status == ServerStatus::Active && s.healthy && may_use(s, user_id, premium)
+}
+
+/// Whether the user's plan includes premium servers; only asked when there
+/// is a premium server at all.
+async fn premium_allowed(
+    db: &crate::db::Db,
+    user: &CurrentUser,
+    servers: &[ServerInfo],
+) -> AppResult<bool> {
+    if !servers.iter().any(|s| s.server_type == ServerType::Premium) {
+        return Ok(false);
+    }
+    Ok(
+        crate::entitlements::Entitlements::for_user(&db.pool, user.id)
+            .await?
+            .premium_servers(),
+    )
+}
+
+/// Records a latency the user's client measured to a server it may use.
+pub async fn report_latency(
+    db: &crate::db::Db,
+    user: &CurrentUser,
+    server_id: ServerId,
+    latency_ms: i64,
+) -> AppResult<()> {
+    if !(0..=60_000).contains(&latency_ms) {
+        return Err(AppError::invalid_field(
+            "latency_ms",
+            "A latency is 0 to 60,000 ms.",
+        ));
+    }
+    let servers = repo::list_servers(db).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    if !servers
+        .iter()
+        .any(|s| s.id == server_id && may_use(s, user.id, premium))
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(repo::record_latency(db, user.id, server_id, latency_ms).await?)
+}
+
+/// The servers the pages and the API offer this user (see [`offered`]).
+pub async fn offered_servers(
+    db: &crate::db::Db,
+    fresh: NodeFreshness,
+    user: &CurrentUser,
+) -> AppResult<Vec<ServerInfo>> {
+    let servers = list_servers(db, fresh).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    Ok(servers
+        .into_iter()
+        .filter(|s| offered(s, user.id, premium))
+        .collect())
 }
 
 /// Servers the user may use, with the one the rules pick; a server whose
