@@ -29,8 +29,6 @@ start_api_portal "$BIN"
 # the portal's temporary directory, not the clone.
 cd "$work"
 set +e
-# From the scratch directory: schemathesis keeps a cache where it runs.
-cd "$work"
 timeout -k 10 $((budget + 60)) "$ST" run "$base/api/v1/openapi.json" \
   -H "Authorization: Bearer $key" \
   --checks all --exclude-checks positive_data_acceptance,missing_required_header \
