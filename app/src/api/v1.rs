@@ -166,7 +166,8 @@ pub enum Failures {
     /// `INVALID_API_KEY`, `API_KEY_REVOKED`, `API_KEY_EXPIRED`.
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorEnvelope),
-    /// `INSUFFICIENT_SCOPE`, `ACCOUNT_INACTIVE`.
+    /// `INSUFFICIENT_SCOPE`, `ACCOUNT_SUSPENDED`, `ACCOUNT_CANCELLED`,
+    /// `PAYMENT_OVERDUE` (the account has no service now).
     #[response(status = 403)]
     Forbidden(#[to_schema] ErrorEnvelope),
     /// `NOT_FOUND` (another account's object is not found either).

@@ -4,7 +4,7 @@ use sqlx::{any::AnyRow, Row};
 
 use super::model::{scopes_from_text, ApiKeyId, ApiKeyInfo, KeyState, Scope};
 use crate::{
-    accounts::model::{AccountStatus, CurrentUser, Role},
+    accounts::model::{AccountStatus, CurrentUser, Role, ServiceOff},
     db::Db,
 };
 
@@ -102,17 +102,21 @@ pub struct KeyOwner {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// Why the owner has no service now (`entitlements::service_off_sql`).
+    pub service_off: Option<ServiceOff>,
     pub user: CurrentUser,
 }
 
 /// One indexed read per request: the key by its hash, and its owner's
 /// current status (a suspension counts at once).
 pub async fn by_hash(db: &Db, token_hash: &str) -> Result<Option<KeyOwner>, sqlx::Error> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT k.id, k.name, k.scopes, k.expires_at, k.revoked_at, k.last_used_at, \
-                u.id AS user_id, u.email, u.first_name, u.role, u.status, u.totp_enabled \
+                u.id AS user_id, u.email, u.first_name, u.role, u.status, u.totp_enabled, \
+                {} AS service_off \
          FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_hash = $1",
-    )
+        crate::entitlements::service_off_sql()
+    ))
     .bind(token_hash)
     .fetch_optional(&db.pool)
     .await?;
@@ -124,6 +128,7 @@ pub async fn by_hash(db: &Db, token_hash: &str) -> Result<Option<KeyOwner>, sqlx
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
         last_used_at: r.try_get("last_used_at")?,
+        service_off: r.try_get("service_off")?,
         user: CurrentUser {
             id: r.try_get("user_id")?,
             email: r.try_get("email")?,

@@ -142,6 +142,11 @@ pub async fn authenticate(db: &Db, key: &str) -> AppResult<ApiCaller> {
         super::model::KeyState::Expired => return Err(AppError::ApiKeyExpired),
         super::model::KeyState::Active => {}
     }
+    // The one rule for "this account has no service" (suspended, closed,
+    // payment overdue), as scanner and gateway tokens use it.
+    if let Some(why) = k.service_off {
+        return Err(AppError::ServiceOff(why));
+    }
     if !matches!(
         k.user.status,
         AccountStatus::Active | AccountStatus::Pending

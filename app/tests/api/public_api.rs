@@ -246,7 +246,7 @@ async fn refused_keys_say_why() {
     let (status, body, _) = call(&app, Some(&key), Method::GET, "/api/v1/servers", None).await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::FORBIDDEN, "ACCOUNT_INACTIVE")
+        (StatusCode::FORBIDDEN, "ACCOUNT_SUSPENDED")
     );
 }
 

@@ -16,7 +16,8 @@ type Keys =
 
 /// The card's actions and list, made by the page outside `RequireUser`:
 /// a resource made inside its Suspend is loaded again on each of the SSR's
-/// walks of it (see `dashboard::CardData`).
+/// walks of it (see `dashboard::CardData`). The list is read by awaiting
+/// it inside a `Suspend`, as the dashboard does, not by a tracked `.get()`.
 #[derive(Clone, Copy)]
 pub struct ApiKeysData {
     create: ServerAction<CreateApiKey>,
@@ -57,7 +58,7 @@ pub fn ApiKeys(data: ApiKeysData) -> impl IntoView {
                 <a href="/api/v1/openapi.json">"OpenAPI document"</a>
             </p>
             <Suspense fallback=|| ()>
-                {move || keys.get().map(|r| match r {
+                {move || Suspend::new(async move { match keys.await {
                     Err(e) => error_notice(&e).into_any(),
                     Ok((_, allowed)) if allowed.is_empty() => view! {
                         <p class="muted" data-testid="api-keys-not-in-plan">"API keys come with the paid plans (every scope with Business)."</p>
@@ -111,7 +112,7 @@ pub fn ApiKeys(data: ApiKeysData) -> impl IntoView {
                             })}
                         }.into_any()
                     }
-                })}
+                } })}
             </Suspense>
             <ActionError value=create.value()/>
             <ActionError value=revoke.value()/>
