@@ -237,6 +237,7 @@ fn wireguard_bench() {
                     (i / 256) % 256,
                     i % 256
                 )],
+                endpoint: None,
             })
             .collect(),
         data_plane: Default::default(),
@@ -244,8 +245,11 @@ fn wireguard_bench() {
     nft_bench(&ns, &iface, &cfg);
     let file = std::env::temp_dir().join(format!("tv-bench-{iface}.conf"));
     let apply = |cfg: &DesiredConfig| {
-        truevault::secrets::write_private(&file, render_syncconf(&node.private, cfg).as_bytes())
-            .expect("write");
+        truevault::secrets::write_private(
+            &file,
+            render_syncconf(&node.private, cfg, &Default::default()).as_bytes(),
+        )
+        .expect("write");
         let t = Instant::now();
         assert!(
             sh(&[
@@ -274,6 +278,7 @@ fn wireguard_bench() {
         public_key: keys::generate_keypair().public,
         preshared_key: keys::generate_preshared_key(),
         allowed_ips: vec!["10.200.0.2/32".into()],
+        endpoint: None,
     });
     let mut small = Vec::new();
     for _ in 0..5 {

@@ -47,6 +47,8 @@ section() {
 
 section http-pages "landing, dashboard, /health, device create (SQLite)" 300 \
   app/scripts/bench-http.sh "$secs"
+section api-device-create "device create through the public API, 64 connections (SQLite)" 300 \
+  app/scripts/bench-api.sh "$secs"
 if [ -n "${TRUEVAULT_BENCH_PG_URL:-}" ]; then
   section automation-pg "PostgreSQL" 900 env TRUEVAULT_BENCH_PG_URL="$TRUEVAULT_BENCH_PG_URL" \
     cargo bench -p truevault --features ssr --bench automation

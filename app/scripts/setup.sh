@@ -8,6 +8,7 @@
 #                     and data-plane labs), iperf3 (the data-plane benchmark),
 #                     wrk (benchmarks), brotli (the precompressed bundle), Python aiosmtpd (a real SMTP server),
 #                     Python zeroconf (the scanner lab's mDNS responders),
+#                     schemathesis in a venv (the public API's property tests),
 #                     GStreamer's RTSP server (the camera gateway tests),
 #                     openssl (the certificate tests verify, read CRLs and
 #                     PKCS#12 files and run s_server/s_client with it),
@@ -52,6 +53,15 @@ fi
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   log "installing the Python SMTP test server (aiosmtpd)"
   python3 -m pip install -q aiosmtpd
+fi
+
+# Schemathesis (the public API's property tests), pinned, in its own venv.
+st_version=4.32.5
+st_venv="$HOME/.cache/truevault/schemathesis-venv"
+if [ "$("$st_venv/bin/st" --version 2>/dev/null | awk '{print $NF}')" != "$st_version" ]; then
+  log "installing schemathesis $st_version into $st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install -q "schemathesis==$st_version"
 fi
 
 if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then

@@ -19,6 +19,11 @@ log "release build (for the browser journeys)"
 log "unit and integration tests (SQLite)"
 cargo test --workspace --features truevault/ssr
 
+# The public API against its own OpenAPI document, with a real key:
+# bounded (10 examples per operation, 90 s budget).
+log "schemathesis against /api/v1/openapi.json"
+"$ROOT/app/scripts/schemathesis.sh" 10 90
+
 # Short versions of the load and fault proofs (app/scripts/*.sh run them
 # longer by hand): well under a minute each, against the release build.
 log "load and fault proofs, short versions"

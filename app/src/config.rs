@@ -45,6 +45,8 @@ pub struct Config {
     /// Device creations, re-keys, tunnel switches and removals per user per
     /// minute: each one rewrites a node's desired state.
     pub device_changes_per_minute: u32,
+    /// Public API requests per API key per minute (per portal instance).
+    pub api_requests_per_minute: u32,
     /// Live camera views one user may hold open at once (each is a relay
     /// queue and, for a new camera, a pull from the gateway).
     pub max_live_viewers_per_user: u32,
@@ -58,6 +60,10 @@ pub struct Config {
     /// How long a camera pull outlives its last viewer (a viewer who
     /// reloads the page finds it still running).
     pub camera_linger_ms: u64,
+    /// Seconds without a stats report after which a node is stale: its
+    /// server is not chosen for new devices, `/health` says degraded and
+    /// the admin's servers page says so. Nodes report every 30 s by default.
+    pub node_stale_after_secs: u32,
 }
 
 /// Payment providers. The built-in test provider sells plans for no money,
@@ -257,6 +263,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             auth_rate_per_minute: 30,
             device_changes_per_minute: 30,
+            api_requests_per_minute: 600,
             max_live_viewers_per_user: 8,
             db_max_connections: 16,
             log_json: false,
@@ -264,6 +271,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             metrics: MetricsConfig::default(),
             camera_linger_ms: 10_000,
+            node_stale_after_secs: 90,
         }
     }
 }

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Executor, Row};
 
+use crate::{accounts::model::ServiceOff, apikeys::model::Scope};
+
 /// A plan limit: `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(Option<i64>);
@@ -46,6 +48,8 @@ pub struct Entitlements {
     /// Monthly allowance in bytes; `None` is no cap.
     pub data_cap_bytes: Option<i64>,
     pub features: Vec<String>,
+    /// On a plan that costs something (premium servers, the client's keys).
+    pub paid: bool,
 }
 
 pub const GIB: i64 = 1 << 30;
@@ -55,7 +59,7 @@ pub const GIB: i64 = 1 << 30;
 const SELECT: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
         COALESCE(p.max_identities, 1) AS identities, COALESCE(p.max_cameras, 0) AS cameras, \
         COALESCE(p.max_mesh_members, 0) AS mesh, COALESCE(p.data_cap_gb, 0) AS cap_gb, \
-        COALESCE(p.features, '') AS features, \
+        COALESCE(p.features, '') AS features, COALESCE(p.price_monthly_cents, 0) AS price, \
         (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
      FROM users u LEFT JOIN plans p ON p.id = u.plan_id";
 
@@ -70,6 +74,7 @@ impl Entitlements {
             mesh_members: Limit::UNLIMITED,
             data_cap_bytes: None,
             features: Vec::new(),
+            paid: true,
         }
     }
 
@@ -101,6 +106,7 @@ impl Entitlements {
                 mesh_members: Limit::from_plan(r.try_get("mesh")?),
                 data_cap_bytes: (cap_gb > 0).then(|| cap_gb.saturating_mul(GIB)),
                 features,
+                paid: r.try_get::<i64, _>("price")? > 0,
             },
         ))
     }
@@ -125,6 +131,7 @@ impl Entitlements {
                 mesh_members: Limit(Some(0)),
                 data_cap_bytes: None,
                 features: Vec::new(),
+                paid: false,
             }),
         }
     }
@@ -157,7 +164,34 @@ impl Entitlements {
     pub fn has_feature(&self, feature: &str) -> bool {
         self.vip || self.features.iter().any(|f| f == feature)
     }
+
+    /// Premium servers are for paid plans (and VIPs); the free plan gets
+    /// the shared ones. `vpn::servers::offered` applies it.
+    pub fn premium_servers(&self) -> bool {
+        self.vip || self.paid
+    }
+
+    /// The scopes this user's API keys may carry. The plan that sells "API
+    /// access" (business) and VIPs: every scope. Other paid plans: what the
+    /// command-line client needs (`read`, `devices:write`), because the
+    /// client is one more way to use the devices the plan already has (the
+    /// device limit still applies) and a Linux user should not need the
+    /// business plan for a tunnel. The free plan: none.
+    pub fn api_key_scopes(&self) -> &'static [Scope] {
+        if self.has_feature(API_ACCESS) {
+            Scope::ALL
+        } else if self.paid {
+            CLIENT_SCOPES
+        } else {
+            &[]
+        }
+    }
 }
+
+/// The plan feature that sells the public API (as in `plans.features`).
+pub const API_ACCESS: &str = "API access";
+/// What `truevault-client` needs: list servers and devices, add its own.
+pub const CLIENT_SCOPES: &[Scope] = &[Scope::Read, Scope::DevicesWrite];
 
 /// The plan feature that sells personal certificates (as in `plans.features`).
 pub const PERSONAL_CERTIFICATES: &str = "Personal certificates";
@@ -221,6 +255,95 @@ pub async fn certificates<'e>(
         allowed: true,
         live: Limit(Some(max)),
         validity_days: CERTIFICATE_DAYS,
+    })
+}
+
+/// Whether an account gets service now (tunnels, agents, camera views), and
+/// if not, why. The one rule, as SQL so that bulk reads (a node's peers, a
+/// gateway's liveness) apply it in the query: [`service_off_sql`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    On,
+    Off(ServiceOff),
+}
+
+impl Service {
+    pub fn is_on(self) -> bool {
+        self == Service::On
+    }
+
+    /// `Err(AppError::ServiceOff)` when off, for agents and flows that refuse.
+    pub fn require(self) -> Result<(), crate::error::AppError> {
+        match self {
+            Service::On => Ok(()),
+            Service::Off(why) => Err(crate::error::AppError::ServiceOff(why)),
+        }
+    }
+}
+
+/// A SQL expression over the users row aliased `u`: why that user gets no
+/// service (a [`ServiceOff`] name), or NULL when they do. An account an
+/// administrator suspended or closed is off; a subscription the dunning
+/// steps suspended is off until paid, except for VIPs (never suspended for
+/// payment). A data cap is not here: it is a plan allowance, not the
+/// account's standing, and lifts by itself (see `vpn::repo::server_peers`).
+pub fn service_off_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use crate::{accounts::model::AccountStatus, billing::model::SubscriptionStatus};
+        format!(
+            "(CASE WHEN u.status = '{suspended}' THEN '{off_suspended}' \
+               WHEN u.status = '{cancelled}' THEN '{off_cancelled}' \
+               WHEN EXISTS (SELECT 1 FROM subscriptions sv WHERE sv.user_id = u.id AND sv.status = '{sub_suspended}') \
+                AND NOT EXISTS (SELECT 1 FROM vip_accounts vv WHERE vv.email = u.email) THEN '{off_payment}' \
+               ELSE NULL END)",
+            suspended = AccountStatus::Suspended.as_str(),
+            cancelled = AccountStatus::Cancelled.as_str(),
+            sub_suspended = SubscriptionStatus::Suspended.as_str(),
+            off_suspended = ServiceOff::Suspended.as_str(),
+            off_cancelled = ServiceOff::Cancelled.as_str(),
+            off_payment = ServiceOff::PaymentOverdue.as_str(),
+        )
+    });
+    &SQL
+}
+
+/// The user's service now. An unknown user gets none (as closed).
+pub async fn service<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<Service, sqlx::Error> {
+    let row: Option<Option<ServiceOff>> = sqlx::query_scalar(&format!(
+        "SELECT {} FROM users u WHERE u.id = $1",
+        service_off_sql()
+    ))
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        None => Service::Off(ServiceOff::Cancelled),
+        Some(None) => Service::On,
+        Some(Some(why)) => Service::Off(why),
+    })
+}
+
+/// Whether the user is a VIP, and their service, in one statement (the
+/// dashboard's plan card shows both).
+pub async fn vip_and_service<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<(bool, Service), sqlx::Error> {
+    let row: Option<(i64, Option<ServiceOff>)> = sqlx::query_as(&format!(
+        "SELECT (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email), {} \
+         FROM users u WHERE u.id = $1",
+        service_off_sql()
+    ))
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(match row {
+        None => (false, Service::Off(ServiceOff::Cancelled)),
+        Some((vip, None)) => (vip > 0, Service::On),
+        Some((vip, Some(why))) => (vip > 0, Service::Off(why)),
     })
 }
 

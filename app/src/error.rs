@@ -16,8 +16,8 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    certs::model::CertError, mesh::model::MeshError, sites::model::LanSubnetError,
-    ui::components::notice::plural,
+    accounts::model::ServiceOff, certs::model::CertError, mesh::model::MeshError,
+    sites::model::LanSubnetError, ui::components::notice::plural,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -40,6 +40,9 @@ pub enum AppError {
     AccountInactive,
     #[error("You do not have access to this.")]
     Forbidden,
+    /// The account gets no service now; the reason is the code.
+    #[error("{}", .0.explain())]
+    ServiceOff(ServiceOff),
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -81,6 +84,25 @@ pub enum AppError {
     /// Personal certificates' refusals (their codes live with them).
     #[error("{0}")]
     Certs(CertError),
+    /// The public API's key refusals: missing or unknown, revoked, expired,
+    /// or without the scope the call needs.
+    #[error("A valid API key is required (Authorization: Bearer tvk_…).")]
+    InvalidApiKey,
+    #[error("This API key has been revoked.")]
+    ApiKeyRevoked,
+    #[error("This API key has expired.")]
+    ApiKeyExpired,
+    #[error("This API key does not have the scope this call needs.")]
+    InsufficientScope,
+    /// Creating a key with a scope the plan does not include.
+    #[error("Your plan does not include API keys with that scope.")]
+    ScopeNotInPlan,
+    /// The same `Idempotency-Key` with a different request.
+    #[error("This Idempotency-Key was already used for a different request.")]
+    IdempotencyKeyReused,
+    /// The same `Idempotency-Key` while its first request is still running.
+    #[error("A request with this Idempotency-Key is still being processed.")]
+    IdempotencyInProgress,
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -109,6 +131,9 @@ impl AppError {
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::AccountInactive => "ACCOUNT_INACTIVE",
             AppError::Forbidden => "FORBIDDEN",
+            AppError::ServiceOff(ServiceOff::Suspended) => "ACCOUNT_SUSPENDED",
+            AppError::ServiceOff(ServiceOff::Cancelled) => "ACCOUNT_CANCELLED",
+            AppError::ServiceOff(ServiceOff::PaymentOverdue) => "PAYMENT_OVERDUE",
             AppError::NotFound => "NOT_FOUND",
             AppError::Conflict(_) => "CONFLICT",
             AppError::KeyInUse => "KEY_IN_USE",
@@ -127,6 +152,13 @@ impl AppError {
             AppError::Mesh(e) => e.code(),
             AppError::LiveViewLimit(_) => "LIVE_VIEW_LIMIT",
             AppError::Certs(e) => e.code(),
+            AppError::InvalidApiKey => "INVALID_API_KEY",
+            AppError::ApiKeyRevoked => "API_KEY_REVOKED",
+            AppError::ApiKeyExpired => "API_KEY_EXPIRED",
+            AppError::InsufficientScope => "INSUFFICIENT_SCOPE",
+            AppError::ScopeNotInPlan => "SCOPE_NOT_IN_PLAN",
+            AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            AppError::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -142,10 +174,18 @@ impl AppError {
             // A mistyped form and a broken rule are both the client's to fix.
             AppError::Validation { .. } | AppError::BadInput | AppError::SiteSubnet(_) => 422,
             AppError::InvalidToken | AppError::InvalidTotp => 400,
-            AppError::InvalidCredentials | AppError::Unauthenticated | AppError::InvalidBearer => {
-                401
-            }
-            AppError::Forbidden | AppError::AccountInactive => 403,
+            AppError::InvalidCredentials
+            | AppError::Unauthenticated
+            | AppError::InvalidBearer
+            | AppError::InvalidApiKey
+            | AppError::ApiKeyRevoked
+            | AppError::ApiKeyExpired => 401,
+            AppError::Forbidden
+            | AppError::AccountInactive
+            | AppError::ServiceOff(_)
+            | AppError::InsufficientScope
+            | AppError::ScopeNotInPlan => 403,
+            AppError::IdempotencyKeyReused => 422,
             AppError::NotFound => 404,
             AppError::Conflict(_)
             | AppError::KeyInUse
@@ -155,6 +195,7 @@ impl AppError {
             | AppError::SiteSubnetOverlap
             | AppError::SiteLimitExceeded(_)
             | AppError::SitePoolFull
+            | AppError::IdempotencyInProgress
             | AppError::NetworkFull => 409,
             AppError::RateLimited | AppError::LiveViewLimit(_) => 429,
             // Down or restarting (PostgreSQL): a retryable 503, not a 500.
@@ -267,6 +308,9 @@ impl From<ErrorBody> for AppError {
             "UNAUTHENTICATED" => AppError::Unauthenticated,
             "ACCOUNT_INACTIVE" => AppError::AccountInactive,
             "FORBIDDEN" => AppError::Forbidden,
+            "ACCOUNT_SUSPENDED" => AppError::ServiceOff(ServiceOff::Suspended),
+            "ACCOUNT_CANCELLED" => AppError::ServiceOff(ServiceOff::Cancelled),
+            "PAYMENT_OVERDUE" => AppError::ServiceOff(ServiceOff::PaymentOverdue),
             "NOT_FOUND" => AppError::NotFound,
             "CONFLICT" => AppError::Conflict(b.message),
             "KEY_IN_USE" => AppError::KeyInUse,
@@ -282,6 +326,13 @@ impl From<ErrorBody> for AppError {
             "SITE_LIMIT_EXCEEDED" => AppError::SiteLimitExceeded(limit),
             "SITE_POOL_FULL" => AppError::SitePoolFull,
             "LIVE_VIEW_LIMIT" => AppError::LiveViewLimit(limit),
+            "INVALID_API_KEY" => AppError::InvalidApiKey,
+            "API_KEY_REVOKED" => AppError::ApiKeyRevoked,
+            "API_KEY_EXPIRED" => AppError::ApiKeyExpired,
+            "INSUFFICIENT_SCOPE" => AppError::InsufficientScope,
+            "SCOPE_NOT_IN_PLAN" => AppError::ScopeNotInPlan,
+            "IDEMPOTENCY_KEY_REUSED" => AppError::IdempotencyKeyReused,
+            "IDEMPOTENCY_IN_PROGRESS" => AppError::IdempotencyInProgress,
             "PAYLOAD_TOO_LARGE" => AppError::PayloadTooLarge,
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod apikeys;
 pub mod billing;
 pub mod cameras;
 pub mod certs;

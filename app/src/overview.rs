@@ -36,7 +36,7 @@ pub async fn month_traffic() -> Result<TrafficThisMonth, crate::error::AppError>
     // CAST: PostgreSQL sums BIGINT into NUMERIC.
     let row = sqlx::query(
         "SELECT CAST(COALESCE(SUM(u.rx_bytes), 0) AS BIGINT), CAST(COALESCE(SUM(u.tx_bytes), 0) AS BIGINT) \
-         FROM device_usage u JOIN devices d ON d.id = u.device_id WHERE d.user_id = $1 AND u.day >= $2",
+         FROM user_usage u WHERE u.user_id = $1 AND u.day >= $2",
     )
     .bind(user.id)
     .bind(month_start / 86_400)
@@ -59,6 +59,9 @@ pub struct PlanSummary {
     pub current_plan: String,
     pub is_vip: bool,
     pub renewal: Renewal,
+    /// Why the account gets no service now (`entitlements::service`), for
+    /// the dashboard's banner.
+    pub service_off: Option<crate::accounts::model::ServiceOff>,
 }
 
 /// Where the paid subscription stands, as the plan card words it.

@@ -114,6 +114,7 @@ impl Application {
             db,
             auth_limiter: RateLimiter::new(config.auth_rate_per_minute),
             device_limiter: RateLimiter::new(config.device_changes_per_minute),
+            api_limiter: RateLimiter::new(config.api_requests_per_minute),
             node_configs: Default::default(),
             connections: Default::default(),
             config: Arc::new(config),

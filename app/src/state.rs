@@ -19,6 +19,8 @@ pub struct AppState {
     pub auth_limiter: RateLimiter,
     /// Device changes per user (`http::rate_limit::device_changes`).
     pub device_limiter: RateLimiter,
+    /// Public API requests per key (`api::v1`).
+    pub api_limiter: RateLimiter,
     pub metrics: Metrics,
     pub themes: ThemeCache,
     pub leptos_options: LeptosOptions,

@@ -14,6 +14,8 @@
 //! leaves traffic flowing; `--uninstall` removes the table and interface.
 
 use std::{
+    collections::HashSet,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -21,7 +23,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 use truevault_wire::node::{
-    DesiredConfig, EnrollRequest, EnrollResponse, InterfaceSettings, PeerStats, StatsReport,
+    DesiredConfig, DesiredPeer, EnrollRequest, EnrollResponse, InterfaceSettings, PeerStats,
+    StatsReport,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +131,15 @@ pub fn parse_dump(text: &str) -> Result<Vec<DumpPeer>, AgentError> {
     Ok(peers)
 }
 
-/// The `wg syncconf` file for a desired config.
-pub fn render_syncconf(private_key: &str, cfg: &DesiredConfig) -> String {
+/// The `wg syncconf` file for a desired config. `on_interface`: the peers
+/// the interface has now; only a peer being added gets the portal's last
+/// known endpoint (one already there keeps what WireGuard learned, since
+/// the device may have roamed).
+pub fn render_syncconf(
+    private_key: &str,
+    cfg: &DesiredConfig,
+    on_interface: &HashSet<String>,
+) -> String {
     let mut out = String::with_capacity(128 + cfg.peers.len() * 160);
     out.push_str("[Interface]\nPrivateKey = ");
     out.push_str(private_key);
@@ -141,9 +151,69 @@ pub fn render_syncconf(private_key: &str, cfg: &DesiredConfig) -> String {
         out.push_str(&p.preshared_key);
         out.push_str("\nAllowedIPs = ");
         out.push_str(&p.allowed_ips.join(", "));
+        if let Some(endpoint) = restored_endpoint(p, on_interface) {
+            out.push_str("\nEndpoint = ");
+            out.push_str(endpoint);
+        }
         out.push('\n');
     }
     out
+}
+
+/// The endpoint a peer being added comes back with, when the portal knows
+/// one and it reads as `address:port` (anything else would make `wg
+/// syncconf` refuse the whole file).
+fn restored_endpoint<'a>(p: &'a DesiredPeer, on_interface: &HashSet<String>) -> Option<&'a str> {
+    let endpoint = p.endpoint.as_deref()?;
+    (!on_interface.contains(&p.public_key) && endpoint.parse::<SocketAddr>().is_ok())
+        .then_some(endpoint)
+}
+
+/// The tunnel addresses of peers just restored with an endpoint: one
+/// datagram to each makes the node start the handshake at once. Waiting
+/// for the client instead takes its retry timer (seconds: 9.4 s measured),
+/// because the client still holds a session the node has forgotten.
+pub fn handshake_targets(cfg: &DesiredConfig, on_interface: &HashSet<String>) -> Vec<IpAddr> {
+    cfg.peers
+        .iter()
+        .filter(|p| restored_endpoint(p, on_interface).is_some())
+        .filter_map(|p| {
+            p.allowed_ips
+                .iter()
+                .filter_map(|a| a.parse::<truevault_wire::node::Cidr>().ok())
+                .find(|c| c.prefix() == if c.addr().is_ipv4() { 32 } else { 128 })
+                .map(|c| c.addr())
+        })
+        .collect()
+}
+
+/// The discard port: the datagram only has to exist to start the handshake.
+const KICK_PORT: u16 = 9;
+
+/// Sends one empty datagram into the tunnel to each address, which has
+/// WireGuard initiate a handshake with the peer's endpoint right away.
+async fn kick_handshakes(targets: &[IpAddr]) {
+    if targets.is_empty() {
+        return;
+    }
+    for target in targets {
+        let bind: SocketAddr = if target.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sent = match tokio::net::UdpSocket::bind(bind).await {
+            Ok(sock) => sock.send_to(&[], (*target, KICK_PORT)).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::debug!(%target, error = %e, "could not start a handshake");
+        }
+    }
+    tracing::info!(
+        peers = targets.len(),
+        "started handshakes with restored peers"
+    );
 }
 
 /// Networks behind peers (a home site's range), which need a route into the
@@ -354,8 +424,15 @@ impl Agent {
         let res = run_cmd("nft", &["-f", &file.display().to_string()]).await;
         let _ = std::fs::remove_file(&file);
         res?;
-        let file =
-            self.write_private_temp("syncconf", &render_syncconf(&self.state.private_key, cfg))?;
+        let on_interface: HashSet<String> =
+            parse_dump(&run_cmd("wg", &["show", &self.cfg.interface, "dump"]).await?)?
+                .into_iter()
+                .map(|p| p.public_key)
+                .collect();
+        let file = self.write_private_temp(
+            "syncconf",
+            &render_syncconf(&self.state.private_key, cfg, &on_interface),
+        )?;
         let res = run_cmd(
             "wg",
             &["syncconf", &self.cfg.interface, &file.display().to_string()],
@@ -364,6 +441,7 @@ impl Agent {
         let _ = std::fs::remove_file(&file);
         res?;
         crate::wgif::sync_routes(&self.cfg.interface, &routed_networks(cfg)).await?;
+        kick_handshakes(&handshake_targets(cfg, &on_interface)).await;
         tracing::info!(
             version = cfg.version,
             peers = cfg.peers.len(),
@@ -510,6 +588,7 @@ mod tests {
                     "10.240.3.0/24".into(),
                     "10.240.3.0/24".into(),
                 ],
+                endpoint: None,
             }],
             data_plane: Default::default(),
         };
@@ -528,12 +607,45 @@ mod tests {
                 public_key: "A=".into(),
                 preshared_key: "P=".into(),
                 allowed_ips: vec!["10.8.0.2/32".into(), "fd00::2/128".into()],
+                endpoint: None,
             }],
             data_plane: Default::default(),
         };
         assert_eq!(
-            render_syncconf("K=", &cfg),
+            render_syncconf("K=", &cfg, &HashSet::new()),
             "[Interface]\nPrivateKey = K=\nListenPort = 51820\n\n[Peer]\nPublicKey = A=\nPresharedKey = P=\nAllowedIPs = 10.8.0.2/32, fd00::2/128\n"
+        );
+    }
+
+    #[test]
+    fn only_a_restored_peer_gets_its_last_endpoint_and_a_handshake() {
+        let peer = |key: &str, endpoint: Option<&str>| DesiredPeer {
+            public_key: key.into(),
+            preshared_key: "P=".into(),
+            allowed_ips: vec!["10.8.0.2/32".into(), "10.240.3.0/24".into()],
+            endpoint: endpoint.map(String::from),
+        };
+        let cfg = DesiredConfig {
+            version: 4,
+            interface: InterfaceSettings {
+                addresses: vec![],
+                listen_port: 51820,
+            },
+            peers: vec![
+                peer("back=", Some("203.0.113.7:40000")),
+                peer("there=", Some("203.0.113.8:40000")),
+                peer("new=", None),
+                peer("junk=", Some("no port")),
+            ],
+            data_plane: Default::default(),
+        };
+        let on_interface: HashSet<String> = ["there=".to_string()].into();
+        let conf = render_syncconf("K=", &cfg, &on_interface);
+        assert_eq!(conf.matches("Endpoint = ").count(), 1, "{conf}");
+        assert!(conf.contains("PublicKey = back=\nPresharedKey = P=\nAllowedIPs = 10.8.0.2/32, 10.240.3.0/24\nEndpoint = 203.0.113.7:40000\n"));
+        assert_eq!(
+            handshake_targets(&cfg, &on_interface),
+            vec!["10.8.0.2".parse::<IpAddr>().unwrap()]
         );
     }
 }

@@ -20,6 +20,43 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// Why an account gets no service now: no peers in any node config, no
+    /// scanner or gateway token accepted, no live camera view. The rule that
+    /// decides it is `entitlements::service`; each reason has its own error
+    /// code (`AppError::ServiceOff`) and tells the customer what to do.
+    pub enum ServiceOff {
+        /// An administrator suspended the account.
+        Suspended = "suspended",
+        /// The account was closed.
+        Cancelled = "cancelled",
+        /// The dunning steps suspended the subscription (day 8 of a failed
+        /// payment); paying restores everything.
+        PaymentOverdue = "payment_overdue",
+    }
+}
+
+impl ServiceOff {
+    /// What the customer reads: why, and what to do about it.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Suspended => {
+                "This account is suspended by an administrator: VPN devices, cameras and agents are \
+                 paused. Please contact support to have it restored."
+            }
+            Self::Cancelled => {
+                "This account is closed: VPN devices, cameras and agents no longer work. Please \
+                 contact support if you want it back."
+            }
+            Self::PaymentOverdue => {
+                "Service is paused because a payment is overdue: VPN devices, cameras and agents \
+                 stop until it is paid. Pay on the billing page and everything comes back with the \
+                 same keys and addresses."
+            }
+        }
+    }
+}
+
 /// The signed-in user as pages see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {

@@ -97,14 +97,20 @@ pub async fn mark_verified(db: &Db, user_id: i64) -> Result<(), sqlx::Error> {
     .map(|_| ())
 }
 
+/// The account's status decides service (`entitlements::service`): the
+/// user's nodes get a new config version in the same transaction.
 pub async fn set_status(db: &Db, user_id: i64, status: AccountStatus) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status.as_str())
         .bind(now())
         .bind(user_id)
-        .execute(&db.pool)
-        .await
-        .map(|r| r.rows_affected())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    crate::vpn::repo::bump_user_servers(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 pub async fn set_role(db: &Db, user_id: i64, role: Role) -> Result<u64, sqlx::Error> {

@@ -2,7 +2,7 @@
 //! the pure rules and the repository, with mail and audit side effects.
 
 use super::{
-    model::{normalize_name, AccountStatus, CurrentUser, Email, Role, TotpEnrollment},
+    model::{normalize_name, AccountStatus, CurrentUser, Email, Role, ServiceOff, TotpEnrollment},
     password, repo, tokens, totp,
 };
 use crate::{
@@ -278,7 +278,15 @@ pub async fn login(
                 user.status.as_str(),
             )
             .await;
-            return Err(AppError::AccountInactive);
+            // The sign-in page says why and what to do, by the code. (A
+            // payment overdue signs in: paying is done in the portal.)
+            return Err(AppError::ServiceOff(
+                if user.status == AccountStatus::Cancelled {
+                    ServiceOff::Cancelled
+                } else {
+                    ServiceOff::Suspended
+                },
+            ));
         }
     }
     repo::throttle_clear(&state.db, &key).await?;

@@ -40,6 +40,10 @@ pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), AppErr
     if repo::set_status(&state.db, user_id, status).await? == 0 {
         return Err(AppError::NotFound);
     }
+    // Service follows the account's status: nodes drop (or restore) its
+    // peers now, its gateway tunnels end.
+    state.node_changes.notify_waiters();
+    crate::cameras::service::close_user_tunnels(&state, user_id).await?;
     audit::record(
         &state.db,
         Some(admin.id),

@@ -1,4 +1,5 @@
-//! The JSON API under `/api/v1` for agents and nodes: bearer tokens,
+//! The JSON API under `/api/v1`: agents' and nodes' endpoints, the public
+//! API for customers' keys (`v1`, documented by `docs`), bearer tokens,
 //! request ids and the error shape every endpoint shares.
 
 use axum::{
@@ -13,7 +14,11 @@ use truevault_wire::{ApiError, ApiErrorBody};
 
 use crate::{error::AppError, state::AppState};
 
+pub mod docs;
+pub mod v1;
+
 pub fn router(state: AppState) -> axum::Router<AppState> {
+    let state_for_keys = state.clone();
     crate::vpn::node_api::router()
         .merge(crate::inventory::api::router())
         .layer(axum::middleware::from_fn_with_state(
@@ -23,6 +28,7 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .merge(crate::billing::webhooks::router())
         .merge(crate::cameras::tunnel::router())
         .merge(crate::sites::api::router())
+        .merge(v1::router(state_for_keys))
         .route("/api/v1/{*rest}", axum::routing::any(unknown_path))
         .layer(axum::middleware::from_fn(json_errors))
 }

@@ -280,12 +280,17 @@ pub async fn plan_summary(
             }
         }
     };
+    let (is_vip, service) = crate::entitlements::vip_and_service(&db.pool, user_id).await?;
     Ok(crate::overview::PlanSummary {
         current_plan: repo::user_plan_name(&db.pool, user_id)
             .await?
             .unwrap_or_else(|| "Free".into()),
-        is_vip: crate::entitlements::is_vip(&db.pool, user_id).await?,
+        is_vip,
         renewal,
+        service_off: match service {
+            crate::entitlements::Service::On => None,
+            crate::entitlements::Service::Off(why) => Some(why),
+        },
     })
 }
 

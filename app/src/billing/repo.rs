@@ -182,7 +182,7 @@ pub async fn activate_subscription(
     end: i64,
     event_at: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO subscriptions (user_id, plan_id, cycle, status, provider, provider_subscription_id, amount_cents, \
          currency, current_period_start, current_period_end, cancel_at_period_end, pending_plan_id, grace_started_at, \
          last_event_at, created_at, updated_at) \
@@ -206,7 +206,23 @@ pub async fn activate_subscription(
     .bind(end)
     .bind(event_at)
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    // Paying again may end a suspension: nodes re-read the user's peers.
+    crate::vpn::repo::bump_user_servers(tx, user_id).await?;
+    Ok(id)
+}
+
+/// A subscription's status decides service (`entitlements::service`):
+/// its user's nodes re-read their peers.
+async fn bump_user_servers_of(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
+    let user: Option<i64> = sqlx::query_scalar("SELECT user_id FROM subscriptions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match user {
+        Some(user) => crate::vpn::repo::bump_user_servers(tx, user).await,
+        None => Ok(()),
+    }
 }
 
 /// Sets the status (and what goes with it) of a subscription.
@@ -225,8 +241,8 @@ pub async fn set_status(
     .bind(now)
     .bind(id)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    bump_user_servers_of(tx, id).await
 }
 
 pub async fn set_period(
@@ -245,8 +261,8 @@ pub async fn set_period(
     .bind(now)
     .bind(id)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    bump_user_servers_of(tx, id).await
 }
 
 pub async fn set_event_at(tx: &mut Tx, id: i64, at: i64) -> Result<(), sqlx::Error> {

@@ -167,6 +167,12 @@ async fn end_paid_service(
         .await
         .map_err(|e| e.to_string())?;
     tx.commit().await.map_err(|e| e.to_string())?;
+    // A suspension takes the account's service away (`entitlements::service`):
+    // nodes drop its peers now, its gateway tunnels end.
+    state.node_changes.notify_waiters();
+    crate::cameras::service::close_user_tunnels(state, sub.user_id)
+        .await
+        .map_err(|e| e.to_string())?;
     crate::audit::record(
         &state.db,
         None,

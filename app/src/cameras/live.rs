@@ -100,6 +100,20 @@ async fn live(
     else {
         return AppError::Unauthenticated.into_response();
     };
+    match repo::camera_in_service(&state.db, camera.id, user_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            // The viewer's own reason when it is theirs, else the owner's
+            // account is the one without service.
+            return match crate::entitlements::service(&state.db.pool, user_id).await {
+                Ok(crate::entitlements::Service::Off(why)) => AppError::ServiceOff(why),
+                Ok(crate::entitlements::Service::On) => AppError::Forbidden,
+                Err(e) => AppError::from(e),
+            }
+            .into_response();
+        }
+        Err(e) => return AppError::from(e).into_response(),
+    }
     let upgrade = match upgrade {
         Ok(u) => u,
         Err(e) => return e.into_response(),
@@ -136,13 +150,21 @@ async fn send(ws: &mut WebSocket, msg: Message) -> bool {
 }
 
 /// Whether the session that opened a live view still belongs to a user who
-/// may see the camera. A database error keeps the stream (it is rechecked).
-async fn session_still_valid(state: &AppState, session: &str, user_id: i64) -> bool {
+/// may see the camera, and the camera's owner and the viewer both still get
+/// service. A database error keeps the stream (it is rechecked).
+async fn session_still_valid(state: &AppState, session: &str, user_id: i64, camera: i64) -> bool {
     match crate::accounts::repo::session_user(&state.db, session).await {
-        Ok(Some(live)) => live.user.id == user_id,
-        Ok(None) => false,
+        Ok(Some(live)) if live.user.id == user_id => {}
+        Ok(_) => return false,
         Err(e) => {
             tracing::warn!(error = %e, "live view: session re-check failed");
+            return true;
+        }
+    }
+    match repo::camera_in_service(&state.db, camera, user_id).await {
+        Ok(on) => on,
+        Err(e) => {
+            tracing::warn!(error = %e, "live view: service re-check failed");
             true
         }
     }
@@ -178,7 +200,7 @@ async fn watch(
     loop {
         tokio::select! {
             _ = recheck.tick() => {
-                if !session_still_valid(&state, &session, user_id).await {
+                if !session_still_valid(&state, &session, user_id, camera.id).await {
                     let _ = send(&mut ws, status("offline", Some("Your session ended."))).await;
                     let _ = ws.send(Message::Close(None)).await;
                     return;

@@ -112,13 +112,37 @@ pub async fn find_gateway_by_token(
 /// Whether the gateway is still live (checked by its tunnel now and then,
 /// so revoking ends a connected session too).
 pub async fn gateway_is_live(db: &Db, id: i64) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM camera_gateways WHERE id = $1 AND revoked_at IS NULL",
-    )
+    // Revoked, or its account lost service (`entitlements::service_off_sql`).
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM camera_gateways g JOIN users u ON u.id = g.user_id \
+         WHERE g.id = $1 AND g.revoked_at IS NULL AND {} IS NULL",
+        crate::entitlements::service_off_sql()
+    ))
     .bind(id)
     .fetch_one(&db.pool)
     .await?;
     Ok(n == 1)
+}
+
+/// Whether both the camera's owner and its viewer get service now
+/// (`entitlements::service_off_sql`): a live view ends when either loses it.
+pub async fn camera_in_service(db: &Db, camera_id: i64, viewer_id: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM users u WHERE (u.id = $1 OR u.id = (SELECT c.user_id FROM cameras c WHERE c.id = $2)) \
+         AND {} IS NULL",
+        crate::entitlements::service_off_sql()
+    ))
+    .bind(viewer_id)
+    .bind(camera_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let owner_is_viewer: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE id = $1 AND user_id = $2")
+            .bind(camera_id)
+            .bind(viewer_id)
+            .fetch_one(&db.pool)
+            .await?;
+    Ok(n == 2 - owner_is_viewer)
 }
 
 pub async fn gateway_seen(db: &Db, id: i64, online: bool, agent: Option<&str>) -> sqlx::Result<()> {

@@ -263,6 +263,22 @@ pub async fn revoke_gateway(state: &AppState, user_id: i64, id: i64) -> AppResul
     Ok(())
 }
 
+/// The user's service changed (`entitlements::service`): connected gateway
+/// tunnels end now, here; on other portal instances a tunnel re-checks
+/// within its ping interval, and a reconnect is refused while service is off.
+pub async fn close_user_tunnels(state: &AppState, user_id: i64) -> AppResult<()> {
+    if crate::entitlements::service(&state.db.pool, user_id)
+        .await?
+        .is_on()
+    {
+        return Ok(());
+    }
+    for gw in repo::list_gateways(&state.db, user_id).await? {
+        state.cameras.send(gw.id, GatewayCommand::Close);
+    }
+    Ok(())
+}
+
 /// The (gateway id, user id) behind a gateway's bearer token.
 pub async fn authenticate_gateway(state: &AppState, token: &str) -> AppResult<(i64, i64)> {
     if !tokens::looks_like_token(token) {
@@ -272,6 +288,9 @@ pub async fn authenticate_gateway(state: &AppState, token: &str) -> AppResult<(i
         repo::find_gateway_by_token(&state.db, &tokens::hash_token(token))
             .await?
             .ok_or(AppError::InvalidBearer)?;
+    crate::entitlements::service(&state.db.pool, user_id)
+        .await?
+        .require()?;
     if AccountStatus::parse(&status) != Some(AccountStatus::Active) {
         return Err(AppError::Forbidden);
     }

@@ -74,6 +74,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<(i64, i64)
     let (token_id, user_id, status) = repo::find_token(&state.db, &tokens::hash_token(token))
         .await?
         .ok_or(AppError::InvalidBearer)?;
+    crate::entitlements::service(&state.db.pool, user_id)
+        .await?
+        .require()?;
     if AccountStatus::parse(&status) != Some(AccountStatus::Active) {
         return Err(AppError::Forbidden);
     }

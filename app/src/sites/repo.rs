@@ -178,7 +178,10 @@ pub async fn server_sites(
     server_id: crate::typed::ServerId,
 ) -> Result<Vec<SiteRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
-        "SELECT {COLS} FROM home_sites WHERE server_id = $1 AND public_key IS NOT NULL ORDER BY id"
+        // A site of an account without service leaves the node with its devices.
+        "SELECT {COLS} FROM home_sites WHERE server_id = $1 AND public_key IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = home_sites.user_id AND {} IS NOT NULL) ORDER BY id",
+        crate::entitlements::service_off_sql()
     ))
     .bind(server_id)
     .fetch_all(&db.pool)

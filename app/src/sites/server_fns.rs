@@ -20,7 +20,14 @@ pub async fn list_sites() -> Result<Vec<SiteInfo>, AppError> {
 pub async fn create_site(name: String, lan: String) -> Result<CreatedSite, AppError> {
     let user = sfn::user()?;
     let state = sfn::state();
-    service::create_site(&state.db, &state.keys, &user, SiteForm { name, lan }).await
+    service::create_site(
+        &state.db,
+        &state.keys,
+        crate::vpn::servers::NodeFreshness::of(&state),
+        &user,
+        SiteForm { name, lan },
+    )
+    .await
 }
 
 #[server(endpoint = "sites/token")]

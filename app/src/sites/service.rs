@@ -97,7 +97,11 @@ fn info(row: &SiteRow, server_name: &str, t: i64) -> SiteInfo {
 
 /// The server for a user's new site: where most of their devices are, else
 /// the server a new device would get.
-async fn server_for_site(db: &Db, user: &CurrentUser) -> AppResult<ServerInfo> {
+async fn server_for_site(
+    db: &Db,
+    fresh: crate::vpn::servers::NodeFreshness,
+    user: &CurrentUser,
+) -> AppResult<ServerInfo> {
     let devices = vpn_repo::list_user_devices(db, user.id).await?;
     let servers = vpn_repo::list_servers(db).await?;
     let mut counts: Vec<(ServerId, usize)> = Vec::new();
@@ -113,7 +117,7 @@ async fn server_for_site(db: &Db, user: &CurrentUser) -> AppResult<ServerInfo> {
             return Ok(s.clone());
         }
     }
-    let (server, _) = crate::vpn::servers::choose_server(db, user, None, None).await?;
+    let (server, _) = crate::vpn::servers::choose_server(db, fresh, user, None, None).await?;
     Ok(server)
 }
 
@@ -129,11 +133,12 @@ pub async fn preferred_server(db: &Db, user_id: i64) -> AppResult<Option<ServerI
 pub async fn create_site(
     db: &Db,
     keys_: &Keys,
+    fresh: crate::vpn::servers::NodeFreshness,
     user: &CurrentUser,
     form: SiteForm,
 ) -> AppResult<CreatedSite> {
     let site = NewSite::try_from(form)?;
-    let server = server_for_site(db, user).await?;
+    let server = server_for_site(db, fresh, user).await?;
     let v4 = Pool::parse(&server.ipv4_pool).map_err(AppError::internal)?;
     let token = tokens::random_token();
     let psk = keys::generate_preshared_key();
@@ -363,6 +368,8 @@ pub async fn peers_for_server(
                 site_address(server, &site)?.to_string(),
                 range_cidr(&site.mapping).to_string(),
             ],
+            // The home agent dials in and keeps its own keepalive.
+            endpoint: None,
         });
     }
     Ok(peers)

@@ -59,9 +59,10 @@ async fn create_device_with(
         (None, None) => crate::sites::service::preferred_server(&state.db, user.id).await?,
         (None, Some(_)) => None,
     };
-    let (server, reason) = match choose_server(&state.db, user, requested, region).await {
+    let fresh = super::servers::NodeFreshness::of(state);
+    let (server, reason) = match choose_server(&state.db, fresh, user, requested, region).await {
         Err(AppError::ServerUnavailable | AppError::NotFound) if input.server_id.is_none() => {
-            choose_server(&state.db, user, None, region).await?
+            choose_server(&state.db, fresh, user, None, region).await?
         }
         other => other?,
     };

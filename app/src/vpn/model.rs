@@ -50,6 +50,9 @@ pub struct ServerInfo {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub enrolled: bool,
     pub last_report_at: Option<i64>,
+    /// When the node enrolled: a node that has not reported yet counts as
+    /// fresh for the stale time after it.
+    pub node_enrolled_at: Option<i64>,
     pub peers: i64,
     /// Whether the node reported recently; set from `last_report_at`.
     #[cfg_attr(feature = "ssr", sqlx(skip))]

@@ -127,21 +127,25 @@ async fn build_desired_config(
         .and_then(|p| Pool::parse(p).ok());
     let rows = repo::server_peers(&state.db, server.id).await?;
     let mut peers = Vec::with_capacity(rows.len());
-    for (public_key, psk_sealed, v4_index, v6_index) in rows {
-        let psk = state.keys.open(&psk_sealed).map_err(AppError::internal)?;
+    for row in rows {
+        let psk = state
+            .keys
+            .open(&row.preshared_key_enc)
+            .map_err(AppError::internal)?;
         let mut allowed_ips = Vec::with_capacity(2);
-        if let Some(a) = v4.address(v4_index) {
+        if let Some(a) = v4.address(row.v4_index) {
             allowed_ips.push(format!("{a}/32"));
         }
-        if let (Some(p), Some(i)) = (&v6, v6_index) {
+        if let (Some(p), Some(i)) = (&v6, row.v6_index) {
             if let Some(a) = p.address(i) {
                 allowed_ips.push(format!("{a}/128"));
             }
         }
         peers.push(DesiredPeer {
-            public_key,
+            public_key: row.public_key,
             preshared_key: String::from_utf8(psk).map_err(AppError::internal)?,
             allowed_ips,
+            endpoint: row.endpoint,
         });
     }
     peers.extend(crate::sites::service::peers_for_server(&state.db, &state.keys, server).await?);
@@ -184,11 +188,14 @@ pub async fn ingest_stats(
     }
     let t = now();
     let day = t / 86_400;
+    // Node freshness runs on the portal's clock (`NodeFreshness`), which
+    // tests move forward; usage days stay on real time.
+    let reported_at = state.clock.now();
     // Connected time accrues for the interval since the previous report,
     // capped so a long silence does not count as connected.
     let interval = server
         .last_report_at
-        .map(|p| (t - p).clamp(0, 300))
+        .map(|p| (reported_at - p).clamp(0, 300))
         .unwrap_or(0);
     let mut tx = state.db.begin_write().await?;
     let mut accepted = 0;
@@ -272,11 +279,26 @@ pub async fn ingest_stats(
             .bind(if connected { interval } else { 0 })
             .execute(&mut *tx)
             .await?;
+            // The user's ledger, which outlives the device: what counts
+            // against the monthly cap and the dashboard's month.
+            sqlx::query(
+                "INSERT INTO user_usage (user_id, day, rx_bytes, tx_bytes, connected_seconds) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, day) DO UPDATE SET rx_bytes = user_usage.rx_bytes + excluded.rx_bytes, \
+                 tx_bytes = user_usage.tx_bytes + excluded.tx_bytes, \
+                 connected_seconds = user_usage.connected_seconds + excluded.connected_seconds",
+            )
+            .bind(user_id)
+            .bind(day)
+            .bind(d_rx)
+            .bind(d_tx)
+            .bind(if connected { interval } else { 0 })
+            .execute(&mut *tx)
+            .await?;
         }
         accepted += 1;
     }
     sqlx::query("UPDATE vpn_servers SET last_report_at = $1, applied_version = $2 WHERE id = $3")
-        .bind(t)
+        .bind(reported_at)
         .bind(applied_version)
         .bind(server.id)
         .execute(&mut *tx)

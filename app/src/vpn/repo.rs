@@ -18,7 +18,7 @@ pub type Tx = Transaction<'static, Any>;
 
 const SERVER_COLS: &str = "s.id, s.name, s.region, s.country, s.city, s.endpoint_host, s.endpoint_port, s.server_type, \
     s.vip_user_id, s.capacity, s.status, s.ipv4_pool, s.ipv6_pool, s.dns, s.public_key, \
-    (s.node_enrolled_at IS NOT NULL) AS enrolled, s.last_report_at, s.peers_version, s.applied_version, \
+    (s.node_enrolled_at IS NOT NULL) AS enrolled, s.last_report_at, s.node_enrolled_at, s.peers_version, s.applied_version, \
     (SELECT COUNT(*) FROM devices d WHERE d.server_id = s.id) AS peers, \
     (SELECT email FROM users u WHERE u.id = s.vip_user_id) AS vip_email";
 
@@ -136,6 +136,19 @@ pub async fn set_server_status(
 
 /// A fresh enrollment token: the node is unenrolled until it enrolls with it
 /// (so the token works only for enrollment, never as a node credential).
+/// Revokes the node token and unenrolls the server, offline.
+pub async fn deregister_server(db: &Db, id: ServerId) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE vpn_servers SET node_token_hash = NULL, node_enrolled_at = NULL, public_key = NULL, \
+         status = 'offline', peers_version = peers_version + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 pub async fn set_node_token(db: &Db, id: ServerId, token_hash: &str) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE vpn_servers SET node_token_hash = $1, node_enrolled_at = NULL, updated_at = $2 WHERE id = $3")
         .bind(token_hash)
@@ -416,23 +429,56 @@ pub async fn device_info(db: &Db, id: i64) -> Result<Option<DeviceInfo>, sqlx::E
     row.as_ref().map(device_from_row).transpose()
 }
 
-/// Every peer of a server, for the node's desired config.
-pub async fn server_peers(
-    db: &Db,
-    server_id: ServerId,
-) -> Result<Vec<(String, String, i64, Option<i64>)>, sqlx::Error> {
-    let rows = sqlx::query(
-        // Users past their plan's monthly data cap are left out until it lifts;
-        // identities nobody has a key for yet are not peers at all.
-        "SELECT public_key, preshared_key_enc, v4_index, v6_index FROM devices d WHERE server_id = $1 \
-         AND d.awaiting_key_since IS NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id AND u.data_capped_since IS NOT NULL) ORDER BY id",
-    )
+/// One peer of a node's desired config, as stored.
+pub struct PeerRow {
+    pub public_key: String,
+    pub preshared_key_enc: String,
+    pub v4_index: i64,
+    pub v6_index: Option<i64>,
+    /// Where the node last heard from the device: a restored peer gets it so
+    /// the node starts the handshake itself.
+    pub endpoint: Option<String>,
+}
+
+/// Every peer of a server that gets service, for the node's desired config.
+pub async fn server_peers(db: &Db, server_id: ServerId) -> Result<Vec<PeerRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        // Accounts without service (`entitlements::service_off_sql`) and
+        // users past their plan's monthly data cap are left out until that
+        // changes; identities nobody has a key for yet are not peers at all.
+        "SELECT d.public_key, d.preshared_key_enc, d.v4_index, d.v6_index, d.endpoint \
+         FROM devices d JOIN users u ON u.id = d.user_id WHERE d.server_id = $1 \
+         AND d.awaiting_key_since IS NULL AND u.data_capped_since IS NULL AND {} IS NULL ORDER BY d.id",
+        crate::entitlements::service_off_sql()
+    ))
     .bind(server_id)
     .fetch_all(&db.pool)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .map(|r| {
+            Ok(PeerRow {
+                public_key: r.try_get(0)?,
+                preshared_key_enc: r.try_get(1)?,
+                v4_index: r.try_get(2)?,
+                v6_index: r.try_get(3)?,
+                endpoint: r.try_get(4)?,
+            })
+        })
         .collect()
+}
+
+/// A change to the user's service (suspension, payment, a plan change):
+/// every server holding one of their devices gets a new desired-config
+/// version, so its node re-reads its peers.
+pub async fn bump_user_servers(tx: &mut Tx, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id IN (SELECT server_id FROM devices WHERE user_id = $1) \
+         OR id IN (SELECT server_id FROM home_sites WHERE user_id = $1 AND server_id IS NOT NULL)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 pub async fn usage(db: &Db, device_id: i64, since_day: i64) -> Result<Vec<UsageDay>, sqlx::Error> {
@@ -463,12 +509,14 @@ pub async fn usage_by_user(
 ) -> Result<Vec<UserUsage>, sqlx::Error> {
     let rows = sqlx::query(
         // SUM of BIGINT is NUMERIC on PostgreSQL: cast back for one decoder.
-        "SELECT u.email, COUNT(DISTINCT d.id) AS devices, CAST(COALESCE(SUM(du.rx_bytes), 0) AS BIGINT) AS rx, \
-                CAST(COALESCE(SUM(du.tx_bytes), 0) AS BIGINT) AS tx, \
-                CAST(COALESCE(SUM(du.connected_seconds), 0) AS BIGINT) AS secs \
-         FROM users u JOIN devices d ON d.user_id = u.id \
-         LEFT JOIN device_usage du ON du.device_id = d.id AND du.day >= $1 \
-         GROUP BY u.email ORDER BY COALESCE(SUM(du.rx_bytes), 0) + COALESCE(SUM(du.tx_bytes), 0) DESC, u.email \
+        // The user's ledger (`user_usage`), so deleted devices' traffic counts.
+        "SELECT u.email, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id) AS devices, \
+                CAST(COALESCE(SUM(uu.rx_bytes), 0) AS BIGINT) AS rx, \
+                CAST(COALESCE(SUM(uu.tx_bytes), 0) AS BIGINT) AS tx, \
+                CAST(COALESCE(SUM(uu.connected_seconds), 0) AS BIGINT) AS secs \
+         FROM users u LEFT JOIN user_usage uu ON uu.user_id = u.id AND uu.day >= $1 \
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) OR uu.user_id IS NOT NULL \
+         GROUP BY u.id, u.email ORDER BY COALESCE(SUM(uu.rx_bytes), 0) + COALESCE(SUM(uu.tx_bytes), 0) DESC, u.email \
          LIMIT $2",
     )
     .bind(since_day)
@@ -509,9 +557,9 @@ pub async fn newly_over_cap(
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
-            "SELECT u.id, (SELECT CAST(COALESCE(SUM(du.rx_bytes + du.tx_bytes), 0) AS BIGINT) \
-                FROM device_usage du JOIN devices d ON d.id = du.device_id \
-                WHERE d.user_id = u.id AND du.day >= $1) AS used \
+            // The user's ledger: a deleted device's traffic still counts.
+            "SELECT u.id, (SELECT CAST(COALESCE(SUM(uu.rx_bytes + uu.tx_bytes), 0) AS BIGINT) \
+                FROM user_usage uu WHERE uu.user_id = u.id AND uu.day >= $1) AS used \
              FROM users u WHERE u.data_capped_since IS NULL AND u.id IN ({list})"
         );
         let mut q = sqlx::query_as::<_, (i64, i64)>(&sql).bind(month_start_day);
@@ -545,12 +593,7 @@ pub async fn set_data_capped(
     .execute(&mut **tx)
     .await?;
     if res.rows_affected() == 1 {
-        sqlx::query(
-            "UPDATE vpn_servers SET peers_version = peers_version + 1 WHERE id IN (SELECT server_id FROM devices WHERE user_id = $1)",
-        )
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+        bump_user_servers(tx, user_id).await?;
     }
     Ok(())
 }
@@ -571,4 +614,79 @@ pub async fn set_tunnel_mode(
     .execute(&mut **tx)
     .await
     .map(|r| r.rows_affected())
+}
+
+/// One page of a user's devices in id order, after `after` (the public
+/// API's cursor), optionally only those on one server.
+pub async fn user_devices_page(
+    db: &Db,
+    user_id: i64,
+    after: i64,
+    limit: i64,
+    server_id: Option<ServerId>,
+) -> Result<Vec<DeviceInfo>, sqlx::Error> {
+    let rows = match server_id {
+        Some(s) => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 AND d.server_id = $3 ORDER BY d.id LIMIT $4"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(s)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "{DEVICE_SELECT} WHERE d.user_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3"
+            ))
+            .bind(user_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+    };
+    rows.iter().map(device_from_row).collect()
+}
+
+/// How long a reported latency is used for server selection.
+pub const LATENCY_FRESH_SECS: i64 = 7 * 86_400;
+
+/// Records what the user's client measured to a server (the last report wins).
+pub async fn record_latency(
+    db: &Db,
+    user_id: i64,
+    server_id: ServerId,
+    latency_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO server_latency (user_id, server_id, latency_ms, measured_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, server_id) DO UPDATE SET latency_ms = excluded.latency_ms, measured_at = excluded.measured_at",
+    )
+    .bind(user_id)
+    .bind(server_id)
+    .bind(latency_ms)
+    .bind(now())
+    .execute(&db.pool)
+    .await
+    .map(|_| ())
+}
+
+/// The user's recent latency reports, by server.
+pub async fn user_latencies(
+    db: &Db,
+    user_id: i64,
+) -> Result<std::collections::HashMap<ServerId, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT server_id, latency_ms FROM server_latency WHERE user_id = $1 AND measured_at > $2",
+    )
+    .bind(user_id)
+    .bind(now() - LATENCY_FRESH_SECS)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((ServerId(r.try_get(0)?), r.try_get(1)?)))
+        .collect()
 }

@@ -32,17 +32,12 @@ pub async fn list_devices() -> Result<Vec<DeviceInfo>, AppError> {
     Ok(repo::list_user_devices(&sfn::state().db, user.id).await?)
 }
 
-/// Servers this user may pick (dedicated ones only for their VIP).
+/// Servers this user may pick (`servers::offered`).
 #[server(endpoint = "devices/servers")]
 pub async fn available_servers() -> Result<Vec<ServerInfo>, AppError> {
     let user = sfn::user()?;
-    let servers = repo::list_servers(&sfn::state().db).await?;
-    Ok(servers
-        .into_iter()
-        .filter(|s| {
-            s.status == super::model::ServerStatus::Active && s.enrolled && s.visible_to(user.id)
-        })
-        .collect())
+    let state = sfn::state();
+    servers::offered_servers(&state.db, servers::NodeFreshness::of(&state), &user).await
 }
 
 /// `public_key` empty: the server generates the key pair and the config
@@ -155,7 +150,15 @@ pub async fn device_usage(id: i64) -> Result<Vec<UsageDay>, AppError> {
 #[server(endpoint = "admin/servers")]
 pub async fn admin_servers() -> Result<Vec<ServerInfo>, AppError> {
     sfn::admin()?;
-    Ok(repo::list_servers(&sfn::state().db).await?)
+    let state = sfn::state();
+    servers::list_servers(&state.db, servers::NodeFreshness::of(&state)).await
+}
+
+/// Revokes the server's node token and takes it offline.
+#[server(endpoint = "admin/server_deregister")]
+pub async fn admin_deregister_server(id: super::model::ServerId) -> Result<(), AppError> {
+    let admin = sfn::admin()?;
+    servers::deregister_server(&sfn::state(), &admin, id).await
 }
 
 /// Returns the one-time node enrollment token.

@@ -254,16 +254,163 @@ pub async fn set_server_status(
     Ok(())
 }
 
-/// Servers the user may use, with the one the rules pick.
+/// Whether a node is fresh: it reported within `stale_after` seconds of
+/// `now` (the portal's clock, which tests move forward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeFreshness {
+    pub now: i64,
+    pub stale_after: i64,
+}
+
+impl NodeFreshness {
+    /// As of now, with the configured threshold (`node_stale_after_secs`).
+    pub fn of(state: &AppState) -> Self {
+        NodeFreshness {
+            now: state.clock.now(),
+            stale_after: i64::from(state.config.node_stale_after_secs),
+        }
+    }
+
+    pub fn is_fresh(self, last_report_at: Option<i64>) -> bool {
+        last_report_at.is_some_and(|t| self.now - t < self.stale_after)
+    }
+
+    /// The server's `healthy`: enrolled, and its node reported lately (or
+    /// enrolled lately and not due to report yet).
+    pub fn apply(self, mut s: ServerInfo) -> ServerInfo {
+        s.healthy = s.enrolled && self.is_fresh(s.last_report_at.max(s.node_enrolled_at));
+        s
+    }
+}
+
+/// Every server, its health as of `fresh` (the admin's list).
+pub async fn list_servers(db: &crate::db::Db, fresh: NodeFreshness) -> AppResult<Vec<ServerInfo>> {
+    Ok(repo::list_servers(db)
+        .await?
+        .into_iter()
+        .map(|s| fresh.apply(s))
+        .collect())
+}
+
+/// Active servers whose enrolled node is stale (`/health`'s "degraded").
+pub async fn stale_nodes(db: &crate::db::Db, fresh: NodeFreshness) -> AppResult<Vec<String>> {
+    Ok(list_servers(db, fresh)
+        .await?
+        .into_iter()
+        .filter(|s| s.status == ServerStatus::Active && s.enrolled && !s.healthy)
+        .map(|s| s.name)
+        .collect())
+}
+
+/// Takes a server out of service for good: its node token is revoked (the
+/// node's next request is refused), it is unenrolled and set offline.
+/// Devices stay; a new enrollment token (`rotate_node_token`) brings a
+/// node back.
+pub async fn deregister_server(
+    state: &AppState,
+    admin: &CurrentUser,
+    server_id: ServerId,
+) -> AppResult<()> {
+    if repo::deregister_server(&state.db, server_id).await? == 0 {
+        return Err(AppError::NotFound);
+    }
+    state.node_changes.notify_waiters();
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "server.deregistered",
+        &server_id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    Ok(())
+}
+
+/// The one rule for which servers a user may put a device on: a dedicated
+/// server only by its VIP, a premium server only on a plan that includes
+/// premium servers (`Entitlements::premium_servers`), shared ones by all.
+pub fn may_use(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
+    s.visible_to(user_id) && (s.server_type != ServerType::Premium || premium)
+}
+
+/// Offered right now: one the user may use that is active, with a node that
+/// reports (`healthy`, see [`NodeFreshness::apply`]).
+pub fn offered(s: &ServerInfo, user_id: i64, premium: bool) -> bool {
+    s.status == ServerStatus::Active && s.healthy && may_use(s, user_id, premium)
+}
+
+/// Whether the user's plan includes premium servers; only asked when there
+/// is a premium server at all.
+async fn premium_allowed(
+    db: &crate::db::Db,
+    user: &CurrentUser,
+    servers: &[ServerInfo],
+) -> AppResult<bool> {
+    if !servers.iter().any(|s| s.server_type == ServerType::Premium) {
+        return Ok(false);
+    }
+    Ok(
+        crate::entitlements::Entitlements::for_user(&db.pool, user.id)
+            .await?
+            .premium_servers(),
+    )
+}
+
+/// Records a latency the user's client measured to a server it may use.
+pub async fn report_latency(
+    db: &crate::db::Db,
+    user: &CurrentUser,
+    server_id: ServerId,
+    latency_ms: i64,
+) -> AppResult<()> {
+    if !(0..=60_000).contains(&latency_ms) {
+        return Err(AppError::invalid_field(
+            "latency_ms",
+            "A latency is 0 to 60,000 ms.",
+        ));
+    }
+    let servers = repo::list_servers(db).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    if !servers
+        .iter()
+        .any(|s| s.id == server_id && may_use(s, user.id, premium))
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(repo::record_latency(db, user.id, server_id, latency_ms).await?)
+}
+
+/// The servers the pages and the API offer this user (see [`offered`]).
+pub async fn offered_servers(
+    db: &crate::db::Db,
+    fresh: NodeFreshness,
+    user: &CurrentUser,
+) -> AppResult<Vec<ServerInfo>> {
+    let servers = list_servers(db, fresh).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    Ok(servers
+        .into_iter()
+        .filter(|s| offered(s, user.id, premium))
+        .collect())
+}
+
+/// Servers the user may use, with the one the rules pick; a server whose
+/// node is stale (`fresh`) is never picked.
 pub async fn choose_server(
     db: &crate::db::Db,
+    fresh: NodeFreshness,
     user: &CurrentUser,
     requested: Option<ServerId>,
     preferred_region: Option<&str>,
 ) -> AppResult<(ServerInfo, String)> {
-    let servers = repo::list_servers(db).await?;
+    let servers = list_servers(db, fresh).await?;
+    let premium = premium_allowed(db, user, &servers).await?;
+    // What the user's client measured (`POST /api/v1/servers/{id}/latency`).
+    let latency = repo::user_latencies(db, user.id).await?;
     let candidates: Vec<Candidate> = servers
         .iter()
+        .filter(|s| may_use(s, user.id, premium))
         .map(|s| Candidate {
             id: s.id,
             name: s.name.clone(),
@@ -271,10 +418,10 @@ pub async fn choose_server(
             server_type: s.server_type,
             vip_user_id: s.vip_user_id,
             status: s.status,
-            healthy: s.enrolled,
+            healthy: s.healthy,
             peers: s.peers,
             capacity: s.capacity,
-            latency_ms: None,
+            latency_ms: latency.get(&s.id).copied(),
         })
         .collect();
     let (id, reason) = match requested {

@@ -484,7 +484,8 @@ async fn suspended_accounts_cannot_sign_in_and_lose_their_sessions() {
     let f = failure(res).await;
     assert_eq!(
         (f.status, f.code.as_str()),
-        (StatusCode::FORBIDDEN, "ACCOUNT_INACTIVE")
+        // The code says why (suspended, not closed or unpaid), so the page can.
+        (StatusCode::FORBIDDEN, "ACCOUNT_SUSPENDED")
     );
     // Users cannot call admin functions.
     let res = app

@@ -3,8 +3,6 @@
 //! Stripe webhooks (signed, wrongly signed, stale, replayed, out of order,
 //! wrong amount), and the scheduler running each step exactly once.
 
-use std::time::{Duration, Instant};
-
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -20,27 +18,8 @@ async fn plan_id(app: &TestApp, slug: &str) -> i64 {
         .await
 }
 
-/// Runs due steps until none is due or running (the app's own worker runs
-/// beside us, so wait for its claims too).
 async fn settle(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        jobs::run_due(&app.state, "test").await.expect("run steps");
-        let now = app.state.clock.now();
-        let busy = app
-            .count(&format!(
-                "SELECT COUNT(*) FROM jobs WHERE status = 'running' OR (status = 'pending' AND due_at <= {now})"
-            ))
-            .await;
-        if busy == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "steps did not settle: {busy} left"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.settle_jobs().await
 }
 
 /// Asks for a monthly plan on the test provider.
@@ -59,33 +38,7 @@ async fn checkout(app: &TestApp, user: &reqwest::Client, plan_id: &str) -> reqwe
 
 /// Starts a test-provider checkout and pays it; returns the reference.
 async fn subscribe(app: &TestApp, user: &reqwest::Client, slug: &str, result: &str) -> String {
-    let id = plan_id(app, slug).await.to_string();
-    let res = checkout(app, user, &id).await;
-    let location = res
-        .headers()
-        .get("location")
-        .or_else(|| res.headers().get("serverfnredirect"))
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-        .unwrap_or_else(|| panic!("checkout redirects: {}", res.status()));
-    let reference = location.rsplit('/').next().expect("reference").to_string();
-    let page = app
-        .get_html(user, &format!("/billing/test-pay/{reference}"))
-        .await;
-    assert!(
-        page.contains("data-testid=\"test-amount\""),
-        "the test provider shows what is paid"
-    );
-    let res = app
-        .post_form(
-            user,
-            "/api/billing/test_pay",
-            &[("reference", &reference), ("result", result)],
-        )
-        .await;
-    assert!(crate::helpers::redirected(&res), "paid: {}", res.status());
-    settle(app).await;
-    reference
+    app.subscribe(user, slug, result).await
 }
 
 async fn status_of(app: &TestApp, email: &str) -> String {

@@ -1049,3 +1049,97 @@ async fn live_views_are_capped_per_user() {
     }
     assert!(dial_viewer(&app, &cookie, &app.address, cam).await.is_ok());
 }
+
+/// A fresh session's raw cookie (for WebSocket handshakes).
+async fn session_cookie(app: &TestApp, email: &str) -> String {
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = app
+        .post_form(
+            &raw,
+            "/api/auth/login",
+            &[("email", email), ("password", PASSWORD)],
+        )
+        .await;
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter(|kv| !kv.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn an_account_without_service_loses_its_gateway_tunnels_and_live_views() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (c, cookie) = user(&app, "gw@example.com", "personal").await;
+    let cam = add_camera(&app, &c, &camera_form("Door", &[]))
+        .await
+        .expect("camera");
+    let (_, token) = create_gateway(&app, &c).await;
+    let mut gateway = dial_gateway(&app, &token).await.expect("tunnel");
+    let mut viewer = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer");
+    let id = app
+        .count("SELECT id FROM users WHERE email = 'gw@example.com'")
+        .await
+        .to_string();
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/user_status",
+            &[("user_id", &id), ("status", "suspended")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        closed_within(&mut gateway, 2).await,
+        "suspension ends the gateway's tunnel at once"
+    );
+    assert!(closed_within(&mut viewer, 5).await, "and the live view");
+    assert_eq!(
+        dial_gateway(&app, &token).await.err(),
+        Some(StatusCode::FORBIDDEN),
+        "a suspended account's gateway is refused"
+    );
+
+    // Back to active, then the subscription is suspended for an unpaid
+    // invoice (where the dunning steps end up): the live view of a signed-in
+    // customer ends too, and the gateway stays refused until paid.
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/user_status",
+            &[("user_id", &id), ("status", "active")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = session_cookie(&app, "gw@example.com").await;
+    let _gateway = dial_gateway(&app, &token).await.expect("tunnel again");
+    let mut viewer = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("viewer again");
+    sqlx::query(
+        "INSERT INTO subscriptions (user_id, plan_id, cycle, status, provider, amount_cents, currency, \
+         current_period_start, current_period_end, created_at, updated_at) \
+         VALUES ($1, (SELECT id FROM plans WHERE slug = 'personal'), 'monthly', 'suspended', 'test', 999, 'USD', 0, 0, 0, 0)",
+    )
+    .bind(id.parse::<i64>().unwrap())
+    .execute(&app.state.db.pool)
+    .await
+    .expect("suspend the subscription");
+    assert!(
+        closed_within(&mut viewer, 5).await,
+        "a payment overdue ends the live view"
+    );
+    assert_eq!(
+        dial_gateway(&app, &token).await.err(),
+        Some(StatusCode::FORBIDDEN)
+    );
+}

@@ -116,8 +116,35 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The page's body. Read chunk by chunk so that a stream that stops
+    /// mid-page (a server-rendered boundary that never resolves) fails with
+    /// what had arrived, which names the part of the page that hung.
     pub async fn get_html(&self, client: &Client, path: &str) -> String {
-        self.get(client, path).await.text().await.expect("body")
+        let mut res = self.get(client, path).await;
+        let mut body = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), res.chunk()).await {
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => panic!("body of {path}: {e:?}"),
+                Err(_) => {
+                    let text = String::from_utf8_lossy(&body);
+                    let tail: String = text
+                        .chars()
+                        .rev()
+                        .take(1500)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    panic!(
+                        "body of {path} stalled for 20 s after {} bytes; it ended with:\n{tail}",
+                        body.len()
+                    );
+                }
+            }
+        }
+        String::from_utf8(body).expect("utf-8 body")
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -198,6 +225,73 @@ impl TestApp {
         let res = self.login(&client, email, PASSWORD).await;
         assert!(redirected(&res), "admin login: {}", res.status());
         client
+    }
+
+    /// Runs due workflow steps until none is due or running (the app's own
+    /// worker runs beside us, so its claims are waited for too).
+    pub async fn settle_jobs(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            truevault::jobs::run_due(&self.state, "test")
+                .await
+                .expect("run steps");
+            let now = self.state.clock.now();
+            let busy = self
+                .count(&format!(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'running' OR (status = 'pending' AND due_at <= {now})"
+                ))
+                .await;
+            if busy == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "steps did not settle: {busy} left"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Subscribes `user` to the plan `slug` on the built-in test provider
+    /// (monthly): a checkout, then the test payment page answered with
+    /// `result` (`pay`, `pay_fail_renewals`, …). Returns the reference.
+    pub async fn subscribe(&self, user: &Client, slug: &str, result: &str) -> String {
+        let id = self
+            .count(&format!("SELECT id FROM plans WHERE slug = '{slug}'"))
+            .await
+            .to_string();
+        let res = self
+            .post_form(
+                user,
+                "/api/billing/checkout",
+                &[("plan_id", &id), ("cycle", "monthly"), ("provider", "test")],
+            )
+            .await;
+        let location = res
+            .headers()
+            .get("location")
+            .or_else(|| res.headers().get("serverfnredirect"))
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .unwrap_or_else(|| panic!("checkout redirects: {}", res.status()));
+        let reference = location.rsplit('/').next().expect("reference").to_string();
+        let page = self
+            .get_html(user, &format!("/billing/test-pay/{reference}"))
+            .await;
+        assert!(
+            page.contains("data-testid=\"test-amount\""),
+            "the test provider shows what is paid"
+        );
+        let res = self
+            .post_form(
+                user,
+                "/api/billing/test_pay",
+                &[("reference", &reference), ("result", result)],
+            )
+            .await;
+        assert!(redirected(&res), "paid: {}", res.status());
+        self.settle_jobs().await;
+        reference
     }
 
     /// Whether `client` is signed in, judged by the account server function.

@@ -54,6 +54,7 @@ async fn sites_are_validated_get_unique_ranges_and_reach_only_their_owners_devic
         current(&app, "bob@example.com").await,
     );
     let (db, k) = (&app.state.db, &app.state.keys);
+    let nodes = truevault::vpn::servers::NodeFreshness::of(&app.state);
 
     // Bad input: a clear code each, nothing stored.
     for (lan, code) in [
@@ -63,23 +64,23 @@ async fn sites_are_validated_get_unique_ranges_and_reach_only_their_owners_devic
         ("192.168.0.0/16", "SITE_SUBNET_SIZE"),
         ("198.51.100.0/24", "SITE_SUBNET_NOT_PRIVATE"),
     ] {
-        let err = service::create_site(db, k, &ada, form("home", lan))
+        let err = service::create_site(db, k, nodes, &ada, form("home", lan))
             .await
             .unwrap_err();
         assert_eq!(err.code(), code, "{lan}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM home_sites").await, 0);
 
-    let home = service::create_site(db, k, &ada, form("home", "192.168.1.0/24"))
+    let home = service::create_site(db, k, nodes, &ada, form("home", "192.168.1.0/24"))
         .await
         .unwrap();
     // Overlapping one of her own sites is refused; another customer's same
     // LAN is normal and gets a range of its own.
-    let err = service::create_site(db, k, &ada, form("flat", "192.168.1.128/25"))
+    let err = service::create_site(db, k, nodes, &ada, form("flat", "192.168.1.128/25"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "SITE_SUBNET_OVERLAP");
-    let bobs = service::create_site(db, k, &bob, form("home", "192.168.1.0/24"))
+    let bobs = service::create_site(db, k, nodes, &bob, form("home", "192.168.1.0/24"))
         .await
         .unwrap();
     assert_ne!(home.site.range, bobs.site.range);
@@ -236,7 +237,7 @@ async fn sites_are_validated_get_unique_ranges_and_reach_only_their_owners_devic
         "NOT_FOUND"
     );
     service::delete_site(db, &ada, home.site.id).await.unwrap();
-    let again = service::create_site(db, k, &ada, form("home", "192.168.1.0/24"))
+    let again = service::create_site(db, k, nodes, &ada, form("home", "192.168.1.0/24"))
         .await
         .unwrap();
     assert_eq!(again.site.range, "10.240.0.0/24");

@@ -27,6 +27,7 @@ use std::{
 
 use helpers::TestApp;
 use serde_json::Value;
+use truevault::billing::rules::DAY;
 
 struct Lab {
     suffix: String,
@@ -552,4 +553,101 @@ async fn a_device_config_from_the_portal_carries_traffic_through_a_real_tunnel()
         lab.fetch_through_tunnel(),
         "the tunnel still carries traffic"
     );
+
+    // Service follows the account's state: the dunning steps suspend ada on
+    // day 8 of a failed renewal (the billing clock moved forward, no sleeps).
+    app.post_form(
+        &admin,
+        "/api/admin/vip",
+        &[("email", "ada@example.com"), ("vip", "false")],
+    )
+    .await;
+    app.subscribe(&user, "personal", "pay_fail_renewals").await;
+    for step in [31 * DAY + 60, 3 * DAY, 4 * DAY] {
+        app.state.clock.advance(step);
+        app.settle_jobs().await;
+    }
+    assert!(
+        lab.fetch_through_tunnel(),
+        "service runs through the grace days"
+    );
+    app.state.clock.advance(DAY);
+    let suspended = Instant::now();
+    app.settle_jobs().await;
+    lab.assert_cut(&public, suspended, "dunning suspension");
+    // Payment restores the same peer and address; the node starts the
+    // handshake itself.
+    let paid = Instant::now();
+    app.subscribe(&user, "personal", "pay").await;
+    lab.assert_restored(&public, paid, "payment");
+    let d = devices(&app, &user).await;
+    assert!(
+        d.iter()
+            .any(|d| d["name"] == "laptop" && d["address_v4"].as_str() == address.split('/').next()),
+        "the same address: {d:?}"
+    );
+
+    // The same for an administrator's suspension and reactivation.
+    let id = app
+        .count("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .await
+        .to_string();
+    let set_status = |status: &'static str| {
+        let (app, admin, id) = (&app, &admin, id.clone());
+        async move {
+            let res = app
+                .post_form(
+                    admin,
+                    "/api/admin/user_status",
+                    &[("user_id", &id), ("status", status)],
+                )
+                .await;
+            assert!(res.status().is_success(), "{status}: {}", res.status());
+        }
+    };
+    let suspended = Instant::now();
+    set_status("suspended").await;
+    lab.assert_cut(&public, suspended, "admin suspension");
+    let reactivated = Instant::now();
+    set_status("active").await;
+    lab.assert_restored(&public, reactivated, "admin reactivation");
+}
+
+impl Lab {
+    /// The peer leaves the node within 2 s of `since` and the tunnel
+    /// carries nothing; the time is printed.
+    fn assert_cut(&self, public: &str, since: Instant, what: &str) {
+        wait_for(
+            &format!("{what}: the peer to leave the node"),
+            Duration::from_secs(2),
+            || !self.node_peers().contains(public),
+        );
+        println!("{what} → peer gone from the node: {:?}", since.elapsed());
+        assert!(!self.fetch_through_tunnel(), "{what}: no traffic");
+    }
+
+    /// The peer is back with a fresh handshake the node started, and traffic
+    /// flows; the times are printed (target: traffic within 2 s).
+    fn assert_restored(&self, public: &str, since: Instant, what: &str) {
+        let handshake = |dump: &str| {
+            dump.lines()
+                .find(|l| l.starts_with(public))
+                .and_then(|l| l.split('\t').nth(4))
+                .and_then(|t| t.parse::<i64>().ok())
+        };
+        wait_for(
+            &format!("{what}: the peer back with a handshake"),
+            Duration::from_secs(5),
+            || handshake(&self.node_peers()).is_some_and(|t| t > 0),
+        );
+        println!("{what} → peer back with a handshake: {:?}", since.elapsed());
+        wait_for(
+            &format!("{what}: traffic again"),
+            Duration::from_secs(5),
+            || self.fetch_through_tunnel(),
+        );
+        let took = since.elapsed();
+        println!("{what} → traffic again: {took:?}");
+        assert!(took < Duration::from_secs(5), "{what}: {took:?}");
+    }
 }

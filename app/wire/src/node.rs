@@ -147,6 +147,14 @@ pub struct DesiredPeer {
     pub preshared_key: String,
     /// `10.8.0.2/32`, and `fd00::2/128` where configured.
     pub allowed_ips: Vec<String>,
+    /// Where the peer was last heard from (`203.0.113.7:51820`). The node
+    /// sets it only on a peer it adds (one coming back after a suspension or
+    /// a cap) and starts the handshake itself, instead of waiting for the
+    /// client's retry timer; a peer already on the interface keeps the
+    /// endpoint WireGuard learned (it may have roamed since). Older portals
+    /// send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// `POST /api/v1/nodes/self/stats`.

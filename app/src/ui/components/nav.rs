@@ -14,8 +14,8 @@ pub fn TopNav() -> impl IntoView {
             <nav class="topnav" aria-label="Main">
                 <a href="/pricing">"Pricing"</a>
                 <Transition fallback=|| ()>
-                    {move || {
-                        user.get().map(|u| match u {
+                    {move || Suspend::new(async move {
+                        match user.await {
                             Ok(Some(u)) => view! {
                                 <a href="/dashboard">"Dashboard"</a>
                                 <a href="/devices">"Devices"</a>
@@ -34,8 +34,8 @@ pub fn TopNav() -> impl IntoView {
                                 <a href="/login">"Sign in"</a>
                                 <a class="btn btn-primary" href="/register">"Get started"</a>
                             }.into_any(),
-                        })
-                    }}
+                        }
+                    })}
                 </Transition>
             </nav>
         </header>

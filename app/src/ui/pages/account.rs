@@ -1,4 +1,4 @@
-//! Account settings: profile, password, two-factor, sessions, theme.
+//! Account settings: profile, password, two-factor, sessions, theme, API keys.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,9 +21,10 @@ use crate::{
 
 #[component]
 pub fn Account() -> impl IntoView {
+    let api_keys = super::api_keys::ApiKeysData::new();
     view! {
         <Title text="Account — TrueVault"/>
-        <RequireUser children=|u: CurrentUser| view! {
+        <RequireUser children=move |u: CurrentUser| view! {
             <h1>"Account & security"</h1>
             <div class="grid two">
                 <Profile user=u.clone()/>
@@ -31,6 +32,7 @@ pub fn Account() -> impl IntoView {
                 <TwoFactor enabled=u.totp_enabled/>
                 <ThemeChoice/>
                 <Sessions/>
+                <super::api_keys::ApiKeys data=api_keys/>
             </div>
         }/>
     }

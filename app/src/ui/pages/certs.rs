@@ -303,7 +303,7 @@ pub fn CertsCard(
 ) -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
-            {move || data.get().and_then(|r| r.ok()).filter(|p| p.allowed || p.total > 0).map(|p| view! {
+            {move || Suspend::new(async move { data.await.ok().filter(|p| p.allowed || p.total > 0).map(|p| view! {
                 <article class="card" data-testid="certs-card">
                     <h2>"Certificates"</h2>
                     <p class="muted">{if p.total == 0 {
@@ -313,7 +313,7 @@ pub fn CertsCard(
                     }}</p>
                     <a class="btn btn-primary" href="/certificates">"Open certificates"</a>
                 </article>
-            })}
+            }) })}
         </Suspense>
     }
 }

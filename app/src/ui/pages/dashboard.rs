@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    accounts::model::{AccountStatus, CurrentUser},
+    accounts::model::{AccountStatus, CurrentUser, ServiceOff},
     certs::{model::CertCounts, server_fns::certs_summary},
     error::AppError,
     mesh::{model::NetworksPage, server_fns::mesh_networks},
@@ -28,7 +28,11 @@ type Loaded<T> = Resource<Result<T, AppError>>;
 /// shows (`overview`), not the full page's data. Created inside the guard's
 /// `Suspend` instead, each card's resource is made anew every time the SSR
 /// walks that closure again (Leptos re-runs it to find pending loads), so
-/// every card's queries ran three times per page view.
+/// every card's queries ran three times per page view. Each card awaits its
+/// resource inside a `Suspend` rather than reading it with `.get()`: the
+/// tracked-read path of server-side `Suspense` can lose its wake-up when
+/// several boundaries resolve together (leptos#4578), and one CI run saw a
+/// dashboard response stop mid-body for a minute.
 #[derive(Clone, Copy)]
 struct CardData {
     devices: Loaded<Vec<DeviceInfo>>,
@@ -47,7 +51,7 @@ fn HomeNetworkCard(inv: Loaded<HomeSummary>) -> impl IntoView {
         <article class="card" data-testid="home-network-card">
             <h2>"Home network"</h2>
             <Suspense fallback=|| ()>
-                {move || inv.get().and_then(|r| r.ok()).map(|inv| {
+                {move || Suspend::new(async move { inv.await.ok().map(|inv| {
                     if inv.devices.is_empty() {
                         return view! { <p class="muted">"No scanner has reported yet. Create a scanner token on the home network page and run the scanner at home to see your devices here."</p> }.into_any();
                     }
@@ -63,7 +67,7 @@ fn HomeNetworkCard(inv: Loaded<HomeSummary>) -> impl IntoView {
                             </p>
                         })}
                     }.into_any()
-                })}
+                }) })}
             </Suspense>
             <a class="btn btn-primary" href="/network">"Open home network"</a>
         </article>
@@ -77,7 +81,7 @@ fn DevicesCard(devices: Loaded<Vec<DeviceInfo>>) -> impl IntoView {
         <article class="card" data-testid="devices-card">
             <h2>"VPN devices"</h2>
             <Suspense fallback=|| ()>
-                {move || devices.get().and_then(|r| r.ok()).map(|list| {
+                {move || Suspend::new(async move { devices.await.ok().map(|list| {
                     let (identities, devices): (Vec<_>, Vec<_>) = list.into_iter().partition(|d| d.identity_region.is_some());
                     let connected = devices.iter().chain(identities.iter()).filter(|d| d.connected).count() as i64;
                     let waiting = identities.iter().filter(|d| d.awaiting_key).count() as i64;
@@ -91,7 +95,7 @@ fn DevicesCard(devices: Loaded<Vec<DeviceInfo>>) -> impl IntoView {
                             <p class="notice warning">{format!("{} reserved for you, not set up yet: open Devices and choose “Set up”.", plural(waiting, "identity is", "identities are"))}</p>
                         })}
                     }
-                })}
+                }) })}
             </Suspense>
             <a class="btn btn-primary" href="/devices">"Manage devices"</a>
         </article>
@@ -104,10 +108,10 @@ fn UsageCard(traffic: Loaded<TrafficThisMonth>) -> impl IntoView {
         <article class="card" data-testid="usage-card">
             <h2>"Usage this month"</h2>
             <Suspense fallback=|| ()>
-                {move || traffic.get().and_then(|r| r.ok()).map(|t| view! {
+                {move || Suspend::new(async move { traffic.await.ok().map(|t| view! {
                     <p class="stat">{format_bytes(t.sent + t.received)}</p>
                     <p>{traffic_text(t.sent, t.received)}</p>
-                })}
+                }) })}
             </Suspense>
             <p class="muted small">"Per device, with daily charts, under Devices → Usage."</p>
         </article>
@@ -120,7 +124,7 @@ fn CamerasCard(counts: Loaded<CameraCounts>) -> impl IntoView {
         <article class="card" data-testid="cameras-card">
             <h2>"Cameras"</h2>
             <Suspense fallback=|| ()>
-                {move || counts.get().and_then(|r| r.ok()).map(|c| {
+                {move || Suspend::new(async move { counts.await.ok().map(|c| {
                     if c.cameras == 0 {
                         return view! { <p class="muted">"No cameras yet. A gateway at home brings them here, without a cloud."</p> }.into_any();
                     }
@@ -128,7 +132,7 @@ fn CamerasCard(counts: Loaded<CameraCounts>) -> impl IntoView {
                         <p class="stat">{plural(c.cameras, "camera", "cameras")}</p>
                         <p>{format!("{} reachable now", c.reachable)}</p>
                     }.into_any()
-                })}
+                }) })}
             </Suspense>
             <a class="btn btn-primary" href="/cameras">"Open cameras"</a>
         </article>
@@ -141,7 +145,7 @@ fn PlanCard(plan: Loaded<PlanSummary>) -> impl IntoView {
         <article class="card" data-testid="plan-card">
             <h2>"Plan"</h2>
             <Suspense fallback=|| ()>
-                {move || plan.get().and_then(|r| r.ok()).map(|o| view! {
+                {move || Suspend::new(async move { plan.await.ok().map(|o| view! {
                     <p class="stat">{o.current_plan.clone()}</p>
                     {if o.is_vip {
                         view! { <p>"VIP: no payment needed, no limits."</p> }.into_any()
@@ -152,10 +156,29 @@ fn PlanCard(plan: Loaded<PlanSummary>) -> impl IntoView {
                             Renewal::None => view! { <p class="muted">"No paid subscription."</p> }.into_any(),
                         }
                     }}
-                })}
+                }) })}
             </Suspense>
             <a class="btn btn-ghost" href="/billing">"Plans and invoices"</a>
         </article>
+    }
+}
+
+/// Why service is paused and what to do, while it is (from the plan card's
+/// data, so no extra load).
+#[component]
+fn ServiceBanner(plan: Loaded<PlanSummary>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || plan.get().and_then(|r| r.ok()).and_then(|o| o.service_off).map(|why| {
+                let code = AppError::ServiceOff(why).code();
+                view! {
+                    <p class="notice error" data-testid="service-off" data-code=code>
+                        {why.explain()}" "
+                        {(why == ServiceOff::PaymentOverdue).then(|| view! { <a href="/billing">"Pay now"</a> })}
+                    </p>
+                }
+            })}
+        </Suspense>
     }
 }
 
@@ -198,6 +221,7 @@ fn DashboardBody(user: CurrentUser, data: CardData) -> impl IntoView {
             </aside>
             <section class="dashboard-main">
                 <h1 data-testid="dashboard-title">{greeting}</h1>
+                <ServiceBanner plan=data.plan/>
                 <div class="grid two">
                     <article class="card">
                         <h2>"Your account"</h2>

@@ -425,7 +425,7 @@ pub fn MeshCard(
         <article class="card" data-testid="mesh-card">
             <h2>"Mesh networks"</h2>
             <Suspense fallback=|| ()>
-                {move || data.get().and_then(|r| r.ok()).map(|p| {
+                {move || Suspend::new(async move { data.await.ok().map(|p| {
                     if p.networks.is_empty() {
                         let hint = if p.can_create {
                             "Create a private network for your family or team and share home devices with it."
@@ -442,7 +442,7 @@ pub fn MeshCard(
                             </ul>
                         }.into_any()
                     }
-                })}
+                }) })}
             </Suspense>
             <a class="btn btn-primary" href="/mesh">"Open mesh networks"</a>
         </article>

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod api_keys;
 mod auth;
 mod billing;
 mod cameras;

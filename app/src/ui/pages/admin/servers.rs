@@ -81,9 +81,10 @@ fn ServerTable() -> impl IntoView {
                                 let load = if s.capacity > 0 { s.peers * 100 / s.capacity } else { 0 };
                                 let health = if !s.enrolled { view! { "not enrolled" }.into_any() }
                                     else if s.healthy { view! { "healthy, reported "{s.last_report_at.map(|t| view! { <Time ts=t/> })} }.into_any() }
+                                    // Stale: left out of selection for new devices.
                                     else { match s.last_report_at {
-                                        Some(t) => view! { "not reporting since "<Time ts=t/> }.into_any(),
-                                        None => view! { "not reporting since enrolment" }.into_any(),
+                                        Some(t) => view! { <span data-testid="node-stale">"stale, not chosen for new devices: not reporting since "<Time ts=t/></span> }.into_any(),
+                                        None => view! { <span data-testid="node-stale">"stale, not chosen for new devices: not reporting since enrolment"</span> }.into_any(),
                                     } };
                                 let server_name = s.name.clone();
                                 view! {
