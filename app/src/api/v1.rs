@@ -459,9 +459,13 @@ async fn list_servers(
     {
         return Err(ctx.fail(AppError::invalid_field("region", "Unknown region.")));
     }
-    let list = servers::offered_servers(&state.db, servers::NodeFreshness::of(state), &ctx.caller.user)
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let list = servers::offered_servers(
+        &state.db,
+        servers::NodeFreshness::of(&state),
+        &ctx.caller.user,
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
     let region = filter.region.map(|r| r.trim().to_lowercase());
     let list = list
         .into_iter()
