@@ -103,6 +103,14 @@ pub enum AppError {
     /// The same `Idempotency-Key` while its first request is still running.
     #[error("A request with this Idempotency-Key is still being processed.")]
     IdempotencyInProgress,
+    #[error("This camera is cloud only: it offers no local stream a gateway could pull.")]
+    CameraCloudOnly,
+    #[error("The camera's gateway is offline.")]
+    CameraGatewayOffline,
+    #[error("The camera did not give a snapshot: {0}")]
+    SnapshotFailed(String),
+    #[error("The camera did not answer its ONVIF questions: {0}")]
+    OnvifFailed(String),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -159,6 +167,10 @@ impl AppError {
             AppError::ScopeNotInPlan => "SCOPE_NOT_IN_PLAN",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
+            AppError::CameraCloudOnly => "CAMERA_CLOUD_ONLY",
+            AppError::CameraGatewayOffline => "CAMERA_GATEWAY_OFFLINE",
+            AppError::SnapshotFailed(_) => "CAMERA_SNAPSHOT_FAILED",
+            AppError::OnvifFailed(_) => "CAMERA_ONVIF_FAILED",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -172,7 +184,10 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             // A mistyped form and a broken rule are both the client's to fix.
-            AppError::Validation { .. } | AppError::BadInput | AppError::SiteSubnet(_) => 422,
+            AppError::Validation { .. }
+            | AppError::BadInput
+            | AppError::SiteSubnet(_)
+            | AppError::CameraCloudOnly => 422,
             AppError::InvalidToken | AppError::InvalidTotp => 400,
             AppError::InvalidCredentials
             | AppError::Unauthenticated
@@ -206,7 +221,8 @@ impl AppError {
             AppError::Certs(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
-            AppError::Network => 502,
+            AppError::Network | AppError::SnapshotFailed(_) | AppError::OnvifFailed(_) => 502,
+            AppError::CameraGatewayOffline => 503,
             AppError::Internal(_) => 500,
         }
     }
@@ -337,12 +353,25 @@ impl From<ErrorBody> for AppError {
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,
             "NETWORK" => AppError::Network,
+            "CAMERA_CLOUD_ONLY" => AppError::CameraCloudOnly,
+            "CAMERA_GATEWAY_OFFLINE" => AppError::CameraGatewayOffline,
+            "CAMERA_SNAPSHOT_FAILED" => AppError::SnapshotFailed(detail_of(&b.message)),
+            "CAMERA_ONVIF_FAILED" => AppError::OnvifFailed(detail_of(&b.message)),
             "DATABASE_UNAVAILABLE" => AppError::DatabaseUnavailable,
             other => LanSubnetError::from_code(other)
                 .map(AppError::SiteSubnet)
                 .unwrap_or(AppError::Internal(String::new())),
         }
     }
+}
+
+/// The part of a message after its fixed lead ("…: detail"), so a decoded
+/// error displays as it did on the server.
+fn detail_of(message: &str) -> String {
+    message
+        .split_once(": ")
+        .map_or(message, |(_, d)| d)
+        .to_string()
 }
 
 impl FromServerFnError for AppError {

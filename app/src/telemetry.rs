@@ -1,6 +1,8 @@
 //! Structured logs with `tracing`: human-readable by default, JSON lines
 //! with `log_json`. `RUST_LOG` overrides the filter.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 pub fn init(json: bool) {
@@ -12,7 +14,15 @@ pub fn init(json: bool) {
             .with(fmt::layer().json().with_current_span(false))
             .try_init()
     } else {
-        registry.with(fmt::layer().compact()).try_init()
+        // Colour only on a terminal: in a file or the journal the escape
+        // codes are noise.
+        registry
+            .with(
+                fmt::layer()
+                    .compact()
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
+            .try_init()
     };
     // A second init (tests start several apps) is harmless.
     let _ = res;

@@ -10,7 +10,7 @@ use retina::client::{
 };
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParameters};
 use tokio::sync::mpsc;
-use truevault_wire::gateway::{CameraId, CameraSpec};
+use truevault_wire::gateway::{CameraId, CameraSpec, StreamErrorCode};
 use url::Url;
 
 use crate::backoff::Backoff;
@@ -102,10 +102,13 @@ pub enum IngestEvent {
         init: Bytes,
     },
     Fragment(MuxedFragment),
-    /// The pull failed; it is retried after `retry_in`.
+    /// The pull failed; it is retried after `retry_in`, unless `gave_up`
+    /// (then the pull has ended).
     Error {
         message: String,
+        code: StreamErrorCode,
         retry_in: Duration,
+        gave_up: bool,
     },
 }
 
@@ -139,9 +142,46 @@ fn rtsp_error(e: retina::Error) -> GatewayError {
     }
 }
 
+/// How a pull re-dials.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// After most failures.
+    pub backoff: Backoff,
+    /// After the camera refused the credentials: slower, because many
+    /// cameras lock the account after a few failures.
+    pub auth_backoff: Backoff,
+    /// Refusals in a row after which the pull gives up (until the camera
+    /// is edited).
+    pub max_auth_attempts: u32,
+}
+
+impl RetryPolicy {
+    pub fn new(backoff: Backoff) -> Self {
+        Self {
+            backoff,
+            auth_backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(60)),
+            max_auth_attempts: 3,
+        }
+    }
+}
+
+impl From<Backoff> for RetryPolicy {
+    fn from(backoff: Backoff) -> Self {
+        Self::new(backoff)
+    }
+}
+
 /// Pulls a camera until `out` is closed, re-dialling with backoff and
-/// reporting every failure as [`IngestEvent::Error`].
-pub async fn pull_forever(src: CameraSource, tag: PullTag, out: Sink, mut backoff: Backoff) {
+/// reporting every failure as [`IngestEvent::Error`]; refused credentials
+/// end it after `max_auth_attempts` tries.
+pub async fn pull_forever(
+    src: CameraSource,
+    tag: PullTag,
+    out: Sink,
+    retry: impl Into<RetryPolicy>,
+) {
+    let mut retry: RetryPolicy = retry.into();
+    let mut refusals = 0u32;
     loop {
         let started = Instant::now();
         let result = pull_once(&src, tag, &out).await;
@@ -150,19 +190,40 @@ pub async fn pull_forever(src: CameraSource, tag: PullTag, out: Sink, mut backof
         }
         // A pull that ran a while was healthy: start the backoff over.
         if started.elapsed() > Duration::from_secs(30) {
-            backoff.reset();
+            retry.backoff.reset();
         }
-        let message = match result {
-            Ok(()) => "camera ended the stream".to_string(),
-            Err(e) => e.to_string(),
+        let (message, code) = match result {
+            Ok(()) => (
+                "camera ended the stream".to_string(),
+                StreamErrorCode::Unreachable,
+            ),
+            Err(e) => (e.to_string(), e.stream_code()),
         };
-        let retry_in = backoff.next_delay();
-        tracing::warn!(camera = src.camera_id, error = %message, retry_in_ms = retry_in.as_millis() as u64, "camera pull failed");
-        if out
-            .send((tag, IngestEvent::Error { message, retry_in }))
-            .await
-            .is_err()
-        {
+        let (retry_in, gave_up) = if code == StreamErrorCode::AuthRefused {
+            refusals += 1;
+            retry.backoff.reset();
+            (
+                retry.auth_backoff.next_delay(),
+                refusals >= retry.max_auth_attempts,
+            )
+        } else {
+            refusals = 0;
+            retry.auth_backoff.reset();
+            (retry.backoff.next_delay(), false)
+        };
+        let retry_in = if gave_up { Duration::ZERO } else { retry_in };
+        if gave_up {
+            tracing::warn!(camera = src.camera_id, error = %message, attempts = refusals, "camera refused the credentials; not retrying until it is edited");
+        } else {
+            tracing::warn!(camera = src.camera_id, error = %message, retry_in_ms = retry_in.as_millis() as u64, "camera pull failed");
+        }
+        let event = IngestEvent::Error {
+            message,
+            code,
+            retry_in,
+            gave_up,
+        };
+        if out.send((tag, event)).await.is_err() || gave_up {
             return;
         }
         tokio::time::sleep(retry_in).await;

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod config;
 pub mod fmp4;
 pub mod ingest;
+pub mod onvif;
 pub mod snapshot;
 pub mod tunnel;
 
@@ -29,12 +30,29 @@ pub enum GatewayError {
     Mux(String),
     #[error("snapshot: {0}")]
     Snapshot(String),
+    #[error("ONVIF: {0}")]
+    Onvif(String),
     #[error("portal refused the gateway: {0}")]
     TunnelRefused(String),
     #[error("tunnel: {0}")]
     Tunnel(String),
     #[error(transparent)]
     Wire(#[from] truevault_wire::gateway::WireError),
+}
+
+impl GatewayError {
+    /// The stable code the portal shows in words.
+    pub fn stream_code(&self) -> truevault_wire::gateway::StreamErrorCode {
+        use truevault_wire::gateway::StreamErrorCode as C;
+        match self {
+            Self::AuthRefused(_) => C::AuthRefused,
+            Self::Rtsp(_) | Self::Tunnel(_) => C::Unreachable,
+            Self::Timeout(_) => C::Timeout,
+            Self::Unsupported(_) | Self::Mux(_) => C::Unsupported,
+            Self::Url(_) => C::BadUrl,
+            _ => C::Other,
+        }
+    }
 }
 
 pub const AGENT: &str = concat!("truevault-gateway/", env!("CARGO_PKG_VERSION"));

@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use truevault_wire::gateway::{
     encode_media, CameraId, CameraSpec, GatewayMessage, MediaHeader, MediaKind, PortalMessage,
-    IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, PING_INTERVAL_SECS, PROTOCOL_VERSION,
+    StreamErrorCode, IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, PING_INTERVAL_SECS,
+    PROTOCOL_VERSION,
 };
 use url::Url;
 
@@ -32,6 +33,10 @@ pub struct TunnelConfig {
     pub backoff: Backoff,
     /// Re-dialling a camera.
     pub camera_backoff: Backoff,
+    /// Re-dialling a camera that refused the credentials, and how many
+    /// refusals in a row end the pull.
+    pub camera_auth_backoff: Backoff,
+    pub camera_auth_attempts: u32,
 }
 
 impl std::fmt::Debug for TunnelConfig {
@@ -51,6 +56,8 @@ impl TunnelConfig {
             idle_timeout: Duration::from_secs(IDLE_TIMEOUT_SECS),
             backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(60)),
             camera_backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
+            camera_auth_backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(60)),
+            camera_auth_attempts: 3,
         }
     }
 }
@@ -140,6 +147,9 @@ struct Session<'a> {
     cfg: &'a TunnelConfig,
     cameras: HashMap<CameraId, CameraSpec>,
     pulls: HashMap<CameraId, Pull>,
+    /// Cameras that refused their credentials, with the settings that were
+    /// refused: not dialled again until the portal sends different ones.
+    refused: HashMap<CameraId, CameraSpec>,
     next_pull: u64,
     media_tx: mpsc::Sender<(PullTag, IngestEvent)>,
     media_rx: mpsc::Receiver<(PullTag, IngestEvent)>,
@@ -158,6 +168,7 @@ impl<'a> Session<'a> {
             cfg,
             cameras: HashMap::new(),
             pulls: HashMap::new(),
+            refused: HashMap::new(),
             next_pull: 0,
             media_tx,
             media_rx,
@@ -219,10 +230,18 @@ impl<'a> Session<'a> {
                         continue;
                     }
                     let is_start = matches!(event, IngestEvent::Started { .. });
+                    let refused = matches!(event, IngestEvent::Error { gave_up: true, code: StreamErrorCode::AuthRefused, .. });
                     let msgs = media_messages(tag.camera_id, event)?;
                     if is_start {
                         if let Some(p) = self.pulls.get_mut(&tag.camera_id) {
                             p.started = msgs.clone();
+                        }
+                    }
+                    if refused {
+                        // The pull has ended; remember what was refused.
+                        self.pulls.remove(&tag.camera_id);
+                        if let Some(spec) = self.cameras.get(&tag.camera_id) {
+                            self.refused.insert(tag.camera_id, spec.clone());
                         }
                     }
                     for m in msgs {
@@ -274,6 +293,7 @@ impl<'a> Session<'a> {
                     replies.push(GatewayMessage::StreamStopped { camera_id: id });
                 }
                 tracing::info!(cameras = new.len(), "camera list from the portal");
+                self.refused.retain(|id, spec| new.get(id) == Some(spec));
                 self.cameras = new;
                 replies
             }
@@ -286,8 +306,20 @@ impl<'a> Session<'a> {
                         camera_id,
                         message: "unknown camera (not in the list the portal sent)".into(),
                         retry_in_ms: 0,
+                        code: StreamErrorCode::UnknownCamera,
+                        // The portal asks again once it has sent the list.
+                        gave_up: false,
                     }];
                 };
+                if self.refused.get(&camera_id) == Some(spec) {
+                    return vec![GatewayMessage::StreamError {
+                        camera_id,
+                        message: "the camera refused these credentials; not retrying until the camera is edited".into(),
+                        retry_in_ms: 0,
+                        code: StreamErrorCode::AuthRefused,
+                        gave_up: true,
+                    }];
+                }
                 let src = match CameraSource::from_spec(spec) {
                     Ok(s) => s,
                     Err(e) => {
@@ -295,6 +327,8 @@ impl<'a> Session<'a> {
                             camera_id,
                             message: e.to_string(),
                             retry_in_ms: 0,
+                            code: e.stream_code(),
+                            gave_up: true,
                         }]
                     }
                 };
@@ -307,7 +341,11 @@ impl<'a> Session<'a> {
                     src,
                     tag,
                     self.media_tx.clone(),
-                    self.cfg.camera_backoff.clone(),
+                    ingest::RetryPolicy {
+                        backoff: self.cfg.camera_backoff.clone(),
+                        auth_backoff: self.cfg.camera_auth_backoff.clone(),
+                        max_auth_attempts: self.cfg.camera_auth_attempts,
+                    },
                 ));
                 self.pulls.insert(
                     camera_id,
@@ -322,6 +360,40 @@ impl<'a> Session<'a> {
             PortalMessage::StopStream { camera_id } => {
                 self.pulls.remove(&camera_id);
                 vec![GatewayMessage::StreamStopped { camera_id }]
+            }
+            PortalMessage::OnvifProbe {
+                request_id,
+                device_url,
+                login,
+            } => {
+                // Shares the snapshots' bound: both are one-off HTTP asks.
+                let Ok(permit) = self.snapshots.clone().try_acquire_owned() else {
+                    return vec![GatewayMessage::OnvifError {
+                        request_id,
+                        message: "busy: too many requests in flight".into(),
+                    }];
+                };
+                let tx = self.snap_tx.clone();
+                tokio::spawn(async move {
+                    let reply = match crate::onvif::probe(&device_url, login.as_ref()).await {
+                        Ok(s) => GatewayMessage::OnvifResult {
+                            request_id,
+                            main_stream_url: s.main_stream_url,
+                            sub_stream_url: s.sub_stream_url,
+                            snapshot_url: s.snapshot_url,
+                        },
+                        Err(e) => {
+                            tracing::info!(error = %e, "ONVIF probe failed");
+                            GatewayMessage::OnvifError {
+                                request_id,
+                                message: e.to_string(),
+                            }
+                        }
+                    };
+                    drop(permit);
+                    let _ = tx.send(reply).await;
+                });
+                Vec::new()
             }
             PortalMessage::Snapshot {
                 request_id,
@@ -448,11 +520,18 @@ pub fn media_messages(
                 }
             }
         }
-        IngestEvent::Error { message, retry_in } => vec![Message::Text(
+        IngestEvent::Error {
+            message,
+            code,
+            retry_in,
+            gave_up,
+        } => vec![Message::Text(
             GatewayMessage::StreamError {
                 camera_id,
                 message,
                 retry_in_ms: retry_in.as_millis() as u64,
+                code,
+                gave_up,
             }
             .to_json()
             .into(),

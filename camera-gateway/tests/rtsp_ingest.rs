@@ -217,6 +217,66 @@ async fn digest_auth_accepted_and_wrong_password_refused() {
         matches!(none, Err(GatewayError::AuthRefused(_))),
         "{none:?}"
     );
+
+    // Retried with growing delays, then given up: cameras lock accounts
+    // after a few failures.
+    // The three sessions above, once the server has reported them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.clients.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "earlier dials seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = server.clients.load(std::sync::atomic::Ordering::SeqCst);
+    let (tx, mut rx) = mpsc::channel(16);
+    let policy = ingest::RetryPolicy {
+        backoff: fast_backoff(),
+        auth_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
+        max_auth_attempts: 3,
+    };
+    let task = tokio::spawn(ingest::pull_forever(
+        source(3, &server.url("/live"), Some("viewer"), Some("nope")),
+        tag(3),
+        tx,
+        policy,
+    ));
+    let mut delays = Vec::new();
+    loop {
+        let (_, e) = next_matching(&mut rx, 30, "a refusal", |_, _| true).await;
+        let IngestEvent::Error {
+            code,
+            retry_in,
+            gave_up,
+            ..
+        } = e
+        else {
+            panic!("a refused camera sent media")
+        };
+        assert_eq!(code, truevault_wire::gateway::StreamErrorCode::AuthRefused);
+        if gave_up {
+            break;
+        }
+        delays.push(retry_in);
+    }
+    assert_eq!(delays.len(), 2, "two retries after the first refusal");
+    assert!(delays[1] >= delays[0], "the delay grows: {delays:?}");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the pull ends after giving up")
+        .expect("join");
+    assert!(rx.recv().await.is_none(), "nothing after giving up");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.clients.load(std::sync::atomic::Ordering::SeqCst) < before + 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "three RTSP dials seen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        server.clients.load(std::sync::atomic::Ordering::SeqCst),
+        before + 3,
+        "exactly three dials with the refused password"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +296,10 @@ async fn redials_after_the_server_restarts() {
         matches!(e, IngestEvent::Error { .. })
     })
     .await;
-    let IngestEvent::Error { message, retry_in } = err else {
+    let IngestEvent::Error {
+        message, retry_in, ..
+    } = err
+    else {
         unreachable!()
     };
     assert!(!message.is_empty() && retry_in <= Duration::from_secs(1));

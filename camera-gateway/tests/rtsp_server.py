@@ -10,7 +10,8 @@ Mounts (all shared: one encoder feeds every client):
   /zero   a raw .264 elementary stream generated at start: every RTP
           timestamp is the same (no timing in the source)
 With --user/--password every mount needs digest auth.
-Prints `CLIENT <ip>` when a client connects.
+Prints `CLIENT <ip>` when a client connects and `DESCRIBE <path>` for each
+DESCRIBE it sends.
 """
 import argparse
 import os
@@ -98,6 +99,11 @@ def main():
     def on_client(_server, client):
         conn = client.get_connection()
         print(f"CLIENT {conn.get_ip() if conn else '?'}", flush=True)
+        # Which mount each client asked for (tests assert the stream pulled).
+        client.connect(
+            "describe-request",
+            lambda _c, ctx: print(f"DESCRIBE {ctx.uri.abspath}", flush=True),
+        )
 
     server.connect("client-connected", on_client)
     if server.attach(None) == 0:

@@ -91,4 +91,36 @@ test('a camera plays live through the gateway in the cameras grid', async ({ pag
     .poll(async () => (await sample()).frames, { timeout: 30_000, message: 'decoded frames grow' })
     .toBeGreaterThan(first.frames + 15);
   await shot(page, 'cameras-grid');
+
+  // Opening the camera, then reloading its page, both within the linger:
+  // each new viewer joins the running pull, takes exactly one init segment
+  // and shows the cached GOP's first frame (no reset, no wait for the next
+  // key frame). The time to first frame is a figure, not an assertion.
+  const firstFrame = async (v: typeof video) => {
+    await expect
+      .poll(() => v.evaluate((el: HTMLVideoElement) => el.readyState >= 2 && el.currentTime > 0), {
+        timeout: 15_000,
+        message: 'the joining viewer shows a frame',
+      })
+      .toBe(true);
+    await expect.poll(() => v.getAttribute('data-first-frame-ms'), { timeout: 15_000 }).not.toBeNull();
+    const t0 = await v.evaluate((el: HTMLVideoElement) => el.currentTime);
+    await expect
+      .poll(() => v.evaluate((el: HTMLVideoElement) => el.currentTime), {
+        timeout: 15_000,
+        message: 'it keeps playing',
+      })
+      .toBeGreaterThan(t0 + 1);
+    expect(await v.getAttribute('data-inits'), 'one init segment, no player reset').toBe('1');
+    return Number(await v.getAttribute('data-first-frame-ms'));
+  };
+  await tile.locator('figcaption a').click();
+  await expect(page).toHaveURL(/\/cameras\/\d+$/);
+  const big = page.locator('figure.camera-tile.large video');
+  const opened = await firstFrame(big);
+  await page.reload();
+  const reloaded = await firstFrame(page.locator('figure.camera-tile.large video'));
+  const figure = `joining a running pull, socket open → first frame: ${opened} ms (open), ${reloaded} ms (reload)`;
+  console.log(figure);
+  test.info().annotations.push({ type: 'figure', description: figure });
 });

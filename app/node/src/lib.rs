@@ -84,7 +84,9 @@ pub async fn run(
 
 /// Log lines to stderr (`RUST_LOG`, default `info`); the journal keeps them.
 pub fn init_logging() {
+    // Colour only on a terminal: the journal and log files get plain text.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -113,7 +113,43 @@ pub enum ViewerItem {
     Fragment { data: Bytes, keyframe: bool },
     /// The stream was interrupted (camera dropped, gateway gone): the player
     /// should show "reconnecting"; an `Init` follows if it comes back.
-    Interrupted(Arc<str>),
+    Interrupted(Interruption),
+}
+
+/// Why a stream stopped, as the viewer is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interruption {
+    pub reason: Arc<str>,
+    /// A stable code for the cause (the portal maps it to words), when known.
+    pub code: Option<&'static str>,
+    /// False when nobody will retry (e.g. the camera refused the password):
+    /// viewers who join later are told straight away.
+    pub retrying: bool,
+}
+
+impl Interruption {
+    pub fn retrying(reason: &str) -> Self {
+        Self {
+            reason: reason.into(),
+            code: None,
+            retrying: true,
+        }
+    }
+}
+
+impl From<&str> for Interruption {
+    fn from(reason: &str) -> Self {
+        Self::retrying(reason)
+    }
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{} ({code})", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
 }
 
 /// Per-viewer counters, for the portal's logs and tests.
@@ -151,6 +187,8 @@ impl Viewer {
 #[derive(Default)]
 struct Channel {
     init: Option<Bytes>,
+    /// A failure nobody retries, for viewers who join after it.
+    failed: Option<Interruption>,
     gop: Vec<(Bytes, bool)>,
     gop_bytes: usize,
     viewers: Vec<Arc<Viewer>>,
@@ -194,12 +232,22 @@ impl Hub {
     /// A new (or re-dialled) stream: replaces the init segment, forgets the
     /// GOP, and sends the init to every viewer (who then skip to the next
     /// key frame).
+    ///
+    /// The same init again while the stream runs is the gateway re-announcing
+    /// a running pull (a viewer joined within the linger): it changes nothing,
+    /// so viewers keep the GOP they were given instead of resetting their
+    /// players and waiting for the next key frame. A real re-dial always
+    /// comes after [`Hub::interrupt`], which forgets the init.
     pub fn publish_init(&self, camera: CameraId, init: Bytes) -> Result<(), RelayError> {
         if init.is_empty() {
             return Err(RelayError::Empty(camera));
         }
         let mut channels = lock(&self.inner.channels);
         let ch = channels.entry(camera).or_default();
+        if ch.init.as_ref() == Some(&init) {
+            return Ok(());
+        }
+        ch.failed = None;
         ch.init = Some(init.clone());
         ch.gop.clear();
         ch.gop_bytes = 0;
@@ -284,11 +332,17 @@ impl Hub {
 
     /// The pull stopped or failed: viewers are told, the caches dropped.
     pub fn interrupt(&self, camera: CameraId, reason: &str) {
-        let reason: Arc<str> = reason.into();
+        self.interrupt_with(camera, Interruption::retrying(reason));
+    }
+
+    /// [`Hub::interrupt`] with a code; a failure that is not retried is
+    /// also kept for viewers who join later (until the next init).
+    pub fn interrupt_with(&self, camera: CameraId, reason: Interruption) {
         let mut channels = lock(&self.inner.channels);
         let Some(ch) = channels.get_mut(&camera) else {
             return;
         };
+        ch.failed = (!reason.retrying).then(|| reason.clone());
         ch.init = None;
         ch.gop.clear();
         ch.gop_bytes = 0;
@@ -347,6 +401,8 @@ impl Hub {
                 q.queued_bytes += data.len();
             }
             q.skipping = ch.gop.is_empty();
+        } else if let Some(failed) = &ch.failed {
+            q.items.push_back(ViewerItem::Interrupted(failed.clone()));
         }
         let viewer = Arc::new(Viewer {
             id,
@@ -627,6 +683,56 @@ mod tests {
             assert_eq!(items[0], ViewerItem::Init(Bytes::from_static(b"b")));
             assert_eq!(frag_ids(&items), vec![2]);
         }
+    }
+
+    #[test]
+    fn same_init_again_keeps_the_gop_and_the_viewers() {
+        let (hub, _ev) = Hub::new(HubConfig::default());
+        hub.publish_init(1, Bytes::from_static(b"init")).unwrap();
+        for n in 0..6 {
+            hub.publish_fragment(1, frag(n, n == 3), n == 3).unwrap();
+        }
+        let mut joined = hub.subscribe(1);
+        // The gateway re-announces the running pull for the joining viewer.
+        hub.publish_init(1, Bytes::from_static(b"init")).unwrap();
+        hub.publish_fragment(1, frag(6, false), false).unwrap();
+        let items = drain(&mut joined);
+        let inits = items
+            .iter()
+            .filter(|i| matches!(i, ViewerItem::Init(_)))
+            .count();
+        assert_eq!(inits, 1, "{items:?}");
+        assert_eq!(frag_ids(&items), vec![3, 4, 5, 6]);
+        // A different init is a new stream: it does reach viewers.
+        hub.publish_init(1, Bytes::from_static(b"other")).unwrap();
+        assert_eq!(
+            drain(&mut joined),
+            vec![ViewerItem::Init(Bytes::from_static(b"other"))]
+        );
+    }
+
+    #[test]
+    fn a_failure_nobody_retries_is_told_to_late_viewers_until_the_next_init() {
+        let (hub, _ev) = Hub::new(HubConfig::default());
+        let mut early = hub.subscribe(2);
+        let refused = Interruption {
+            reason: "refused".into(),
+            code: Some("CAMERA_AUTH_REFUSED"),
+            retrying: false,
+        };
+        hub.interrupt_with(2, refused.clone());
+        assert_eq!(
+            drain(&mut early),
+            vec![ViewerItem::Interrupted(refused.clone())]
+        );
+        let mut late = hub.subscribe(2);
+        assert_eq!(drain(&mut late), vec![ViewerItem::Interrupted(refused)]);
+        hub.publish_init(2, Bytes::from_static(b"i")).unwrap();
+        let mut later = hub.subscribe(2);
+        assert_eq!(
+            drain(&mut later),
+            vec![ViewerItem::Init(Bytes::from_static(b"i"))]
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::{
     extract::{
         ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
-        Path, State,
+        Path, Query, State,
     },
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -17,8 +17,12 @@ use axum::{
     Extension, Router,
 };
 use truevault_relay::ViewerItem;
+use truevault_wire::gateway::StreamErrorCode;
 
-use super::{model::Camera, repo};
+use super::{
+    model::{Camera, StreamKind},
+    repo,
+};
 use crate::{
     error::AppError,
     http::{context::RequestContext, security::same_origin},
@@ -77,9 +81,18 @@ async fn owned_camera(
     }
 }
 
+/// `?stream=sub|main`; anything else, or a camera without a sub stream,
+/// plays the main stream.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LiveQuery {
+    #[serde(default)]
+    stream: Option<String>,
+}
+
 async fn live(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<LiveQuery>,
     ctx: Option<Extension<RequestContext>>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -94,6 +107,13 @@ async fn live(
         Ok(c) => c,
         Err(resp) => return resp,
     };
+    let stream = camera.stream_for(
+        query
+            .stream
+            .as_deref()
+            .and_then(StreamKind::parse)
+            .unwrap_or_default(),
+    );
     let Some((session, user_id)) = ctx
         .as_deref()
         .and_then(|c| Some((c.session_hash()?, c.user.as_ref()?.id)))
@@ -129,17 +149,53 @@ async fn live(
         .on_upgrade(move |ws| async move {
             // Held for as long as the view runs.
             let _slot = slot;
-            watch(state, camera, session, user_id, member.is_some(), ws).await
+            watch(
+                state,
+                camera,
+                stream,
+                session,
+                user_id,
+                member.is_some(),
+                ws,
+            )
+            .await
         })
         .into_response()
 }
 
 fn status(state: &str, detail: Option<&str>) -> Message {
-    let v = match detail {
-        Some(d) => serde_json::json!({ "state": state, "detail": d }),
-        None => serde_json::json!({ "state": state }),
-    };
+    coded_status(state, detail, None)
+}
+
+/// A status text; `code` is what the player and tests match on.
+fn coded_status(state: &str, detail: Option<&str>, code: Option<&str>) -> Message {
+    let mut v = serde_json::json!({ "state": state });
+    if let Some(d) = detail {
+        v["detail"] = d.into();
+    }
+    if let Some(c) = code {
+        v["code"] = c.into();
+    }
     Message::Text(v.to_string().into())
+}
+
+/// What the tile says for a failed pull, in the owner's words.
+pub fn stream_error_words(code: StreamErrorCode) -> &'static str {
+    match code {
+        StreamErrorCode::AuthRefused => {
+            "The camera refused the user name or password — edit the camera"
+        }
+        StreamErrorCode::Unreachable => {
+            "The camera does not answer at its address — is it on and on the home network?"
+        }
+        StreamErrorCode::Timeout => "The camera answered but sent no video in time",
+        StreamErrorCode::Unsupported => {
+            "The camera's stream is not H.264 or H.265 video — pick another stream in its settings"
+        }
+        StreamErrorCode::BadUrl => "The camera's stream address is not valid — edit the camera",
+        StreamErrorCode::UnknownCamera => "The gateway does not know this camera yet",
+        StreamErrorCode::Other => "The camera's stream failed",
+    }
 }
 
 async fn send(ws: &mut WebSocket, msg: Message) -> bool {
@@ -175,6 +231,7 @@ async fn session_still_valid(state: &AppState, session: &str, user_id: i64, came
 async fn watch(
     state: AppState,
     camera: Camera,
+    stream: StreamKind,
     session: String,
     user_id: i64,
     shared: bool,
@@ -185,7 +242,7 @@ async fn watch(
     let online = camera
         .gateway_id
         .is_some_and(|gw| state.cameras.is_online(gw));
-    let mut sub = state.cameras.hub.subscribe(camera.id);
+    let mut sub = state.cameras.hub.subscribe(stream.channel(camera.id));
     let first = if online {
         status("connecting", None)
     } else if camera.gateway_id.is_none() {
@@ -239,7 +296,10 @@ async fn watch(
                     }
                     Some(ViewerItem::Interrupted(why)) => {
                         live = false;
-                        send(&mut ws, status("reconnecting", Some(&why))).await
+                        // A failure the gateway does not retry is "failed":
+                        // the player stops saying it is reconnecting.
+                        let state = if why.retrying { "reconnecting" } else { "failed" };
+                        send(&mut ws, coded_status(state, Some(&why.reason), why.code)).await
                     }
                 };
                 if !ok {
@@ -264,15 +324,12 @@ async fn snapshot(
         Ok((c, _)) => c,
         Err(resp) => return resp,
     };
+    // Errors are JSON with a code: the page shows them in place.
     let Some(gateway) = camera.gateway_id else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No gateway serves this camera.",
-        )
-            .into_response();
+        return AppError::CameraGatewayOffline.into_response();
     };
     if camera.snapshot_url.is_none() {
-        return (StatusCode::NOT_FOUND, "This camera has no snapshot URL.").into_response();
+        return AppError::NotFound.into_response();
     }
     match state
         .cameras
@@ -297,6 +354,6 @@ async fn snapshot(
             )
                 .into_response()
         }
-        Err(message) => (StatusCode::BAD_GATEWAY, message).into_response(),
+        Err(message) => AppError::SnapshotFailed(message).into_response(),
     }
 }

@@ -14,11 +14,18 @@ pub enum Vendor {
     Axis,
     Uniview,
     Tapo,
+    /// Wyze with its RTSP firmware (the stock firmware is cloud only).
+    Wyze,
+    /// Geeni, Merkury and other Tuya-based cameras with local RTSP/ONVIF on.
+    Tuya,
+    /// Ring: cloud only, listed so its owner is told instead of a form
+    /// that cannot work.
+    Ring,
     Generic,
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 8] = [
+    pub const ALL: [Vendor; 11] = [
         Vendor::Hikvision,
         Vendor::Dahua,
         Vendor::Amcrest,
@@ -26,8 +33,24 @@ impl Vendor {
         Vendor::Axis,
         Vendor::Uniview,
         Vendor::Tapo,
+        Vendor::Wyze,
+        Vendor::Tuya,
+        Vendor::Ring,
         Vendor::Generic,
     ];
+
+    /// No local stream exists: the camera cannot be added.
+    pub fn cloud_only(self) -> bool {
+        self == Vendor::Ring
+    }
+
+    /// The RTSP port the vendor uses out of the box.
+    pub fn default_rtsp_port(self) -> u16 {
+        match self {
+            Vendor::Tuya => 8554,
+            _ => 554,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +61,9 @@ impl Vendor {
             Vendor::Axis => "axis",
             Vendor::Uniview => "uniview",
             Vendor::Tapo => "tapo",
+            Vendor::Wyze => "wyze",
+            Vendor::Tuya => "tuya",
+            Vendor::Ring => "ring",
             Vendor::Generic => "generic",
         }
     }
@@ -51,6 +77,9 @@ impl Vendor {
             Vendor::Axis => "Axis",
             Vendor::Uniview => "Uniview",
             Vendor::Tapo => "TP-Link Tapo",
+            Vendor::Wyze => "Wyze (RTSP firmware)",
+            Vendor::Tuya => "Geeni / Tuya",
+            Vendor::Ring => "Ring (cloud only: no local stream)",
             Vendor::Generic => "Other / ONVIF",
         }
     }
@@ -73,6 +102,12 @@ impl Vendor {
             ("tp-link", Vendor::Tapo),
             ("tplink", Vendor::Tapo),
             ("tapo", Vendor::Tapo),
+            ("wyze", Vendor::Wyze),
+            ("geeni", Vendor::Tuya),
+            ("merkury", Vendor::Tuya),
+            ("tuya", Vendor::Tuya),
+            ("ring llc", Vendor::Ring),
+            ("ring inc", Vendor::Ring),
         ];
         table
             .into_iter()
@@ -80,6 +115,154 @@ impl Vendor {
             .map(|(_, vendor)| vendor)
             .unwrap_or(Vendor::Generic)
     }
+}
+
+/// Which of a camera's streams a viewer watches: the grid takes the sub
+/// stream where there is one (less of the home uplink), the single view the
+/// main one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    #[default]
+    Main,
+    Sub,
+}
+
+impl StreamKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Main => "main",
+            StreamKind::Sub => "sub",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StreamKind> {
+        match s {
+            "main" => Some(StreamKind::Main),
+            "sub" => Some(StreamKind::Sub),
+            _ => None,
+        }
+    }
+
+    /// The id a (camera, stream) pair travels under on the gateway tunnel
+    /// and in the relay: the camera's id for its main stream, its negation
+    /// for its sub stream (camera ids are positive). The gateway pulls each
+    /// as a source of its own, so there is one pull per pair however many
+    /// watch it, and the protocol needs no stream field.
+    pub fn channel(self, camera: i64) -> i64 {
+        match self {
+            StreamKind::Main => camera,
+            StreamKind::Sub => -camera,
+        }
+    }
+
+    /// The camera and stream a channel id stands for.
+    pub fn of_channel(channel: i64) -> (i64, StreamKind) {
+        if channel < 0 {
+            (-channel, StreamKind::Sub)
+        } else {
+            (channel, StreamKind::Main)
+        }
+    }
+
+    pub const ALL: [StreamKind; 2] = [StreamKind::Main, StreamKind::Sub];
+}
+
+impl Camera {
+    /// The stream to play for `wanted`: the sub stream only if it has one.
+    pub fn stream_for(&self, wanted: StreamKind) -> StreamKind {
+        match wanted {
+            StreamKind::Sub if self.sub_stream_url.is_some() => StreamKind::Sub,
+            _ => StreamKind::Main,
+        }
+    }
+}
+
+/// What happened to a camera. Online/offline come from its gateway's view
+/// (a pull started; the camera stopped answering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraEventKind {
+    Online,
+    Offline,
+}
+
+impl CameraEventKind {
+    pub const ALL: [CameraEventKind; 2] = [CameraEventKind::Online, CameraEventKind::Offline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraEventKind::Online => "online",
+            CameraEventKind::Offline => "offline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CameraEventKind> {
+        CameraEventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CameraEventKind::Online => "Came online",
+            CameraEventKind::Offline => "Went offline",
+        }
+    }
+}
+
+/// One stored event, for the timeline and the events page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraEvent {
+    pub id: i64,
+    pub camera_id: i64,
+    pub camera_name: String,
+    pub kind: CameraEventKind,
+    pub at: i64,
+}
+
+/// The events page's filters, parsed: a kind and a UTC day, both optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub camera: Option<i64>,
+    pub kind: Option<CameraEventKind>,
+    /// `[start, end)` in unix seconds.
+    pub day: Option<(i64, i64)>,
+}
+
+/// A calendar day `YYYY-MM-DD` as a UTC `[start, end)` range.
+pub fn day_range(s: &str) -> Option<(i64, i64)> {
+    let mut it = s.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let d: u32 = it.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if d > days_in[m as usize - 1] {
+        return None;
+    }
+    // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * i64::from(m2) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400, (days + 1) * 86_400))
 }
 
 /// A camera as its owner sees it.
@@ -152,4 +335,32 @@ pub struct CamerasPage {
     /// Other people's cameras shared with the user through mesh networks.
     #[serde(default)]
     pub shared: Vec<Camera>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_ranges_and_bad_days_are_refused() {
+        assert_eq!(day_range("1970-01-02"), Some((86_400, 172_800)));
+        assert_eq!(
+            day_range("2026-12-01"),
+            Some((1_796_083_200, 1_796_083_200 + 86_400))
+        );
+        assert_eq!(day_range("2024-02-29").map(|r| r.0), Some(1_709_164_800));
+        for bad in ["2023-02-29", "2026-13-01", "2026-00-10", "x", "", "2026-1"] {
+            assert_eq!(day_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn sub_streams_travel_as_their_own_channel() {
+        for id in [1, 42] {
+            for kind in StreamKind::ALL {
+                assert_eq!(StreamKind::of_channel(kind.channel(id)), (id, kind));
+            }
+        }
+        assert_ne!(StreamKind::Sub.channel(7), StreamKind::Main.channel(7));
+    }
 }

@@ -1,7 +1,8 @@
 // TrueVault live camera player: Media Source Extensions fed by the portal's
 // WebSocket (/cameras/{id}/live). Binary messages are fMP4 (an init segment,
 // then one moof+mdat per frame); text messages are JSON statuses
-// {"state": "connecting" | "live" | "reconnecting" | "offline", "detail"?}.
+// {"state": "connecting" | "live" | "reconnecting" | "failed" | "offline",
+// "detail"?, "code"?}.
 // Every <video data-camera-live="{id}"> on the page gets a player, including
 // ones the client-side router adds later.
 (function () {
@@ -20,6 +21,26 @@
     return (n < 16 ? "0" : "") + n.toString(16).toUpperCase();
   }
 
+  // ISO/IEC 14496-15 E.3: hvc1.<space><profile>.<compat, bit-reversed>.
+  // <tier><level>.<constraint bytes, trailing zeros dropped>, from the
+  // camera's own hvcC (a fixed string refuses streams of other levels).
+  function hevcCodec(u8, at) {
+    if (at + 13 > u8.length) return "hvc1.1.6.L93.B0";
+    var b = u8[at + 1];
+    var space = ["", "A", "B", "C"][b >> 6];
+    var tier = (b & 0x20) ? "H" : "L";
+    var profile = b & 0x1f;
+    var compat = ((u8[at + 2] << 24) | (u8[at + 3] << 16) | (u8[at + 4] << 8) | u8[at + 5]) >>> 0;
+    var rev = 0;
+    for (var k = 0; k < 32; k++) { rev = ((rev << 1) | ((compat >>> k) & 1)) >>> 0; }
+    var cons = [];
+    for (var j = 0; j < 6; j++) cons.push(u8[at + 6 + j]);
+    while (cons.length && cons[cons.length - 1] === 0) cons.pop();
+    var out = "hvc1." + space + profile + "." + rev.toString(16).toUpperCase() + "." + tier + u8[at + 12];
+    for (var c = 0; c < cons.length; c++) out += "." + cons[c].toString(16).toUpperCase();
+    return out;
+  }
+
   // RFC 6381 codec string from the init segment's avcC/hvcC box.
   function codecOf(u8) {
     for (var i = 4; i + 8 < u8.length; i++) {
@@ -28,7 +49,7 @@
         return "avc1." + hex2(u8[i + 5]) + hex2(u8[i + 6]) + hex2(u8[i + 7]);
       }
       if (u8[i] === 0x68 && u8[i + 1] === 0x76 && u8[i + 2] === 0x63 && u8[i + 3] === 0x43) {
-        return "hvc1.1.6.L93.B0";
+        return hevcCodec(u8, i + 4);
       }
     }
     return "avc1.42E01E";
@@ -51,14 +72,43 @@
     this.ms = null;
     this.retry = 1000;
     this.stopped = false;
+    // Init segments taken (each resets the decoder): a viewer joining a
+    // running stream should take exactly one. Read by the Playwright test.
+    this.inits = 0;
+    this.watchFirstFrame();
     this.connect();
   }
 
-  Player.prototype.setState = function (state, detail) {
+  // data-first-frame-ms: from opening the socket to the first decoded
+  // frame shown, a figure for the notes (not an assertion).
+  Player.prototype.watchFirstFrame = function () {
+    var self = this, v = this.video, done = false;
+    var mark = function () {
+      if (done || !(v.currentTime > 0) || self.openedAt === undefined) return;
+      done = true;
+      v.setAttribute("data-first-frame-ms", String(Math.round(performance.now() - self.openedAt)));
+    };
+    if (v.requestVideoFrameCallback) {
+      var cb = function () { mark(); if (!done) v.requestVideoFrameCallback(cb); };
+      v.requestVideoFrameCallback(cb);
+    }
+    v.addEventListener("timeupdate", mark);
+  };
+
+  // `code` (e.g. CAMERA_AUTH_REFUSED) comes from the portal; `detail` is
+  // already in the owner's words, so a failure is said on the tile itself.
+  Player.prototype.setState = function (state, detail, code) {
     this.video.setAttribute("data-state", state);
+    if (code) this.video.setAttribute("data-code", code);
+    else this.video.removeAttribute("data-code");
     if (this.statusEl) {
-      this.statusEl.textContent = LABELS[state] || state;
+      var label = LABELS[state] || state;
+      if (state === "failed" && detail) label = detail;
+      else if (state === "reconnecting" && code && detail) label = label + " " + detail;
+      this.statusEl.textContent = label;
       this.statusEl.setAttribute("data-state", state);
+      if (code) this.statusEl.setAttribute("data-code", code);
+      else this.statusEl.removeAttribute("data-code");
       this.statusEl.title = detail || "";
     }
   };
@@ -68,7 +118,9 @@
     if (self.stopped) return;
     self.setState("connecting");
     var proto = location.protocol === "https:" ? "wss:" : "ws:";
-    var ws = new WebSocket(proto + "//" + location.host + "/cameras/" + encodeURIComponent(self.id) + "/live");
+    if (self.openedAt === undefined) self.openedAt = performance.now();
+    var stream = self.video.getAttribute("data-camera-stream") === "sub" ? "sub" : "main";
+    var ws = new WebSocket(proto + "//" + location.host + "/cameras/" + encodeURIComponent(self.id) + "/live?stream=" + stream);
     ws.binaryType = "arraybuffer";
     self.ws = ws;
     ws.onmessage = function (ev) {
@@ -76,7 +128,7 @@
         var msg;
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
         if (msg.state === "live") self.retry = 1000;
-        self.setState(msg.state, msg.detail);
+        self.setState(msg.state, msg.detail, msg.code);
         return;
       }
       var u8 = new Uint8Array(ev.data);
@@ -103,6 +155,8 @@
     }
     var ms = new MediaSource();
     self.ms = ms;
+    self.inits += 1;
+    self.video.setAttribute("data-inits", String(self.inits));
     self.sb = null;
     self.queue = [init];
     self.video.src = URL.createObjectURL(ms);
@@ -161,10 +215,79 @@
     this.pump();
   };
 
+  // The quality switch: the other stream, on a fresh socket (its init
+  // segment resets the decoder).
+  Player.prototype.switchStream = function () {
+    var v = this.video;
+    var next = v.getAttribute("data-camera-stream") === "sub" ? "main" : "sub";
+    v.setAttribute("data-camera-stream", next);
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); }
+    this.retry = 1000;
+    this.connect();
+    return next;
+  };
+
   Player.prototype.stop = function () {
     this.stopped = true;
     if (this.ws) this.ws.close();
   };
+
+  // Snapshots open in the page: the picture, or the portal's error (by its
+  // code, in words) instead of a raw error page in a new tab.
+  document.addEventListener("click", function (ev) {
+    var a = ev.target && ev.target.closest && ev.target.closest("a[data-camera-snapshot]");
+    if (!a || !window.fetch) return;
+    ev.preventDefault();
+    var box = a.closest(".camera-snapshot") || a.parentElement;
+    var err = box.querySelector("[data-snapshot-error]");
+    var img = box.querySelector("[data-snapshot-image]");
+    var show = function (text, code) {
+      if (img) img.hidden = true;
+      if (!err) return;
+      err.textContent = text;
+      err.setAttribute("data-code", code || "");
+      err.hidden = false;
+    };
+    a.setAttribute("aria-busy", "true");
+    fetch(a.href, { credentials: "same-origin", headers: { Accept: "image/*, application/json" } })
+      .then(function (res) {
+        var type = res.headers.get("content-type") || "";
+        if (res.ok && type.indexOf("image/") === 0) {
+          return res.blob().then(function (blob) {
+            if (img) {
+              if (img.src) URL.revokeObjectURL(img.src);
+              img.src = URL.createObjectURL(blob);
+              img.hidden = false;
+            }
+            if (err) err.hidden = true;
+          });
+        }
+        return res.text().then(function (body) {
+          var code = "", text = "The camera did not give a snapshot.";
+          try {
+            var j = JSON.parse(body);
+            var e = j.error || j;
+            code = e.code || "";
+            if (e.message) text = e.message;
+          } catch (x) {}
+          show(text, code);
+        });
+      })
+      .catch(function () { show("The portal could not be reached.", "NETWORK"); })
+      .then(function () { a.removeAttribute("aria-busy"); });
+  });
+
+  document.addEventListener("click", function (ev) {
+    var b = ev.target && ev.target.closest && ev.target.closest("[data-camera-quality]");
+    if (!b) return;
+    var tile = b.closest("[data-camera-tile]");
+    var v = tile && tile.querySelector("video[data-camera-live]");
+    if (!v || !v.__tvPlayer) return;
+    var now = v.__tvPlayer.switchStream();
+    b.textContent = now === "sub" ? "Low quality" : "High quality";
+  });
 
   var players = [];
   function scan() {

@@ -39,12 +39,27 @@ struct Link {
 
 pub type SnapshotReply = Result<(String, Vec<u8>), String>;
 
+/// Main, sub and snapshot URLs as an ONVIF camera reported them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnvifUrls {
+    pub main_stream_url: String,
+    pub sub_stream_url: Option<String>,
+    pub snapshot_url: Option<String>,
+}
+
+pub type OnvifReply = Result<OnvifUrls, String>;
+
 #[derive(Default)]
 struct Inner {
     gateways: HashMap<i64, Link>,
     snapshots: HashMap<u64, (i64, CameraId, oneshot::Sender<SnapshotReply>)>,
+    onvif: HashMap<u64, (i64, oneshot::Sender<OnvifReply>)>,
     /// `start_stream` requests sent per camera (tests and metrics).
     starts: HashMap<CameraId, u64>,
+    /// Init segments received per camera, re-announcements included.
+    inits: HashMap<CameraId, u64>,
+    /// Each camera's last known online/offline state on this instance.
+    health: HashMap<CameraId, super::model::CameraEventKind>,
 }
 
 #[derive(Clone)]
@@ -108,8 +123,11 @@ impl CameraRelay {
         }
     }
 
+    /// `cam` is a channel (see `StreamKind::channel`): the camera's gateway
+    /// serves both of its streams.
     async fn send_to_camera_gateway(&self, db: &Db, cam: CameraId, msg: PortalMessage) {
-        match repo::camera_gateway(db, cam).await {
+        let (camera, _) = super::model::StreamKind::of_channel(cam);
+        match repo::camera_gateway(db, camera).await {
             Ok(Some(gw)) => {
                 if matches!(msg, PortalMessage::StartStream { .. }) {
                     self.count_start(cam);
@@ -153,6 +171,17 @@ impl CameraRelay {
                     let _ = tx.send(Err("The gateway went offline.".into()));
                 }
             }
+            let pending: Vec<u64> = inner
+                .onvif
+                .iter()
+                .filter(|(_, (gw, _))| *gw == gateway)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in pending {
+                if let Some((_, tx)) = inner.onvif.remove(&id) {
+                    let _ = tx.send(Err("The gateway went offline.".into()));
+                }
+            }
         }
         current
     }
@@ -178,6 +207,20 @@ impl CameraRelay {
 
     pub fn count_start(&self, cam: CameraId) {
         *lock(&self.inner).starts.entry(cam).or_default() += 1;
+    }
+
+    /// Sets a camera's state; true when it changed (so it is recorded once
+    /// even when its main and sub stream report together).
+    pub fn health_changed(&self, camera: CameraId, kind: super::model::CameraEventKind) -> bool {
+        lock(&self.inner).health.insert(camera, kind) != Some(kind)
+    }
+
+    pub fn count_init(&self, cam: CameraId) {
+        *lock(&self.inner).inits.entry(cam).or_default() += 1;
+    }
+
+    pub fn inits_received(&self, cam: CameraId) -> u64 {
+        lock(&self.inner).inits.get(&cam).copied().unwrap_or(0)
     }
 
     pub fn start_requests(&self, cam: CameraId) -> u64 {
@@ -214,6 +257,53 @@ impl CameraRelay {
         };
         lock(&self.inner).snapshots.remove(&request_id);
         result
+    }
+
+    /// Asks the gateway to query an ONVIF camera and waits up to `timeout`.
+    pub async fn onvif_probe(
+        &self,
+        gateway: i64,
+        device_url: String,
+        login: Option<truevault_wire::gateway::OnvifLogin>,
+        timeout: Duration,
+    ) -> OnvifReply {
+        let request_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner).onvif.insert(request_id, (gateway, tx));
+        let sent = self.send(
+            gateway,
+            GatewayCommand::Send(PortalMessage::OnvifProbe {
+                request_id,
+                device_url,
+                login,
+            }),
+        );
+        let result = if !sent {
+            Err("The gateway is offline.".into())
+        } else {
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(_)) => Err("The gateway went offline.".into()),
+                Err(_) => Err("The camera did not answer in time.".into()),
+            }
+        };
+        lock(&self.inner).onvif.remove(&request_id);
+        result
+    }
+
+    /// Completes an ONVIF request, if this gateway was asked it.
+    pub fn onvif_done(&self, gateway: i64, request_id: u64, reply: OnvifReply) -> bool {
+        let mut inner = lock(&self.inner);
+        let ours = inner
+            .onvif
+            .get(&request_id)
+            .is_some_and(|(gw, _)| *gw == gateway);
+        if ours {
+            if let Some((_, tx)) = inner.onvif.remove(&request_id) {
+                let _ = tx.send(reply);
+            }
+        }
+        ours
     }
 
     /// Completes a snapshot request, if it is this gateway's and this camera's.

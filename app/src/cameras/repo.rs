@@ -236,6 +236,7 @@ pub struct GatewayCamera {
     pub id: i64,
     pub name: String,
     pub main_stream_url: String,
+    pub sub_stream_url: Option<String>,
     pub snapshot_url: Option<String>,
     pub username: Option<String>,
     pub password_enc: Option<String>,
@@ -243,12 +244,83 @@ pub struct GatewayCamera {
 
 pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<GatewayCamera>> {
     sqlx::query_as(
-        "SELECT id, name, main_stream_url, snapshot_url, username, password_enc FROM cameras \
+        "SELECT id, name, main_stream_url, sub_stream_url, snapshot_url, username, password_enc FROM cameras \
          WHERE gateway_id = $1 ORDER BY id",
     )
     .bind(gateway_id)
     .fetch_all(&db.pool)
     .await
+}
+
+/// The camera's last stored event kind, if any.
+pub async fn last_event_kind(db: &Db, camera_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT kind FROM camera_events WHERE camera_id = $1 ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(camera_id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Stores an event for the camera's owner; false when the camera is gone.
+pub async fn insert_event(
+    db: &Db,
+    camera_id: i64,
+    kind: super::model::CameraEventKind,
+    at: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO camera_events (camera_id, user_id, kind, at) \
+         SELECT id, user_id, $2, $3 FROM cameras WHERE id = $1",
+    )
+    .bind(camera_id)
+    .bind(kind.as_str())
+    .bind(at)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The user's own cameras' events, newest first, filtered.
+pub async fn list_events(
+    db: &Db,
+    user_id: i64,
+    filter: &super::model::EventFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<super::model::CameraEvent>> {
+    let (from, to) = filter.day.unwrap_or((i64::MIN, i64::MAX));
+    let rows = sqlx::query(
+        "SELECT e.id, e.camera_id, c.name, e.kind, e.at FROM camera_events e \
+         JOIN cameras c ON c.id = e.camera_id \
+         WHERE e.user_id = $1 AND ($2 = 0 OR e.camera_id = $2) AND ($3 = '' OR e.kind = $3) \
+           AND e.at >= $4 AND e.at < $5 \
+         ORDER BY e.at DESC, e.id DESC LIMIT $6",
+    )
+    .bind(user_id)
+    .bind(filter.camera.unwrap_or(0))
+    .bind(filter.kind.map_or("", |k| k.as_str()))
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .filter_map(|r| {
+            let kind: String = match r.try_get("kind") {
+                Ok(k) => k,
+                Err(e) => return Some(Err(e)),
+            };
+            // A kind this version does not know is skipped, not an error.
+            let kind = super::model::CameraEventKind::parse(&kind)?;
+            Some(Ok(super::model::CameraEvent {
+                id: r.try_get("id").ok()?,
+                camera_id: r.try_get("camera_id").ok()?,
+                camera_name: r.try_get("name").ok()?,
+                kind,
+                at: r.try_get("at").ok()?,
+            }))
+        })
+        .collect()
 }
 
 pub async fn count_cameras(tx: &mut Tx, user_id: i64) -> sqlx::Result<i64> {

@@ -34,7 +34,9 @@ pub fn stream_urls(vendor: Vendor, host: &str, port: u16) -> Option<(String, Opt
         Vendor::Axis => ("/axis-media/media.amp", None),
         Vendor::Uniview => ("/media/video1", Some("/media/video2")),
         Vendor::Tapo => ("/stream1", Some("/stream2")),
-        Vendor::Generic => return None,
+        Vendor::Wyze => ("/live", None),
+        Vendor::Tuya => ("/Streaming/Channels/101", Some("/Streaming/Channels/102")),
+        Vendor::Ring | Vendor::Generic => return None,
     };
     Some((format!("{base}{main}"), sub.map(|s| format!("{base}{s}"))))
 }
@@ -46,9 +48,24 @@ pub fn snapshot_url(vendor: Vendor, host: &str, http_port: u16) -> Option<String
         Vendor::Dahua | Vendor::Amcrest => "/cgi-bin/snapshot.cgi",
         Vendor::Reolink => "/cgi-bin/api.cgi?cmd=Snap&channel=0",
         Vendor::Axis => "/axis-cgi/jpg/image.cgi",
-        Vendor::Uniview | Vendor::Tapo | Vendor::Generic => return None,
+        Vendor::Uniview
+        | Vendor::Tapo
+        | Vendor::Wyze
+        | Vendor::Tuya
+        | Vendor::Ring
+        | Vendor::Generic => return None,
     };
     Some(format!("http://{}:{http_port}{path}", url_host(host)))
+}
+
+/// The ONVIF device service of a camera at the form's address and HTTP port.
+pub fn onvif_device_url(ip: &str, http_port: &str) -> Result<String, AppError> {
+    let ip = host(ip).map_err(at("ip"))?;
+    let port = port("HTTP port", http_port, DEFAULT_HTTP_PORT).map_err(at("http_port"))?;
+    Ok(format!(
+        "http://{}:{port}/onvif/device_service",
+        url_host(&ip)
+    ))
 }
 
 /// What the add/edit form sent, as text.
@@ -267,9 +284,12 @@ pub fn validate(form: &CameraForm) -> Result<ValidCamera, AppError> {
             Vendor::parse(v).ok_or_else(|| at("vendor")("Choose a vendor from the list.".into()))?
         }
     };
+    if vendor.cloud_only() {
+        return Err(AppError::CameraCloudOnly);
+    }
     let ip = host(&form.ip).map_err(at("ip"))?;
     let rtsp_port =
-        port("RTSP port", &form.rtsp_port, DEFAULT_RTSP_PORT).map_err(at("rtsp_port"))?;
+        port("RTSP port", &form.rtsp_port, vendor.default_rtsp_port()).map_err(at("rtsp_port"))?;
     let http_port =
         port("HTTP port", &form.http_port, DEFAULT_HTTP_PORT).map_err(at("http_port"))?;
     let patterns = stream_urls(vendor, &ip, rtsp_port);
@@ -396,6 +416,33 @@ mod tests {
             stream_urls(Vendor::Tapo, "fe80::1", 8554).unwrap().0,
             "rtsp://[fe80::1]:8554/stream1"
         );
+    }
+
+    #[test]
+    fn wyze_tuya_and_ring_presets() {
+        let c = validate(&form("wyze", "192.168.1.30")).unwrap();
+        assert_eq!(c.main_stream_url, "rtsp://192.168.1.30:554/live");
+        assert_eq!(c.sub_stream_url, None);
+        let c = validate(&form("tuya", "192.168.1.31")).unwrap();
+        assert_eq!(c.rtsp_port, 8554);
+        assert_eq!(
+            c.main_stream_url,
+            "rtsp://192.168.1.31:8554/Streaming/Channels/101"
+        );
+        assert_eq!(
+            c.sub_stream_url.as_deref(),
+            Some("rtsp://192.168.1.31:8554/Streaming/Channels/102")
+        );
+        // Ring has no local stream: refused by code, whatever else is typed.
+        let mut f = form("ring", "192.168.1.32");
+        f.main_stream_url = "rtsp://192.168.1.32/live".into();
+        assert_eq!(validate(&f).unwrap_err().code(), "CAMERA_CLOUD_ONLY");
+        assert_eq!(Vendor::guess("Wyze Labs Inc"), Vendor::Wyze);
+        assert_eq!(Vendor::guess("Tuya Smart Inc."), Vendor::Tuya);
+        assert_eq!(Vendor::guess("Ring LLC"), Vendor::Ring);
+        for v in Vendor::ALL {
+            assert_eq!(Vendor::parse(v.as_str()), Some(v));
+        }
     }
 
     #[test]

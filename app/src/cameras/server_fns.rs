@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-use super::model::{Camera, CamerasPage, CreatedGateway};
+use super::model::{Camera, CameraEvent, CamerasPage, CreatedGateway};
 #[cfg(feature = "ssr")]
 use {
     super::{repo, rules::CameraForm, service},
@@ -19,6 +19,43 @@ use {
 pub async fn cameras_overview(from_device: Option<i64>) -> Result<CamerasPage, AppError> {
     let user = sfn::user()?;
     service::overview(&sfn::state(), user.id, from_device).await
+}
+
+/// Events of the user's cameras, newest first: `camera` (an id, or empty
+/// for all), `kind` (`online`, `offline`, or empty) and `day` (`YYYY-MM-DD`,
+/// UTC, or empty).
+#[server(endpoint = "cameras/events")]
+pub async fn camera_events(
+    #[server(default)] camera: String,
+    #[server(default)] kind: String,
+    #[server(default)] day: String,
+) -> Result<Vec<CameraEvent>, AppError> {
+    use super::model::{day_range, CameraEventKind, EventFilter};
+    let user = sfn::user()?;
+    let camera = match camera.trim() {
+        "" => None,
+        c => Some(
+            c.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| AppError::invalid_field("camera", "Choose one of your cameras."))?,
+        ),
+    };
+    let kind = match kind.trim() {
+        "" => None,
+        k => Some(CameraEventKind::parse(k).ok_or_else(|| {
+            AppError::invalid_field("kind", "Choose an event type from the list.")
+        })?),
+    };
+    let day = match day.trim() {
+        "" => None,
+        d => Some(
+            day_range(d)
+                .ok_or_else(|| AppError::invalid_field("day", "Pick a day as YYYY-MM-DD."))?,
+        ),
+    };
+    let filter = EventFilter { camera, kind, day };
+    service::events(&sfn::state(), user.id, &filter).await
 }
 
 #[server(endpoint = "cameras/detail")]

@@ -5,7 +5,10 @@
 use truevault_wire::gateway::CameraSpec;
 
 use super::{
-    model::{CameraDraft, CamerasPage, CreatedGateway, Vendor},
+    model::{
+        CameraDraft, CameraEvent, CameraEventKind, CamerasPage, CreatedGateway, EventFilter,
+        StreamKind, Vendor,
+    },
     relay::GatewayCommand,
     repo,
     rules::{self, CameraForm, ValidCamera},
@@ -57,7 +60,7 @@ pub async fn draft_from_device(state: &AppState, user_id: i64, id: i64) -> AppRe
     let vendor = Vendor::guess(d.vendor.as_deref().unwrap_or_default());
     let (main, sub) = match (
         &d.stream_url,
-        rules::stream_urls(vendor, &d.ip, rules::DEFAULT_RTSP_PORT),
+        rules::stream_urls(vendor, &d.ip, vendor.default_rtsp_port()),
     ) {
         // The scanner's URL came from the camera itself (ONVIF, mDNS): prefer it.
         (Some(found), _) if found.starts_with("rtsp") => (found.clone(), String::new()),
@@ -103,8 +106,59 @@ fn seal(state: &AppState, c: &ValidCamera) -> Option<String> {
     c.password.as_ref().map(|p| state.keys.seal(p.as_bytes()))
 }
 
+/// How long the gateway may take to ask an ONVIF camera.
+const ONVIF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A generic ONVIF camera saved without a stream URL: its gateway asks the
+/// camera (GetProfiles, GetStreamUri, GetSnapshotUri) and the answers fill
+/// the empty URL fields. Anything else is left to the vendor's pattern.
+async fn fill_from_onvif<'f>(
+    state: &AppState,
+    user_id: i64,
+    form: &'f CameraForm,
+) -> AppResult<std::borrow::Cow<'f, CameraForm>> {
+    use std::borrow::Cow;
+    let generic = matches!(form.vendor.trim(), "" | "generic");
+    if !generic || !form.main_stream_url.trim().is_empty() {
+        return Ok(Cow::Borrowed(form));
+    }
+    // Without a gateway nobody can ask: validation says to type the URL.
+    let Some(gw) = form
+        .gateway_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+    else {
+        return Ok(Cow::Borrowed(form));
+    };
+    if !repo::owns_live_gateway(&state.db, user_id, gw).await? {
+        return Err(AppError::invalid("Choose one of your gateways."));
+    }
+    let device_url = rules::onvif_device_url(&form.ip, &form.http_port)?;
+    let login = (!form.username.trim().is_empty()).then(|| truevault_wire::gateway::OnvifLogin {
+        username: form.username.trim().to_string(),
+        password: form.password.clone(),
+    });
+    let urls = state
+        .cameras
+        .onvif_probe(gw, device_url, login, ONVIF_TIMEOUT)
+        .await
+        .map_err(AppError::OnvifFailed)?;
+    let mut filled = form.clone();
+    filled.main_stream_url = urls.main_stream_url;
+    if filled.sub_stream_url.trim().is_empty() {
+        filled.sub_stream_url = urls.sub_stream_url.unwrap_or_default();
+    }
+    if filled.snapshot_url.trim().is_empty() {
+        filled.snapshot_url = urls.snapshot_url.unwrap_or_default();
+    }
+    Ok(Cow::Owned(filled))
+}
+
 pub async fn add_camera(state: &AppState, user_id: i64, form: &CameraForm) -> AppResult<i64> {
-    let c = rules::validate(form)?;
+    let form = fill_from_onvif(state, user_id, form).await?;
+    let c = rules::validate(&form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     // The count and the insert share one transaction with the user's row
@@ -143,7 +197,8 @@ pub async fn update_camera(
     let before = repo::find_camera(&state.db, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let c = rules::validate(form)?;
+    let form = fill_from_onvif(state, user_id, form).await?;
+    let c = rules::validate(&form)?;
     check_refs(state, user_id, &c).await?;
     let sealed = seal(state, &c);
     let moved = c.credential_endpoints()
@@ -176,7 +231,12 @@ pub async fn update_camera(
     )
     .await;
     // Viewers of the old stream reconnect to the new one.
-    state.cameras.hub.interrupt(id, "camera settings changed");
+    for kind in StreamKind::ALL {
+        state
+            .cameras
+            .hub
+            .interrupt(kind.channel(id), "camera settings changed");
+    }
     for gw in [before.gateway_id, c.gateway_id].into_iter().flatten() {
         state.cameras.send(gw, GatewayCommand::Refresh);
     }
@@ -196,7 +256,9 @@ pub async fn delete_camera(state: &AppState, user_id: i64, id: i64) -> AppResult
         "",
     )
     .await;
-    state.cameras.hub.close(id);
+    for kind in StreamKind::ALL {
+        state.cameras.hub.close(kind.channel(id));
+    }
     if let Some(gw) = gateway {
         state.cameras.send(gw, GatewayCommand::Refresh);
     }
@@ -297,12 +359,46 @@ pub async fn authenticate_gateway(state: &AppState, token: &str) -> AppResult<(i
     Ok((gateway_id, user_id))
 }
 
+/// Records a camera coming online or going offline, as its gateway reports
+/// its pulls (`channel`: either of its streams), once per change. The last
+/// stored event is checked too, so a portal restart does not repeat one.
+pub async fn record_health(state: &AppState, channel: i64, kind: CameraEventKind) {
+    let (camera, _) = StreamKind::of_channel(channel);
+    if !state.cameras.health_changed(camera, kind) {
+        return;
+    }
+    let result = async {
+        if repo::last_event_kind(&state.db, camera).await?.as_deref() == Some(kind.as_str()) {
+            return Ok(false);
+        }
+        repo::insert_event(&state.db, camera, kind, state.clock.now()).await
+    }
+    .await;
+    match result {
+        Ok(true) => tracing::info!(camera, kind = kind.as_str(), "camera event"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(camera, error = %e, "recording a camera event"),
+    }
+}
+
+/// Most events one page lists.
+pub const EVENTS_PAGE: i64 = 200;
+
+/// The user's cameras' events, newest first.
+pub async fn events(
+    state: &AppState,
+    user_id: i64,
+    filter: &EventFilter,
+) -> AppResult<Vec<CameraEvent>> {
+    Ok(repo::list_events(&state.db, user_id, filter, EVENTS_PAGE).await?)
+}
+
 /// The gateway's cameras with their credentials opened, for the tunnel only.
 pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<CameraSpec>> {
     let cams = repo::gateway_cameras(&state.db, gateway_id).await?;
     Ok(cams
         .into_iter()
-        .map(|c| {
+        .flat_map(|c| {
             let password = c.password_enc.as_deref().and_then(|sealed| {
                 match state.keys.open(sealed) {
                     Ok(bytes) => String::from_utf8(bytes).ok(),
@@ -314,14 +410,24 @@ pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<C
                     }
                 }
             });
-            CameraSpec {
+            // The sub stream is a source of its own (see StreamKind::channel).
+            let sub = c.sub_stream_url.map(|url| CameraSpec {
+                id: StreamKind::Sub.channel(c.id),
+                name: format!("{} (sub stream)", c.name),
+                rtsp_url: url,
+                username: c.username.clone(),
+                password: password.clone(),
+                snapshot_url: None,
+            });
+            std::iter::once(CameraSpec {
                 id: c.id,
                 name: c.name,
                 rtsp_url: c.main_stream_url,
                 username: c.username,
                 password,
                 snapshot_url: c.snapshot_url,
-            }
+            })
+            .chain(sub)
         })
         .take(truevault_wire::gateway::MAX_CAMERAS)
         .collect())

@@ -4,7 +4,7 @@
 //! camera list, relays viewer demand as start/stop requests, feeds media
 //! into the hub and answers snapshot requests.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use axum::{
@@ -22,12 +22,14 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use tokio::sync::mpsc;
 use truevault_wire::gateway::{
-    decode_media, CameraId, GatewayMessage, MediaKind, PortalMessage, IDLE_TIMEOUT_SECS,
-    MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN, PING_INTERVAL_SECS, PROTOCOL_VERSION,
-    TUNNEL_PATH,
+    decode_media, CameraId, CameraSpec, GatewayMessage, MediaKind, PortalMessage, StreamErrorCode,
+    IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN, PING_INTERVAL_SECS,
+    PROTOCOL_VERSION, TUNNEL_PATH,
 };
 
 use super::{
+    live,
+    model::CameraEventKind,
     relay::{GatewayCommand, COMMAND_QUEUE},
     repo, service,
 };
@@ -36,6 +38,7 @@ use crate::{
     error::AppError,
     state::AppState,
 };
+use truevault_relay::Interruption;
 
 /// Bad messages a gateway may send before the portal gives up on it.
 const MAX_BAD_MESSAGES: u32 = 100;
@@ -86,6 +89,7 @@ async fn session(state: AppState, gateway: i64, user: i64, mut ws: WebSocket) {
         state: &state,
         gateway,
         owned: HashSet::new(),
+        specs: HashMap::new(),
         bad: 0,
     };
     let why = s.run(&mut ws, &mut rx).await;
@@ -110,6 +114,8 @@ struct Session<'a> {
     gateway: i64,
     /// Cameras this gateway serves: media for any other id is refused.
     owned: HashSet<CameraId>,
+    /// What the gateway was last sent, to restart edited cameras.
+    specs: HashMap<CameraId, CameraSpec>,
     bad: u32,
 }
 
@@ -202,13 +208,20 @@ impl Session<'_> {
         let cameras = service::gateway_specs(self.state, self.gateway)
             .await
             .map_err(|e| format!("loading cameras: {e}"))?;
-        let before = std::mem::replace(&mut self.owned, cameras.iter().map(|c| c.id).collect());
+        let specs: HashMap<CameraId, CameraSpec> =
+            cameras.iter().map(|c| (c.id, c.clone())).collect();
+        let before = std::mem::replace(&mut self.specs, specs);
+        self.owned = self.specs.keys().copied().collect();
         send(ws, text(&PortalMessage::Cameras { cameras })).await?;
+        // New cameras, and edited ones (the gateway stopped their pull),
+        // that viewers are waiting for.
         let mut waiting: Vec<CameraId> = self
-            .owned
+            .specs
             .iter()
-            .copied()
-            .filter(|c| !before.contains(c) && self.state.cameras.hub.viewer_count(*c) > 0)
+            .filter(|(id, spec)| {
+                before.get(id) != Some(spec) && self.state.cameras.hub.viewer_count(**id) > 0
+            })
+            .map(|(id, _)| *id)
             .collect();
         waiting.sort_unstable();
         for camera_id in waiting {
@@ -263,17 +276,38 @@ impl Session<'_> {
             } => {
                 if self.owns(camera_id, "stream_started") {
                     tracing::info!(gateway = self.gateway, camera = camera_id, %codec, width, height, "stream started");
+                    service::record_health(self.state, camera_id, CameraEventKind::Online).await;
                 }
             }
             GatewayMessage::StreamError {
                 camera_id,
                 message,
                 retry_in_ms,
+                code,
+                gave_up,
             } => {
                 if self.owns(camera_id, "stream_error") {
                     let message: String = message.chars().take(200).collect();
-                    tracing::info!(gateway = self.gateway, camera = camera_id, %message, retry_in_ms, "camera stream error");
-                    hub.interrupt(camera_id, &message);
+                    tracing::info!(gateway = self.gateway, camera = camera_id, %message, code = code.as_str(), retry_in_ms, gave_up, "camera stream error");
+                    // Only "not answering" is offline: a refused password
+                    // comes from a camera that is up.
+                    if matches!(
+                        code,
+                        StreamErrorCode::Unreachable | StreamErrorCode::Timeout
+                    ) {
+                        service::record_health(self.state, camera_id, CameraEventKind::Offline)
+                            .await;
+                    }
+                    // Viewers get words chosen by the code; the gateway's
+                    // text (socket errors and the like) stays in the log.
+                    hub.interrupt_with(
+                        camera_id,
+                        Interruption {
+                            reason: live::stream_error_words(code).into(),
+                            code: Some(code.as_str()),
+                            retrying: !gave_up,
+                        },
+                    );
                 }
             }
             GatewayMessage::StreamStopped { camera_id } => {
@@ -295,6 +329,38 @@ impl Session<'_> {
                     self.state
                         .cameras
                         .snapshot_done(self.gateway, request_id, camera_id, reply);
+                }
+            }
+            GatewayMessage::OnvifResult {
+                request_id,
+                main_stream_url,
+                sub_stream_url,
+                snapshot_url,
+            } => {
+                let reply = Ok(super::relay::OnvifUrls {
+                    main_stream_url,
+                    sub_stream_url,
+                    snapshot_url,
+                });
+                if !self
+                    .state
+                    .cameras
+                    .onvif_done(self.gateway, request_id, reply)
+                {
+                    self.bad += 1;
+                }
+            }
+            GatewayMessage::OnvifError {
+                request_id,
+                message,
+            } => {
+                let message: String = message.chars().take(200).collect();
+                if !self
+                    .state
+                    .cameras
+                    .onvif_done(self.gateway, request_id, Err(message))
+                {
+                    self.bad += 1;
                 }
             }
             GatewayMessage::SnapshotError {
@@ -331,7 +397,11 @@ impl Session<'_> {
         let payload = frame.slice(MEDIA_HEADER_LEN..);
         let hub = &self.state.cameras.hub;
         let result = match header.kind {
-            MediaKind::Init => hub.publish_init(header.camera_id, payload),
+            MediaKind::Init => {
+                let r = hub.publish_init(header.camera_id, payload);
+                self.state.cameras.count_init(header.camera_id);
+                r
+            }
             MediaKind::Fragment => hub.publish_fragment(header.camera_id, payload, header.keyframe),
         };
         if let Err(e) = result {

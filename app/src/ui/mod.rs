@@ -119,6 +119,7 @@ fn Site() -> impl IntoView {
                 <Route path=path!("/billing/test-pay/:reference") view=TestPayPage/>
                 <Route path=path!("/cameras") view=Cameras/>
                 <Route path=path!("/cameras/:id") view=CameraView/>
+                <Route path=path!("/camera-events") view=CameraEvents/>
                 <Route path=path!("/certificates") view=Certificates/>
                 <Route path=path!("/dashboard") view=Dashboard/>
                 <Route path=path!("/devices") view=Devices/>

@@ -147,8 +147,18 @@ async fn dial_viewer(
     origin: &str,
     camera: i64,
 ) -> Result<Ws, StatusCode> {
+    dial_stream(app, cookie, origin, &format!("{camera}/live")).await
+}
+
+/// `path` after `/cameras/`, e.g. `7/live?stream=sub`.
+async fn dial_stream(
+    app: &TestApp,
+    cookie: &str,
+    origin: &str,
+    path: &str,
+) -> Result<Ws, StatusCode> {
     dial(
-        &ws_url(app, &format!("/cameras/{camera}/live")),
+        &ws_url(app, &format!("/cameras/{path}")),
         &[
             ("cookie", cookie.to_string()),
             ("origin", origin.to_string()),
@@ -535,13 +545,24 @@ async fn gateway_tokens_are_hashed_and_revocable_and_snapshots_proxy() {
     let mut ws = dial_gateway(&app, &token).await.expect("tunnel");
     match next_portal_msg(&mut ws).await {
         PortalMessage::Cameras { cameras } => {
-            assert_eq!(cameras.len(), 1);
+            // The main stream, and the sub stream as a source of its own.
+            assert_eq!(cameras.len(), 2);
             assert_eq!(cameras[0].id, cam);
             assert_eq!(cameras[0].password.as_deref(), Some("camera-pass"));
             assert_eq!(
                 cameras[0].rtsp_url,
                 "rtsp://192.168.1.20:554/Streaming/Channels/101"
             );
+            assert_eq!(
+                cameras[1].id,
+                truevault::cameras::model::StreamKind::Sub.channel(cam)
+            );
+            assert_eq!(cameras[1].password.as_deref(), Some("camera-pass"));
+            assert_eq!(
+                cameras[1].rtsp_url,
+                "rtsp://192.168.1.20:554/Streaming/Channels/102"
+            );
+            assert_eq!(cameras[1].snapshot_url, None);
         }
         other => panic!("expected cameras, got {other:?}"),
     }
@@ -784,10 +805,18 @@ struct RtspServer {
     child: tokio::process::Child,
     workdir: std::path::PathBuf,
     clients: Arc<AtomicUsize>,
+    /// The mount of every DESCRIBE, in order.
+    described: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl RtspServer {
-    async fn start() -> Self {
+    /// Every mount needs digest auth with `user` / `password`.
+    async fn start(user: &str, password: &str) -> Self {
+        Self::start_on(0, user, password).await
+    }
+
+    /// On `port` (0: a free one), e.g. again on the port of a stopped one.
+    async fn start_on(port: u16, user: &str, password: &str) -> Self {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../camera-gateway/tests/rtsp_server.py"
@@ -796,8 +825,9 @@ impl RtspServer {
             std::env::temp_dir().join(format!("tv-cam-rtsp-{}", crate::helpers::random_suffix()));
         let mut child = tokio::process::Command::new(PYTHON)
             .arg(script)
-            .args(["--port", "0", "--workdir"])
+            .args(["--port", &port.to_string(), "--workdir"])
             .arg(&workdir)
+            .args(["--user", user, "--password", password])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -817,11 +847,17 @@ impl RtspServer {
         .flatten()
         .expect("RTSP server up (GStreamer RTSP server installed?)");
         let clients = Arc::new(AtomicUsize::new(0));
-        let counter = clients.clone();
+        let described = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (counter, paths) = (clients.clone(), described.clone());
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.starts_with("CLIENT") {
                     counter.fetch_add(1, Ordering::SeqCst);
+                } else if let Some(p) = line.strip_prefix("DESCRIBE ") {
+                    paths
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(p.trim().to_string());
                 }
             }
         });
@@ -830,7 +866,23 @@ impl RtspServer {
             child,
             workdir,
             clients,
+            described,
         }
+    }
+
+    /// Kills the server (by the PID we started) and waits for it to exit.
+    async fn stop(mut self) -> u16 {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        self.port
+    }
+
+    fn described(&self, path: &str) -> bool {
+        self.described
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|p| p == path)
     }
 }
 
@@ -876,13 +928,47 @@ async fn watch(ws: &mut Ws, fragments: usize) -> (bool, usize, Vec<String>, std:
     (init, frags, states, first)
 }
 
+/// The next status text a viewer gets, skipping media.
+async fn next_status(ws: &mut Ws, secs: u64) -> Value {
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    return serde_json::from_str(t.as_str()).expect("status json")
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("viewer socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a status in time")
+}
+
+/// Waits for a status with `state`, returning it (earlier ones are kept).
+async fn status_until(ws: &mut Ws, state: &str, seen: &mut Vec<Value>) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "no {state:?} status (saw {seen:?})");
+        let v = next_status(ws, left.as_secs().max(1)).await;
+        if v["state"] == state {
+            return v;
+        }
+        seen.push(v);
+    }
+}
+
 #[tokio::test]
 async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
-    let rtsp = RtspServer::start().await;
-    let app = TestApp::spawn_with(|c| c.camera_linger_ms = 300).await;
+    let rtsp = RtspServer::start("viewer", "s3cret").await;
+    // Long enough that a viewer reloading the page is sure to come back
+    // within it (the join below relies on it).
+    let app = TestApp::spawn_with(|c| c.camera_linger_ms = 2_000).await;
     let (c, cookie) = user(&app, "live@example.com", "personal").await;
     let (gw, token) = create_gateway(&app, &c).await;
     let url = format!("rtsp://127.0.0.1:{}/live", rtsp.port);
+    let sub_url = format!("rtsp://127.0.0.1:{}/live2", rtsp.port);
     let gws = gw.to_string();
     let cam = add_camera(
         &app,
@@ -892,6 +978,9 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
             ("vendor", "generic"),
             ("ip", "127.0.0.1"),
             ("main_stream_url", &url),
+            ("sub_stream_url", &sub_url),
+            ("username", "viewer"),
+            ("password", "s3cret"),
             ("gateway_id", &gws),
         ],
     )
@@ -905,6 +994,11 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
         Duration::from_millis(100),
         Duration::from_millis(500),
     );
+    cfg.camera_auth_backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(400),
+    );
+    cfg.camera_auth_attempts = 3;
     let gateway = tokio::spawn(truevault_gateway::tunnel::run(cfg));
     wait_for(20, "the gateway to connect", || async {
         app.state.cameras.is_online(gw)
@@ -934,9 +1028,63 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
     assert_eq!(app.state.cameras.start_requests(cam), 1);
     assert_eq!(rtsp.clients.load(Ordering::SeqCst), 1, "one RTSP session");
 
-    // Both leave: after the linger the pull is released…
+    // Both leave and one comes back within the linger (a page reload): the
+    // portal asks again, the gateway re-announces the running pull, and the
+    // joining viewer still gets exactly one init, then the cached GOP from
+    // its key frame, and no reset while it plays.
     drop(a);
     drop(b);
+    wait_for(10, "both viewers gone", || async {
+        app.state.cameras.hub.viewer_count(cam) == 0
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut j = dial_viewer(&app, &cookie, &app.address, cam)
+        .await
+        .expect("joining viewer");
+    wait_for(10, "the re-announced init to reach the hub", || async {
+        app.state.cameras.inits_received(cam) == 2
+    })
+    .await;
+    assert_eq!(app.state.cameras.start_requests(cam), 2);
+    let (mut inits, mut keyframes, mut frags, mut first) = (0, 0, 0, None);
+    let mut lives = 0;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        // Three key frames: past anything queued when the gateway answered.
+        while keyframes < 3 {
+            match j.next().await {
+                Some(Ok(Message::Binary(b))) if &b[4..8] == b"ftyp" => inits += 1,
+                Some(Ok(Message::Binary(b))) => {
+                    let f = truevault_gateway::fmp4::parse::fragment(&b).expect("a fragment");
+                    if frags == 0 {
+                        assert!(f.sync, "the joining viewer starts at a key frame");
+                        first = Some(started.elapsed());
+                    }
+                    frags += 1;
+                    keyframes += usize::from(f.sync);
+                }
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("status");
+                    lives += usize::from(v["state"] == "live");
+                }
+                Some(Ok(_)) => {}
+                other => panic!("viewer socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the joining viewer plays");
+    assert_eq!(inits, 1, "exactly one init segment for a joining viewer");
+    assert_eq!(lives, 1, "one \"live\" (the player resets on each)");
+    assert_eq!(
+        rtsp.clients.load(Ordering::SeqCst),
+        1,
+        "it joined the running pull"
+    );
+    eprintln!("joining a running pull: first fragment after {first:?}");
+
+    // It leaves too: after the linger the pull is released…
+    drop(j);
     wait_for(20, "the pull to be released", || async {
         !app.state.cameras.hub.cameras().contains(&cam)
     })
@@ -948,12 +1096,226 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
         .expect("viewer c");
     let (init, frags, _, _) = watch(&mut v, 3).await;
     assert!(init && frags == 3);
-    assert_eq!(app.state.cameras.start_requests(cam), 2);
+    assert_eq!(app.state.cameras.start_requests(cam), 3);
     wait_for(10, "a second RTSP session", || async {
         rtsp.clients.load(Ordering::SeqCst) == 2
     })
     .await;
+    drop(v);
+    assert!(
+        !rtsp.described("/live2"),
+        "nobody asked for the sub stream yet"
+    );
+
+    // The grid plays the sub stream, the camera's own page the main one
+    // with a quality switch; the gateway pulls the sub stream's own URL,
+    // once for all its viewers.
+    let grid = app.get_html(&c, "/cameras").await;
+    assert!(
+        grid.contains(r#"data-camera-stream="sub""#),
+        "the grid tile asks for the sub stream"
+    );
+    let single = app.get_html(&c, &format!("/cameras/{cam}")).await;
+    assert!(
+        single.contains(r#"data-camera-stream="main""#) && single.contains("data-camera-quality"),
+        "the single view plays the main stream and offers the switch"
+    );
+    let mut s1 = dial_stream(
+        &app,
+        &cookie,
+        &app.address,
+        &format!("{cam}/live?stream=sub"),
+    )
+    .await
+    .expect("grid viewer");
+    let mut s2 = dial_stream(
+        &app,
+        &cookie,
+        &app.address,
+        &format!("{cam}/live?stream=sub"),
+    )
+    .await
+    .expect("second grid viewer");
+    for s in [&mut s1, &mut s2] {
+        let (init, frags, _, _) = watch(s, 3).await;
+        assert!(init && frags == 3);
+    }
+    assert!(
+        rtsp.described("/live2"),
+        "the gateway pulled the sub stream's URL"
+    );
+    let sub_channel = truevault::cameras::model::StreamKind::Sub.channel(cam);
+    assert_eq!(
+        app.state.cameras.start_requests(sub_channel),
+        1,
+        "one pull for both"
+    );
+    assert_eq!(
+        rtsp.clients.load(Ordering::SeqCst),
+        3,
+        "one more RTSP session"
+    );
+    drop(s1);
+    drop(s2);
+
+    // A wrong password: the tile says so by code, after a bounded number
+    // of tries, and a later viewer is told without the camera being dialled.
+    let url2 = format!("rtsp://127.0.0.1:{}/live265", rtsp.port);
+    let refused = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Refused"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("main_stream_url", &url2),
+            ("username", "viewer"),
+            ("password", "wrong"),
+            ("gateway_id", &gws),
+        ],
+    )
+    .await
+    .expect("camera");
+    let refused_s = refused.to_string();
+    let dials_before = rtsp.clients.load(Ordering::SeqCst);
+    let mut r = dial_viewer(&app, &cookie, &app.address, refused)
+        .await
+        .expect("viewer of the refused camera");
+    let mut seen = Vec::new();
+    let failed = status_until(&mut r, "failed", &mut seen).await;
+    assert_eq!(failed["code"], "CAMERA_AUTH_REFUSED", "{failed}");
+    assert!(
+        seen.iter()
+            .filter(|v| v["state"] == "reconnecting")
+            .all(|v| v["code"] == "CAMERA_AUTH_REFUSED"),
+        "{seen:?}"
+    );
+    wait_for(10, "three dials with the wrong password", || async {
+        rtsp.clients.load(Ordering::SeqCst) == dials_before + 3
+    })
+    .await;
+    // Another viewer now is told at once; after the linger, a new viewer
+    // makes the portal ask again and the gateway answers without dialling.
+    let mut r2 = dial_viewer(&app, &cookie, &app.address, refused)
+        .await
+        .expect("second viewer");
+    let v = status_until(&mut r2, "failed", &mut Vec::new()).await;
+    assert_eq!(v["code"], "CAMERA_AUTH_REFUSED");
+    drop(r2);
+    drop(r);
+    wait_for(20, "the refused pull to be released", || async {
+        !app.state.cameras.hub.cameras().contains(&refused)
+    })
+    .await;
+    let mut r3 = dial_viewer(&app, &cookie, &app.address, refused)
+        .await
+        .expect("third viewer");
+    let v = status_until(&mut r3, "failed", &mut Vec::new()).await;
+    assert_eq!(v["code"], "CAMERA_AUTH_REFUSED");
+    assert_eq!(
+        rtsp.clients.load(Ordering::SeqCst),
+        dials_before + 3,
+        "refused credentials are not dialled again"
+    );
+    // Editing the camera with the right password tries again and plays.
+    let res = app
+        .post_form(
+            &c,
+            "/api/cameras/update",
+            &[
+                ("id", refused_s.as_str()),
+                ("name", "Refused"),
+                ("vendor", "generic"),
+                ("ip", "127.0.0.1"),
+                ("main_stream_url", &url2),
+                ("username", "viewer"),
+                ("password", "s3cret"),
+                ("gateway_id", &gws),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    status_until(&mut r3, "live", &mut Vec::new()).await;
+
+    // The camera stops answering (its RTSP server stops) and comes back on
+    // the same port: one offline and one online event, as the gateway saw.
+    let kinds = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (_, v) = events(&app, &c, &refused_s, "", "").await;
+    assert_eq!(kinds(&v), ["online"], "it came online once it played");
+    let port = rtsp.stop().await;
+    status_until(&mut r3, "reconnecting", &mut Vec::new()).await;
+    wait_for(20, "an offline event", || async {
+        kinds(&events(&app, &c, &refused_s, "", "").await.1) == ["offline", "online"]
+    })
+    .await;
+    let rtsp = RtspServer::start_on(port, "viewer", "s3cret").await;
+    status_until(&mut r3, "live", &mut Vec::new()).await;
+    wait_for(20, "an online event", || async {
+        kinds(&events(&app, &c, &refused_s, "", "").await.1) == ["online", "offline", "online"]
+    })
+    .await;
+    // Filtered by type and by (UTC) day; a bad filter is a field error.
+    let today = {
+        let secs = truevault::db::now();
+        let (y, m, d) = civil(secs / 86_400);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let (_, v) = events(&app, &c, &refused_s, "offline", &today).await;
+    assert_eq!(kinds(&v), ["offline"]);
+    assert_eq!(v[0]["camera_name"], "Refused");
+    let (_, v) = events(&app, &c, &refused_s, "online", "1999-01-01").await;
+    assert_eq!(kinds(&v), Vec::<String>::new());
+    let (status, v) = events(&app, &c, &refused_s, "exploded", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["field"], "kind", "{v}");
+    // The page shows them.
+    let page = app
+        .get_html(&c, &format!("/camera-events?camera={refused}&kind=offline"))
+        .await;
+    assert_eq!(page.matches(r#"data-testid="camera-event""#).count(), 1);
+    drop(rtsp);
     gateway.abort();
+}
+
+/// The camera's events through the events server function.
+async fn events(
+    app: &TestApp,
+    c: &reqwest::Client,
+    camera: &str,
+    kind: &str,
+    day: &str,
+) -> (StatusCode, Value) {
+    let res = app
+        .post_form(
+            c,
+            "/api/cameras/events",
+            &[("camera", camera), ("kind", kind), ("day", day)],
+        )
+        .await;
+    let status = res.status();
+    (status, res.json().await.expect("json"))
+}
+
+/// (year, month, day) of a day number since 1970-01-01.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Waits (bounded) for a viewer socket to be closed by the server.
@@ -1048,6 +1410,119 @@ async fn live_views_are_capped_per_user() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(dial_viewer(&app, &cookie, &app.address, cam).await.is_ok());
+}
+
+/// The in-process gateway for `token`, dialling the portal; aborted by the caller.
+async fn run_gateway(app: &TestApp, gw: i64, token: String) -> tokio::task::JoinHandle<()> {
+    let tunnel_url = truevault_gateway::config::tunnel_url(&app.address).expect("url");
+    let mut cfg = truevault_gateway::tunnel::TunnelConfig::new(tunnel_url, token);
+    cfg.backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(500),
+    );
+    let task = tokio::spawn(truevault_gateway::tunnel::run(cfg));
+    wait_for(20, "the gateway to connect", || async {
+        app.state.cameras.is_online(gw)
+    })
+    .await;
+    task
+}
+
+/// A generic ONVIF camera added without URLs gets them from the camera,
+/// asked through the gateway (oxvif's mock device: GetCapabilities,
+/// GetProfiles, GetStreamUri and GetSnapshotUri with WS-UsernameToken);
+/// its snapshot then comes through the gateway, and a failing snapshot is
+/// a coded JSON error the page shows in place.
+#[tokio::test]
+async fn onvif_cameras_fill_their_urls_through_the_gateway_and_snapshots_fail_clearly() {
+    let camera = oxvif::mock::MockServer::builder()
+        .enforce_auth(true)
+        .start()
+        .await
+        .expect("mock ONVIF camera");
+    let app = TestApp::spawn().await;
+    let (c, _) = user(&app, "onvif@example.com", "personal").await;
+    let (gw, token) = create_gateway(&app, &c).await;
+    let gateway = run_gateway(&app, gw, token).await;
+    let gws = gw.to_string();
+    let port = camera.port().to_string();
+    let form = |password: &'static str| {
+        vec![
+            ("name", "Garden"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("http_port", port.as_str()),
+            ("username", "admin"),
+            ("password", password),
+            ("gateway_id", gws.as_str()),
+        ]
+    };
+
+    // A wrong password: refused with a code, nothing saved.
+    let err = add_camera(&app, &c, &form("wrong"))
+        .await
+        .expect_err("the camera refuses the login");
+    assert_eq!(err.code, "CAMERA_ONVIF_FAILED", "{err:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM cameras").await, 0);
+
+    let id = add_camera(&app, &c, &form("admin")).await.expect("camera");
+    let (row_main, row_snap): (String, Option<String>) =
+        sqlx::query_as("SELECT main_stream_url, snapshot_url FROM cameras WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .expect("row");
+    // The mock answers 127.0.0.1 for itself; the gateway keeps the host it reached.
+    assert_eq!(row_main, "rtsp://127.0.0.1:554/mock/stream");
+    assert_eq!(
+        row_snap.as_deref(),
+        Some(format!("http://127.0.0.1:{port}/mock/snapshot.jpg").as_str())
+    );
+    let res = c
+        .get(app.url(&format!("/cameras/{id}/snapshot")))
+        .send()
+        .await
+        .expect("snapshot");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("image/"));
+    assert!(!res.bytes().await.expect("body").is_empty());
+
+    // A snapshot URL nothing answers: a coded error, not a raw 502 text.
+    let dead = format!("http://127.0.0.1:{}/snap.jpg", free_tcp_port());
+    let broken = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Shed"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("main_stream_url", "rtsp://127.0.0.1:554/shed"),
+            ("snapshot_url", dead.as_str()),
+            ("gateway_id", gws.as_str()),
+        ],
+    )
+    .await
+    .expect("camera");
+    // The gateway's camera list is refreshed before this request reaches it.
+    let res = c
+        .get(app.url(&format!("/cameras/{broken}/snapshot")))
+        .send()
+        .await
+        .expect("snapshot");
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let v: Value = res.json().await.expect("a JSON error");
+    assert_eq!(v["error"]["code"], "CAMERA_SNAPSHOT_FAILED", "{v}");
+    gateway.abort();
+    let _ = camera.shutdown().await;
+}
+
+/// A port nothing listens on.
+fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
 }
 
 /// A fresh session's raw cookie (for WebSocket handshakes).

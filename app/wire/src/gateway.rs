@@ -127,6 +127,45 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Gateway → portal control messages.
+/// Why a camera pull failed, as a stable code the portal turns into words
+/// (the message text is for logs only).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamErrorCode {
+    /// The camera refused the user name or password (RTSP 401/403).
+    AuthRefused,
+    /// Nothing answered at the camera's address, or the connection dropped.
+    Unreachable,
+    /// The camera answered but took too long or stopped sending video.
+    Timeout,
+    /// The stream is not H.264/H.265 video, or cannot be packaged.
+    Unsupported,
+    /// The stream URL is malformed or not rtsp://.
+    BadUrl,
+    /// The portal asked for a camera the gateway was not given.
+    UnknownCamera,
+    /// Anything else, and codes a newer gateway sends that this portal
+    /// does not know.
+    #[default]
+    #[serde(other)]
+    Other,
+}
+
+impl StreamErrorCode {
+    /// The code as the portal's UI and tests match it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthRefused => "CAMERA_AUTH_REFUSED",
+            Self::Unreachable => "CAMERA_UNREACHABLE",
+            Self::Timeout => "CAMERA_TIMEOUT",
+            Self::Unsupported => "CAMERA_UNSUPPORTED",
+            Self::BadUrl => "CAMERA_BAD_URL",
+            Self::UnknownCamera => "CAMERA_UNKNOWN",
+            Self::Other => "CAMERA_ERROR",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum GatewayMessage {
@@ -144,6 +183,12 @@ pub enum GatewayMessage {
         camera_id: CameraId,
         message: String,
         retry_in_ms: u64,
+        /// Absent from older gateways: `other`.
+        #[serde(default)]
+        code: StreamErrorCode,
+        /// The gateway stopped retrying (until the camera is edited).
+        #[serde(default)]
+        gave_up: bool,
     },
     StreamStopped {
         camera_id: CameraId,
@@ -158,6 +203,19 @@ pub enum GatewayMessage {
     SnapshotError {
         request_id: u64,
         camera_id: CameraId,
+        message: String,
+    },
+    /// What an ONVIF camera said about its streams (answers `onvif_probe`).
+    OnvifResult {
+        request_id: u64,
+        main_stream_url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sub_stream_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot_url: Option<String>,
+    },
+    OnvifError {
+        request_id: u64,
         message: String,
     },
 }
@@ -179,6 +237,31 @@ pub enum PortalMessage {
         request_id: u64,
         camera_id: CameraId,
     },
+    /// Ask the ONVIF device service at `device_url` (GetCapabilities,
+    /// GetProfiles, GetStreamUri, GetSnapshotUri) for a camera being added,
+    /// before it has an id.
+    OnvifProbe {
+        request_id: u64,
+        device_url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login: Option<OnvifLogin>,
+    },
+}
+
+/// A camera's ONVIF user; `Debug` never shows the password.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OnvifLogin {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for OnvifLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnvifLogin")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -344,9 +427,32 @@ mod tests {
             GatewayMessage::StreamError {
                 camera_id: 3,
                 message: "refused".into(),
-                retry_in_ms: 500
+                retry_in_ms: 500,
+                code: StreamErrorCode::Other,
+                gave_up: false,
             }
         );
+        // The code travels by name; one this side does not know is `other`.
+        let coded = GatewayMessage::StreamError {
+            camera_id: 3,
+            message: "401".into(),
+            retry_in_ms: 0,
+            code: StreamErrorCode::AuthRefused,
+            gave_up: true,
+        };
+        assert!(coded.to_json().contains(r#""code":"auth_refused""#));
+        assert_eq!(GatewayMessage::from_json(&coded.to_json()).unwrap(), coded);
+        let newer = GatewayMessage::from_json(
+            r#"{"type":"stream_error","camera_id":3,"message":"x","retry_in_ms":0,"code":"quantum_flux"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            newer,
+            GatewayMessage::StreamError {
+                code: StreamErrorCode::Other,
+                ..
+            }
+        ));
         let cams = PortalMessage::from_json(
             r#"{"type":"cameras","cameras":[{"id":1,"name":"door","rtsp_url":"rtsp://10.0.0.2/live","password":"pw"}]}"#,
         )

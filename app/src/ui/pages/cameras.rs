@@ -10,10 +10,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::{
     accounts::model::CurrentUser,
     cameras::{
-        model::{Camera, CameraDraft, GatewayInfo, Vendor},
+        model::{Camera, CameraDraft, GatewayInfo, StreamKind, Vendor},
+        model::{CameraEvent, CameraEventKind},
         server_fns::{
-            camera_detail, cameras_overview, AddCamera, CreateGateway, DeleteCamera, RevokeGateway,
-            UpdateCamera,
+            camera_detail, camera_events, cameras_overview, AddCamera, CreateGateway, DeleteCamera,
+            RevokeGateway, UpdateCamera,
         },
     },
     overview::portal_url,
@@ -34,6 +35,9 @@ pub fn Cameras() -> impl IntoView {
 }
 
 /// One live tile: the player finds `video[data-camera-live]` by itself.
+/// The grid plays the sub stream where the camera has one (less of the home
+/// uplink); the large view plays the main stream, with a quality switch
+/// (player.js swaps `data-camera-stream` and reconnects).
 #[component]
 fn LiveTile(camera: Camera, #[prop(optional)] large: bool) -> impl IntoView {
     let class = if large {
@@ -41,13 +45,22 @@ fn LiveTile(camera: Camera, #[prop(optional)] large: bool) -> impl IntoView {
     } else {
         "camera-tile"
     };
+    let stream = if large {
+        StreamKind::Main
+    } else {
+        camera.stream_for(StreamKind::Sub)
+    };
+    let switch = large && camera.sub_stream_url.is_some();
     view! {
         <figure class=class data-camera-tile="" data-testid="camera-tile">
-            <video data-camera-live=camera.id.to_string() muted=true autoplay=true playsinline=true></video>
+            <video data-camera-live=camera.id.to_string() data-camera-stream=stream.as_str() muted=true autoplay=true playsinline=true></video>
             <figcaption>
                 <a href=format!("/cameras/{}", camera.id)>{camera.name.clone()}</a>
                 " "<span class="camera-status" data-camera-status="" data-state="connecting">"Connecting…"</span>
                 {(!camera.gateway_online).then(|| view! { " "<span class="muted small">"gateway offline"</span> })}
+                {switch.then(|| view! {
+                    " "<button type="button" class="btn btn-ghost small" data-camera-quality="" data-testid="camera-quality" aria-label="Switch between high and low quality">"High quality"</button>
+                })}
             </figcaption>
         </figure>
     }
@@ -92,6 +105,7 @@ fn CamerasView() -> impl IntoView {
     });
     view! {
         <h1>"Cameras"</h1>
+        <p><a href="/camera-events" data-testid="camera-events-link">"Events: when cameras went offline and came back"</a></p>
         <script src="/cameras/player.js" defer=true></script>
         <Suspense fallback=|| view! { <p class="muted">"Loading your cameras…"</p> }>
             {move || data.get().map(|r| match r {
@@ -140,11 +154,18 @@ fn CameraFormFields(
     draft: CameraDraft,
     gateways: Vec<GatewayInfo>,
 ) -> impl IntoView {
+    // A cloud-only vendor is said at once instead of a form that cannot work.
+    let cloud_only = RwSignal::new(draft.vendor.is_some_and(Vendor::cloud_only));
     view! {
         <ActionForm action=action attr:class="form camera-form">
             <input type="hidden" name="lan_device_id" value=draft.lan_device_id.map(|i| i.to_string()).unwrap_or_default()/>
             <label>"Name"<input type="text" name="name" required maxlength="64" value=draft.name.clone()/></label>
-            <label>"Vendor"<select name="vendor">{vendor_options(draft.vendor)}</select></label>
+            <label>"Vendor"<select name="vendor" on:change=move |ev| {
+                cloud_only.set(Vendor::parse(&event_target_value(&ev)).is_some_and(Vendor::cloud_only));
+            }>{vendor_options(draft.vendor)}</select></label>
+            {move || cloud_only.get().then(|| view! {
+                <p class="notice" data-testid="camera-cloud-only" data-code="CAMERA_CLOUD_ONLY">"Ring cameras are cloud only: they give no local stream, so a gateway at home cannot pull them. Cameras with RTSP or ONVIF (most others) work."</p>
+            })}
             <label>"Model"<input type="text" name="model" maxlength="64" value=draft.model.clone().unwrap_or_default()/></label>
             <label>"IP address"<input type="text" name="ip" required maxlength="253" value=draft.ip.clone()/></label>
             <label>"MAC address"<input type="text" name="mac" maxlength="17" value=draft.mac.clone().unwrap_or_default()/></label>
@@ -156,7 +177,7 @@ fn CameraFormFields(
             <label>"User name"<input type="text" name="username" maxlength="128" autocomplete="off"/></label>
             <label>"Password"<input type="password" name="password" maxlength="128" autocomplete="new-password"/></label>
             <label>"Gateway"<select name="gateway_id">{gateway_options(&gateways, None)}</select></label>
-            <button type="submit" class="btn btn-primary">"Add camera"</button>
+            <button type="submit" class="btn btn-primary" disabled=move || cloud_only.get()>"Add camera"</button>
         </ActionForm>
     }
 }
@@ -252,9 +273,16 @@ pub fn CameraView() -> impl IntoView {
                             view! {
                             <h1>{c.name.clone()}</h1>
                             <LiveTile camera=c.clone() large=true/>
+                            // player.js shows the picture, or why there is
+                            // none, in the page (the link alone opens it).
                             {c.snapshot_url.is_some().then(|| view! {
-                                <p><a class="btn btn-ghost" href=format!("/cameras/{}/snapshot", c.id) target="_blank" rel="noopener">"Snapshot"</a></p>
+                                <div class="camera-snapshot" data-testid="camera-snapshot">
+                                    <p><a class="btn btn-ghost" href=format!("/cameras/{}/snapshot", c.id) data-camera-snapshot=c.id.to_string()>"Snapshot"</a></p>
+                                    <p class="notice" data-snapshot-error="" hidden=true></p>
+                                    <img data-snapshot-image="" alt=format!("Snapshot of {}", c.name) hidden=true/>
+                                </div>
                             })}
+                            <Timeline camera=c.id/>
                             <section class="card">
                                 <h2>"Settings"</h2>
                                 <ActionForm action=update attr:class="form camera-form">
@@ -285,6 +313,97 @@ pub fn CameraView() -> impl IntoView {
                             <ActionError value=delete.value()/>
                         }.into_any()
                         }
+                    })}
+                </Suspense>
+            }
+        }/>
+    }
+}
+
+/// Rows of events: when, which camera (on the events page), what.
+fn event_rows(events: Vec<CameraEvent>, with_camera: bool) -> impl IntoView {
+    if events.is_empty() {
+        return view! { <p class="muted" data-testid="no-camera-events">"Nothing has happened yet."</p> }
+            .into_any();
+    }
+    view! {
+        <div class="table-wrap"><table class="table stack" data-testid="camera-events">
+            <thead><tr><th>"When"</th>{with_camera.then(|| view! { <th>"Camera"</th> })}<th>"What"</th></tr></thead>
+            <tbody>
+                {events.into_iter().map(|e| view! {
+                    <tr data-testid="camera-event" data-kind=e.kind.as_str()>
+                        <td data-label="When"><Time ts=e.at/></td>
+                        {with_camera.then(|| view! {
+                            <td data-label="Camera"><a href=format!("/cameras/{}", e.camera_id)>{e.camera_name.clone()}</a></td>
+                        })}
+                        <td data-label="What">{e.kind.label()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table></div>
+    }
+    .into_any()
+}
+
+/// One camera's recent events, on its own page.
+#[component]
+fn Timeline(camera: i64) -> impl IntoView {
+    let events = Resource::new(
+        move || camera,
+        |id| camera_events(id.to_string(), String::new(), String::new()),
+    );
+    view! {
+        <section class="card" data-testid="camera-timeline">
+            <h2>"Timeline"</h2>
+            <p><a href=format!("/camera-events?camera={camera}")>"All of this camera's events"</a></p>
+            <Suspense fallback=|| ()>
+                {move || events.get().map(|r| match r {
+                    Err(e) => error_notice(&e).into_any(),
+                    Ok(list) => event_rows(list.into_iter().take(20).collect(), false).into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Every camera's events, filterable by type and day (a GET form: the
+/// filters live in the address, so a filtered view can be bookmarked).
+#[component]
+pub fn CameraEvents() -> impl IntoView {
+    let query = use_query_map();
+    let filters = move || {
+        let q = query.read();
+        (
+            q.get("camera").unwrap_or_default(),
+            q.get("kind").unwrap_or_default(),
+            q.get("day").unwrap_or_default(),
+        )
+    };
+    let events = Resource::new(filters, |(camera, kind, day)| {
+        camera_events(camera, kind, day)
+    });
+    view! {
+        <Title text="Camera events — TrueVault"/>
+        <RequireUser children=move |_u: CurrentUser| {
+            let (camera, kind, day) = filters();
+            view! {
+                <p><a href="/cameras">"← Cameras"</a></p>
+                <h1>"Camera events"</h1>
+                <form method="get" action="/camera-events" class="form inline" data-testid="camera-event-filters">
+                    <input type="hidden" name="camera" value=camera/>
+                    <label>"Type"<select name="kind">
+                        <option value="" selected=kind.is_empty()>"All"</option>
+                        {CameraEventKind::ALL.into_iter().map(|k| view! {
+                            <option value=k.as_str() selected=kind == k.as_str()>{k.label()}</option>
+                        }).collect_view()}
+                    </select></label>
+                    <label>"Day (UTC)"<input type="date" name="day" value=day/></label>
+                    <button type="submit" class="btn btn-primary">"Show"</button>
+                </form>
+                <Suspense fallback=|| view! { <p class="muted">"Loading events…"</p> }>
+                    {move || events.get().map(|r| match r {
+                        Err(e) => error_notice(&e).into_any(),
+                        Ok(list) => event_rows(list, true).into_any(),
                     })}
                 </Suspense>
             }

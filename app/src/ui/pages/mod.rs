@@ -21,7 +21,7 @@ pub use admin::{
 };
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use billing::{Billing, InvoicePage, TestPayPage};
-pub use cameras::{CameraView, Cameras};
+pub use cameras::{CameraEvents, CameraView, Cameras};
 pub use certs::{Certificates, CertsCard};
 pub use dashboard::Dashboard;
 pub use devices::{DeviceUsage, Devices};
