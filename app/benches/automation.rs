@@ -8,17 +8,17 @@
 //! 3. one scanner sync of 1,000 devices into an empty inventory, then the
 //!    same scan again (nothing changed), and the statements each needs.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use truevault::{
     accounts::{model::Role, service as accounts},
-    config::Config,
     inventory::{rules, service as inventory},
     jobs,
     secrets::SecretString,
-    startup::Application,
     state::AppState,
 };
 use truevault_wire::inventory::{DeviceType, ScannedHost, Service, SyncRequest};
@@ -26,29 +26,15 @@ use truevault_wire::inventory::{DeviceType, ScannedHost, Service, SyncRequest};
 const SECRET: &str = "whsec_bench_only";
 
 async fn app() -> (AppState, String) {
-    let dir = std::env::temp_dir().join(format!("tv-bench-auto-{}", std::process::id()));
-    let mut config = Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        data_dir: dir,
-        ..Config::default()
-    };
-    config.billing.stripe_secret_key = Some(SecretString::new("sk_bench_not_real"));
-    config.billing.stripe_webhook_secret = Some(SecretString::new(SECRET));
-    if let Ok(admin_url) = std::env::var("TRUEVAULT_BENCH_PG_URL") {
-        let name = format!("tv_bench_{}", std::process::id());
-        let admin = truevault::db::Db::connect(&admin_url, 1).await.expect("pg");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin.pool)
-            .await
-            .expect("create db");
-        let base = admin_url.rsplit_once('/').expect("url").0;
-        config.database_url = Some(format!("{base}/{name}"));
-        config.db_max_connections = 32;
-    }
-    let app = Application::build(config).await.expect("app");
-    let state = app.state.clone();
+    let state = support::app("auto", |config| {
+        config.billing.stripe_secret_key = Some(SecretString::new("sk_bench_not_real"));
+        config.billing.stripe_webhook_secret = Some(SecretString::new(SECRET));
+        if config.database_url.is_some() {
+            config.db_max_connections = 32;
+        }
+    })
+    .await;
     let url = state.config.public_url.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
     (state, url)
 }
 

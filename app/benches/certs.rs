@@ -7,6 +7,8 @@
 //! 2. CRL regeneration with 10,000 revoked certificates (read, sign, store),
 //!    median of 5.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
@@ -18,32 +20,11 @@ use truevault::{
         server_fns::pki,
         service,
     },
-    config::Config,
-    startup::Application,
     state::AppState,
 };
 
 async fn app() -> AppState {
-    let dir = std::env::temp_dir().join(format!("tv-bench-certs-{}", std::process::id()));
-    let mut config = Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        data_dir: dir,
-        ..Config::default()
-    };
-    if let Ok(admin_url) = std::env::var("TRUEVAULT_BENCH_PG_URL") {
-        let name = format!("tv_bench_certs_{}", std::process::id());
-        let admin = truevault::db::Db::connect(&admin_url, 1).await.expect("pg");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin.pool)
-            .await
-            .expect("create db");
-        let base = admin_url.rsplit_once('/').expect("url").0;
-        config.database_url = Some(format!("{base}/{name}"));
-    }
-    let app = Application::build(config).await.expect("app");
-    let state = app.state.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    state
+    support::app("certs", |_| {}).await
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {

@@ -12,11 +12,7 @@ work="$(mktemp -d /tmp/tv-firstload.XXXXXX)"
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-export TRUEVAULT_DATA_DIR="$work" TRUEVAULT_LISTEN="127.0.0.1:$port" TRUEVAULT_PUBLIC_URL="http://127.0.0.1:$port"
-export TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
-"$BIN" serve >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+portal_env "$work"
+portal_start "$work/log"
 ls -l "$SITE_ROOT"/pkg/truevault_bg.wasm* | awk '{printf "%s %d bytes\n", $NF, $5}' | sed "s|$SITE_ROOT/||"
-node "$ROOT/end2end/bench/first-load.mjs" "http://127.0.0.1:$port" "$runs"
+node "$ROOT/end2end/bench/first-load.mjs" "$base" "$runs"

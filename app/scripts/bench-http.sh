@@ -21,9 +21,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-export TRUEVAULT_DATA_DIR="$work" TRUEVAULT_LISTEN="127.0.0.1:$port" TRUEVAULT_PUBLIC_URL="http://127.0.0.1:$port"
-export TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
+portal_env "$work"
 # The per-user limit on device changes would answer 429 to all but the
 # first few creations of the one bench user.
 export TRUEVAULT_DEVICE_CHANGES_PER_MINUTE=100000000
@@ -33,15 +31,9 @@ if [ -n "${TRUEVAULT_BENCH_PG_URL:-}" ]; then
   psql -q "$TRUEVAULT_BENCH_PG_URL" -c "CREATE DATABASE $db" >/dev/null
   export TRUEVAULT_DATABASE_URL="${TRUEVAULT_BENCH_PG_URL%/*}/$db"
 fi
-password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-printf '%s\n' "$password" | "$BIN" admin create-admin --email bench@example.com >/dev/null 2>&1
-"$BIN" serve >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-cookie="$(curl -s -o /dev/null -D - -H "Origin: http://127.0.0.1:$port" \
-  --data-urlencode email=bench@example.com --data-urlencode "password=$password" \
-  "http://127.0.0.1:$port/api/auth/login" | tr -d '\r' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2; exit}')"
-[ -n "$cookie" ] || { echo "could not sign in" >&2; exit 1; }
+portal_admin bench@example.com
+portal_start "$work/log"
+portal_sign_in bench@example.com
 curl -sf -H "Cookie: $cookie" "http://127.0.0.1:$port/dashboard" | grep -q "bench@example.com" || { echo "dashboard did not render for the session" >&2; exit 1; }
 
 printf '%-12s %12s %10s %10s\n' target "req/s" p50 p99
@@ -60,7 +52,6 @@ run dashboard /dashboard -H "Cookie: $cookie"
 run health /health
 
 # Device creation: a VIP (no device limit) on an enrolled server with a /8 pool.
-base="http://127.0.0.1:$port"
 post() { curl -sf -H "Origin: $base" -H "Cookie: $cookie" "$@"; }
 post --data-urlencode email=bench@example.com --data-urlencode vip=true "$base/api/admin/vip" >/dev/null
 token="$(post -d name=bench-1 -d region=eu -d country= -d city= -d endpoint_host=203.0.113.9 -d endpoint_port=51820 \

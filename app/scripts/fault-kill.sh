@@ -26,31 +26,17 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
+portal_env "$work/data"
 whsec="whsec_fault_$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
-export TRUEVAULT_DATA_DIR="$work/data" TRUEVAULT_LISTEN="127.0.0.1:$port" TRUEVAULT_PUBLIC_URL="$base"
-export TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
 # The load is one user's and one address's: lift the per-user and
 # per-address limits, which would otherwise (rightly) refuse most of it.
 export TRUEVAULT_AUTH_RATE_PER_MINUTE=100000 TRUEVAULT_DEVICE_CHANGES_PER_MINUTE=100000
 export TRUEVAULT_BILLING__STRIPE_SECRET_KEY=sk_test_fault TRUEVAULT_BILLING__STRIPE_WEBHOOK_SECRET="$whsec"
 db="$work/data/truevault.db"
-password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-printf '%s\n' "$password" | "$BIN" admin create-admin --email fault@example.com >/dev/null 2>&1
-
-start_portal() {
-  "$BIN" serve >>"$work/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do curl -sf "$base/health" >/dev/null && return 0; sleep 0.1; done
-  echo "portal did not start" >&2; tail -n 30 "$work/log" >&2; exit 1
-}
-start_portal
+portal_admin fault@example.com
+portal_start "$work/log"
 post() { curl -s -H "Origin: $base" -H "Cookie: $cookie" "$@"; }
-cookie="$(curl -s -o /dev/null -D - -H "Origin: $base" \
-  --data-urlencode email=fault@example.com --data-urlencode "password=$password" \
-  "$base/api/auth/login" | tr -d '\r' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2; exit}')"
-[ -n "$cookie" ] || { echo "could not sign in" >&2; exit 1; }
+portal_sign_in fault@example.com
 post -o /dev/null --data 'email=fault@example.com&vip=true' "$base/api/admin/vip"
 enroll="$(post --data 'name=fault-1&region=eu&country=NL&city=Amsterdam&endpoint_host=203.0.113.10&endpoint_port=51820&server_type=shared&vip_email=&capacity=100000&ipv4_pool=10.77.0.0/16&ipv6_pool=fd00:77::/64&dns=' \
   "$base/api/admin/server_create" | python3 -c 'import json,sys; print(json.load(sys.stdin))')"
@@ -120,7 +106,7 @@ fail=0
 check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1 (got '$2', want '$3')"; fail=1; fi; }
 check "PRAGMA integrity_check" "$(sqlite3 "$db" 'PRAGMA integrity_check')" "ok"
 awk '{print "  " $1 " answered " $3}' "$work/answers" | sort | uniq -c
-start_portal
+portal_start "$work/log"
 check "no two devices share an IPv4 address" \
   "$(sqlite3 "$db" 'SELECT COUNT(*) FROM (SELECT 1 FROM devices GROUP BY server_id, v4_index HAVING COUNT(*) > 1)')" 0
 check "no two devices share an IPv6 address" \

@@ -22,17 +22,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pgport="$(free_port)"
 url="$("$ROOT/app/scripts/pg.sh" start "$pgdir" "$pgport")"
-port="$(free_port)"
-base="http://127.0.0.1:$port"
-export TRUEVAULT_DATA_DIR="$work/data" TRUEVAULT_LISTEN="127.0.0.1:$port" TRUEVAULT_PUBLIC_URL="$base"
-export TRUEVAULT_DATABASE_URL="$url" TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
-"$BIN" serve >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 200); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$base/health" >/dev/null || { echo "portal did not start" >&2; cat "$work/log" >&2; exit 1; }
+portal_env "$work/data"
+export TRUEVAULT_DATABASE_URL="$url"
+portal_start "$work/log"
 
 # The load: /health and an agent call (a bearer token the database must look up).
 load() {

@@ -21,19 +21,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-export TRUEVAULT_DATA_DIR="$work" TRUEVAULT_LISTEN="127.0.0.1:$port" TRUEVAULT_PUBLIC_URL="$base"
-export TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
-password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-printf '%s\n' "$password" | "$BIN" admin create-admin --email load@example.com >/dev/null 2>&1
-"$BIN" serve >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
-cookie="$(curl -s -o /dev/null -D - -H "Origin: $base" \
-  --data-urlencode email=load@example.com --data-urlencode "password=$password" \
-  "$base/api/auth/login" | tr -d '\r' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2; exit}')"
-[ -n "$cookie" ] || { echo "could not sign in" >&2; exit 1; }
+portal_env "$work"
+portal_admin load@example.com
+portal_start "$work/log"
+portal_sign_in load@example.com
 curl -sf -H "Cookie: $cookie" "$base/dashboard" | grep -q "load@example.com" || { echo "dashboard did not render" >&2; exit 1; }
 
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$pid/status"; }

@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 
 use axum::{
     extract::{Path as UrlPath, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, StatusCode},
     middleware,
     response::{IntoResponse, Response},
     routing::get,
@@ -16,8 +16,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::{
-    limit::RequestBodyLimitLayer, services::ServeDir, set_header::SetResponseHeaderLayer,
-    trace::TraceLayer,
+    limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
 };
 
 use crate::{
@@ -80,7 +79,11 @@ impl Application {
         let leptos_options = LeptosOptions::builder()
             .output_name("truevault")
             .site_root(config.site_root.display().to_string())
-            .site_pkg_dir("pkg")
+            // The bundle's URLs carry its build (`http::assets`).
+            .site_pkg_dir(format!(
+                "pkg/{}",
+                http::assets::build_id(&config.site_root.join("pkg"))
+            ))
             .build();
         let listener =
             TcpListener::bind(config.listen)
@@ -326,19 +329,10 @@ pub fn router(state: AppState) -> Router {
             move || provide_request_context(&ctx_state),
             move || shell(shell_options.clone()),
         )
-        .nest_service(
-            "/pkg",
-            tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=300"),
-                ))
-                .service(
-                    ServeDir::new(pkg_dir)
-                        .precompressed_br()
-                        .precompressed_gzip(),
-                ),
-        )
+        .merge(http::assets::router(
+            &pkg_dir,
+            &format!("/{}", state.leptos_options.site_pkg_dir),
+        ))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
@@ -386,6 +380,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::client::middleware,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            http::assets::html_cache_control,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

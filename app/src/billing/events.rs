@@ -4,7 +4,7 @@
 use truevault_payments::PaymentEvent;
 
 use super::{
-    model::{CheckoutStatus, Provider, SubscriptionStatus},
+    model::{CheckoutStatus, InvoiceStatus, PaymentStatus, Provider, SubscriptionStatus},
     repo::{self, Tx},
     rules::{self, Cycle},
     workflows::{Billing, BillingStep, Dunning, Expiry},
@@ -210,9 +210,9 @@ async fn checkout_completed(
             "checkout belongs to another provider".into(),
         ));
     }
-    match checkout.status.as_str() {
-        "open" => {}
-        "completed" => return Ok(Outcome::Applied("already completed")),
+    match checkout.status {
+        CheckoutStatus::Open => {}
+        CheckoutStatus::Completed => return Ok(Outcome::Applied("already completed")),
         other => return Ok(Outcome::Rejected(format!("checkout is {other}"))),
     }
     if provider == Provider::Paypal {
@@ -313,7 +313,7 @@ async fn activate(
         amount,
         tax,
         &checkout.currency,
-        "paid",
+        InvoiceStatus::Paid,
         now,
         Some(now),
         now,
@@ -328,7 +328,7 @@ async fn activate(
         payment_id,
         amount,
         &checkout.currency,
-        "completed",
+        PaymentStatus::Completed,
         now,
     )
     .await?;
@@ -456,7 +456,7 @@ async fn payment_succeeded(
             provider_payment_id,
             amount,
             currency,
-            "completed",
+            PaymentStatus::Completed,
             now,
         )
         .await?;
@@ -497,7 +497,7 @@ async fn payment_succeeded(
                 amount,
                 tax,
                 currency,
-                "paid",
+                InvoiceStatus::Paid,
                 now,
                 Some(now),
                 now,
@@ -517,7 +517,7 @@ async fn payment_succeeded(
         provider_payment_id,
         amount,
         currency,
-        "completed",
+        PaymentStatus::Completed,
         now,
     )
     .await?
@@ -577,7 +577,7 @@ async fn payment_failed(
         amount.max(sub.amount_cents),
         0,
         currency,
-        "overdue",
+        InvoiceStatus::Overdue,
         now,
         None,
         now,

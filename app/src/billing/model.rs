@@ -136,6 +136,27 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// Where an invoice stands.
+    pub enum InvoiceStatus {
+        Draft = "draft",
+        Sent = "sent",
+        Paid = "paid",
+        Overdue = "overdue",
+        Cancelled = "cancelled",
+    }
+}
+
+crate::string_enum! {
+    /// Where a payment stands.
+    pub enum PaymentStatus {
+        Pending = "pending",
+        Completed = "completed",
+        Failed = "failed",
+        Refunded = "refunded",
+    }
+}
+
 /// The user's subscription as the billing page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionInfo {
@@ -169,7 +190,7 @@ pub struct InvoiceInfo {
     pub tax_cents: i64,
     pub total_cents: i64,
     pub currency: String,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub due_at: i64,
     pub paid_at: Option<i64>,
     pub created_at: i64,

@@ -2,7 +2,9 @@
 
 use sqlx::Row;
 
-use super::model::{CheckoutStatus, Plan, Provider, SubscriptionStatus};
+use super::model::{
+    CheckoutStatus, InvoiceStatus, PaymentStatus, Plan, Provider, SubscriptionStatus,
+};
 use crate::db::Db;
 
 pub async fn list(db: &Db, only_active: bool) -> Result<Vec<Plan>, sqlx::Error> {
@@ -446,7 +448,7 @@ pub async fn insert_invoice(
     amount_cents: i64,
     tax_cents: i64,
     currency: &str,
-    status: &str,
+    status: InvoiceStatus,
     due_at: i64,
     paid_at: Option<i64>,
     now: i64,
@@ -504,7 +506,7 @@ pub async fn insert_payment(
     provider_payment_id: &str,
     amount_cents: i64,
     currency: &str,
-    status: &str,
+    status: PaymentStatus,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(

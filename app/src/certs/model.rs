@@ -4,38 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A certificate's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CertId(pub i64);
-
-/// A certificate authority's id (one per user).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CaId(pub i64);
-
-impl From<i64> for CertId {
-    fn from(v: i64) -> Self {
-        CertId(v)
-    }
-}
-
-impl From<i64> for CaId {
-    fn from(v: i64) -> Self {
-        CaId(v)
-    }
-}
-
-impl std::fmt::Display for CertId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::fmt::Display for CaId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
+crate::id_types! {
+    /// A certificate's id.
+    CertId;
+    /// A certificate authority's id (one per user).
+    CaId;
 }
 
 /// What a certificate is for; decides its key usage and extended key usage.

@@ -4,16 +4,15 @@
 use sqlx::{Any, Executor};
 
 use super::model::{CaId, CertId, CertKind, KeyOrigin};
-use crate::db::Db;
+use crate::{db::Db, typed::UserId};
 
 pub type Tx = sqlx::Transaction<'static, Any>;
 
 /// A user's CA. The key stays sealed until a signature needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CaRow {
-    #[sqlx(try_from = "i64")]
     pub id: CaId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub slug: String,
     pub subject: String,
     pub cert_pem: String,
@@ -28,11 +27,9 @@ const CA_COLS: &str =
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertRow {
-    #[sqlx(try_from = "i64")]
     pub id: CertId,
-    #[sqlx(try_from = "i64")]
     pub ca_id: CaId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     #[sqlx(try_from = "String")]
     pub kind: CertKind,
@@ -50,7 +47,7 @@ pub struct CertRow {
 const CERT_COLS: &str = "id, ca_id, user_id, name, kind, key_origin, serial, names, spki_b64, cert_pem, not_before, not_after, revoked_at";
 
 pub struct NewCa<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub slug: &'a str,
     pub subject: &'a str,
     pub cert_pem: &'a str,
@@ -81,7 +78,7 @@ pub async fn insert_ca(tx: &mut Tx, ca: &NewCa<'_>) -> sqlx::Result<CaId> {
 
 pub async fn user_ca<'e>(
     ex: impl Executor<'e, Database = Any>,
-    user_id: i64,
+    user_id: UserId,
 ) -> sqlx::Result<Option<CaRow>> {
     sqlx::query_as(&format!(
         "SELECT {CA_COLS} FROM cert_authorities WHERE user_id = $1"
@@ -143,7 +140,7 @@ pub async fn revoked(tx: &mut Tx, ca: CaId, now: i64) -> sqlx::Result<Vec<(Strin
 
 pub struct NewCert<'a> {
     pub ca_id: CaId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: &'a str,
     pub kind: CertKind,
     pub key_origin: KeyOrigin,
@@ -181,7 +178,7 @@ pub async fn insert_cert(tx: &mut Tx, c: &NewCert<'_>) -> sqlx::Result<CertId> {
 }
 
 /// Live certificates: not revoked, not expired.
-pub async fn live_count(tx: &mut Tx, user_id: i64, now: i64) -> sqlx::Result<i64> {
+pub async fn live_count(tx: &mut Tx, user_id: UserId, now: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE user_id = $1 AND revoked_at IS NULL AND not_after > $2")
         .bind(user_id)
         .bind(now)
@@ -191,7 +188,7 @@ pub async fn live_count(tx: &mut Tx, user_id: i64, now: i64) -> sqlx::Result<i64
 
 /// All of a user's certificates and the live ones among them, for the
 /// dashboard's card (one statement instead of the page's list).
-pub async fn counts(db: &Db, user_id: i64, now: i64) -> sqlx::Result<(i64, i64)> {
+pub async fn counts(db: &Db, user_id: UserId, now: i64) -> sqlx::Result<(i64, i64)> {
     let row: (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN revoked_at IS NULL AND not_after > $2 THEN 1 ELSE 0 END), 0) \
          FROM certificates WHERE user_id = $1",
@@ -203,7 +200,7 @@ pub async fn counts(db: &Db, user_id: i64, now: i64) -> sqlx::Result<(i64, i64)>
     Ok(row)
 }
 
-pub async fn user_certs(db: &Db, user_id: i64) -> sqlx::Result<Vec<CertRow>> {
+pub async fn user_certs(db: &Db, user_id: UserId) -> sqlx::Result<Vec<CertRow>> {
     sqlx::query_as(&format!(
         "SELECT {CERT_COLS} FROM certificates WHERE user_id = $1 ORDER BY id DESC"
     ))
@@ -215,7 +212,7 @@ pub async fn user_certs(db: &Db, user_id: i64) -> sqlx::Result<Vec<CertRow>> {
 /// The certificate, only if it is the user's.
 pub async fn own_cert<'e>(
     ex: impl Executor<'e, Database = Any>,
-    user_id: i64,
+    user_id: UserId,
     id: CertId,
 ) -> sqlx::Result<Option<CertRow>> {
     sqlx::query_as(&format!(
@@ -240,7 +237,7 @@ pub async fn cert_by_id<'e>(
 }
 
 /// Marks a live certificate revoked; false when it was not live.
-pub async fn revoke(tx: &mut Tx, user_id: i64, id: CertId, now: i64) -> sqlx::Result<bool> {
+pub async fn revoke(tx: &mut Tx, user_id: UserId, id: CertId, now: i64) -> sqlx::Result<bool> {
     let res = sqlx::query("UPDATE certificates SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND not_after > $1")
         .bind(now)
         .bind(id.0)
@@ -252,7 +249,10 @@ pub async fn revoke(tx: &mut Tx, user_id: i64, id: CertId, now: i64) -> sqlx::Re
 
 /// What a user may claim from their home: inventory host names and
 /// addresses.
-pub async fn inventory_names(db: &Db, user_id: i64) -> sqlx::Result<Vec<(Option<String>, String)>> {
+pub async fn inventory_names(
+    db: &Db,
+    user_id: UserId,
+) -> sqlx::Result<Vec<(Option<String>, String)>> {
     sqlx::query_as("SELECT hostname, ip FROM lan_devices WHERE user_id = $1 ORDER BY id")
         .bind(user_id)
         .fetch_all(&db.pool)
@@ -260,7 +260,7 @@ pub async fn inventory_names(db: &Db, user_id: i64) -> sqlx::Result<Vec<(Option<
 }
 
 /// The user's e-mail and first name (for the reminder).
-pub async fn recipient(db: &Db, user_id: i64) -> sqlx::Result<Option<(String, String)>> {
+pub async fn recipient(db: &Db, user_id: UserId) -> sqlx::Result<Option<(String, String)>> {
     sqlx::query_as("SELECT email, first_name FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&db.pool)

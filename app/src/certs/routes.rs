@@ -89,7 +89,7 @@ async fn root(
     if file != "root.pem" {
         return refused(AppError::NotFound);
     }
-    match service::ca_pem(&state.db, user.id, CaId(id)).await {
+    match service::ca_pem(&state.db, crate::typed::UserId(user.id), CaId(id)).await {
         Ok(pem) => pem_file("truevault-root.pem", pem),
         Err(e) => refused(e),
     }
@@ -103,10 +103,11 @@ async fn cert(
     let Some(user) = ctx.and_then(|Extension(c)| c.user) else {
         return refused(AppError::Unauthenticated);
     };
-    let (cert, chain) = match service::cert_files(&state.db, user.id, CertId(id)).await {
-        Ok(x) => x,
-        Err(e) => return refused(e),
-    };
+    let (cert, chain) =
+        match service::cert_files(&state.db, crate::typed::UserId(user.id), CertId(id)).await {
+            Ok(x) => x,
+            Err(e) => return refused(e),
+        };
     match file.as_str() {
         "cert.pem" => pem_file(&format!("{}.pem", cert.name), cert.cert_pem),
         "chain.pem" => pem_file(&format!("{}-chain.pem", cert.name), chain),

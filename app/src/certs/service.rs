@@ -24,6 +24,7 @@ use crate::{
     jobs::{self, Job, NewJob, Workflow},
     mail::{templates::Rendered, Mail, Mailer},
     secrets::Keys,
+    typed::UserId,
 };
 
 /// The scheduler's certificate steps (stored as `{"crl_refresh":{"ca":1}}` …).
@@ -105,9 +106,9 @@ fn signer(keys: &Keys, ca: &CaRow) -> Result<Signer, AppError> {
 }
 
 /// The names and addresses a user may claim.
-pub async fn claims(db: &Db, user_id: i64) -> Result<Claims, AppError> {
+pub async fn claims(db: &Db, user_id: UserId) -> Result<Claims, AppError> {
     let mut c = Claims {
-        suffix: user_suffix(user_id),
+        suffix: user_suffix(user_id.0),
         ..Default::default()
     };
     for (host, ip) in repo::inventory_names(db, user_id).await? {
@@ -120,7 +121,7 @@ pub async fn claims(db: &Db, user_id: i64) -> Result<Claims, AppError> {
             c.addrs.push(ip);
         }
     }
-    for site in crate::sites::repo::user_sites(&db.pool, user_id).await? {
+    for site in crate::sites::repo::user_sites(&db.pool, user_id.0).await? {
         let lan = site.mapping.lan.net();
         c.nets.push((lan.network(), lan.prefix()));
         c.nets
@@ -131,7 +132,7 @@ pub async fn claims(db: &Db, user_id: i64) -> Result<Claims, AppError> {
 
 pub async fn summary(pki: &Pki<'_>, user: &CurrentUser) -> Result<CertCounts, AppError> {
     let allowance = entitlements::certificates(&pki.db.pool, user.id).await?;
-    let (total, live) = repo::counts(pki.db, user.id, pki.clock.now()).await?;
+    let (total, live) = repo::counts(pki.db, UserId(user.id), pki.clock.now()).await?;
     Ok(CertCounts {
         allowed: allowance.allowed,
         total,
@@ -142,14 +143,14 @@ pub async fn summary(pki: &Pki<'_>, user: &CurrentUser) -> Result<CertCounts, Ap
 pub async fn overview(pki: &Pki<'_>, user: &CurrentUser) -> Result<CertsPage, AppError> {
     let now = pki.clock.now();
     let allowance = entitlements::certificates(&pki.db.pool, user.id).await?;
-    let ca = repo::user_ca(&pki.db.pool, user.id).await?;
-    let certs: Vec<CertInfo> = repo::user_certs(pki.db, user.id)
+    let ca = repo::user_ca(&pki.db.pool, UserId(user.id)).await?;
+    let certs: Vec<CertInfo> = repo::user_certs(pki.db, UserId(user.id))
         .await?
         .iter()
         .map(|r| info(r, now))
         .collect();
     let live = certs.iter().filter(|c| c.status.is_live()).count() as i64;
-    let claims = claims(pki.db, user.id).await?;
+    let claims = claims(pki.db, UserId(user.id)).await?;
     let mut suggestions: Vec<String> = claims.hosts.to_vec();
     suggestions.extend(claims.addrs.iter().map(|a| a.to_string()));
     suggestions.extend(claims.nets.iter().map(|(n, p)| format!("{n}/{p}")));
@@ -182,7 +183,7 @@ async fn ca_for(
     user: &CurrentUser,
     now: i64,
 ) -> Result<CaRow, AppError> {
-    if let Some(ca) = repo::user_ca(&mut **tx, user.id).await? {
+    if let Some(ca) = repo::user_ca(&mut **tx, UserId(user.id)).await? {
         return Ok(ca);
     }
     let subject = format!("TrueVault personal root of {}", user.email);
@@ -193,7 +194,7 @@ async fn ca_for(
     let id = repo::insert_ca(
         tx,
         &repo::NewCa {
-            user_id: user.id,
+            user_id: UserId(user.id),
             slug: &slug,
             subject: &subject,
             cert_pem: &root.cert_pem,
@@ -258,12 +259,12 @@ async fn regenerate_crl(pki: &Pki<'_>, tx: &mut Tx, ca: &CaRow, now: i64) -> Res
 async fn check_plan(
     pki: &Pki<'_>,
     tx: &mut Tx,
-    user_id: i64,
+    user_id: UserId,
     now: i64,
     adding: bool,
 ) -> Result<i64, AppError> {
-    pki.db.lock_row(tx, "users", user_id).await?;
-    let allowance = entitlements::certificates(&mut **tx, user_id).await?;
+    pki.db.lock_row(tx, "users", user_id.0).await?;
+    let allowance = entitlements::certificates(&mut **tx, user_id.0).await?;
     if !allowance.allowed {
         return Err(CertError::NotInPlan.into());
     }
@@ -296,11 +297,11 @@ pub async fn issue(pki: &Pki<'_>, user: &CurrentUser, req: ValidCert) -> Result<
             )
         }
     };
-    claims(pki.db, user.id).await?.check(&req.names)?;
+    claims(pki.db, UserId(user.id)).await?.check(&req.names)?;
 
     let now = pki.clock.now();
     let mut tx = pki.db.begin_write().await?;
-    let days = check_plan(pki, &mut tx, user.id, now, true).await?;
+    let days = check_plan(pki, &mut tx, UserId(user.id), now, true).await?;
     let ca_row = ca_for(pki, &mut tx, user, now).await?;
     let (id, cert) = store_new(
         pki,
@@ -383,7 +384,7 @@ async fn store_new(
         tx,
         &repo::NewCert {
             ca_id: ca_row.id,
-            user_id: user.id,
+            user_id: UserId(user.id),
             name,
             kind,
             key_origin: origin,
@@ -408,10 +409,10 @@ async fn store_new(
 pub async fn renew(pki: &Pki<'_>, user: &CurrentUser, id: CertId) -> Result<Issued, AppError> {
     let now = pki.clock.now();
     let mut tx = pki.db.begin_write().await?;
-    let old = repo::own_cert(&mut *tx, user.id, id)
+    let old = repo::own_cert(&mut *tx, UserId(user.id), id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let days = check_plan(pki, &mut tx, user.id, now, false).await?;
+    let days = check_plan(pki, &mut tx, UserId(user.id), now, false).await?;
     if !status_of(&old, now).is_live() {
         return Err(CertError::NotLive.into());
     }
@@ -439,7 +440,7 @@ pub async fn renew(pki: &Pki<'_>, user: &CurrentUser, id: CertId) -> Result<Issu
         Some(old.id),
     )
     .await?;
-    repo::revoke(&mut tx, user.id, old.id, now).await?;
+    repo::revoke(&mut tx, UserId(user.id), old.id, now).await?;
     regenerate_crl(pki, &mut tx, &ca_row, now).await?;
     audit::record_in(
         &mut tx,
@@ -463,10 +464,10 @@ pub async fn renew(pki: &Pki<'_>, user: &CurrentUser, id: CertId) -> Result<Issu
 pub async fn revoke(pki: &Pki<'_>, user: &CurrentUser, id: CertId) -> Result<(), AppError> {
     let now = pki.clock.now();
     let mut tx = pki.db.begin_write().await?;
-    let cert = repo::own_cert(&mut *tx, user.id, id)
+    let cert = repo::own_cert(&mut *tx, UserId(user.id), id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !repo::revoke(&mut tx, user.id, id, now).await? {
+    if !repo::revoke(&mut tx, UserId(user.id), id, now).await? {
         return Err(CertError::NotLive.into());
     }
     let ca_row = repo::ca_by_id(&mut *tx, cert.ca_id)
@@ -486,7 +487,11 @@ pub async fn revoke(pki: &Pki<'_>, user: &CurrentUser, id: CertId) -> Result<(),
 }
 
 /// A certificate's PEM and its chain (leaf then root), only for its owner.
-pub async fn cert_files(db: &Db, user_id: i64, id: CertId) -> Result<(CertRow, String), AppError> {
+pub async fn cert_files(
+    db: &Db,
+    user_id: UserId,
+    id: CertId,
+) -> Result<(CertRow, String), AppError> {
     let cert = repo::own_cert(&db.pool, user_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -498,7 +503,7 @@ pub async fn cert_files(db: &Db, user_id: i64, id: CertId) -> Result<(CertRow, S
 }
 
 /// The root certificate, only for its owner.
-pub async fn ca_pem(db: &Db, user_id: i64, id: CaId) -> Result<String, AppError> {
+pub async fn ca_pem(db: &Db, user_id: UserId, id: CaId) -> Result<String, AppError> {
     match repo::ca_by_id(&db.pool, id).await? {
         Some(ca) if ca.user_id == user_id => Ok(ca.cert_pem),
         _ => Err(AppError::NotFound),
@@ -517,7 +522,7 @@ pub async fn crl_refresh(pki: &Pki<'_>, id: CaId) -> Result<(), AppError> {
         &mut tx,
         &[crl_refresh_job(
             id,
-            ca_row.user_id,
+            ca_row.user_id.0,
             now + ca::CRL_VALID_SECS,
         )],
         now,

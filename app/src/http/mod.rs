@@ -2,6 +2,7 @@
 //! request context (session, theme, CSP nonce), CSRF and security headers,
 //! rate limits, metrics, health.
 
+pub mod assets;
 pub mod body;
 pub mod client;
 pub mod context;

@@ -43,6 +43,7 @@ impl LanDevice {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct LanEvent {
     pub id: i64,
     pub device_id: i64,
@@ -65,12 +66,14 @@ impl LanEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ScannerTokenInfo {
     pub id: i64,
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub last_network: Option<String>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub revoked: bool,
 }
 

@@ -37,25 +37,13 @@ pub async fn active_token_count(db: &Db, user_id: i64) -> sqlx::Result<i64> {
 }
 
 pub async fn list_tokens(db: &Db, user_id: i64) -> sqlx::Result<Vec<ScannerTokenInfo>> {
-    let rows = sqlx::query(
-        "SELECT id, name, created_at, last_used_at, last_network, revoked_at FROM scanner_tokens \
-         WHERE user_id = $1 ORDER BY revoked_at IS NOT NULL, id DESC",
+    sqlx::query_as(
+        "SELECT id, name, created_at, last_used_at, last_network, (revoked_at IS NOT NULL) AS revoked \
+         FROM scanner_tokens WHERE user_id = $1 ORDER BY revoked_at IS NOT NULL, id DESC",
     )
     .bind(user_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ScannerTokenInfo {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-                last_used_at: r.try_get("last_used_at")?,
-                last_network: r.try_get("last_network")?,
-                revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Revokes one of the user's tokens; false when it is not theirs or already revoked.
@@ -100,32 +88,13 @@ pub async fn known_devices(
     tx: &mut Transaction<'static, Any>,
     user_id: i64,
 ) -> sqlx::Result<Vec<Known>> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, mac, ip, online, hostname, vendor, model, randomized_mac, device_type, is_camera, \
          stream_url, services, open_ports FROM lan_devices WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_all(&mut **tx)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Known {
-                id: r.try_get("id")?,
-                mac: r.try_get("mac")?,
-                ip: r.try_get("ip")?,
-                online: r.try_get::<i64, _>("online")? != 0,
-                hostname: r.try_get("hostname")?,
-                vendor: r.try_get("vendor")?,
-                model: r.try_get("model")?,
-                randomized_mac: r.try_get::<i64, _>("randomized_mac")? != 0,
-                device_type: r.try_get("device_type")?,
-                is_camera: r.try_get::<i64, _>("is_camera")? != 0,
-                stream_url: r.try_get("stream_url")?,
-                services: r.try_get("services")?,
-                open_ports: r.try_get("open_ports")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Writes a sync plan; returns the (id, display text) of inserted devices.
@@ -356,36 +325,23 @@ pub async fn delete_device(db: &Db, user_id: i64, id: i64) -> sqlx::Result<bool>
 const EVENT_SELECT: &str = "SELECT e.id, e.device_id, COALESCE(d.label, d.hostname, d.model, d.vendor, d.mac) AS device_name, \
     e.kind, e.detail, e.created_at FROM lan_events e JOIN lan_devices d ON d.id = e.device_id";
 
-fn event_from_row(r: &AnyRow) -> sqlx::Result<LanEvent> {
-    Ok(LanEvent {
-        id: r.try_get("id")?,
-        device_id: r.try_get("device_id")?,
-        device_name: r.try_get("device_name")?,
-        kind: r.try_get("kind")?,
-        detail: r.try_get("detail")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 pub async fn device_events(db: &Db, user_id: i64, device_id: i64) -> sqlx::Result<Vec<LanEvent>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{EVENT_SELECT} WHERE e.user_id = $1 AND e.device_id = $2 ORDER BY e.id DESC LIMIT 200"
     ))
     .bind(user_id)
     .bind(device_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter().map(event_from_row).collect()
+    .await
 }
 
 pub async fn open_alerts(db: &Db, user_id: i64) -> sqlx::Result<Vec<LanEvent>> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{EVENT_SELECT} WHERE e.user_id = $1 AND e.kind = 'new' AND e.acknowledged = 0 ORDER BY e.id DESC LIMIT 50"
     ))
     .bind(user_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter().map(event_from_row).collect()
+    .await
 }
 
 /// Dismisses the user's new-device alerts (also used inside a sync: the

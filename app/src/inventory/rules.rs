@@ -29,17 +29,20 @@ pub struct Host {
 }
 
 /// What the portal already holds for one of the user's devices.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Known {
     pub id: i64,
     pub mac: String,
     pub ip: String,
+    #[sqlx(try_from = "crate::typed::Flag")]
     pub online: bool,
     pub hostname: Option<String>,
     pub vendor: Option<String>,
     pub model: Option<String>,
+    #[sqlx(try_from = "crate::typed::Flag")]
     pub randomized_mac: bool,
     pub device_type: String,
+    #[sqlx(try_from = "crate::typed::Flag")]
     pub is_camera: bool,
     pub stream_url: Option<String>,
     pub services: String,

@@ -11,7 +11,7 @@ use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::{Any, Transaction};
 
-use super::model::JobRow;
+use super::model::{JobRow, JobStatus};
 use crate::{
     clock::Clock,
     db::{Db, Engine},
@@ -306,13 +306,13 @@ pub async fn retry<C: Context>(ctx: &C, id: i64) -> sqlx::Result<bool> {
 }
 
 /// Pending and failed steps (and the newest finished ones) for the admin.
-pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> sqlx::Result<Vec<JobRow>> {
+pub async fn list(db: &Db, status: Option<JobStatus>, limit: i64) -> sqlx::Result<Vec<JobRow>> {
     sqlx::query_as(
         "SELECT j.id, j.workflow, j.step, u.email AS user_email, j.due_at, j.status, j.attempts, j.last_error \
          FROM jobs j LEFT JOIN users u ON u.id = j.user_id \
          WHERE ($1 = '' OR j.status = $1) ORDER BY CASE j.status WHEN 'failed' THEN 0 WHEN 'running' THEN 1 WHEN 'pending' THEN 2 ELSE 3 END, j.due_at DESC, j.id DESC LIMIT $2",
     )
-    .bind(status.unwrap_or(""))
+    .bind(status.map(JobStatus::as_str).unwrap_or(""))
     .bind(limit)
     .fetch_all(&db.pool)
     .await

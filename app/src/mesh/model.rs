@@ -13,29 +13,17 @@ pub const MAX_OWNED_NETWORKS: i64 = 10;
 /// TCP ports one `use` share may list.
 pub const MAX_SHARE_PORTS: usize = 32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MeshRole {
-    Owner,
-    Admin,
-    Member,
+crate::string_enum! {
+    /// A member's role in a network.
+    #[derive(PartialOrd, Ord)]
+    pub enum MeshRole {
+        Owner = "owner",
+        Admin = "admin",
+        Member = "member",
+    }
 }
 
 impl MeshRole {
-    pub const ALL: [MeshRole; 3] = [MeshRole::Owner, MeshRole::Admin, MeshRole::Member];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MeshRole::Owner => "owner",
-            MeshRole::Admin => "admin",
-            MeshRole::Member => "member",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             MeshRole::Owner => "Owner",
@@ -50,34 +38,21 @@ impl MeshRole {
     }
 }
 
-/// What a member may do with a shared device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// Cameras: live view and snapshots through the portal only; no
-    /// network path to the device.
-    View,
-    /// The listed TCP ports of the device.
-    Use,
-    /// Every port of the device.
-    Full,
+crate::string_enum! {
+    /// What a member may do with a shared device.
+    #[derive(PartialOrd, Ord)]
+    pub enum Access {
+        /// Cameras: live view and snapshots through the portal only; no
+        /// network path to the device.
+        View = "view",
+        /// The listed TCP ports of the device.
+        Use = "use",
+        /// Every port of the device.
+        Full = "full",
+    }
 }
 
 impl Access {
-    pub const ALL: [Access; 3] = [Access::View, Access::Use, Access::Full];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::View => "view",
-            Access::Use => "use",
-            Access::Full => "full",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Access::View => "View (cameras, through the portal)",
@@ -87,36 +62,21 @@ impl Access {
     }
 }
 
-/// What a share points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ShareKind {
-    /// A device the scanner found on the owner's home network.
-    LanDevice,
-    /// One of the owner's cameras.
-    Camera,
-    /// An address typed by hand on one of the owner's home sites.
-    SiteHost,
-}
-
-impl ShareKind {
-    pub const ALL: [ShareKind; 3] = [ShareKind::LanDevice, ShareKind::Camera, ShareKind::SiteHost];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShareKind::LanDevice => "lan_device",
-            ShareKind::Camera => "camera",
-            ShareKind::SiteHost => "site_host",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+crate::string_enum! {
+    /// What a share points at.
+    pub enum ShareKind {
+        /// A device the scanner found on the owner's home network.
+        LanDevice = "lan_device",
+        /// One of the owner's cameras.
+        Camera = "camera",
+        /// An address typed by hand on one of the owner's home sites.
+        SiteHost = "site_host",
     }
 }
 
 /// A network in the list of the user's networks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct NetworkSummary {
     pub id: NetworkId,
     pub name: String,
@@ -129,6 +89,7 @@ pub struct NetworkSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Member {
     pub user_id: i64,
     pub email: String,

@@ -16,14 +16,6 @@ use crate::{db::Db, vpn::ipam::Pool};
 
 pub type Tx = Transaction<'static, Any>;
 
-fn role(s: &str) -> Result<MeshRole, sqlx::Error> {
-    MeshRole::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("mesh role {s:?}").into()))
-}
-
-fn access(s: &str) -> Result<Access, sqlx::Error> {
-    Access::parse(s).ok_or_else(|| sqlx::Error::Decode(format!("share access {s:?}").into()))
-}
-
 // ---- plan ----
 
 /// The owner's plan limit on mesh members (owner included), read inside
@@ -137,7 +129,7 @@ pub async fn delete_network(tx: &mut Tx, id: NetworkId) -> sqlx::Result<bool> {
 }
 
 /// A network's own columns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NetworkRow {
     pub id: NetworkId,
     pub owner_id: i64,
@@ -152,31 +144,19 @@ pub async fn network<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: NetworkId,
 ) -> sqlx::Result<Option<NetworkRow>> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT n.id, n.owner_id, u.email AS owner_email, n.server_id, s.name AS server_name, n.name, n.description \
          FROM mesh_networks n JOIN users u ON u.id = n.owner_id JOIN vpn_servers s ON s.id = n.server_id \
          WHERE n.id = $1",
     )
-    .bind(id.0)
+    .bind(id)
     .fetch_optional(ex)
-    .await?;
-    row.map(|r| {
-        Ok(NetworkRow {
-            id: NetworkId(r.try_get("id")?),
-            owner_id: r.try_get("owner_id")?,
-            owner_email: r.try_get("owner_email")?,
-            server_id: r.try_get("server_id")?,
-            server_name: r.try_get("server_name")?,
-            name: r.try_get("name")?,
-            description: r.try_get("description")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 pub async fn list_for_user(db: &Db, user_id: i64) -> sqlx::Result<Vec<NetworkSummary>> {
-    let rows = sqlx::query(
-        "SELECT n.id, n.name, n.description, u.email AS owner_email, s.name AS server_name, m.role, \
+    sqlx::query_as(
+        "SELECT n.id, n.name, n.description, u.email AS owner_email, s.name AS server_name, m.role AS my_role, \
                 (SELECT COUNT(*) FROM mesh_members x WHERE x.network_id = n.id) AS members, \
                 (SELECT COUNT(*) FROM mesh_shares x WHERE x.network_id = n.id) AS shares \
          FROM mesh_members m JOIN mesh_networks n ON n.id = m.network_id \
@@ -185,21 +165,7 @@ pub async fn list_for_user(db: &Db, user_id: i64) -> sqlx::Result<Vec<NetworkSum
     )
     .bind(user_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(NetworkSummary {
-                id: NetworkId(r.try_get("id")?),
-                name: r.try_get("name")?,
-                description: r.try_get("description")?,
-                owner_email: r.try_get("owner_email")?,
-                server_name: r.try_get("server_name")?,
-                my_role: role(&r.try_get::<String, _>("role")?)?,
-                members: r.try_get("members")?,
-                shares: r.try_get("shares")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 // ---- members ----
@@ -209,13 +175,11 @@ pub async fn role_of<'e, E: Executor<'e, Database = Any>>(
     network: NetworkId,
     user_id: i64,
 ) -> sqlx::Result<Option<MeshRole>> {
-    let r: Option<String> =
-        sqlx::query_scalar("SELECT role FROM mesh_members WHERE network_id = $1 AND user_id = $2")
-            .bind(network.0)
-            .bind(user_id)
-            .fetch_optional(ex)
-            .await?;
-    r.as_deref().map(role).transpose()
+    sqlx::query_scalar("SELECT role FROM mesh_members WHERE network_id = $1 AND user_id = $2")
+        .bind(network)
+        .bind(user_id)
+        .fetch_optional(ex)
+        .await
 }
 
 pub async fn insert_member(
@@ -254,28 +218,16 @@ pub async fn list_members(
     network: NetworkId,
     server_id: crate::typed::ServerId,
 ) -> sqlx::Result<Vec<Member>> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT m.user_id, u.email, u.first_name, m.role, m.joined_at, \
-                (SELECT COUNT(*) FROM devices d WHERE d.user_id = m.user_id AND d.server_id = $2) AS here \
+                (SELECT COUNT(*) FROM devices d WHERE d.user_id = m.user_id AND d.server_id = $2) AS devices_here \
          FROM mesh_members m JOIN users u ON u.id = m.user_id WHERE m.network_id = $1 \
          ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, u.email",
     )
-    .bind(network.0)
+    .bind(network)
     .bind(server_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Member {
-                user_id: r.try_get("user_id")?,
-                email: r.try_get("email")?,
-                first_name: r.try_get("first_name")?,
-                role: role(&r.try_get::<String, _>("role")?)?,
-                joined_at: r.try_get("joined_at")?,
-                devices_here: r.try_get("here")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 // ---- invites ----
@@ -398,7 +350,7 @@ pub async fn invite_by_hash<'e, E: Executor<'e, Database = Any>>(
             owner_id: r.try_get("owner_id")?,
             server_id: r.try_get("server_id")?,
             email: r.try_get("email")?,
-            role: role(&r.try_get::<String, _>("role")?)?,
+            role: r.try_get("role")?,
             invited_by: if name.is_empty() {
                 email
             } else {
@@ -450,7 +402,7 @@ pub async fn list_invites(db: &Db, network: NetworkId, now: i64) -> sqlx::Result
             Ok(InviteInfo {
                 id: InviteId(r.try_get("id")?),
                 email: r.try_get("email")?,
-                role: role(&r.try_get::<String, _>("role")?)?,
+                role: r.try_get("role")?,
                 created_at: r.try_get("created_at")?,
                 expires_at,
                 state,
@@ -573,7 +525,7 @@ pub async fn list_shares(db: &Db, network: NetworkId) -> sqlx::Result<Vec<ShareI
                     .ok_or_else(|| sqlx::Error::Decode(format!("share kind {kind:?}").into()))?,
                 name: r.try_get("name")?,
                 lan_ip: r.try_get("lan_ip")?,
-                access: access(&r.try_get::<String, _>("access")?)?,
+                access: r.try_get("access")?,
                 ports: parse_ports(&r.try_get::<String, _>("ports")?).unwrap_or_default(),
                 camera_id: r.try_get("shown_camera")?,
                 created_at: r.try_get("created_at")?,
@@ -730,7 +682,7 @@ pub async fn routed_shares_on_server(
                 owner_id: r.try_get("owner_id")?,
                 site_id: r.try_get("site_id")?,
                 lan_ip: r.try_get("lan_ip")?,
-                access: access(&r.try_get::<String, _>("access")?)?,
+                access: r.try_get("access")?,
                 ports: parse_ports(&r.try_get::<String, _>("ports")?).unwrap_or_default(),
             })
         })

@@ -29,6 +29,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     };
     #[cfg(not(feature = "ssr"))]
     let (theme_css, nonce) = (String::new(), String::new());
+    // Under the build's path with the bundle (`http::assets`).
+    let stylesheet = format!("/{}/truevault.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -37,7 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <style id="theme-vars" nonce=nonce inner_html=theme_css></style>
                 <link rel="icon" type="image/svg+xml" href="/pkg/favicon.svg"/>
-                <link rel="stylesheet" href="/pkg/truevault.css"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

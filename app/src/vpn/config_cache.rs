@@ -19,11 +19,13 @@ use std::{
 
 use truevault_wire::node::DesiredConfig;
 
+use super::model::ServerId;
+
 type Slot = Arc<tokio::sync::Mutex<Option<(i64, Arc<DesiredConfig>)>>>;
 
 #[derive(Clone, Default)]
 pub struct ConfigCache {
-    servers: Arc<Mutex<HashMap<i64, Slot>>>,
+    servers: Arc<Mutex<HashMap<ServerId, Slot>>>,
     hits: Arc<AtomicU64>,
     builds: Arc<AtomicU64>,
 }
@@ -33,7 +35,7 @@ impl ConfigCache {
     /// `build` (which must build exactly that version's config) and kept.
     pub async fn get_or_build<E, F>(
         &self,
-        server_id: i64,
+        server_id: ServerId,
         version: i64,
         build: F,
     ) -> Result<Arc<DesiredConfig>, E>

@@ -121,14 +121,22 @@ async fn create_device_with(
         awaiting_key,
     };
     let allowed = allowed_ips(state, &server, user.id, &device).await?;
-    let (config, qr_svg) = config_and_qr(
-        &server,
-        &v4,
-        &device,
-        &allowed,
-        private_key.as_deref(),
-        &psk,
-    )?;
+    // The QR code is most of a creation's CPU (choosing its mask scores
+    // eight candidates): it is made on the blocking pool, so the runtime's
+    // workers stay free to drive the writer and the other requests.
+    let (device, config, qr_svg) = tokio::task::spawn_blocking(move || {
+        let (config, qr) = config_and_qr(
+            &server,
+            &v4,
+            &device,
+            &allowed,
+            private_key.as_deref(),
+            &psk,
+        )?;
+        Ok::<_, AppError>((device, config, qr))
+    })
+    .await
+    .map_err(AppError::internal)??;
     Ok(CreatedDevice {
         file_name: super::model::config_file_name(&name),
         device,

@@ -106,7 +106,7 @@ pub async fn desired_config(
     state
         .node_configs
         .get_or_build(
-            server.id.into(),
+            server.id,
             version,
             build_desired_config(state, server, version),
         )

@@ -38,8 +38,10 @@ use crate::{
 };
 
 /// The most creations one transaction holds: enough to absorb a burst,
-/// small enough that a batch holds the write lock for milliseconds.
-pub const MAX_BATCH: usize = 128;
+/// small enough that a batch holds the write lock for milliseconds, and
+/// within PostgreSQL's 64 cached subtransactions per transaction (each
+/// creation's savepoint is one).
+pub const MAX_BATCH: usize = 64;
 
 /// A device's public key is unique across all servers.
 pub const DEVICE_KEY: UniqueKey = UniqueKey {
@@ -149,26 +151,36 @@ async fn write_batch(
     }
     let mut batch = BatchState::default();
     let mut answers: Answers = Vec::with_capacity(jobs.len());
+    // One savepoint statement per creation: a refused one rolls back to
+    // the savepoint, which stays for the next; a stored one is kept by
+    // opening the next savepoint after it (nested, released by the commit).
+    let mut ready = savepoint(&mut tx, "SAVEPOINT creation").await;
     for (creation, done) in jobs {
-        let result = match savepoint(&mut tx, "SAVEPOINT creation").await {
+        let result = match ready {
             Ok(()) => {
                 let r = create_one(&mut tx, &mut batch, &creation).await;
-                let end = if r.is_ok() {
-                    "RELEASE SAVEPOINT creation"
+                let next = if r.is_ok() {
+                    "SAVEPOINT creation"
                 } else {
-                    "ROLLBACK TO SAVEPOINT creation; RELEASE SAVEPOINT creation"
+                    "ROLLBACK TO SAVEPOINT creation"
                 };
-                match savepoint(&mut tx, end).await {
+                ready = savepoint(&mut tx, next).await;
+                match &ready {
                     Ok(()) => r,
-                    Err(e) => Err(e.into()),
+                    // Not kept apart from the next creation: not stored.
+                    Err(_) => Err(AppError::internal("savepoint failed")),
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(ref e) => Err(AppError::internal(e)),
         };
         if result.is_ok() {
             batch.touched.insert(creation.server_id);
         }
         answers.push((done, result));
+    }
+    if let Err(e) = ready {
+        // The transaction is in an unknown state: store none of it.
+        return Err((e.into(), answers.into_iter().map(|(d, _)| d).collect()));
     }
     let mut touched: Vec<ServerId> = batch.touched.iter().copied().collect();
     touched.sort();
@@ -186,8 +198,7 @@ async fn finish(mut tx: Tx, touched: &[ServerId]) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// Savepoint statements, unprepared (no arguments), so one call may carry
-/// two of them on either engine.
+/// A savepoint statement, unprepared (it has no arguments).
 async fn savepoint(tx: &mut Tx, sql: &str) -> Result<(), sqlx::Error> {
     sqlx::Executor::execute(&mut **tx, sql).await.map(|_| ())
 }

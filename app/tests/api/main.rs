@@ -3,6 +3,7 @@
 //! `TRUEVAULT_TEST_PG_URL` is set — and talks to it over HTTP.
 
 mod accounts;
+mod assets;
 mod billing;
 mod cameras;
 mod certs;

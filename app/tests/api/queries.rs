@@ -116,3 +116,56 @@ async fn pages_do_not_grow_queries() {
     }
     assert!(over.is_empty(), "pages over their query budget: {over:?}");
 }
+
+/// Statements one device creation runs (a VIP on an enrolled server: no
+/// limit count), from the session lookup to the answer. Creations made one
+/// at a time, so each is a batch of its own: under load the writer's batch
+/// shares its begin, version bump and commit, and the plan and free-list
+/// reads, among many.
+#[tokio::test]
+async fn a_device_creation_does_not_grow_statements() {
+    install_counter();
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    crate::vpn::server_with_node(&app, &admin, "eu-1", "10.90.0.0/16").await;
+    let user = app.signed_in_user("creator@example.com").await;
+    let res = app
+        .post_form(
+            &admin,
+            "/api/admin/vip",
+            &[("email", "creator@example.com"), ("vip", "true")],
+        )
+        .await;
+    assert!(res.status().is_success());
+    let mut fewest = usize::MAX;
+    for n in 0..5 {
+        let before = STATEMENTS.load(Ordering::SeqCst);
+        let name = format!("phone {n}");
+        let res = app
+            .post_form(
+                &user,
+                "/api/devices/create",
+                &[
+                    ("name", name.as_str()),
+                    ("public_key", ""),
+                    ("server_id", ""),
+                    ("region", ""),
+                ],
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+        res.text().await.expect("body");
+        fewest = fewest.min(STATEMENTS.load(Ordering::SeqCst) - before);
+    }
+    // Today's counts: the session, the user's sites and the servers; then
+    // the batch's begin, plan, IPv4 and IPv6 (free list and counter each),
+    // the row, the audit entry, two savepoints, the version bump and the
+    // commit. PostgreSQL adds the users' row lock.
+    let budget = if app.state.db.engine == truevault::db::Engine::Postgres {
+        16
+    } else {
+        14
+    };
+    eprintln!("device creation: {fewest} statements (budget {budget})");
+    assert!(fewest <= budget, "{fewest} > {budget}");
+}

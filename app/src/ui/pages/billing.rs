@@ -141,7 +141,7 @@ fn Overview(
                                     <td><a href=format!("/billing/invoices/{}", i.number)>{invoice_label(i.number)}</a></td>
                                     <td><Time ts=i.created_at day_only=true/></td>
                                     <td>{format_price(i.total_cents, &i.currency)}</td>
-                                    <td>{i.status.clone()}</td>
+                                    <td>{i.status.as_str()}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -199,7 +199,7 @@ fn InvoiceSheet(i: InvoiceInfo) -> impl IntoView {
                 <dt>"Billed to"</dt><dd>{format!("{} <{}>", i.customer_name, i.customer_email)}</dd>
                 <dt>"Date"</dt><dd>{format_time(i.created_at)}</dd>
                 <dt>"Due"</dt><dd>{format_time(i.due_at)}</dd>
-                <dt>"Status"</dt><dd data-testid="invoice-status">{i.status.clone()}</dd>
+                <dt>"Status"</dt><dd data-testid="invoice-status">{i.status.as_str()}</dd>
                 {i.paid_at.map(|p| view! { <dt>"Paid"</dt><dd>{format_time(p)}</dd> })}
             </dl>
             <div class="table-wrap"><table class="table">

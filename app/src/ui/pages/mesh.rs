@@ -92,8 +92,8 @@ fn NetworksView() -> impl IntoView {
 
 fn access_options() -> impl IntoView {
     Access::ALL
-        .into_iter()
-        .map(|a| view! { <option value=a.as_str() selected=a == Access::Use>{a.label()}</option> })
+        .iter()
+        .map(|&a| view! { <option value=a.as_str() selected=a == Access::Use>{a.label()}</option> })
         .collect_view()
 }
 

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use crate::{
     accounts::model::CurrentUser,
     billing::server_fns::{admin_jobs, AdminRetryJob},
+    jobs::model::JobStatus,
     ui::components::{
         guard::RequireAdmin,
         notice::{error_notice, format_time, ActionNotice},
@@ -42,10 +43,10 @@ pub fn AdminJobs() -> impl IntoView {
                                             <td>{j.step.clone()}</td>
                                             <td>{j.user_email.clone().unwrap_or_default()}</td>
                                             <td>{format_time(j.due_at)}</td>
-                                            <td>{j.status.clone()}</td>
+                                            <td>{j.status.as_str()}</td>
                                             <td>{j.attempts}</td>
                                             <td class="small">{j.last_error.clone().unwrap_or_default()}</td>
-                                            <td>{(j.status == "failed").then(|| view! {
+                                            <td>{(j.status == JobStatus::Failed).then(|| view! {
                                                 <ActionForm action=retry attr:class="inline-form">
                                                     <input type="hidden" name="id" value=j.id/>
                                                     <button type="submit" class="btn btn-ghost small">"Retry"</button>
