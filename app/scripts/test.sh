@@ -16,8 +16,19 @@ cargo clippy -p truevault --lib --target wasm32-unknown-unknown --features hydra
 log "release build (for the browser journeys)"
 "$ROOT/app/scripts/build.sh" --release
 
+# Each test in a process of its own (cargo-nextest): the api suite starts
+# a portal per test, and in one shared process they also share process-wide
+# state (the statement counter's tracing subscriber, Leptos' executor); two
+# CI runs under `cargo test` saw a page's body stall there, which no run
+# with a process per test has. Doctests are not run by nextest.
+if cargo nextest --version >/dev/null 2>&1; then
+  run_tests=(cargo nextest run --no-fail-fast --failure-output final)
+else
+  run_tests=(cargo test)
+fi
 log "unit and integration tests (SQLite)"
-cargo test --workspace --features truevault/ssr
+"${run_tests[@]}" --workspace --features truevault/ssr
+cargo test --workspace --features truevault/ssr --doc
 
 # The public API against its own OpenAPI document, with a real key:
 # bounded (10 examples per operation, 90 s budget).
@@ -39,7 +50,7 @@ pgurl="$("$ROOT/app/scripts/pg.sh" start "$pgdir" "$pgport")"
 # The same package/feature selection as above, so nothing is rebuilt.
 # Bounded, and on failure the server's view is printed: a stuck suite
 # should say where it was stuck rather than run into the CI's limit.
-if ! TRUEVAULT_TEST_PG_URL="$pgurl" timeout -k 10 1200 cargo test --workspace --features truevault/ssr --test api; then
+if ! TRUEVAULT_TEST_PG_URL="$pgurl" timeout -k 10 1200 "${run_tests[@]}" --workspace --features truevault/ssr --test api; then
   echo "PostgreSQL suite failed; sessions and the end of the server log:" >&2
   psql "$pgurl" -c "SELECT pid, datname, state, wait_event_type, wait_event, now() - query_start AS age, left(query, 120) FROM pg_stat_activity WHERE datname LIKE 'tv_test%'" >&2 || true
   tail -n 60 "$pgdir/server.log" >&2 || true
