@@ -120,31 +120,7 @@ impl TestApp {
     /// mid-page (a server-rendered boundary that never resolves) fails with
     /// what had arrived, which names the part of the page that hung.
     pub async fn get_html(&self, client: &Client, path: &str) -> String {
-        let mut res = self.get(client, path).await;
-        let mut body = Vec::new();
-        loop {
-            match tokio::time::timeout(Duration::from_secs(20), res.chunk()).await {
-                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
-                Ok(Ok(None)) => break,
-                Ok(Err(e)) => panic!("body of {path}: {e:?}"),
-                Err(_) => {
-                    let text = String::from_utf8_lossy(&body);
-                    let tail: String = text
-                        .chars()
-                        .rev()
-                        .take(1500)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect();
-                    panic!(
-                        "body of {path} stalled for 20 s after {} bytes; it ended with:\n{tail}",
-                        body.len()
-                    );
-                }
-            }
-        }
-        String::from_utf8(body).expect("utf-8 body")
+        read_body(self.get(client, path).await, path).await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -452,4 +428,33 @@ pub async fn raw_http(
     };
     tokio::time::timeout(wait, read).await.ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A response's body, read chunk by chunk: a stream that goes silent for
+/// 20 s fails with the tail of what had arrived (see `TestApp::get_html`).
+pub async fn read_body(mut res: Response, path: &str) -> String {
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), res.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => panic!("body of {path}: {e:?}"),
+            Err(_) => {
+                let text = String::from_utf8_lossy(&body);
+                let tail: String = text
+                    .chars()
+                    .rev()
+                    .take(1500)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                panic!(
+                    "body of {path} stalled for 20 s after {} bytes; it ended with:\n{tail}",
+                    body.len()
+                );
+            }
+        }
+    }
+    String::from_utf8(body).expect("utf-8 body")
 }
