@@ -44,6 +44,12 @@ impl Vendor {
         self == Vendor::Ring
     }
 
+    /// Whether the vendor's cameras answer ONVIF (events, PTZ) on their
+    /// HTTP port. Wyze's RTSP firmware does not; Ring has nothing local.
+    pub fn speaks_onvif(self) -> bool {
+        !matches!(self, Vendor::Wyze | Vendor::Ring)
+    }
+
     /// The RTSP port the vendor uses out of the box.
     pub fn default_rtsp_port(self) -> u16 {
         match self {
@@ -179,21 +185,37 @@ impl Camera {
 }
 
 /// What happened to a camera. Online/offline come from its gateway's view
-/// (a pull started; the camera stopped answering).
+/// (a pull started or the camera answers; the camera stopped answering),
+/// the others from the camera's own ONVIF events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraEventKind {
     Online,
     Offline,
+    Motion,
+    Person,
+    Vehicle,
+    Sound,
 }
 
 impl CameraEventKind {
-    pub const ALL: [CameraEventKind; 2] = [CameraEventKind::Online, CameraEventKind::Offline];
+    pub const ALL: [CameraEventKind; 6] = [
+        CameraEventKind::Online,
+        CameraEventKind::Offline,
+        CameraEventKind::Motion,
+        CameraEventKind::Person,
+        CameraEventKind::Vehicle,
+        CameraEventKind::Sound,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CameraEventKind::Online => "online",
             CameraEventKind::Offline => "offline",
+            CameraEventKind::Motion => "motion",
+            CameraEventKind::Person => "person",
+            CameraEventKind::Vehicle => "vehicle",
+            CameraEventKind::Sound => "sound",
         }
     }
 
@@ -205,7 +227,16 @@ impl CameraEventKind {
         match self {
             CameraEventKind::Online => "Came online",
             CameraEventKind::Offline => "Went offline",
+            CameraEventKind::Motion => "Motion",
+            CameraEventKind::Person => "Person",
+            CameraEventKind::Vehicle => "Vehicle",
+            CameraEventKind::Sound => "Sound",
         }
+    }
+
+    /// Online/offline: the camera's state, stored once per change.
+    pub fn is_health(self) -> bool {
+        matches!(self, CameraEventKind::Online | CameraEventKind::Offline)
     }
 }
 
@@ -217,6 +248,10 @@ pub struct CameraEvent {
     pub camera_name: String,
     pub kind: CameraEventKind,
     pub at: i64,
+    /// A snapshot taken at the event is stored
+    /// (`/cameras/{camera_id}/events/{id}/thumbnail`).
+    #[serde(default)]
+    pub has_thumbnail: bool,
 }
 
 /// The events page's filters, parsed: a kind and a UTC day, both optional.
@@ -362,5 +397,100 @@ mod tests {
             }
         }
         assert_ne!(StreamKind::Sub.channel(7), StreamKind::Main.channel(7));
+    }
+}
+
+/// A PTZ camera's stored position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraPreset {
+    pub token: String,
+    pub name: String,
+}
+
+/// A PTZ request as the page sends it (all text): `op` is `move`, `stop`,
+/// `presets`, `goto` (with `token`) or `save` (with `name`); a move has
+/// `pan`, `tilt`, `zoom` velocities in `-1 ..= 1`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtzForm {
+    #[serde(default)]
+    pub camera: String,
+    #[serde(default)]
+    pub op: String,
+    #[serde(default)]
+    pub pan: String,
+    #[serde(default)]
+    pub tilt: String,
+    #[serde(default)]
+    pub zoom: String,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PtzOp {
+    Move { pan: f32, tilt: f32, zoom: f32 },
+    Stop,
+    Presets,
+    Goto(String),
+    Save(String),
+}
+
+/// A checked PTZ request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PtzRequest {
+    pub camera: i64,
+    pub op: PtzOp,
+}
+
+impl TryFrom<&PtzForm> for PtzRequest {
+    type Error = crate::error::AppError;
+
+    fn try_from(f: &PtzForm) -> Result<Self, Self::Error> {
+        use crate::error::AppError;
+        let camera = f
+            .camera
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| AppError::invalid_field("camera", "Choose one of your cameras."))?;
+        let speed = |field: &'static str, v: &str| -> Result<f32, AppError> {
+            match v.trim() {
+                "" => Ok(0.0),
+                t => t
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|x| x.is_finite() && (-1.0..=1.0).contains(x))
+                    .ok_or_else(|| AppError::invalid_field(field, "A speed from -1 to 1.")),
+            }
+        };
+        let text = |field: &'static str, v: &str| -> Result<String, AppError> {
+            let t = v.trim();
+            if t.is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
+                return Err(AppError::invalid_field(field, "1 to 64 characters."));
+            }
+            Ok(t.to_string())
+        };
+        let op = match f.op.trim() {
+            "move" => {
+                let (pan, tilt, zoom) = (
+                    speed("pan", &f.pan)?,
+                    speed("tilt", &f.tilt)?,
+                    speed("zoom", &f.zoom)?,
+                );
+                if pan == 0.0 && tilt == 0.0 && zoom == 0.0 {
+                    return Err(AppError::invalid_field("pan", "A move needs a direction."));
+                }
+                PtzOp::Move { pan, tilt, zoom }
+            }
+            "stop" => PtzOp::Stop,
+            "presets" => PtzOp::Presets,
+            "goto" => PtzOp::Goto(text("token", &f.token)?),
+            "save" => PtzOp::Save(text("name", &f.name)?),
+            _ => return Err(AppError::invalid_field("op", "Unknown PTZ command.")),
+        };
+        Ok(PtzRequest { camera, op })
     }
 }

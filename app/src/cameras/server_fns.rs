@@ -58,6 +58,17 @@ pub async fn camera_events(
     service::events(&sfn::state(), user.id, &filter).await
 }
 
+/// PTZ: move while held, stop on release, presets (see `PtzForm`).
+/// Answers the presets for `presets` and `save`, else an empty list.
+#[server(endpoint = "cameras/ptz")]
+pub async fn camera_ptz(
+    #[server(flatten)] form: super::model::PtzForm,
+) -> Result<Vec<super::model::CameraPreset>, AppError> {
+    let user = sfn::user()?;
+    let req = super::model::PtzRequest::try_from(&form)?;
+    service::ptz(&sfn::state(), user.id, &req).await
+}
+
 #[server(endpoint = "cameras/detail")]
 pub async fn camera_detail(id: i64) -> Result<Camera, AppError> {
     let user = sfn::user()?;
