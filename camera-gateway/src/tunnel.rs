@@ -310,7 +310,7 @@ impl<'a> Session<'a> {
                 self.ptz
                     .retain(|id, _| new.get(id).is_some() && new.get(id) == self.cameras.get(id));
                 for (id, spec) in &new {
-                    if spec.watch && !self.watchers.contains_key(id) {
+                    if spec.watch && self.cfg.watch.enabled && !self.watchers.contains_key(id) {
                         self.watchers.insert(
                             *id,
                             crate::watch::spawn(

@@ -21,6 +21,9 @@ use crate::backoff::Backoff;
 
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
+    /// Off: cameras are only seen while pulled (tests that count a
+    /// camera's connections turn it off).
+    pub enabled: bool,
     /// Between reachability checks.
     pub interval: Duration,
     /// One check's connect + answer.
@@ -36,6 +39,7 @@ pub struct WatchConfig {
 impl Default for WatchConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             interval: Duration::from_secs(30),
             probe_timeout: Duration::from_secs(5),
             onvif_backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(300)),

@@ -287,6 +287,7 @@ pub fn CameraView() -> impl IntoView {
                                     <img data-snapshot-image="" alt=format!("Snapshot of {}", c.name) hidden=true/>
                                 </div>
                             })}
+                            {c.vendor.speaks_onvif().then(|| view! { <PtzPanel camera=c.id/> })}
                             <Timeline camera=c.id events/>
                             <section class="card">
                                 <h2>"Settings"</h2>
@@ -333,7 +334,7 @@ fn event_rows(events: Vec<CameraEvent>, with_camera: bool) -> impl IntoView {
     }
     view! {
         <div class="table-wrap"><table class="table stack" data-testid="camera-events">
-            <thead><tr><th>"When"</th>{with_camera.then(|| view! { <th>"Camera"</th> })}<th>"What"</th></tr></thead>
+            <thead><tr><th>"When"</th>{with_camera.then(|| view! { <th>"Camera"</th> })}<th>"What"</th><th>"Picture"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| view! {
                     <tr data-testid="camera-event" data-kind=e.kind.as_str()>
@@ -342,12 +343,55 @@ fn event_rows(events: Vec<CameraEvent>, with_camera: bool) -> impl IntoView {
                             <td data-label="Camera"><a href=format!("/cameras/{}", e.camera_id)>{e.camera_name.clone()}</a></td>
                         })}
                         <td data-label="What">{e.kind.label()}</td>
+                        <td data-label="Picture">{e.has_thumbnail.then(|| {
+                            let src = format!("/cameras/{}/events/{}/thumbnail", e.camera_id, e.id);
+                            let href = src.clone();
+                            view! {
+                                <a href=href><img class="event-thumbnail" src=src loading="lazy" width="160"
+                                    alt=format!("{} at {}", e.kind.label(), e.camera_name) data-testid="camera-event-thumbnail"/></a>
+                            }
+                        })}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
         </table></div>
     }
     .into_any()
+}
+
+/// Pan, tilt and zoom for an ONVIF camera: player.js sends a move while a
+/// button (or an arrow key, +/- for zoom, with the panel focused) is held
+/// and a stop on release, and works the presets. A camera without PTZ
+/// answers with `CAMERA_PTZ_FAILED`, shown here.
+#[component]
+fn PtzPanel(camera: i64) -> impl IntoView {
+    let dir = |label: &'static str, pan: &'static str, tilt: &'static str, zoom: &'static str| {
+        view! {
+            <button type="button" class="btn btn-ghost" data-ptz-move="" data-pan=pan data-tilt=tilt data-zoom=zoom
+                aria-label=label>{label}</button>
+        }
+    };
+    view! {
+        <details class="card ptz" data-testid="camera-ptz" data-camera-ptz=camera.to_string() tabindex="0">
+            <summary>"Pan, tilt and zoom (cameras that can move)"</summary>
+            <p class="muted">"Hold a button, or an arrow key (+ and − zoom) while this panel has focus."</p>
+            <div class="ptz-pad">
+                {dir("Up", "0", "0.5", "0")}
+                {dir("Left", "-0.5", "0", "0")}
+                {dir("Right", "0.5", "0", "0")}
+                {dir("Down", "0", "-0.5", "0")}
+                {dir("Zoom in", "0", "0", "0.5")}
+                {dir("Zoom out", "0", "0", "-0.5")}
+            </div>
+            <p class="notice error" data-ptz-error="" hidden=true></p>
+            <div class="form inline">
+                <button type="button" class="btn btn-ghost" data-ptz-presets="">"Presets"</button>
+                <label>"Name"<input type="text" maxlength="64" data-ptz-preset-name=""/></label>
+                <button type="button" class="btn btn-ghost" data-ptz-save="">"Save this position"</button>
+            </div>
+            <ul class="ptz-presets" data-ptz-preset-list=""></ul>
+        </details>
+    }
 }
 
 /// One camera's recent events, on its own page (loaded with the camera).
