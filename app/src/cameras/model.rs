@@ -494,3 +494,166 @@ impl TryFrom<&PtzForm> for PtzRequest {
         Ok(PtzRequest { camera, op })
     }
 }
+
+/// A camera on the notification settings, and whether it is picked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyCamera {
+    pub id: i64,
+    pub name: String,
+    pub chosen: bool,
+}
+
+/// Who gets mailed about what: the kinds, every camera or only the picked
+/// ones, and quiet hours (minutes after midnight UTC; `from > to` spans
+/// midnight). No kinds: no mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NotifyPrefs {
+    pub kinds: Vec<CameraEventKind>,
+    pub all_cameras: bool,
+    pub cameras: Vec<NotifyCamera>,
+    pub quiet: Option<(u16, u16)>,
+}
+
+impl NotifyPrefs {
+    /// Whether `minute` (of the UTC day) is inside the quiet hours.
+    pub fn is_quiet(quiet: Option<(u16, u16)>, minute: u16) -> bool {
+        match quiet {
+            None => false,
+            Some((from, to)) if from <= to => (from..to).contains(&minute),
+            Some((from, to)) => minute >= from || minute < to,
+        }
+    }
+}
+
+/// "HH:MM" → minutes after midnight.
+pub fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+pub fn format_hhmm(minute: u16) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The notification form as sent: a checkbox per kind (`on` or absent),
+/// `cameras` = `all` or `chosen`, quiet hours as `HH:MM` (both or none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyForm {
+    #[serde(default)]
+    pub online: String,
+    #[serde(default)]
+    pub offline: String,
+    #[serde(default)]
+    pub motion: String,
+    #[serde(default)]
+    pub person: String,
+    #[serde(default)]
+    pub vehicle: String,
+    #[serde(default)]
+    pub sound: String,
+    #[serde(default)]
+    pub cameras: String,
+    #[serde(default)]
+    pub quiet_from: String,
+    #[serde(default)]
+    pub quiet_to: String,
+}
+
+/// A checked notification form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidNotify {
+    pub kinds: Vec<CameraEventKind>,
+    pub all_cameras: bool,
+    pub quiet: Option<(u16, u16)>,
+}
+
+impl TryFrom<&NotifyForm> for ValidNotify {
+    type Error = crate::error::AppError;
+
+    fn try_from(f: &NotifyForm) -> Result<Self, Self::Error> {
+        use crate::error::AppError;
+        let on = |v: &str| matches!(v.trim(), "on" | "true" | "1");
+        let kinds = [
+            (CameraEventKind::Online, &f.online),
+            (CameraEventKind::Offline, &f.offline),
+            (CameraEventKind::Motion, &f.motion),
+            (CameraEventKind::Person, &f.person),
+            (CameraEventKind::Vehicle, &f.vehicle),
+            (CameraEventKind::Sound, &f.sound),
+        ]
+        .into_iter()
+        .filter(|(_, v)| on(v))
+        .map(|(k, _)| k)
+        .collect();
+        let all_cameras = match f.cameras.trim() {
+            "" | "all" => true,
+            "chosen" => false,
+            _ => return Err(AppError::invalid_field("cameras", "Choose all or picked cameras.")),
+        };
+        let time = |field: &'static str, v: &str| match v.trim() {
+            "" => Ok(None),
+            t => parse_hhmm(t)
+                .map(Some)
+                .ok_or_else(|| AppError::invalid_field(field, "A time as HH:MM.")),
+        };
+        let quiet = match (time("quiet_from", &f.quiet_from)?, time("quiet_to", &f.quiet_to)?) {
+            (None, None) => None,
+            (Some(a), Some(b)) if a != b => Some((a, b)),
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid_field("quiet_to", "Quiet hours need an end apart from their start."))
+            }
+            (None, Some(_)) => {
+                return Err(AppError::invalid_field("quiet_from", "Give quiet hours a start."))
+            }
+            (Some(_), None) => return Err(AppError::invalid_field("quiet_to", "Give quiet hours an end.")),
+        };
+        Ok(ValidNotify {
+            kinds,
+            all_cameras,
+            quiet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_span_midnight() {
+        let q = Some((22 * 60, 7 * 60));
+        assert!(NotifyPrefs::is_quiet(q, 23 * 60));
+        assert!(NotifyPrefs::is_quiet(q, 60));
+        assert!(!NotifyPrefs::is_quiet(q, 7 * 60));
+        assert!(!NotifyPrefs::is_quiet(q, 12 * 60));
+        let day = Some((9 * 60, 17 * 60));
+        assert!(NotifyPrefs::is_quiet(day, 9 * 60));
+        assert!(!NotifyPrefs::is_quiet(day, 17 * 60));
+        assert!(!NotifyPrefs::is_quiet(None, 0));
+        assert_eq!(parse_hhmm("07:30"), Some(450));
+        assert_eq!(parse_hhmm("24:00"), None);
+        assert_eq!(format_hhmm(450), "07:30");
+    }
+
+    #[test]
+    fn the_form_is_checked() {
+        let f = NotifyForm {
+            motion: "on".into(),
+            person: "on".into(),
+            cameras: "chosen".into(),
+            quiet_from: "22:00".into(),
+            quiet_to: "07:00".into(),
+            ..Default::default()
+        };
+        let v = ValidNotify::try_from(&f).unwrap();
+        assert_eq!(v.kinds, [CameraEventKind::Motion, CameraEventKind::Person]);
+        assert!(!v.all_cameras);
+        assert_eq!(v.quiet, Some((1320, 420)));
+        let bad = NotifyForm {
+            quiet_from: "22:00".into(),
+            ..Default::default()
+        };
+        assert_eq!(ValidNotify::try_from(&bad).unwrap_err().field(), Some("quiet_to"));
+    }
+}

@@ -62,6 +62,8 @@ struct Inner {
     starts: HashMap<CameraId, u64>,
     /// Init segments received per camera, re-announcements included.
     inits: HashMap<CameraId, u64>,
+    /// Notification decisions made per camera (tests and metrics).
+    notified: HashMap<CameraId, u64>,
     /// Each camera's last known online/offline state on this instance.
     health: HashMap<CameraId, super::model::CameraEventKind>,
 }
@@ -228,6 +230,15 @@ impl CameraRelay {
     /// even when its main and sub stream report together).
     pub fn health_changed(&self, camera: CameraId, kind: super::model::CameraEventKind) -> bool {
         lock(&self.inner).health.insert(camera, kind) != Some(kind)
+    }
+
+    pub fn count_notify(&self, cam: CameraId) {
+        *lock(&self.inner).notified.entry(cam).or_default() += 1;
+    }
+
+    /// Events of the camera whose mail has been decided on (sent or not).
+    pub fn notify_decisions(&self, cam: CameraId) -> u64 {
+        lock(&self.inner).notified.get(&cam).copied().unwrap_or(0)
     }
 
     pub fn count_init(&self, cam: CameraId) {

@@ -375,7 +375,11 @@ pub async fn record_health(state: &AppState, channel: i64, kind: CameraEventKind
     }
     .await;
     match result {
-        Ok(true) => tracing::info!(camera, kind = kind.as_str(), "camera event"),
+        Ok(true) => {
+            tracing::info!(camera, kind = kind.as_str(), "camera event");
+            let st = state.clone();
+            tokio::spawn(async move { super::notify::after_event(&st, camera, kind).await });
+        }
         Ok(false) => {}
         Err(e) => tracing::warn!(camera, error = %e, "recording a camera event"),
     }
@@ -408,6 +412,9 @@ pub async fn record_detection(
     {
         Ok(Some((id, _owner))) => {
             tracing::info!(camera, kind = kind.as_str(), event = id, "camera event");
+            // The mail (SMTP may be slow) must not hold up the tunnel.
+            let st = state.clone();
+            tokio::spawn(async move { super::notify::after_event(&st, camera, kind).await });
             Some(id)
         }
         Ok(None) => None,

@@ -1919,3 +1919,153 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_eq!(v["code"], "CAMERA_GATEWAY_OFFLINE", "{v}");
 }
+
+/// The owner asked for motion and person mails: the first event's mail
+/// reaches a real SMTP server (aiosmtpd), the next within 10 minutes is
+/// held back, one after the gap (the portal's clock moved on) goes out;
+/// quiet hours and "only picked cameras" hold mail back too. Offline was
+/// not asked for and sends nothing.
+#[tokio::test]
+async fn camera_event_mail_arrives_once_then_is_rate_limited() {
+    let maildir =
+        std::env::temp_dir().join(format!("tv-cam-maildir-{}", crate::helpers::random_suffix()));
+    let (_smtp, smtp_port) = crate::smtp::start_smtp(&maildir);
+    let device = crate::onvif_device::OnvifDevice::start().await;
+    device.small_snapshots(true);
+    let app = TestApp::spawn_with(|c| {
+        c.smtp = Some(truevault::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: smtp_port,
+            username: None,
+            password: None,
+            security: "none".into(),
+        });
+    })
+    .await;
+    let (c, _) = user(&app, "alerts@example.com", "personal").await;
+    let (gw, token) = create_gateway(&app, &c).await;
+    let (gws, http_port, snap) = (
+        gw.to_string(),
+        device.port.to_string(),
+        device.snapshot_url(),
+    );
+    let dead = format!("rtsp://127.0.0.1:{}/yard", free_tcp_port());
+    let cam = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Yard"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("http_port", &http_port),
+            ("main_stream_url", &dead),
+            ("snapshot_url", &snap),
+            ("gateway_id", &gws),
+        ],
+    )
+    .await
+    .expect("camera");
+    let cams = cam.to_string();
+    let save = |form: Vec<(&'static str, String)>| {
+        let (app, c) = (&app, &c);
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = app.post_form(c, "/api/cameras/notify_save", &form).await;
+            let status = res.status();
+            (status, res.text().await.unwrap_or_default())
+        }
+    };
+    let (s, body) = save(vec![
+        ("motion", "on".into()),
+        ("quiet_from", "25:00".into()),
+        ("quiet_to", "07:00".into()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains(r#""field":"quiet_from""#), "{body}");
+    let (s, body) = save(vec![
+        ("motion", "on".into()),
+        ("person", "on".into()),
+        ("cameras", "all".into()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let mails = || {
+        crate::smtp::read_maildir(&maildir)
+            .into_iter()
+            .filter(|m| m.contains("alerts@example.com"))
+            .collect::<Vec<_>>()
+    };
+    let decided = |n: u64| {
+        let app = &app;
+        async move {
+            wait_for(20, &format!("{n} mail decisions"), || async {
+                app.state.cameras.notify_decisions(cam) >= n
+            })
+            .await;
+        }
+    };
+    let gateway = run_gateway_watching(&app, gw, token).await;
+
+    // Offline (nothing answers at the stream's address): not asked for.
+    decided(1).await;
+    assert_eq!(event_kinds(&events(&app, &c, &cams, "", "").await.1), ["offline"]);
+    wait_for(20, "the event subscription", || async {
+        !device.requests("PullMessagesRequest").is_empty()
+    })
+    .await;
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(2).await;
+    wait_for(20, "the motion mail over SMTP", || async { mails().len() == 1 }).await;
+    assert!(mails()[0].contains("Subject: Yard: Motion"), "{}", mails()[0]);
+
+    // A person a minute later: within 10 minutes of the last mail.
+    app.state.clock.advance(60);
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
+    decided(3).await;
+    assert_eq!(app.mail_count("alerts@example.com").await, 1, "rate-limited");
+    // Past the gap: mailed again.
+    app.state.clock.advance(MAIL_GAP);
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "false");
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
+    decided(4).await;
+    wait_for(20, "the person mail", || async { mails().len() == 2 }).await;
+
+    // Quiet hours around the portal's now: held back.
+    let minute = (app.state.clock.now() + MAIL_GAP).rem_euclid(86_400) / 60;
+    let hhmm = |m: i64| format!("{:02}:{:02}", (m / 60) % 24, m % 60);
+    let (s, body) = save(vec![
+        ("motion", "on".into()),
+        ("person", "on".into()),
+        ("quiet_from", hhmm(minute)),
+        ("quiet_to", hhmm((minute + 5) % 1440)),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    app.state.clock.advance(MAIL_GAP);
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(5).await;
+    // Only picked cameras, and this one is not picked: held back; picked: mailed.
+    let (s, body) = save(vec![("motion", "on".into()), ("cameras", "chosen".into())]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(6).await;
+    assert_eq!(app.mail_count("alerts@example.com").await, 2, "quiet, then not picked");
+    let res = app
+        .post_form(&c, "/api/cameras/notify_choose", &[("camera", &cams), ("on", "on")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(7).await;
+    wait_for(20, "the picked camera's mail", || async { mails().len() == 3 }).await;
+    // The settings page shows what was saved.
+    let page = app.get_html(&c, "/camera-events").await;
+    assert!(page.contains(r#"data-testid="camera-notify""#));
+    gateway.abort();
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+const MAIL_GAP: i64 = truevault::cameras::notify::MAIL_GAP_SECS + 1;

@@ -11,10 +11,11 @@ use crate::{
     accounts::model::CurrentUser,
     cameras::{
         model::{Camera, CameraDraft, GatewayInfo, StreamKind, Vendor},
-        model::{CameraEvent, CameraEventKind},
+        model::{format_hhmm, CameraEvent, CameraEventKind, NotifyPrefs},
         server_fns::{
-            camera_detail, camera_events, cameras_overview, AddCamera, CreateGateway, DeleteCamera,
-            RevokeGateway, UpdateCamera,
+            camera_detail, camera_events, camera_notify_prefs, cameras_overview, AddCamera,
+            CameraNotifyChoose, CameraNotifySave, CreateGateway, DeleteCamera, RevokeGateway,
+            UpdateCamera,
         },
     },
     overview::portal_url,
@@ -406,6 +407,52 @@ fn Timeline(camera: i64, events: Vec<CameraEvent>) -> impl IntoView {
     }
 }
 
+/// The e-mail settings: which kinds, which cameras, quiet hours (UTC).
+fn notify_settings(
+    p: NotifyPrefs,
+    save: ServerAction<CameraNotifySave>,
+    choose: ServerAction<CameraNotifyChoose>,
+) -> impl IntoView {
+    let (from, to) = p
+        .quiet
+        .map(|(f, t)| (format_hhmm(f), format_hhmm(t)))
+        .unwrap_or_default();
+    view! {
+        <section class="card" data-testid="camera-notify">
+            <h2>"E-mail me about"</h2>
+            <p class="muted">"At most one mail per camera every 10 minutes."</p>
+            <ActionForm action=save attr:class="form">
+                <fieldset><legend>"Events"</legend>
+                    {CameraEventKind::ALL.into_iter().map(|k| view! {
+                        <label><input type="checkbox" name=k.as_str() value="on" checked=p.kinds.contains(&k)/>{k.label()}</label>
+                    }).collect_view()}
+                </fieldset>
+                <label>"Cameras"<select name="cameras">
+                    <option value="all" selected=p.all_cameras>"All my cameras"</option>
+                    <option value="chosen" selected=!p.all_cameras>"Only the cameras picked below"</option>
+                </select></label>
+                <label>"Quiet from (UTC)"<input type="time" name="quiet_from" value=from/></label>
+                <label>"Quiet until (UTC)"<input type="time" name="quiet_to" value=to/></label>
+                <button type="submit" class="btn btn-primary">"Save"</button>
+                <ActionError value=save.value()/>
+            </ActionForm>
+            <ul class="chips" data-testid="camera-notify-cameras">
+                {p.cameras.into_iter().map(|c| view! {
+                    <li>
+                        <ActionForm action=choose attr:class="form inline">
+                            <input type="hidden" name="camera" value=c.id/>
+                            <input type="hidden" name="on" value=if c.chosen { "" } else { "on" }/>
+                            <button type="submit" class="btn btn-ghost small" aria-pressed=c.chosen.to_string()>
+                                {if c.chosen { format!("✓ {}", c.name) } else { c.name.clone() }}
+                            </button>
+                        </ActionForm>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
 /// Every camera's events, filterable by type and day (a GET form: the
 /// filters live in the address, so a filtered view can be bookmarked).
 #[component]
@@ -422,6 +469,12 @@ pub fn CameraEvents() -> impl IntoView {
     let events = Resource::new(filters, |(camera, kind, day)| {
         camera_events(camera, kind, day)
     });
+    let save = ServerAction::<CameraNotifySave>::new();
+    let choose = ServerAction::<CameraNotifyChoose>::new();
+    let notify = Resource::new(
+        move || (save.version().get(), choose.version().get()),
+        |_| camera_notify_prefs(),
+    );
     view! {
         <Title text="Camera events — TrueVault"/>
         <RequireUser children=move |_u: CurrentUser| {
@@ -445,6 +498,14 @@ pub fn CameraEvents() -> impl IntoView {
                         match events.await {
                             Err(e) => error_notice(&e).into_any(),
                             Ok(list) => event_rows(list, true).into_any(),
+                        }
+                    })}
+                </Suspense>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match notify.await {
+                            Err(e) => error_notice(&e).into_any(),
+                            Ok(p) => notify_settings(p, save, choose).into_any(),
                         }
                     })}
                 </Suspense>
