@@ -56,15 +56,15 @@ async fn run(
     }
     let mut target: Option<Target> = None;
     while let Some((request_id, command)) = rx.recv().await {
-        let result = match tokio::time::timeout(
-            ASK * 2,
-            execute(&client, &spec, &mut target, &command),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(GatewayError::Timeout("the camera's PTZ service did not answer".into())),
-        };
+        let result =
+            match tokio::time::timeout(ASK * 2, execute(&client, &spec, &mut target, &command))
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(GatewayError::Timeout(
+                    "the camera's PTZ service did not answer".into(),
+                )),
+            };
         if result.is_err() {
             // The next command asks again (the camera may have rebooted).
             target = None;
@@ -106,7 +106,9 @@ fn err(step: &str, e: impl std::fmt::Display) -> GatewayError {
 
 async fn resolve(client: &OnvifClient, spec: &CameraSpec) -> Result<Target, GatewayError> {
     if spec.onvif_url.is_none() {
-        return Err(GatewayError::Onvif("the camera has no ONVIF address".into()));
+        return Err(GatewayError::Onvif(
+            "the camera has no ONVIF address".into(),
+        ));
     }
     let caps = client
         .get_capabilities()
@@ -147,10 +149,22 @@ async fn execute(
     let Some(t) = target.as_ref() else {
         return Err(GatewayError::Onvif("no PTZ target".into()));
     };
-    let clamp = |v: f32| if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 };
+    let clamp = |v: f32| {
+        if v.is_finite() {
+            v.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        }
+    };
     match command {
         PtzCommand::Move { pan, tilt, zoom } => client
-            .ptz_continuous_move(&t.ptz_url, &t.profile, clamp(*pan), clamp(*tilt), clamp(*zoom))
+            .ptz_continuous_move(
+                &t.ptz_url,
+                &t.profile,
+                clamp(*pan),
+                clamp(*tilt),
+                clamp(*zoom),
+            )
             .await
             .map(|_| None)
             .map_err(|e| err("ContinuousMove", e)),

@@ -305,8 +305,9 @@ impl<'a> Session<'a> {
                 self.refused.retain(|id, spec| new.get(id) == Some(spec));
                 // Watchers of changed or removed cameras stop; new and
                 // changed ones start (and report their state at once).
-                self.watchers
-                    .retain(|id, _| new.get(id).is_some_and(|s| s.watch) && new.get(id) == self.cameras.get(id));
+                self.watchers.retain(|id, _| {
+                    new.get(id).is_some_and(|s| s.watch) && new.get(id) == self.cameras.get(id)
+                });
                 self.ptz
                     .retain(|id, _| new.get(id).is_some() && new.get(id) == self.cameras.get(id));
                 for (id, spec) in &new {

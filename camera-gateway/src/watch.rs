@@ -118,7 +118,10 @@ pub async fn rtsp_answers(url: &str, timeout: Duration) -> bool {
     let Some(host) = parsed.host_str() else {
         return false;
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = parsed.port().unwrap_or(554);
     // Credentials never go on the wire for a reachability check.
     let mut target = parsed.clone();
@@ -156,7 +159,13 @@ pub fn classify_topic(topic: &str) -> Option<DetectedKind> {
         Some(DetectedKind::Vehicle)
     } else if has(&["sound", "audio", "noise", "scream"]) {
         Some(DetectedKind::Sound)
-    } else if has(&["motion", "fielddetector", "linedetector", "intrusion", "tamper"]) {
+    } else if has(&[
+        "motion",
+        "fielddetector",
+        "linedetector",
+        "intrusion",
+        "tamper",
+    ]) {
         // Tampering is not motion, but it is "something happened at the
         // camera"; it has no kind of its own yet.
         (!plain.contains("tamper")).then_some(DetectedKind::Motion)
@@ -278,11 +287,9 @@ async fn follow_events(
         // Renewed well before its 5 minutes; a camera that refuses Renew
         // gets a fresh subscription instead.
         if subscribed.elapsed() > Duration::from_secs(120) {
-            let renewed = tokio::time::timeout(
-                ask,
-                client.renew_subscription(&sub.reference_url, "PT300S"),
-            )
-            .await;
+            let renewed =
+                tokio::time::timeout(ask, client.renew_subscription(&sub.reference_url, "PT300S"))
+                    .await;
             if !matches!(renewed, Ok(Ok(_))) {
                 let _ = tokio::time::timeout(ask, client.unsubscribe(&sub.reference_url)).await;
                 return "subscription due for renewal".into();
@@ -374,9 +381,18 @@ mod tests {
             ("tns1:RuleEngine/FieldDetector/ObjectsInside", Some(Motion)),
             ("tns1:RuleEngine/PeopleDetector/People", Some(Person)),
             ("tns1:RuleEngine/MyRuleDetector/PeopleDetect", Some(Person)),
-            ("tnsaxis:CameraApplicationPlatform/ObjectAnalytics/Human", Some(Person)),
-            ("tns1:RuleEngine/MyRuleDetector/VehicleDetect", Some(Vehicle)),
-            ("tns1:RuleEngine/TPSmartEventDetector/TPSmartEvent/Vehicle", Some(Vehicle)),
+            (
+                "tnsaxis:CameraApplicationPlatform/ObjectAnalytics/Human",
+                Some(Person),
+            ),
+            (
+                "tns1:RuleEngine/MyRuleDetector/VehicleDetect",
+                Some(Vehicle),
+            ),
+            (
+                "tns1:RuleEngine/TPSmartEventDetector/TPSmartEvent/Vehicle",
+                Some(Vehicle),
+            ),
             ("tns1:AudioAnalytics/Audio/DetectedSound", Some(Sound)),
             ("tns1:VideoSource/GlobalSceneChange/ImagingService", None),
             ("tns1:VideoSource/ImageTooDark/ImagingService", None),
@@ -392,18 +408,31 @@ mod tests {
         let mut f = EdgeFilter::default();
         let t0 = Instant::now();
         let cd = Duration::from_secs(30);
-        let motion = |v: &str| msg("tns1:VideoSource/MotionAlarm", "Changed", &[("IsMotion", v)]);
+        let motion = |v: &str| {
+            msg(
+                "tns1:VideoSource/MotionAlarm",
+                "Changed",
+                &[("IsMotion", v)],
+            )
+        };
         // The state at subscription is not news.
         assert_eq!(
             f.accept(
-                &msg("tns1:VideoSource/MotionAlarm", "Initialized", &[("IsMotion", "true")]),
+                &msg(
+                    "tns1:VideoSource/MotionAlarm",
+                    "Initialized",
+                    &[("IsMotion", "true")]
+                ),
                 t0,
                 cd
             ),
             None
         );
         assert_eq!(f.accept(&motion("false"), t0, cd), None);
-        assert_eq!(f.accept(&motion("true"), t0, cd), Some(DetectedKind::Motion));
+        assert_eq!(
+            f.accept(&motion("true"), t0, cd),
+            Some(DetectedKind::Motion)
+        );
         assert_eq!(f.accept(&motion("true"), t0, cd), None, "still on");
         assert_eq!(f.accept(&motion("false"), t0, cd), None);
         assert_eq!(
@@ -419,7 +448,11 @@ mod tests {
         // Another kind has its own cooldown; a one-shot (no boolean) counts.
         assert_eq!(
             f.accept(
-                &msg("tns1:RuleEngine/PeopleDetector/People", "Changed", &[("ObjectId", "4")]),
+                &msg(
+                    "tns1:RuleEngine/PeopleDetector/People",
+                    "Changed",
+                    &[("ObjectId", "4")]
+                ),
                 t0 + Duration::from_secs(32),
                 cd
             ),
@@ -435,7 +468,9 @@ mod tests {
             while let Ok((mut s, _)) = l.accept().await {
                 let mut buf = [0u8; 256];
                 let _ = s.read(&mut buf).await;
-                let _ = s.write_all(b"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n\r\n").await;
+                let _ = s
+                    .write_all(b"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n\r\n")
+                    .await;
             }
         });
         let t = Duration::from_secs(2);

@@ -589,7 +589,12 @@ impl TryFrom<&NotifyForm> for ValidNotify {
         let all_cameras = match f.cameras.trim() {
             "" | "all" => true,
             "chosen" => false,
-            _ => return Err(AppError::invalid_field("cameras", "Choose all or picked cameras.")),
+            _ => {
+                return Err(AppError::invalid_field(
+                    "cameras",
+                    "Choose all or picked cameras.",
+                ))
+            }
         };
         let time = |field: &'static str, v: &str| match v.trim() {
             "" => Ok(None),
@@ -597,16 +602,30 @@ impl TryFrom<&NotifyForm> for ValidNotify {
                 .map(Some)
                 .ok_or_else(|| AppError::invalid_field(field, "A time as HH:MM.")),
         };
-        let quiet = match (time("quiet_from", &f.quiet_from)?, time("quiet_to", &f.quiet_to)?) {
+        let quiet = match (
+            time("quiet_from", &f.quiet_from)?,
+            time("quiet_to", &f.quiet_to)?,
+        ) {
             (None, None) => None,
             (Some(a), Some(b)) if a != b => Some((a, b)),
             (Some(_), Some(_)) => {
-                return Err(AppError::invalid_field("quiet_to", "Quiet hours need an end apart from their start."))
+                return Err(AppError::invalid_field(
+                    "quiet_to",
+                    "Quiet hours need an end apart from their start.",
+                ))
             }
             (None, Some(_)) => {
-                return Err(AppError::invalid_field("quiet_from", "Give quiet hours a start."))
+                return Err(AppError::invalid_field(
+                    "quiet_from",
+                    "Give quiet hours a start.",
+                ))
             }
-            (Some(_), None) => return Err(AppError::invalid_field("quiet_to", "Give quiet hours an end.")),
+            (Some(_), None) => {
+                return Err(AppError::invalid_field(
+                    "quiet_to",
+                    "Give quiet hours an end.",
+                ))
+            }
         };
         Ok(ValidNotify {
             kinds,
@@ -654,6 +673,9 @@ mod notify_tests {
             quiet_from: "22:00".into(),
             ..Default::default()
         };
-        assert_eq!(ValidNotify::try_from(&bad).unwrap_err().field(), Some("quiet_to"));
+        assert_eq!(
+            ValidNotify::try_from(&bad).unwrap_err().field(),
+            Some("quiet_to")
+        );
     }
 }

@@ -160,7 +160,12 @@ pub async fn after_event(state: &AppState, camera_id: i64, kind: CameraEventKind
             Decision::Failed
         }
     };
-    tracing::debug!(camera = camera_id, kind = kind.as_str(), ?decision, "camera event mail");
+    tracing::debug!(
+        camera = camera_id,
+        kind = kind.as_str(),
+        ?decision,
+        "camera event mail"
+    );
     state.cameras.count_notify(camera_id);
     decision
 }

@@ -405,7 +405,11 @@ impl CameraRelay {
                 let _ = tx.send(reply);
             }
         } else {
-            tracing::warn!(gateway, request_id, "PTZ answer for a request it was not sent");
+            tracing::warn!(
+                gateway,
+                request_id,
+                "PTZ answer for a request it was not sent"
+            );
         }
     }
 }

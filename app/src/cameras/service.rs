@@ -406,7 +406,9 @@ pub async fn record_detection(
         camera,
         kind,
         at,
-        thumbnail.as_ref().map(|(ct, d)| (ct.as_str(), d.as_slice())),
+        thumbnail
+            .as_ref()
+            .map(|(ct, d)| (ct.as_str(), d.as_slice())),
     )
     .await
     {

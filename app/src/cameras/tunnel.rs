@@ -22,9 +22,9 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use tokio::sync::mpsc;
 use truevault_wire::gateway::{
-    decode_media, CameraId, CameraSpec, DetectedKind, GatewayMessage, MediaKind, PortalMessage, StreamErrorCode,
-    IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN, PING_INTERVAL_SECS,
-    PROTOCOL_VERSION, TUNNEL_PATH,
+    decode_media, CameraId, CameraSpec, DetectedKind, GatewayMessage, MediaKind, PortalMessage,
+    StreamErrorCode, IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN,
+    PING_INTERVAL_SECS, PROTOCOL_VERSION, TUNNEL_PATH,
 };
 
 use super::{
@@ -392,7 +392,11 @@ impl Session<'_> {
                     DetectedKind::Sound => CameraEventKind::Sound,
                     DetectedKind::Other => return,
                 };
-                let topic: String = topic.chars().filter(|c| !c.is_control()).take(200).collect();
+                let topic: String = topic
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
                 tracing::debug!(gateway = self.gateway, camera = camera_id, %topic, "camera event");
                 let thumbnail = thumbnail.and_then(|t| {
                     STANDARD

@@ -1717,7 +1717,11 @@ async fn cameras_are_watched_without_viewers_and_onvif_events_come_with_thumbnai
         event_kinds(&events(&app, &c, &cams, "", "").await.1) == ["online", "offline", "online"]
     })
     .await;
-    assert_eq!(app.state.cameras.start_requests(cam), 0, "nobody asked for a pull");
+    assert_eq!(
+        app.state.cameras.start_requests(cam),
+        0,
+        "nobody asked for a pull"
+    );
     assert!(!rtsp.described("/live"), "the camera was never pulled");
 
     // The gateway subscribed to the camera's events by itself.
@@ -1743,14 +1747,28 @@ async fn cameras_are_watched_without_viewers_and_onvif_events_come_with_thumbnai
     .await;
     device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
     device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
-    device.push_event("tns1:RuleEngine/MyRuleDetector/VehicleDetect", "State", "true");
-    device.push_event("tns1:AudioAnalytics/Audio/DetectedSound", "IsSoundDetected", "true");
+    device.push_event(
+        "tns1:RuleEngine/MyRuleDetector/VehicleDetect",
+        "State",
+        "true",
+    );
+    device.push_event(
+        "tns1:AudioAnalytics/Audio/DetectedSound",
+        "IsSoundDetected",
+        "true",
+    );
     // Not a kind we show: ignored.
-    device.push_event("tns1:VideoSource/ImageTooDark/ImagingService", "State", "true");
+    device.push_event(
+        "tns1:VideoSource/ImageTooDark/ImagingService",
+        "State",
+        "true",
+    );
     wait_for(20, "person, vehicle and sound events", || async {
         let v = events(&app, &c, &cams, "", "").await.1;
         let k = event_kinds(&v);
-        ["person", "vehicle", "sound"].iter().all(|w| k.iter().any(|x| x == w))
+        ["person", "vehicle", "sound"]
+            .iter()
+            .all(|w| k.iter().any(|x| x == w))
     })
     .await;
     let (_, v) = events(&app, &c, &cams, "", "").await;
@@ -1760,7 +1778,11 @@ async fn cameras_are_watched_without_viewers_and_onvif_events_come_with_thumbnai
         .iter()
         .filter(|e| !matches!(e["kind"].as_str(), Some("online" | "offline")))
         .collect();
-    assert_eq!(detections.len(), 5, "motion's end and the dark image are not events: {v}");
+    assert_eq!(
+        detections.len(),
+        5,
+        "motion's end and the dark image are not events: {v}"
+    );
     for e in &detections[..4] {
         assert_eq!(e["has_thumbnail"], true, "{e}");
     }
@@ -1777,14 +1799,21 @@ async fn cameras_are_watched_without_viewers_and_onvif_events_come_with_thumbnai
     let bytes = res.bytes().await.expect("body");
     assert!(bytes.starts_with(b"BM"), "the camera's picture (a BMP)");
     assert!(bytes.len() <= truevault_wire::gateway::MAX_THUMBNAIL_BYTES);
-    let res = stranger.get(app.url(&thumb)).send().await.expect("thumbnail");
+    let res = stranger
+        .get(app.url(&thumb))
+        .send()
+        .await
+        .expect("thumbnail");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let (_, v) = events(&app, &stranger, &cams, "", "").await;
     assert_eq!(event_kinds(&v), Vec::<String>::new());
 
     // The timeline and the events page show them with their pictures.
     let page = app.get_html(&c, &format!("/cameras/{cam}")).await;
-    assert!(page.contains(r#"data-kind="person""#), "timeline lists the person");
+    assert!(
+        page.contains(r#"data-kind="person""#),
+        "timeline lists the person"
+    );
     assert!(page.contains(&thumb), "timeline shows the thumbnail");
     let page = app
         .get_html(&c, &format!("/camera-events?camera={cam}&kind=vehicle"))
@@ -1841,7 +1870,11 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
     };
 
     // Press (right arrow) and release.
-    let (s, v) = ptz(c.clone(), op("move", &[("pan", "0.5"), ("tilt", "0"), ("zoom", "0")])).await;
+    let (s, v) = ptz(
+        c.clone(),
+        op("move", &[("pan", "0.5"), ("tilt", "0"), ("zoom", "0")]),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = ptz(c.clone(), op("stop", &[])).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -1857,8 +1890,13 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
     assert_eq!(stops.len(), 1);
     let all = device.requests("");
     let at = |suffix: &str| all.iter().position(|r| r.action.ends_with(suffix));
-    assert!(at("/ContinuousMove") < at("/Stop"), "the Stop follows the move");
-    assert!(stops[0].body.contains("<tptz:ProfileToken>Profile_1</tptz:ProfileToken>"));
+    assert!(
+        at("/ContinuousMove") < at("/Stop"),
+        "the Stop follows the move"
+    );
+    assert!(stops[0]
+        .body
+        .contains("<tptz:ProfileToken>Profile_1</tptz:ProfileToken>"));
 
     // Presets: the mock's two, a saved one, and going to one.
     let (s, v) = ptz(c.clone(), op("presets", &[])).await;
@@ -1872,14 +1910,25 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
     assert!(names.contains(&"Home") && names.contains(&"Door"), "{v}");
     let (s, v) = ptz(c.clone(), op("save", &[("name", "Porch")])).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let saved = v[0]["token"].as_str().expect("the new preset's token").to_string();
+    let saved = v[0]["token"]
+        .as_str()
+        .expect("the new preset's token")
+        .to_string();
     let (_, v) = ptz(c.clone(), op("presets", &[])).await;
-    assert!(v.as_array().expect("presets").iter().any(|p| p["name"] == "Porch"), "{v}");
+    assert!(
+        v.as_array()
+            .expect("presets")
+            .iter()
+            .any(|p| p["name"] == "Porch"),
+        "{v}"
+    );
     let (s, v) = ptz(c.clone(), op("goto", &[("token", &saved)])).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let gotos = device.requests("/GotoPreset");
     assert_eq!(gotos.len(), 1);
-    assert!(gotos[0].body.contains(&format!("<tptz:PresetToken>{saved}</tptz:PresetToken>")));
+    assert!(gotos[0]
+        .body
+        .contains(&format!("<tptz:PresetToken>{saved}</tptz:PresetToken>")));
 
     // Bad input is a field error and reaches nothing.
     let before = device.requests("").len();
@@ -1889,7 +1938,10 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
         (op("goto", &[]), "token"),
         (op("save", &[("name", "")]), "name"),
         (op("launch", &[]), "op"),
-        (vec![("camera", "x".to_string()), ("op", "stop".to_string())], "camera"),
+        (
+            vec![("camera", "x".to_string()), ("op", "stop".to_string())],
+            "camera",
+        ),
     ] {
         let (s, v) = ptz(c.clone(), form).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -1907,7 +1959,11 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
         assert_eq!(v["code"], "NOT_FOUND", "{v}");
     }
-    assert_eq!(device.requests("").len(), before, "nothing reached the camera");
+    assert_eq!(
+        device.requests("").len(),
+        before,
+        "nothing reached the camera"
+    );
 
     // With its gateway gone, a command says so by code.
     gateway.abort();
@@ -1927,8 +1983,10 @@ async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
 /// not asked for and sends nothing.
 #[tokio::test]
 async fn camera_event_mail_arrives_once_then_is_rate_limited() {
-    let maildir =
-        std::env::temp_dir().join(format!("tv-cam-maildir-{}", crate::helpers::random_suffix()));
+    let maildir = std::env::temp_dir().join(format!(
+        "tv-cam-maildir-{}",
+        crate::helpers::random_suffix()
+    ));
     let (_smtp, smtp_port) = crate::smtp::start_smtp(&maildir);
     let device = crate::onvif_device::OnvifDevice::start().await;
     device.small_snapshots(true);
@@ -2009,21 +2067,35 @@ async fn camera_event_mail_arrives_once_then_is_rate_limited() {
 
     // Offline (nothing answers at the stream's address): not asked for.
     decided(1).await;
-    assert_eq!(event_kinds(&events(&app, &c, &cams, "", "").await.1), ["offline"]);
+    assert_eq!(
+        event_kinds(&events(&app, &c, &cams, "", "").await.1),
+        ["offline"]
+    );
     wait_for(20, "the event subscription", || async {
         !device.requests("PullMessagesRequest").is_empty()
     })
     .await;
     device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
     decided(2).await;
-    wait_for(20, "the motion mail over SMTP", || async { mails().len() == 1 }).await;
-    assert!(mails()[0].contains("Subject: Yard: Motion"), "{}", mails()[0]);
+    wait_for(20, "the motion mail over SMTP", || async {
+        mails().len() == 1
+    })
+    .await;
+    assert!(
+        mails()[0].contains("Subject: Yard: Motion"),
+        "{}",
+        mails()[0]
+    );
 
     // A person a minute later: within 10 minutes of the last mail.
     app.state.clock.advance(60);
     device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
     decided(3).await;
-    assert_eq!(app.mail_count("alerts@example.com").await, 1, "rate-limited");
+    assert_eq!(
+        app.mail_count("alerts@example.com").await,
+        1,
+        "rate-limited"
+    );
     // Past the gap: mailed again.
     app.state.clock.advance(MAIL_GAP);
     device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "false");
@@ -2052,15 +2124,26 @@ async fn camera_event_mail_arrives_once_then_is_rate_limited() {
     device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
     device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
     decided(6).await;
-    assert_eq!(app.mail_count("alerts@example.com").await, 2, "quiet, then not picked");
+    assert_eq!(
+        app.mail_count("alerts@example.com").await,
+        2,
+        "quiet, then not picked"
+    );
     let res = app
-        .post_form(&c, "/api/cameras/notify_choose", &[("camera", &cams), ("on", "on")])
+        .post_form(
+            &c,
+            "/api/cameras/notify_choose",
+            &[("camera", &cams), ("on", "on")],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
     device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
     decided(7).await;
-    wait_for(20, "the picked camera's mail", || async { mails().len() == 3 }).await;
+    wait_for(20, "the picked camera's mail", || async {
+        mails().len() == 3
+    })
+    .await;
     // The settings page shows what was saved.
     let page = app.get_html(&c, "/camera-events").await;
     assert!(page.contains(r#"data-testid="camera-notify""#));

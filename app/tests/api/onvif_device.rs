@@ -68,9 +68,7 @@ impl OnvifDevice {
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         *shared.own_base.lock().expect("lock") = format!("http://127.0.0.1:{port}");
-        let app = Router::new()
-            .fallback(proxy)
-            .with_state(shared.clone());
+        let app = Router::new().fallback(proxy).with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -92,7 +90,6 @@ impl OnvifDevice {
             .small_snapshot
             .store(small, std::sync::atomic::Ordering::SeqCst);
     }
-
 
     /// Queues one notification for the next `PullMessages`.
     pub fn push_event(&self, topic: &str, data_name: &str, data_value: &str) {
@@ -192,7 +189,11 @@ async fn proxy(
         let small = shared
             .small_snapshot
             .load(std::sync::atomic::Ordering::SeqCst);
-        let body = if small { shrink_bmp(&bmp, 4) } else { bmp.to_vec() };
+        let body = if small {
+            shrink_bmp(&bmp, 4)
+        } else {
+            bmp.to_vec()
+        };
         return (status, [(header::CONTENT_TYPE, ct)], body).into_response();
     }
     let answer = res.text().await.unwrap_or_default();

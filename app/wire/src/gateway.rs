@@ -179,11 +179,19 @@ impl std::fmt::Debug for Thumbnail {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PtzCommand {
     /// ContinuousMove until `stop` (or the camera's own timeout).
-    Move { pan: f32, tilt: f32, zoom: f32 },
+    Move {
+        pan: f32,
+        tilt: f32,
+        zoom: f32,
+    },
     Stop,
     Presets,
-    GotoPreset { token: String },
-    SavePreset { name: String },
+    GotoPreset {
+        token: String,
+    },
+    SavePreset {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

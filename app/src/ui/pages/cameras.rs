@@ -10,8 +10,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::{
     accounts::model::CurrentUser,
     cameras::{
-        model::{Camera, CameraDraft, GatewayInfo, StreamKind, Vendor},
         model::{format_hhmm, CameraEvent, CameraEventKind, NotifyPrefs},
+        model::{Camera, CameraDraft, GatewayInfo, StreamKind, Vendor},
         server_fns::{
             camera_detail, camera_events, camera_notify_prefs, cameras_overview, AddCamera,
             CameraNotifyChoose, CameraNotifySave, CreateGateway, DeleteCamera, RevokeGateway,
