@@ -309,7 +309,7 @@ impl<'a> Session<'a> {
                     new.get(id).is_some_and(|s| s.watch) && new.get(id) == self.cameras.get(id)
                 });
                 self.ptz
-                    .retain(|id, _| new.get(id).is_some() && new.get(id) == self.cameras.get(id));
+                    .retain(|id, _| new.contains_key(id) && new.get(id) == self.cameras.get(id));
                 for (id, spec) in &new {
                     if spec.watch && self.cfg.watch.enabled && !self.watchers.contains_key(id) {
                         self.watchers.insert(
