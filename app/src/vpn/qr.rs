@@ -97,11 +97,20 @@ mod tests {
 
     #[test]
     fn a_config_reads_back_from_its_qr_code() {
-        let config = "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n\
-            Address = 10.8.0.23/32, fd42:42:42::23/128\nDNS = 10.8.0.1\n\n[Peer]\n\
-            PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n\
-            AllowedIPs = 0.0.0.0/0, ::/0\nEndpoint = vpn-1.example.test:51820\nPersistentKeepalive = 25\n";
-        let svg = qr_svg(config).expect("fits in a QR code");
+        // Keys made here, the lengths of real ones.
+        let (device, server) = (
+            crate::vpn::keys::generate_keypair(),
+            crate::vpn::keys::generate_keypair(),
+        );
+        let config = format!(
+            "[Interface]\nPrivateKey = {}\nAddress = 10.8.0.23/32, fd42:42:42::23/128\n\
+             DNS = 10.8.0.1\n\n[Peer]\nPublicKey = {}\nPresharedKey = {}\n\
+             AllowedIPs = 0.0.0.0/0, ::/0\nEndpoint = vpn-1.example.test:51820\nPersistentKeepalive = 25\n",
+            device.private,
+            server.public,
+            crate::vpn::keys::generate_preshared_key()
+        );
+        let svg = qr_svg(&config).expect("fits in a QR code");
         assert!(svg.starts_with("<svg"));
         assert_eq!(decode(&svg), config);
     }
