@@ -493,3 +493,59 @@ async fn nodes_report_host_health_and_older_agents_still_report() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn sign_up_makes_a_scanner_token_shown_once_with_set_up_steps_that_keep_it_off_the_command_line(
+) {
+    let app = TestApp::spawn().await;
+    let ada = app.signed_in_user("ada@example.com").await;
+    let id = user_id(&app, "ada@example.com").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM scanner_tokens WHERE user_id = {id} AND revoked_at IS NULL \
+             AND token_sealed IS NOT NULL AND token_hash <> token_sealed"
+        ))
+        .await,
+        1,
+        "verifying the address made one token, kept hashed and sealed"
+    );
+    let page = app.get_html(&ada, "/network").await;
+    assert!(page.contains("data-testid=\"signup-scanner-token\""));
+    let portal = app.url("");
+    let portal = portal.trim_end_matches('/');
+    assert!(
+        page.contains(&format!(
+            "truevault-scanner sync --portal {portal} --token-file /etc/truevault/scanner.token"
+        )),
+        "the steps name this portal and read the token from a file"
+    );
+    assert!(!page.contains("--token="), "no token on a command line");
+
+    let res = app.post_form(&ada, "/api/network/token_reveal", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown: Value = res.json().await.unwrap();
+    assert_eq!(shown["name"], "Home");
+    let token = shown["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        scanner_refusal(&app, &token).await,
+        None,
+        "the sign-up token syncs"
+    );
+    let res = app.post_form(&ada, "/api/network/token_reveal", &[]).await;
+    assert!(failure(res).await.is("NOT_FOUND"), "shown only once");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM scanner_tokens WHERE user_id = {id} AND token_sealed IS NOT NULL"
+        ))
+        .await,
+        0,
+        "the sealed copy is gone"
+    );
+    let page = app.get_html(&ada, "/network").await;
+    assert!(!page.contains("data-testid=\"signup-scanner-token\""));
+    // Another user cannot take it.
+    let bob = app.signed_in_user("bob@example.com").await;
+    let res = app.post_form(&bob, "/api/network/token_reveal", &[]).await;
+    let bobs: Value = res.json().await.unwrap();
+    assert_ne!(bobs["token"], shown["token"]);
+}
