@@ -136,6 +136,38 @@ impl Entitlements {
         }
     }
 
+    /// What the user would have on `plan_id` (a downgrade waiting for the
+    /// end of the period): the plan's limits, or a VIP's.
+    pub async fn for_user_on_plan<'e>(
+        ex: impl Executor<'e, Database = Any>,
+        user_id: i64,
+        plan_id: i64,
+    ) -> Result<Self, sqlx::Error> {
+        let sql = SELECT.replace("p.id = u.plan_id", "p.id = $2");
+        let row = sqlx::query(&format!("{sql} WHERE u.id = $1"))
+            .bind(user_id)
+            .bind(plan_id)
+            .fetch_optional(ex)
+            .await?;
+        match row {
+            Some(r) => Ok(Self::from_row(&r)?.1),
+            None => Self::for_user_none(),
+        }
+    }
+
+    fn for_user_none() -> Result<Self, sqlx::Error> {
+        Ok(Entitlements {
+            vip: false,
+            devices: Limit(Some(0)),
+            identities: Limit(Some(0)),
+            cameras: Limit(Some(0)),
+            mesh_members: Limit(Some(0)),
+            data_cap_bytes: None,
+            features: Vec::new(),
+            paid: false,
+        })
+    }
+
     /// Several users' at once (a node's usage report names thousands).
     pub async fn for_users(
         tx: &mut sqlx::Transaction<'static, Any>,

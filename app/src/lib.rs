@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod mesh;
 pub mod overview;
+pub mod pausing;
 pub mod sites;
 pub mod themes;
 pub mod typed;

@@ -385,9 +385,9 @@ pub async fn count_user_peers(
     identities: bool,
 ) -> Result<i64, sqlx::Error> {
     let sql = if identities {
-        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NOT NULL"
+        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NOT NULL AND paused_at IS NULL"
     } else {
-        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NULL"
+        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NULL AND paused_at IS NULL"
     };
     sqlx::query(sql)
         .bind(user_id)
@@ -398,7 +398,7 @@ pub async fn count_user_peers(
 
 const DEVICE_SELECT: &str = "SELECT d.id, d.name, d.server_id, s.name AS server_name, s.region, d.public_key, d.v4_index, \
     d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.tunnel_mode, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at, \
-    d.awaiting_key_since FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
+    d.awaiting_key_since, d.paused_at FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
 
 fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
     let v4_pool: String = r.try_get("ipv4_pool")?;
@@ -437,6 +437,7 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
         tx_bytes: r.try_get("tx_bytes")?,
         server_healthy: last_report.is_some_and(|t| now() - t < NODE_STALE_SECS),
         awaiting_key: r.try_get::<Option<i64>, _>("awaiting_key_since")?.is_some(),
+        paused: r.try_get::<Option<i64>, _>("paused_at")?.is_some(),
     })
 }
 
@@ -477,7 +478,7 @@ pub async fn server_peers(db: &Db, server_id: ServerId) -> Result<Vec<PeerRow>, 
         // changes; identities nobody has a key for yet are not peers at all.
         "SELECT d.public_key, d.preshared_key_enc, d.v4_index, d.v6_index, d.endpoint \
          FROM devices d JOIN users u ON u.id = d.user_id WHERE d.server_id = $1 \
-         AND d.awaiting_key_since IS NULL AND u.data_capped_since IS NULL AND {} IS NULL ORDER BY d.id",
+         AND d.awaiting_key_since IS NULL AND d.paused_at IS NULL AND u.data_capped_since IS NULL AND {} IS NULL ORDER BY d.id",
         crate::entitlements::service_off_sql()
     ))
     .bind(server_id)
