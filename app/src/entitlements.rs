@@ -339,6 +339,18 @@ pub fn service_off_sql() -> &'static str {
     &SQL
 }
 
+/// A SQL expression over the users row aliased `u`: the user's monthly data
+/// allowance in bytes, NULL for none. The same rule as
+/// [`Entitlements::data_cap_bytes`] (VIPs and plans without a cap have
+/// none), for a page that reads it in the statement it runs anyway.
+pub fn data_cap_bytes_sql() -> String {
+    format!(
+        "(CASE WHEN EXISTS (SELECT 1 FROM vip_accounts vc WHERE vc.email = u.email) THEN NULL \
+           ELSE (SELECT CASE WHEN pc.data_cap_gb > 0 THEN CAST(pc.data_cap_gb AS BIGINT) * {GIB} ELSE NULL END \
+                 FROM plans pc WHERE pc.id = u.plan_id) END)"
+    )
+}
+
 /// The user's service now. An unknown user gets none (as closed).
 pub async fn service<'e>(
     ex: impl Executor<'e, Database = Any>,

@@ -4,7 +4,7 @@
 -- the same keys and addresses. `kept_rank` is the user's own choice of what
 -- to keep (higher: chosen more recently), which comes before "most recently
 -- used" when the plan decides.
-ALTER TABLE devices ADD COLUMN paused_at INTEGER;
-ALTER TABLE devices ADD COLUMN kept_rank INTEGER;
-ALTER TABLE cameras ADD COLUMN paused_at INTEGER;
-ALTER TABLE cameras ADD COLUMN kept_rank INTEGER;
+ALTER TABLE devices ADD COLUMN paused_at BIGINT;
+ALTER TABLE devices ADD COLUMN kept_rank BIGINT;
+ALTER TABLE cameras ADD COLUMN paused_at BIGINT;
+ALTER TABLE cameras ADD COLUMN kept_rank BIGINT;

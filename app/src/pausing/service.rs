@@ -86,7 +86,7 @@ pub struct Fitted {
 /// with the user's row locked where it guards against concurrent adds.
 pub async fn fit_to_plan(tx: &mut Tx, user_id: i64) -> Result<Fitted, sqlx::Error> {
     let ent = Entitlements::for_user(&mut **tx, user_id).await?;
-    let all = items(&mut **tx, user_id).await?;
+    let all = items(tx, user_id).await?;
     let mut fitted = Fitted::default();
     let at = now();
     for kind in KeepKind::ALL.iter().copied() {

@@ -11,6 +11,7 @@ mod churn;
 mod hardening;
 mod helpers;
 mod inventory;
+mod live;
 mod mesh;
 mod public_api;
 mod queries;

@@ -730,3 +730,84 @@ async fn a_downgrade_pauses_what_the_smaller_plan_lacks_as_the_user_chose_and_an
     let page = app.get_html(&ada, "/billing").await;
     assert!(!page.contains("data-testid=\"keep-choice\""));
 }
+
+#[tokio::test]
+async fn the_usage_meter_warns_at_80_percent_and_when_capped_once_a_month_and_an_admin_lifts_the_cap(
+) {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    sqlx::query("UPDATE plans SET data_cap_gb = 10 WHERE slug = 'free'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.81.0.0/16").await;
+    let email = "meter@example.com";
+    let user = app.signed_in_user(email).await;
+    let gib = 1_i64 << 30;
+    let key = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &user, "laptop", &key).await.status(),
+        StatusCode::OK
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    // Counters are the peer's totals; the portal counts what they grew by.
+    report(&app, &node, cfg.version, &[(&key, 4 * gib, 0)]).await;
+    app.settle_jobs().await;
+    let mails = app.mail_count(email).await;
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(
+        page.contains(">4.0 of 10 GB<"),
+        "the dashboard's meter reads the month against the cap"
+    );
+
+    report(&app, &node, cfg.version, &[(&key, 8 * gib + gib / 5, 0)]).await;
+    app.settle_jobs().await;
+    assert_eq!(app.mail_count(email).await, mails + 1, "the 80 % mail");
+    let (subject, body) = app.last_mail_to(email).await.unwrap();
+    assert!(subject.contains("80 %"), "{subject}");
+    assert!(body.contains("/dashboard"));
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(page.contains(">8.2 of 10 GB<"));
+    assert!(!page.contains("data-testid=\"data-capped\""));
+    // Once a month: more traffic below the cap sends nothing more.
+    report(&app, &node, cfg.version, &[(&key, 9 * gib, 0)]).await;
+    app.settle_jobs().await;
+    assert_eq!(app.mail_count(email).await, mails + 1);
+
+    // Past the cap: the peer leaves the node, one mail says so, and the
+    // dashboard shows the banner with the upgrade link.
+    report(&app, &node, cfg.version, &[(&key, 10 * gib + gib / 2, 0)]).await;
+    let (cfg, _) = next_config(&app, &node, cfg.version).await;
+    assert!(peer(&cfg, &key).is_none(), "capped");
+    app.settle_jobs().await;
+    assert_eq!(app.mail_count(email).await, mails + 2, "the capped mail");
+    let (subject, body) = app.last_mail_to(email).await.unwrap();
+    assert!(subject.contains("used up"), "{subject}");
+    assert!(body.contains("/billing"));
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(page.contains("data-testid=\"data-capped\""));
+    assert!(page.contains("href=\"/billing\">Upgrade your plan"));
+
+    // The admin sees it and lifts the cap for this month.
+    let users = app.get_html(&admin, "/admin/users?q=meter").await;
+    assert!(users.contains("data-testid=\"data-capped\""));
+    let id = user_id(&app, email).await.to_string();
+    let res = app
+        .post_form(&admin, "/api/admin/lift_data_cap", &[("user_id", &id)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .post_form(&user, "/api/admin/lift_data_cap", &[("user_id", &id)])
+        .await;
+    assert!(failure(res).await.is("FORBIDDEN"), "admins only");
+    let (cfg, _) = next_config(&app, &node, cfg.version).await;
+    assert!(peer(&cfg, &key).is_some(), "the peer is back");
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(!page.contains("data-testid=\"data-capped\""));
+    // The rest of the month's traffic caps (and mails) no more.
+    report(&app, &node, cfg.version, &[(&key, 12 * gib, 0)]).await;
+    app.settle_jobs().await;
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &key).is_some(), "not capped again this month");
+    assert_eq!(app.mail_count(email).await, mails + 2);
+}

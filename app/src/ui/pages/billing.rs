@@ -15,7 +15,7 @@ use crate::{
     },
     pausing::{
         model::{KeepPreview, KindPreview},
-        server_fns::{plan_keep_preview, KeepOnPlan},
+        server_fns::KeepOnPlan,
     },
     ui::components::{
         guard::RequireUser,
@@ -40,14 +40,10 @@ fn BillingPage() -> impl IntoView {
     let keep = ServerAction::<KeepOnPlan>::new();
     let data = Resource::new(|| (), |_| my_billing());
     refetch_after(data, move || {
-        checkout.version().get() + cancel.version().get() + resume.version().get()
-    });
-    let preview = Resource::new(|| (), |_| plan_keep_preview());
-    refetch_after(preview, move || {
-        keep.version().get()
-            + checkout.version().get()
+        checkout.version().get()
             + cancel.version().get()
             + resume.version().get()
+            + keep.version().get()
     });
     let query = leptos_router::hooks::use_query_map();
     let done = move || query.read().get("checkout");
@@ -64,19 +60,13 @@ fn BillingPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
                 Err(e) => error_notice(&e).into_any(),
-                Ok(o) => view! { <Overview o=o checkout cancel resume/> }.into_any(),
-            })}
-        </Suspense>
-        <ActionError value=keep.value()/>
-        <Suspense fallback=|| ()>
-            {Suspend::new(async move {
-                match preview.await {
-                    Ok(Some(p)) => view! { <KeepChoice p=p keep/> }.into_any(),
-                    Ok(None) => ().into_any(),
-                    Err(e) => error_notice(&e).into_any(),
+                Ok(o) => {
+                    let choice = o.keep.clone().map(|p| view! { <KeepChoice p=p keep/> });
+                    view! { <Overview o=o checkout cancel resume/>{choice} }.into_any()
                 }
             })}
         </Suspense>
+        <ActionError value=keep.value()/>
     }
 }
 
