@@ -136,6 +136,38 @@ impl Entitlements {
         }
     }
 
+    /// What the user would have on `plan_id` (a downgrade waiting for the
+    /// end of the period): the plan's limits, or a VIP's.
+    pub async fn for_user_on_plan<'e>(
+        ex: impl Executor<'e, Database = Any>,
+        user_id: i64,
+        plan_id: i64,
+    ) -> Result<Self, sqlx::Error> {
+        let sql = SELECT.replace("p.id = u.plan_id", "p.id = $2");
+        let row = sqlx::query(&format!("{sql} WHERE u.id = $1"))
+            .bind(user_id)
+            .bind(plan_id)
+            .fetch_optional(ex)
+            .await?;
+        match row {
+            Some(r) => Ok(Self::from_row(&r)?.1),
+            None => Self::for_user_none(),
+        }
+    }
+
+    fn for_user_none() -> Result<Self, sqlx::Error> {
+        Ok(Entitlements {
+            vip: false,
+            devices: Limit(Some(0)),
+            identities: Limit(Some(0)),
+            cameras: Limit(Some(0)),
+            mesh_members: Limit(Some(0)),
+            data_cap_bytes: None,
+            features: Vec::new(),
+            paid: false,
+        })
+    }
+
     /// Several users' at once (a node's usage report names thousands).
     pub async fn for_users(
         tx: &mut sqlx::Transaction<'static, Any>,
@@ -305,6 +337,18 @@ pub fn service_off_sql() -> &'static str {
         )
     });
     &SQL
+}
+
+/// A SQL expression over the users row aliased `u`: the user's monthly data
+/// allowance in bytes, NULL for none. The same rule as
+/// [`Entitlements::data_cap_bytes`] (VIPs and plans without a cap have
+/// none), for a page that reads it in the statement it runs anyway.
+pub fn data_cap_bytes_sql() -> String {
+    format!(
+        "(CASE WHEN EXISTS (SELECT 1 FROM vip_accounts vc WHERE vc.email = u.email) THEN NULL \
+           ELSE (SELECT CASE WHEN pc.data_cap_gb > 0 THEN CAST(pc.data_cap_gb AS BIGINT) * {GIB} ELSE NULL END \
+                 FROM plans pc WHERE pc.id = u.plan_id) END)"
+    )
 }
 
 /// The user's service now. An unknown user gets none (as closed).

@@ -103,6 +103,9 @@ pub enum AppError {
     /// The same `Idempotency-Key` while its first request is still running.
     #[error("A request with this Idempotency-Key is still being processed.")]
     IdempotencyInProgress,
+    /// A device, identity or camera the plan paused (it holds fewer).
+    #[error("This is paused: your plan includes fewer. Upgrade, or choose to keep it instead of another.")]
+    PausedByPlan,
     #[error("This camera is cloud only: it offers no local stream a gateway could pull.")]
     CameraCloudOnly,
     #[error("The camera's gateway is offline.")]
@@ -169,6 +172,7 @@ impl AppError {
             AppError::ScopeNotInPlan => "SCOPE_NOT_IN_PLAN",
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::IdempotencyInProgress => "IDEMPOTENCY_IN_PROGRESS",
+            AppError::PausedByPlan => "PAUSED_BY_PLAN",
             AppError::CameraCloudOnly => "CAMERA_CLOUD_ONLY",
             AppError::CameraGatewayOffline => "CAMERA_GATEWAY_OFFLINE",
             AppError::SnapshotFailed(_) => "CAMERA_SNAPSHOT_FAILED",
@@ -214,6 +218,7 @@ impl AppError {
             | AppError::SiteLimitExceeded(_)
             | AppError::SitePoolFull
             | AppError::IdempotencyInProgress
+            | AppError::PausedByPlan
             | AppError::NetworkFull => 409,
             AppError::RateLimited | AppError::LiveViewLimit(_) => 429,
             // Down or restarting (PostgreSQL): a retryable 503, not a 500.
@@ -359,6 +364,7 @@ impl From<ErrorBody> for AppError {
             "METHOD_NOT_ALLOWED" => AppError::MethodNotAllowed,
             "REQUEST_TIMEOUT" => AppError::RequestTimeout,
             "NETWORK" => AppError::Network,
+            "PAUSED_BY_PLAN" => AppError::PausedByPlan,
             "CAMERA_CLOUD_ONLY" => AppError::CameraCloudOnly,
             "CAMERA_GATEWAY_OFFLINE" => AppError::CameraGatewayOffline,
             "CAMERA_SNAPSHOT_FAILED" => AppError::SnapshotFailed(detail_of(&b.message)),

@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod mesh;
 pub mod overview;
+pub mod pausing;
 pub mod sites;
 pub mod themes;
 pub mod typed;
@@ -42,6 +43,8 @@ pub mod db;
 pub mod entitlements;
 #[cfg(feature = "ssr")]
 pub mod http;
+#[cfg(feature = "ssr")]
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]

@@ -13,6 +13,41 @@ use serde::{Deserialize, Serialize};
 pub struct TrafficThisMonth {
     pub sent: i64,
     pub received: i64,
+    /// The plan's monthly allowance (`Entitlements::data_cap_bytes`);
+    /// `None` is no cap.
+    #[serde(default)]
+    pub cap_bytes: Option<i64>,
+    /// The cap is used up: the devices are out of the node configs until
+    /// the month ends, the plan changes, or an administrator lifts it.
+    #[serde(default)]
+    pub capped: bool,
+}
+
+impl TrafficThisMonth {
+    /// "8.2 of 10 GB", or `None` without a cap. In the unit the plan's
+    /// `data_cap_gb` is counted in (2^30 bytes), so a 10 GB plan reads "of
+    /// 10 GB".
+    pub fn meter_text(&self) -> Option<String> {
+        let cap = self.cap_bytes?;
+        let gb = |b: i64| b as f64 / (1u64 << 30) as f64;
+        let cap_gb = gb(cap);
+        let cap_text = if (cap_gb - cap_gb.round()).abs() < 0.05 {
+            format!("{:.0}", cap_gb)
+        } else {
+            format!("{cap_gb:.1}")
+        };
+        Some(format!(
+            "{:.1} of {cap_text} GB",
+            gb(self.sent + self.received)
+        ))
+    }
+
+    /// Used share of the cap in whole percent (at most 100).
+    pub fn percent(&self) -> Option<i64> {
+        let cap = self.cap_bytes.filter(|c| *c > 0)?;
+        let used = i128::from(self.sent + self.received) * 100 / i128::from(cap);
+        Some(used.clamp(0, 100) as i64)
+    }
 }
 
 /// This portal's public URL (`public_url` in the configuration), the one
@@ -32,12 +67,18 @@ pub async fn month_traffic() -> Result<TrafficThisMonth, crate::error::AppError>
     use sqlx::Row;
     let user = crate::sfn::user()?;
     let state = crate::sfn::state();
+    // The month the stats reports count in.
     let (month_start, _) = crate::vpn::model::month_bounds(crate::db::now());
+    // One statement (the dashboard's budget): the month's sums, whether the
+    // user is capped, and the plan's cap (`entitlements::data_cap_bytes_sql`).
     // CAST: PostgreSQL sums BIGINT into NUMERIC.
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(u.rx_bytes), 0) AS BIGINT), CAST(COALESCE(SUM(u.tx_bytes), 0) AS BIGINT) \
-         FROM user_usage u WHERE u.user_id = $1 AND u.day >= $2",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT CAST(COALESCE((SELECT SUM(x.rx_bytes) FROM user_usage x WHERE x.user_id = u.id AND x.day >= $2), 0) AS BIGINT), \
+           CAST(COALESCE((SELECT SUM(x.tx_bytes) FROM user_usage x WHERE x.user_id = u.id AND x.day >= $2), 0) AS BIGINT), \
+           CAST(CASE WHEN u.data_capped_since IS NULL THEN 0 ELSE 1 END AS BIGINT), CAST({} AS BIGINT) \
+         FROM users u WHERE u.id = $1",
+        crate::entitlements::data_cap_bytes_sql()
+    ))
     .bind(user.id)
     .bind(month_start / 86_400)
     .fetch_one(&state.db.pool)
@@ -50,6 +91,10 @@ pub async fn month_traffic() -> Result<TrafficThisMonth, crate::error::AppError>
     Ok(TrafficThisMonth {
         sent: get(0)?,
         received: get(1)?,
+        capped: get(2)? == 1,
+        cap_bytes: row
+            .try_get::<Option<i64>, _>(3)
+            .map_err(crate::error::AppError::from)?,
     })
 }
 

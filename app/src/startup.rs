@@ -106,6 +106,11 @@ impl Application {
             std::time::Duration::from_millis(config.camera_linger_ms),
         );
         let node_changes: Arc<tokio::sync::Notify> = Default::default();
+        let live = crate::live::LiveBus::new(db.engine == crate::db::Engine::Postgres);
+        if db.engine == crate::db::Engine::Postgres {
+            // Events published on any instance reach this one's pages.
+            live.listen(&config.database_url()).await?;
+        }
         let device_writer =
             crate::vpn::writer::DeviceWriter::start(db.clone(), node_changes.clone());
         let state = AppState {
@@ -128,6 +133,7 @@ impl Application {
             jobs_changed: Default::default(),
             payments,
             stopping: Default::default(),
+            live,
             workflows: Arc::new(workflows()),
         };
         let router = router(state.clone());
@@ -318,6 +324,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(http::metrics::guarded))
         .route("/theme-preview/{file}", get(theme_preview_css))
         .merge(crate::cameras::live::router())
+        .merge(crate::live::router())
         .merge(crate::certs::routes::router())
         .route(
             "/devices/download",

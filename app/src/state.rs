@@ -44,6 +44,8 @@ pub struct AppState {
     pub cameras: crate::cameras::relay::CameraRelay,
     /// Set when shutdown begins: held requests answer at once.
     pub stopping: crate::http::stopping::Stopping,
+    /// Live updates for open pages (`live`): SSE streams of this instance.
+    pub live: crate::live::LiveBus,
     /// Every concept's scheduled workflows, registered at start-up.
     pub workflows: Arc<Workflows<AppState>>,
 }

@@ -98,6 +98,9 @@ pub struct UserRow {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub vip: bool,
     pub created_at: i64,
+    /// The month's data cap is used up (an admin may lift it).
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
+    pub data_capped: bool,
 }
 
 /// What enabling two-factor shows once: the secret and the recovery codes.

@@ -145,7 +145,8 @@ pub async fn search_users(db: &Db, q: &str, limit: i64) -> Result<Vec<UserRow>, 
     sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.role, u.status, u.created_at, \
                 COALESCE(p.name, '') AS plan, \
-                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
+                (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip, \
+                CAST(CASE WHEN u.data_capped_since IS NULL THEN 0 ELSE 1 END AS BIGINT) AS data_capped \
          FROM users u LEFT JOIN plans p ON p.id = u.plan_id \
          WHERE u.email LIKE $1 OR LOWER(u.first_name) LIKE $1 ORDER BY u.id LIMIT $2",
     )

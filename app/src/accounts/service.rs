@@ -148,6 +148,9 @@ async fn welcome(state: &AppState, user: &repo::UserRecord) {
         ),
         Err(e) => tracing::warn!(user_id, error = %e, "could not create default identities"),
     }
+    if let Err(e) = crate::inventory::service::create_signup_token(state, user_id).await {
+        tracing::warn!(user_id, error = %e, "could not make the sign-up scanner token");
+    }
     if let Err(e) = super::workflows::schedule_signup(state, user_id).await {
         tracing::warn!(user_id, error = %e, "could not schedule the onboarding mails");
     }

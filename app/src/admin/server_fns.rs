@@ -56,6 +56,31 @@ pub async fn admin_set_status(user_id: i64, status: String) -> Result<(), AppErr
     Ok(())
 }
 
+/// Lifts the user's data cap for the rest of this month: their peers
+/// return now, and this month's traffic caps them no more.
+#[server(endpoint = "admin/lift_data_cap")]
+pub async fn admin_lift_data_cap(user_id: i64) -> Result<(), AppError> {
+    let admin = sfn::admin()?;
+    let state = sfn::state();
+    let (month_start, _) = crate::vpn::model::month_bounds(now());
+    let mut tx = state.db.begin_write().await?;
+    if !crate::vpn::repo::lift_cap_for_month(&mut tx, user_id, month_start / 86_400).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    state.node_changes.notify_waiters();
+    audit::record(
+        &state.db,
+        Some(admin.id),
+        "admin.lift_data_cap",
+        &user_id.to_string(),
+        "",
+        "",
+    )
+    .await;
+    Ok(())
+}
+
 #[server(endpoint = "admin/user_role")]
 pub async fn admin_set_role(user_id: i64, role: String) -> Result<(), AppError> {
     let admin = sfn::admin()?;

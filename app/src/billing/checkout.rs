@@ -299,8 +299,17 @@ pub async fn overview(state: &AppState, user: &CurrentUser) -> AppResult<Billing
     let sub = repo::subscription_of_user(&db.pool, user.id).await?;
     let plans = repo::list(db, true).await?;
     let plan_name = |id: i64| plans.iter().find(|p| p.id == id).map(|p| p.name.clone());
+    // Read only when a smaller plan may be coming, so the common page pays
+    // no extra statement.
+    let keep = match &sub {
+        Some(s) if s.pending_plan_id.is_some() || s.cancel_at_period_end => {
+            crate::pausing::service::preview(db, user.id).await?
+        }
+        _ => None,
+    };
     let subscription = sub.map(|s| subscription_info(s, plan_name));
     Ok(BillingOverview {
+        keep,
         subscription,
         invoices: repo::list_invoices(db, user.id).await?,
         current_plan: repo::user_plan_name(&db.pool, user.id)

@@ -212,6 +212,10 @@ pub struct BillingOverview {
     pub is_vip: bool,
     /// Providers the customer may pay with here.
     pub providers: Vec<Provider>,
+    /// What a coming smaller plan keeps and pauses (`pausing`), while one
+    /// is coming and something would be paused.
+    #[serde(default)]
+    pub keep: Option<crate::pausing::model::KeepPreview>,
 }
 
 /// A workflow mail template in the admin's editor.

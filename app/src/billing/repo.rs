@@ -337,6 +337,9 @@ pub async fn set_user_plan(tx: &mut Tx, user_id: i64, plan_id: i64) -> Result<()
     if old.flatten() != Some(plan_id) {
         crate::vpn::repo::set_data_capped(tx, user_id, None).await?;
     }
+    // What the new plan does not include is paused, what it includes again
+    // resumes (`pausing`), in the plan change's own transaction.
+    crate::pausing::service::fit_to_plan(tx, user_id).await?;
     Ok(())
 }
 

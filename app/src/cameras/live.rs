@@ -128,7 +128,8 @@ async fn live(
             // account is the one without service.
             return match crate::entitlements::service(&state.db.pool, user_id).await {
                 Ok(crate::entitlements::Service::Off(why)) => AppError::ServiceOff(why),
-                Ok(crate::entitlements::Service::On) => AppError::Forbidden,
+                // Both have service: the camera is paused by its plan.
+                Ok(crate::entitlements::Service::On) => AppError::PausedByPlan,
                 Err(e) => AppError::from(e),
             }
             .into_response();

@@ -322,6 +322,10 @@ pub struct Camera {
     pub gateway_online: bool,
     pub lan_device_id: Option<i64>,
     pub created_at: i64,
+    /// Paused because the plan includes fewer cameras (`pausing`): not
+    /// pulled, not viewable, kept with its settings until resumed.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// A camera gateway (its token is never shown again after creation).

@@ -125,8 +125,17 @@ pub async fn gateway_is_live(db: &Db, id: i64) -> sqlx::Result<bool> {
 }
 
 /// Whether both the camera's owner and its viewer get service now
-/// (`entitlements::service_off_sql`): a live view ends when either loses it.
+/// (`entitlements::service_off_sql`) and the camera is not paused by its
+/// owner's plan (`pausing`): a live view ends when either changes.
 pub async fn camera_in_service(db: &Db, camera_id: i64, viewer_id: i64) -> sqlx::Result<bool> {
+    let paused: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE id = $1 AND paused_at IS NOT NULL")
+            .bind(camera_id)
+            .fetch_one(&db.pool)
+            .await?;
+    if paused > 0 {
+        return Ok(false);
+    }
     let n: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM users u WHERE (u.id = $1 OR u.id = (SELECT c.user_id FROM cameras c WHERE c.id = $2)) \
          AND {} IS NULL",
@@ -163,7 +172,7 @@ pub async fn gateway_seen(db: &Db, id: i64, online: bool, agent: Option<&str>) -
 const CAMERA_SELECT: &str =
     "SELECT c.id, c.name, c.vendor, c.model, c.ip, c.mac, c.rtsp_port, c.http_port, \
     c.main_stream_url, c.sub_stream_url, c.snapshot_url, c.username, c.password_enc, c.gateway_id, \
-    g.name AS gateway_name, g.online AS gateway_online, g.last_seen_at AS gateway_seen, c.lan_device_id, c.created_at \
+    g.name AS gateway_name, g.online AS gateway_online, g.last_seen_at AS gateway_seen, c.lan_device_id, c.created_at, c.paused_at \
     FROM cameras c LEFT JOIN camera_gateways g ON g.id = c.gateway_id AND g.revoked_at IS NULL";
 
 fn camera_from_row(r: &AnyRow) -> Result<Camera, sqlx::Error> {
@@ -197,6 +206,7 @@ fn camera_from_row(r: &AnyRow) -> Result<Camera, sqlx::Error> {
         gateway_name,
         lan_device_id: r.try_get("lan_device_id")?,
         created_at: r.try_get("created_at")?,
+        paused: r.try_get::<Option<i64>, _>("paused_at")?.is_some(),
     })
 }
 
@@ -249,7 +259,7 @@ pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<Gatew
     sqlx::query_as(
         "SELECT id, name, main_stream_url, sub_stream_url, snapshot_url, username, password_enc, \
                 vendor, ip, http_port FROM cameras \
-         WHERE gateway_id = $1 ORDER BY id",
+         WHERE gateway_id = $1 AND paused_at IS NULL ORDER BY id",
     )
     .bind(gateway_id)
     .fetch_all(&db.pool)
@@ -387,7 +397,7 @@ pub async fn list_events(
 }
 
 pub async fn count_cameras(tx: &mut Tx, user_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE user_id = $1")
+    sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE user_id = $1 AND paused_at IS NULL")
         .bind(user_id)
         .fetch_one(&mut **tx)
         .await

@@ -75,6 +75,9 @@ pub struct ScannerTokenInfo {
     pub last_network: Option<String>,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
     pub revoked: bool,
+    /// Made at sign-up and not shown yet: its owner may reveal it once.
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::typed::Flag"))]
+    pub unrevealed: bool,
 }
 
 /// The inventory page in one round trip.
@@ -91,6 +94,17 @@ pub struct Inventory {
 pub struct CreatedScannerToken {
     pub name: String,
     pub token: String,
+}
+
+/// The set-up steps shown with a scanner token: the token goes into a file
+/// through stdin (never onto a command line, where `ps` and shell history
+/// would show it), and the scanner reads it with `--token-file`.
+pub fn scanner_setup_steps(portal: &str) -> String {
+    format!(
+        "sudo install -d -m 700 /etc/truevault\n\
+         sudo sh -c 'umask 077; cat > /etc/truevault/scanner.token'   # paste the token, Enter, Ctrl-D\n\
+         sudo truevault-scanner sync --portal {portal} --token-file /etc/truevault/scanner.token"
+    )
 }
 
 /// The id of the device type's icon in the stylesheet's sprite

@@ -14,17 +14,49 @@ const CHUNK: usize = 200;
 
 // ---- scanner tokens ----
 
-pub async fn create_token(db: &Db, user_id: i64, name: &str, hash: &str) -> sqlx::Result<()> {
+/// Stores a new token by its hash; `sealed` keeps the token itself (sealed)
+/// for one later reveal, when nobody was there to see it made (sign-up).
+pub async fn create_token(
+    db: &Db,
+    user_id: i64,
+    name: &str,
+    hash: &str,
+    sealed: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO scanner_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO scanner_tokens (user_id, name, token_hash, created_at, token_sealed) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(user_id)
     .bind(name)
     .bind(hash)
     .bind(now())
+    .bind(sealed)
     .execute(&db.pool)
     .await
     .map(|_| ())
+}
+
+/// Takes the sealed copy of the user's live sign-up token: returned once,
+/// and erased; of two concurrent reveals only the one whose erase changed
+/// the row gets it.
+pub async fn take_sealed_token(db: &Db, user_id: i64) -> sqlx::Result<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT id, name, token_sealed FROM scanner_tokens \
+         WHERE user_id = $1 AND token_sealed IS NOT NULL AND revoked_at IS NULL ORDER BY id LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let (id, name, sealed): (i64, String, String) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let erased = sqlx::query(
+        "UPDATE scanner_tokens SET token_sealed = NULL WHERE id = $1 AND token_sealed IS NOT NULL",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok((erased.rows_affected() == 1).then_some((name, sealed)))
 }
 
 pub async fn active_token_count(db: &Db, user_id: i64) -> sqlx::Result<i64> {
@@ -38,7 +70,8 @@ pub async fn active_token_count(db: &Db, user_id: i64) -> sqlx::Result<i64> {
 
 pub async fn list_tokens(db: &Db, user_id: i64) -> sqlx::Result<Vec<ScannerTokenInfo>> {
     sqlx::query_as(
-        "SELECT id, name, created_at, last_used_at, last_network, (revoked_at IS NOT NULL) AS revoked \
+        "SELECT id, name, created_at, last_used_at, last_network, (revoked_at IS NOT NULL) AS revoked, \
+         (token_sealed IS NOT NULL AND revoked_at IS NULL) AS unrevealed \
          FROM scanner_tokens WHERE user_id = $1 ORDER BY revoked_at IS NOT NULL, id DESC",
     )
     .bind(user_id)

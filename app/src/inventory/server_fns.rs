@@ -37,6 +37,13 @@ pub async fn create_scanner_token(name: String) -> Result<CreatedScannerToken, A
     service::create_token(&sfn::state(), user.id, &name).await
 }
 
+/// The token made at sign-up, shown once (its sealed copy is then erased).
+#[server(endpoint = "network/token_reveal")]
+pub async fn reveal_scanner_token() -> Result<CreatedScannerToken, AppError> {
+    let user = sfn::user()?;
+    service::reveal_signup_token(&sfn::state(), user.id).await
+}
+
 #[server(endpoint = "network/token_revoke")]
 pub async fn revoke_scanner_token(id: i64) -> Result<(), AppError> {
     let user = sfn::user()?;

@@ -34,7 +34,7 @@ pub async fn create_token(
         )));
     }
     let token = tokens::random_token();
-    repo::create_token(&state.db, user_id, name, &tokens::hash_token(&token)).await?;
+    repo::create_token(&state.db, user_id, name, &tokens::hash_token(&token), None).await?;
     audit::record(
         &state.db,
         Some(user_id),
@@ -48,6 +48,62 @@ pub async fn create_token(
         name: name.to_string(),
         token,
     })
+}
+
+/// The name of the token every account gets at sign-up.
+pub const SIGNUP_TOKEN_NAME: &str = "Home";
+
+/// The scanner token made at sign-up (the brief's onboarding step). Nobody
+/// is looking at a page then, so besides its hash a sealed copy is kept
+/// until the owner reveals it once ([`reveal_signup_token`]).
+pub async fn create_signup_token(state: &AppState, user_id: i64) -> AppResult<()> {
+    let token = tokens::random_token();
+    let sealed = state.keys.seal(token.as_bytes());
+    repo::create_token(
+        &state.db,
+        user_id,
+        SIGNUP_TOKEN_NAME,
+        &tokens::hash_token(&token),
+        Some(&sealed),
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "scanner.token_created",
+        SIGNUP_TOKEN_NAME,
+        "",
+        "made at sign-up",
+    )
+    .await;
+    Ok(())
+}
+
+/// Shows the sign-up token once and erases its sealed copy; a second call
+/// (or a revoked token) is `NOT_FOUND`.
+pub async fn reveal_signup_token(state: &AppState, user_id: i64) -> AppResult<CreatedScannerToken> {
+    let (name, sealed) = repo::take_sealed_token(&state.db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let token = state
+        .keys
+        .open(&sealed)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            tracing::error!(user_id, "a sealed scanner token does not open");
+            AppError::Internal("sealed scanner token".into())
+        })?;
+    audit::record(
+        &state.db,
+        Some(user_id),
+        "scanner.token_revealed",
+        &name,
+        "",
+        "",
+    )
+    .await;
+    Ok(CreatedScannerToken { name, token })
 }
 
 pub async fn revoke_token(state: &AppState, user_id: i64, id: i64) -> AppResult<()> {

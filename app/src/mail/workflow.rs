@@ -103,6 +103,8 @@ workflow_mails! {
     Expiring => "expiring", "mail/expiring.txt", "Your TrueVault plan ends in {{ days_left }}";
     GettingStarted => "getting_started", "mail/getting_started.txt", "Getting started with TrueVault";
     Tips => "tips", "mail/tips.txt", "Three TrueVault tips";
+    UsageWarning => "usage_warning", "mail/usage_warning.txt", "You have used 80 % of this month's TrueVault data";
+    DataCapped => "data_capped", "mail/data_capped.txt", "Your TrueVault data for this month is used up";
 }
 
 /// Fills `{{ name }}` placeholders. Callers validated the template, so an

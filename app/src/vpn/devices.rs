@@ -119,6 +119,7 @@ async fn create_device_with(
         tx_bytes: 0,
         server_healthy: server.healthy,
         awaiting_key,
+        paused: false,
     };
     let allowed = allowed_ips(state, &server, user.id, &device).await?;
     // The QR code is most of a creation's CPU (choosing its mask scores

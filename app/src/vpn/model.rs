@@ -181,6 +181,9 @@ pub struct DeviceInfo {
     /// device (with "Set up"): it holds its server and address, but no
     /// node has it as a peer yet.
     pub awaiting_key: bool,
+    /// Paused because the plan includes fewer devices (`pausing`): kept
+    /// with its keys and address, in no node config until resumed.
+    pub paused: bool,
 }
 
 /// What creating (or re-keying) a device returns. `config` holds the

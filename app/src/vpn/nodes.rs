@@ -200,6 +200,7 @@ pub async fn ingest_stats(
     let mut tx = state.db.begin_write().await?;
     let mut accepted = 0;
     let mut with_traffic: Vec<i64> = Vec::new();
+    let mut live = Vec::new();
     for p in peers {
         // Only a WireGuard key can name a peer; anything else (a NUL, which
         // PostgreSQL refuses in text, included) is a malformed report.
@@ -262,6 +263,19 @@ pub async fn ingest_stats(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        let rate = |d: i64| if interval > 0 { d / interval } else { 0 };
+        live.push(crate::live::LiveEvent {
+            user_id,
+            update: crate::live::LiveUpdate::Device {
+                id,
+                connected,
+                last_handshake_at: handshake,
+                rx_bytes: p.rx_bytes,
+                tx_bytes: p.tx_bytes,
+                rx_rate: rate(d_rx),
+                tx_rate: rate(d_tx),
+            },
+        });
         if (d_rx > 0 || d_tx > 0) && !with_traffic.contains(&user_id) {
             with_traffic.push(user_id);
         }
@@ -304,17 +318,43 @@ pub async fn ingest_stats(
         .execute(&mut *tx)
         .await?;
     let (month_start, next_month) = crate::vpn::model::month_bounds(t);
-    let capped = repo::newly_over_cap(&mut tx, &with_traffic, month_start / 86_400).await?;
+    let month_day = month_start / 86_400;
+    let crossings = repo::cap_crossings(&mut tx, &with_traffic, month_day).await?;
+    let capped = crossings.capped;
+    let mut mails = Vec::new();
     for user_id in &capped {
         repo::set_data_capped(&mut tx, *user_id, Some(t)).await?;
-        crate::jobs::schedule_in(
-            &mut tx,
-            &[super::workflows::lift_at(*user_id, next_month)],
-            t,
-        )
-        .await?;
+        mails.push(super::workflows::lift_at(*user_id, next_month));
+    }
+    // The meter's mails, once a month each (the 80 % one also when a single
+    // report jumps past the cap).
+    for user_id in &crossings.warned {
+        if repo::first_usage_alert(&mut tx, *user_id, month_day, "warning", t).await? {
+            mails.push(super::workflows::mail_now(
+                *user_id,
+                super::workflows::DataCapStep::UsageWarning,
+                t,
+            ));
+        }
+    }
+    for user_id in &capped {
+        if repo::first_usage_alert(&mut tx, *user_id, month_day, "capped", t).await? {
+            mails.push(super::workflows::mail_now(
+                *user_id,
+                super::workflows::DataCapStep::CappedMail,
+                t,
+            ));
+        }
+    }
+    if !mails.is_empty() {
+        crate::jobs::schedule_in(&mut tx, &mails, t).await?;
     }
     tx.commit().await?;
+    if !mails.is_empty() {
+        state.jobs_changed.notify_waiters();
+    }
+    // Open pages (on every instance) see the new state now.
+    state.live.publish(&state.db, live).await;
     if !capped.is_empty() {
         state.node_changes.notify_waiters();
         for user_id in capped {

@@ -385,9 +385,9 @@ pub async fn count_user_peers(
     identities: bool,
 ) -> Result<i64, sqlx::Error> {
     let sql = if identities {
-        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NOT NULL"
+        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NOT NULL AND paused_at IS NULL"
     } else {
-        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NULL"
+        "SELECT COUNT(*) FROM devices WHERE user_id = $1 AND identity_region IS NULL AND paused_at IS NULL"
     };
     sqlx::query(sql)
         .bind(user_id)
@@ -398,7 +398,7 @@ pub async fn count_user_peers(
 
 const DEVICE_SELECT: &str = "SELECT d.id, d.name, d.server_id, s.name AS server_name, s.region, d.public_key, d.v4_index, \
     d.v6_index, s.ipv4_pool, s.ipv6_pool, d.identity_region, d.tunnel_mode, d.last_handshake_at, d.rx_bytes, d.tx_bytes, s.last_report_at, \
-    d.awaiting_key_since FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
+    d.awaiting_key_since, d.paused_at FROM devices d JOIN vpn_servers s ON s.id = d.server_id";
 
 fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
     let v4_pool: String = r.try_get("ipv4_pool")?;
@@ -437,6 +437,7 @@ fn device_from_row(r: &AnyRow) -> Result<DeviceInfo, sqlx::Error> {
         tx_bytes: r.try_get("tx_bytes")?,
         server_healthy: last_report.is_some_and(|t| now() - t < NODE_STALE_SECS),
         awaiting_key: r.try_get::<Option<i64>, _>("awaiting_key_since")?.is_some(),
+        paused: r.try_get::<Option<i64>, _>("paused_at")?.is_some(),
     })
 }
 
@@ -477,7 +478,7 @@ pub async fn server_peers(db: &Db, server_id: ServerId) -> Result<Vec<PeerRow>, 
         // changes; identities nobody has a key for yet are not peers at all.
         "SELECT d.public_key, d.preshared_key_enc, d.v4_index, d.v6_index, d.endpoint \
          FROM devices d JOIN users u ON u.id = d.user_id WHERE d.server_id = $1 \
-         AND d.awaiting_key_since IS NULL AND u.data_capped_since IS NULL AND {} IS NULL ORDER BY d.id",
+         AND d.awaiting_key_since IS NULL AND d.paused_at IS NULL AND u.data_capped_since IS NULL AND {} IS NULL ORDER BY d.id",
         crate::entitlements::service_off_sql()
     ))
     .bind(server_id)
@@ -565,19 +566,33 @@ pub async fn usage_by_user(
         .collect()
 }
 
-/// Users among `user_ids` whose monthly data cap (from their
-/// entitlements; VIPs have none) is now used up, not yet capped.
-pub async fn newly_over_cap(
+/// What a stats report's traffic crossed on the usage meter.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CapCrossings {
+    /// Monthly data cap now used up, not capped yet: capped now.
+    pub capped: Vec<i64>,
+    /// At or past 80 % of the cap (the warning mail, once a month).
+    pub warned: Vec<i64>,
+}
+
+/// The share of the cap at which the warning mail goes, in percent.
+pub const CAP_WARNING_PERCENT: i64 = 80;
+
+/// Users among `user_ids` at or past the warning share of their monthly
+/// data cap (from their entitlements; VIPs have none), and those whose cap
+/// is now used up and who are not capped yet. A cap an administrator lifted
+/// for this month caps nothing and warns nothing.
+pub async fn cap_crossings(
     tx: &mut Tx,
     user_ids: &[i64],
     month_start_day: i64,
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> Result<CapCrossings, sqlx::Error> {
     let entitled = Entitlements::for_users(tx, user_ids).await?;
     let with_cap: Vec<(i64, i64)> = user_ids
         .iter()
         .filter_map(|id| Some((*id, entitled.get(id)?.data_cap_bytes?)))
         .collect();
-    let mut capped = Vec::new();
+    let mut out = CapCrossings::default();
     // A report may name tens of thousands of users; stay far below the
     // engines' bind-parameter limits.
     for chunk in with_cap.chunks(500) {
@@ -588,21 +603,67 @@ pub async fn newly_over_cap(
         let sql = format!(
             // The user's ledger: a deleted device's traffic still counts.
             "SELECT u.id, (SELECT CAST(COALESCE(SUM(uu.rx_bytes + uu.tx_bytes), 0) AS BIGINT) \
-                FROM user_usage uu WHERE uu.user_id = u.id AND uu.day >= $1) AS used \
-             FROM users u WHERE u.data_capped_since IS NULL AND u.id IN ({list})"
+                FROM user_usage uu WHERE uu.user_id = u.id AND uu.day >= $1) AS used, \
+                CAST(CASE WHEN u.data_capped_since IS NULL THEN 0 ELSE 1 END AS BIGINT) AS capped \
+             FROM users u WHERE (u.data_cap_lifted_month IS NULL OR u.data_cap_lifted_month <> $1) \
+             AND u.id IN ({list})"
         );
-        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql).bind(month_start_day);
+        let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql).bind(month_start_day);
         for (id, _) in chunk {
             q = q.bind(id);
         }
-        for (id, used) in q.fetch_all(&mut **tx).await? {
-            let cap = entitled.get(&id).and_then(|e| e.data_cap_bytes);
-            if cap.is_some_and(|cap| used >= cap) {
-                capped.push(id);
+        for (id, used, capped) in q.fetch_all(&mut **tx).await? {
+            let Some(cap) = entitled.get(&id).and_then(|e| e.data_cap_bytes) else {
+                continue;
+            };
+            if capped == 0 && used >= cap {
+                out.capped.push(id);
+            }
+            if i128::from(used) * 100 >= i128::from(cap) * i128::from(CAP_WARNING_PERCENT) {
+                out.warned.push(id);
             }
         }
     }
-    Ok(capped)
+    Ok(out)
+}
+
+/// Records that the usage meter's `kind` mail (`warning`, `capped`) is due
+/// for the user this month; false when it went already this month.
+pub async fn first_usage_alert(
+    tx: &mut Tx,
+    user_id: i64,
+    month_start_day: i64,
+    kind: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "INSERT INTO usage_alerts (user_id, month_day, kind, sent_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, month_day, kind) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(month_start_day)
+    .bind(kind)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// An administrator lifts the user's cap for the month starting on
+/// `month_start_day`: the peers return now, and the month's traffic caps
+/// them no more.
+pub async fn lift_cap_for_month(
+    tx: &mut Tx,
+    user_id: i64,
+    month_start_day: i64,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query("UPDATE users SET data_cap_lifted_month = $1 WHERE id = $2")
+        .bind(month_start_day)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    set_data_capped(tx, user_id, None).await?;
+    Ok(res.rows_affected() == 1)
 }
 
 pub use crate::entitlements::GIB;

@@ -11,6 +11,7 @@ mod churn;
 mod hardening;
 mod helpers;
 mod inventory;
+mod live;
 mod mesh;
 mod onvif_device;
 mod public_api;

@@ -493,3 +493,321 @@ async fn nodes_report_host_health_and_older_agents_still_report() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn sign_up_makes_a_scanner_token_shown_once_with_set_up_steps_that_keep_it_off_the_command_line(
+) {
+    let app = TestApp::spawn().await;
+    let ada = app.signed_in_user("ada@example.com").await;
+    let id = user_id(&app, "ada@example.com").await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM scanner_tokens WHERE user_id = {id} AND revoked_at IS NULL \
+             AND token_sealed IS NOT NULL AND token_hash <> token_sealed"
+        ))
+        .await,
+        1,
+        "verifying the address made one token, kept hashed and sealed"
+    );
+    let page = app.get_html(&ada, "/network").await;
+    assert!(page.contains("data-testid=\"signup-scanner-token\""));
+    let portal = app.url("");
+    let portal = portal.trim_end_matches('/');
+    assert!(
+        page.contains(&format!(
+            "truevault-scanner sync --portal {portal} --token-file /etc/truevault/scanner.token"
+        )),
+        "the steps name this portal and read the token from a file"
+    );
+    assert!(!page.contains("--token="), "no token on a command line");
+
+    let res = app.post_form(&ada, "/api/network/token_reveal", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown: Value = res.json().await.unwrap();
+    assert_eq!(shown["name"], "Home");
+    let token = shown["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        scanner_refusal(&app, &token).await,
+        None,
+        "the sign-up token syncs"
+    );
+    let res = app.post_form(&ada, "/api/network/token_reveal", &[]).await;
+    assert!(failure(res).await.is("NOT_FOUND"), "shown only once");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM scanner_tokens WHERE user_id = {id} AND token_sealed IS NOT NULL"
+        ))
+        .await,
+        0,
+        "the sealed copy is gone"
+    );
+    let page = app.get_html(&ada, "/network").await;
+    assert!(!page.contains("data-testid=\"signup-scanner-token\""));
+    // Another user cannot take it.
+    let bob = app.signed_in_user("bob@example.com").await;
+    let res = app.post_form(&bob, "/api/network/token_reveal", &[]).await;
+    let bobs: Value = res.json().await.unwrap();
+    assert_ne!(bobs["token"], shown["token"]);
+}
+
+/// The user's devices by public key: (id, paused).
+async fn devices_by_key(app: &TestApp, user: &reqwest::Client) -> Vec<(String, i64, bool)> {
+    let devices: Vec<Value> = app
+        .post_form(user, "/api/devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    devices
+        .iter()
+        .filter(|d| d["identity_region"].is_null())
+        .map(|d| {
+            (
+                d["public_key"].as_str().unwrap().to_string(),
+                d["id"].as_i64().unwrap(),
+                d["paused"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn kept_marker(state: &str, id: i64) -> String {
+    format!("data-keep=\"{state}\" data-kind=\"device\" data-id=\"{id}\"")
+}
+
+#[tokio::test]
+async fn a_downgrade_pauses_what_the_smaller_plan_lacks_as_the_user_chose_and_an_upgrade_resumes_it(
+) {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.77.0.0/16").await;
+    let ada = app.signed_in_user("ada@example.com").await;
+    app.subscribe(&ada, "personal", "pay").await;
+    let keys: Vec<String> = (0..3)
+        .map(|_| truevault::vpn::keys::generate_keypair().public)
+        .collect();
+    for (name, key) in ["laptop", "phone", "tablet"].iter().zip(&keys) {
+        assert_eq!(
+            create_device(&app, &ada, name, key).await.status(),
+            StatusCode::OK
+        );
+    }
+    let id_of = |list: &[(String, i64, bool)], key: &str| {
+        list.iter().find(|d| d.0 == key).map(|d| d.1).unwrap()
+    };
+    let list = devices_by_key(&app, &ada).await;
+    let (laptop, phone, tablet) = (
+        id_of(&list, &keys[0]),
+        id_of(&list, &keys[1]),
+        id_of(&list, &keys[2]),
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    let before: Vec<DesiredPeer> = keys
+        .iter()
+        .map(|k| peer(&cfg, k).expect("every device is a peer").clone())
+        .collect();
+    // The phone was used last: it is what a smaller plan keeps unless Ada
+    // says otherwise.
+    report(&app, &node, cfg.version, &[(&keys[1], 100, 100)]).await;
+
+    let free = app
+        .count("SELECT id FROM plans WHERE slug = 'free'")
+        .await
+        .to_string();
+    let res = app
+        .post_form(
+            &ada,
+            "/api/billing/checkout",
+            &[
+                ("plan_id", &free),
+                ("cycle", "monthly"),
+                ("provider", "test"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "the downgrade is scheduled");
+    let page = app.get_html(&ada, "/billing").await;
+    assert!(page.contains("data-testid=\"keep-choice\""));
+    assert!(
+        page.contains(&kept_marker("kept", phone)),
+        "pre-selected: the most recently used"
+    );
+    assert!(page.contains(&kept_marker("paused", laptop)));
+    assert!(page.contains(&kept_marker("paused", tablet)));
+
+    // Ada keeps the laptop. Nothing changes before the period ends.
+    let res = app
+        .post_form(
+            &ada,
+            "/api/plan/keep",
+            &[("kind", "device"), ("id", &laptop.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = app.get_html(&ada, "/billing").await;
+    assert!(page.contains(&kept_marker("kept", laptop)));
+    assert!(page.contains(&kept_marker("paused", phone)));
+    assert!(devices_by_key(&app, &ada).await.iter().all(|d| !d.2));
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(keys.iter().all(|k| peer(&cfg, k).is_some()));
+    // Nobody else's device can be chosen, nor an unknown kind.
+    let bob = app.signed_in_user("bob@example.com").await;
+    let res = app
+        .post_form(
+            &bob,
+            "/api/plan/keep",
+            &[("kind", "device"), ("id", &laptop.to_string())],
+        )
+        .await;
+    assert!(failure(res).await.is("NOT_FOUND"));
+    let res = app
+        .post_form(&ada, "/api/plan/keep", &[("kind", "router"), ("id", "1")])
+        .await;
+    assert!(failure(res).await.is("VALIDATION_FAILED"));
+
+    // The period ends: Free keeps the laptop, the other two are paused,
+    // not deleted, and are in no node config.
+    app.state.clock.advance(31 * DAY + 60);
+    app.settle_jobs().await;
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users u JOIN plans p ON p.id = u.plan_id \
+             WHERE u.email = 'ada@example.com' AND p.slug = 'free'"
+        )
+        .await,
+        1
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &keys[0]).is_some(), "the kept laptop stays");
+    assert!(peer(&cfg, &keys[1]).is_none(), "the phone is paused");
+    assert!(peer(&cfg, &keys[2]).is_none(), "the tablet is paused");
+    let list = devices_by_key(&app, &ada).await;
+    assert_eq!(list.len(), 3, "nothing was deleted");
+    assert_eq!(
+        list.iter()
+            .filter(|d| d.2)
+            .map(|d| d.1)
+            .collect::<std::collections::BTreeSet<_>>(),
+        [phone, tablet].into_iter().collect()
+    );
+    let page = app.get_html(&ada, "/devices").await;
+    assert_eq!(
+        page.matches("data-paused=\"true\"").count(),
+        2,
+        "the page shows both as paused"
+    );
+    // The free plan's one device is the laptop: no room for another (the
+    // node reports again first: a month passed on the clock).
+    report(&app, &node, cfg.version, &[]).await;
+    let extra = truevault::vpn::keys::generate_keypair().public;
+    let res = create_device(&app, &ada, "spare", &extra).await;
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("DEVICE_LIMIT_EXCEEDED"), "{status} {body}");
+
+    // On the full plan a keep choice swaps at once.
+    let res = app
+        .post_form(
+            &ada,
+            "/api/plan/keep",
+            &[("kind", "device"), ("id", &phone.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &keys[1]).is_some(), "the phone is back");
+    assert!(peer(&cfg, &keys[0]).is_none(), "the laptop is paused");
+
+    // An upgrade resumes everything with the same keys and addresses.
+    app.subscribe(&ada, "personal", "pay").await;
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    for (key, was) in keys.iter().zip(&before) {
+        let back = peer(&cfg, key).expect("resumed after the upgrade");
+        assert_eq!(back.allowed_ips, was.allowed_ips);
+        assert_eq!(back.preshared_key, was.preshared_key);
+    }
+    assert!(devices_by_key(&app, &ada).await.iter().all(|d| !d.2));
+    let page = app.get_html(&ada, "/billing").await;
+    assert!(!page.contains("data-testid=\"keep-choice\""));
+}
+
+#[tokio::test]
+async fn the_usage_meter_warns_at_80_percent_and_when_capped_once_a_month_and_an_admin_lifts_the_cap(
+) {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in_admin("admin@example.com").await;
+    sqlx::query("UPDATE plans SET data_cap_gb = 10 WHERE slug = 'free'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let (_, node) = server_with_node(&app, &admin, "eu-1", "10.81.0.0/16").await;
+    let email = "meter@example.com";
+    let user = app.signed_in_user(email).await;
+    let gib = 1_i64 << 30;
+    let key = truevault::vpn::keys::generate_keypair().public;
+    assert_eq!(
+        create_device(&app, &user, "laptop", &key).await.status(),
+        StatusCode::OK
+    );
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    // Counters are the peer's totals; the portal counts what they grew by.
+    report(&app, &node, cfg.version, &[(&key, 4 * gib, 0)]).await;
+    app.settle_jobs().await;
+    let mails = app.mail_count(email).await;
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(
+        page.contains(">4.0 of 10 GB<"),
+        "the dashboard's meter reads the month against the cap"
+    );
+
+    report(&app, &node, cfg.version, &[(&key, 8 * gib + gib / 5, 0)]).await;
+    app.settle_jobs().await;
+    assert_eq!(app.mail_count(email).await, mails + 1, "the 80 % mail");
+    let (subject, body) = app.last_mail_to(email).await.unwrap();
+    assert!(subject.contains("80 %"), "{subject}");
+    assert!(body.contains("/dashboard"));
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(page.contains(">8.2 of 10 GB<"));
+    assert!(!page.contains("data-testid=\"data-capped\""));
+    // Once a month: more traffic below the cap sends nothing more.
+    report(&app, &node, cfg.version, &[(&key, 9 * gib, 0)]).await;
+    app.settle_jobs().await;
+    assert_eq!(app.mail_count(email).await, mails + 1);
+
+    // Past the cap: the peer leaves the node, one mail says so, and the
+    // dashboard shows the banner with the upgrade link.
+    report(&app, &node, cfg.version, &[(&key, 10 * gib + gib / 2, 0)]).await;
+    let (cfg, _) = next_config(&app, &node, cfg.version).await;
+    assert!(peer(&cfg, &key).is_none(), "capped");
+    app.settle_jobs().await;
+    assert_eq!(app.mail_count(email).await, mails + 2, "the capped mail");
+    let (subject, body) = app.last_mail_to(email).await.unwrap();
+    assert!(subject.contains("used up"), "{subject}");
+    assert!(body.contains("/billing"));
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(page.contains("data-testid=\"data-capped\""));
+    assert!(page.contains("href=\"/billing\">Upgrade your plan"));
+
+    // The admin sees it and lifts the cap for this month.
+    let users = app.get_html(&admin, "/admin/users?q=meter").await;
+    assert!(users.contains("data-testid=\"data-capped\""));
+    let id = user_id(&app, email).await.to_string();
+    let res = app
+        .post_form(&admin, "/api/admin/lift_data_cap", &[("user_id", &id)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .post_form(&user, "/api/admin/lift_data_cap", &[("user_id", &id)])
+        .await;
+    assert!(failure(res).await.is("FORBIDDEN"), "admins only");
+    let (cfg, _) = next_config(&app, &node, cfg.version).await;
+    assert!(peer(&cfg, &key).is_some(), "the peer is back");
+    let page = app.get_html(&user, "/dashboard").await;
+    assert!(!page.contains("data-testid=\"data-capped\""));
+    // The rest of the month's traffic caps (and mails) no more.
+    report(&app, &node, cfg.version, &[(&key, 12 * gib, 0)]).await;
+    app.settle_jobs().await;
+    let cfg: DesiredConfig = node_config(&app, &node, 0).await.json().await.unwrap();
+    assert!(peer(&cfg, &key).is_some(), "not capped again this month");
+    assert_eq!(app.mail_count(email).await, mails + 2);
+}

@@ -13,9 +13,13 @@ use crate::{
             TestPay,
         },
     },
+    pausing::{
+        model::{KeepPreview, KindPreview},
+        server_fns::KeepOnPlan,
+    },
     ui::components::{
         guard::RequireUser,
-        notice::{error_notice, format_time, ActionNotice, Time},
+        notice::{error_notice, format_time, ActionError, ActionNotice, Time},
         refresh::refetch_after,
     },
 };
@@ -33,9 +37,13 @@ fn BillingPage() -> impl IntoView {
     let checkout = ServerAction::<Checkout>::new();
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
+    let keep = ServerAction::<KeepOnPlan>::new();
     let data = Resource::new(|| (), |_| my_billing());
     refetch_after(data, move || {
-        checkout.version().get() + cancel.version().get() + resume.version().get()
+        checkout.version().get()
+            + cancel.version().get()
+            + resume.version().get()
+            + keep.version().get()
     });
     let query = leptos_router::hooks::use_query_map();
     let done = move || query.read().get("checkout");
@@ -52,9 +60,46 @@ fn BillingPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
                 Err(e) => error_notice(&e).into_any(),
-                Ok(o) => view! { <Overview o=o checkout cancel resume/> }.into_any(),
+                Ok(o) => {
+                    let choice = o.keep.clone().map(|p| view! { <KeepChoice p=p keep/> });
+                    view! { <Overview o=o checkout cancel resume/>{choice} }.into_any()
+                }
             })}
         </Suspense>
+        <ActionError value=keep.value()/>
+    }
+}
+
+/// Before a smaller plan takes effect: what it keeps (pre-selected: the
+/// most recently used, or what the user chose) and what it pauses, with
+/// "Keep this instead" on each paused one.
+#[component]
+fn KeepChoice(p: KeepPreview, keep: ServerAction<KeepOnPlan>) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="keep-choice">
+            <h2>{format!("What stays on {}", p.plan_name)}</h2>
+            <p class="muted">"From "<Time ts=p.at day_only=true/>" your plan includes fewer than you have. Choose what to keep; the rest is paused, not deleted, and comes back with the same keys and settings when you upgrade."</p>
+            {p.kinds.into_iter().map(|k: KindPreview| view! {
+                <h3>{format!("{} ({} kept)", k.kind.plural_label(), k.max)}</h3>
+                <ul class="keep-list">
+                    {k.keep.into_iter().map(|i| view! {
+                        <li data-keep="kept" data-kind=i.kind.as_str() data-id=i.id>
+                            <strong>{i.name.clone()}</strong>" — kept"
+                        </li>
+                    }).collect_view()}
+                    {k.pause.into_iter().map(|i| view! {
+                        <li data-keep="paused" data-kind=i.kind.as_str() data-id=i.id>
+                            {i.name.clone()}" — will be paused "
+                            <ActionForm action=keep attr:class="inline-form">
+                                <input type="hidden" name="kind" value=i.kind.as_str()/>
+                                <input type="hidden" name="id" value=i.id/>
+                                <button type="submit" class="btn btn-ghost small">"Keep this instead"</button>
+                            </ActionForm>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }).collect_view()}
+        </section>
     }
 }
 

@@ -52,6 +52,19 @@ fn LiveTile(camera: Camera, #[prop(optional)] large: bool) -> impl IntoView {
         camera.stream_for(StreamKind::Sub)
     };
     let switch = large && camera.sub_stream_url.is_some();
+    if camera.paused {
+        // Paused by the plan (`pausing`): nothing to play, say why.
+        return view! {
+            <figure class=class data-camera-tile="" data-testid="camera-tile" data-paused="true">
+                <figcaption>
+                    <a href=format!("/cameras/{}", camera.id)>{camera.name.clone()}</a>
+                    " "<span class="camera-status" data-state="paused">"paused"</span>
+                    <p class="muted small">"Your plan includes fewer cameras, so this one is paused. "<a href="/billing">"Upgrade"</a>" to bring it back."</p>
+                </figcaption>
+            </figure>
+        }
+        .into_any();
+    }
     view! {
         <figure class=class data-camera-tile="" data-testid="camera-tile">
             <video data-camera-live=camera.id.to_string() data-camera-stream=stream.as_str() muted=true autoplay=true playsinline=true></video>
@@ -65,6 +78,7 @@ fn LiveTile(camera: Camera, #[prop(optional)] large: bool) -> impl IntoView {
             </figcaption>
         </figure>
     }
+    .into_any()
 }
 
 fn vendor_options(selected: Option<Vendor>) -> impl IntoView {

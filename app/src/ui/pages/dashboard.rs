@@ -94,6 +94,19 @@ fn DevicesCard(devices: Loaded<Vec<DeviceInfo>>) -> impl IntoView {
                         {(waiting > 0).then(|| view! {
                             <p class="notice warning">{format!("{} reserved for you, not set up yet: open Devices and choose “Set up”.", plural(waiting, "identity is", "identities are"))}</p>
                         })}
+                        // Filled by /live/live.js from the live events (the
+                        // server renders the fields empty).
+                        <ul class="live-devices" data-testid="live-devices">
+                            {devices.iter().filter(|d| !d.paused).map(|d| view! {
+                                <li data-live-device=d.id>
+                                    {d.name.clone()}" "
+                                    <span data-live="status"></span>" "
+                                    <span class="muted small" data-live="traffic"></span>" "
+                                    <span class="muted small" data-live="rate"></span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <script src="/live/live.js" defer=true></script>
                     }
                 }) })}
             </Suspense>
@@ -109,7 +122,13 @@ fn UsageCard(traffic: Loaded<TrafficThisMonth>) -> impl IntoView {
             <h2>"Usage this month"</h2>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move { traffic.await.ok().map(|t| view! {
-                    <p class="stat">{format_bytes(t.sent + t.received)}</p>
+                    {match t.meter_text() {
+                        Some(meter) => view! {
+                            <p class="stat" data-testid="usage-meter">{meter}</p>
+                            <progress max="100" value=t.percent().unwrap_or(0) aria-label="Share of this month's data used"></progress>
+                        }.into_any(),
+                        None => view! { <p class="stat">{format_bytes(t.sent + t.received)}</p> }.into_any(),
+                    }}
                     <p>{traffic_text(t.sent, t.received)}</p>
                 }) })}
             </Suspense>
@@ -160,6 +179,21 @@ fn PlanCard(plan: Loaded<PlanSummary>) -> impl IntoView {
             </Suspense>
             <a class="btn btn-ghost" href="/billing">"Plans and invoices"</a>
         </article>
+    }
+}
+
+/// While the month's data cap is used up: say so, with the upgrade link.
+#[component]
+fn CapBanner(traffic: Loaded<TrafficThisMonth>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move { traffic.await.ok().filter(|t| t.capped).map(|_| view! {
+                <p class="notice error" data-testid="data-capped">
+                    "This month's data is used up: your VPN devices are paused until the month ends. "
+                    <a href="/billing">"Upgrade your plan"</a>" to use them again now."
+                </p>
+            }) })}
+        </Suspense>
     }
 }
 
@@ -222,6 +256,7 @@ fn DashboardBody(user: CurrentUser, data: CardData) -> impl IntoView {
             <section class="dashboard-main">
                 <h1 data-testid="dashboard-title">{greeting}</h1>
                 <ServiceBanner plan=data.plan/>
+                <CapBanner traffic=data.traffic/>
                 <div class="grid two">
                     <article class="card">
                         <h2>"Your account"</h2>

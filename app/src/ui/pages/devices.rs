@@ -6,6 +6,7 @@ use leptos_meta::Title;
 
 use crate::{
     accounts::model::CurrentUser,
+    pausing::{model::KeepKind, server_fns::KeepOnPlan},
     ui::components::{
         chart::usage_svg,
         confirm::Confirm,
@@ -96,9 +97,11 @@ fn DeviceList() -> impl IntoView {
     let rekey = ServerAction::<RekeyDevice>::new();
     let delete = ServerAction::<DeleteDevice>::new();
     let tunnel = ServerAction::<SetTunnel>::new();
+    let keep = ServerAction::<KeepOnPlan>::new();
     let devices = Resource::new(|| (), |_| list_devices());
     refetch_after(devices, move || {
-        tunnel.version().get()
+        keep.version().get()
+            + tunnel.version().get()
             + create.version().get()
             + identity.version().get()
             + rename.version().get()
@@ -201,6 +204,7 @@ fn DeviceList() -> impl IntoView {
         <ActionError value=rename.value()/>
         <ActionError value=rekey.value()/>
         <ActionError value=delete.value()/>
+        <ActionError value=keep.value()/>
         <Suspense fallback=|| view! { <p class="muted">"Loading devices…"</p> }>
             {move || devices.get().map(|r| match r {
                 Err(e) => error_notice(&e).into_any(),
@@ -211,7 +215,7 @@ fn DeviceList() -> impl IntoView {
                     <div class="table-wrap"><table class="table stack" data-testid="devices">
                         <thead><tr><th>"Device"</th><th>"Server"</th><th>"Address"</th><th>"Status"</th><th>"Traffic"</th><th>"Actions"</th></tr></thead>
                         <tbody>
-                            {list.into_iter().map(|d| view! { <DeviceRow d=d rename rekey delete tunnel browser_public/> }).collect_view()}
+                            {list.into_iter().map(|d| view! { <DeviceRow d=d rename rekey delete tunnel keep browser_public/> }).collect_view()}
                         </tbody>
                     </table></div>
                 }.into_any(),
@@ -227,15 +231,33 @@ fn DeviceRow(
     rekey: ServerAction<RekeyDevice>,
     delete: ServerAction<DeleteDevice>,
     tunnel: ServerAction<SetTunnel>,
+    keep: ServerAction<KeepOnPlan>,
     browser_public: RwSignal<String>,
 ) -> impl IntoView {
     let id = d.id;
+    let kind = if d.identity_region.is_some() {
+        KeepKind::Identity
+    } else {
+        KeepKind::Device
+    };
     let (tunnel_to, tunnel_label) = match d.tunnel_mode {
         TunnelMode::Full => ("split", "Use split tunnel"),
         TunnelMode::Split => ("full", "Use full tunnel"),
     };
     let name = d.name.clone();
-    let status = if d.awaiting_key {
+    let status = if d.paused {
+        view! {
+            <span class="dot offline"></span>
+            <span data-testid="device-status" data-paused="true">"paused"</span>
+            <p class="muted small">"Your plan includes fewer, so this one is paused: kept with its keys and address, back when you upgrade. "</p>
+            <ActionForm action=keep attr:class="inline-form">
+                <input type="hidden" name="kind" value=kind.as_str()/>
+                <input type="hidden" name="id" value=id/>
+                <button type="submit" class="btn btn-ghost small" data-testid="keep-instead">"Keep this one instead"</button>
+            </ActionForm>
+            " "<a class="small" href="/billing">"Upgrade"</a>
+        }.into_any()
+    } else if d.awaiting_key {
         view! { <span class="dot offline"></span><span data-testid="device-status">"not set up yet"</span> }.into_any()
     } else if !d.server_healthy {
         view! { <span class="dot offline"></span><span data-testid="device-status">"server not reporting"</span> }.into_any()

@@ -7,10 +7,10 @@ use leptos_meta::Title;
 use crate::{
     accounts::model::CurrentUser,
     inventory::{
-        model::{icon_svg, type_label, LanDevice},
+        model::{icon_svg, scanner_setup_steps, type_label, CreatedScannerToken, LanDevice},
         server_fns::{
             home_network, lan_device_history, CreateScannerToken, DismissAlerts, ForgetLanDevice,
-            RenameLanDevice, RevokeScannerToken,
+            RenameLanDevice, RevealScannerToken, RevokeScannerToken,
         },
     },
     overview::portal_url,
@@ -65,10 +65,14 @@ fn NetworkInventory() -> impl IntoView {
     let sites = Resource::new(|| (), |_| crate::sites::server_fns::list_sites());
     let create = ServerAction::<CreateScannerToken>::new();
     let revoke = ServerAction::<RevokeScannerToken>::new();
+    let reveal = ServerAction::<RevealScannerToken>::new();
     let dismiss = ServerAction::<DismissAlerts>::new();
     let data = Resource::new(|| (), |_| home_network());
     refetch_after(data, move || {
-        create.version().get() + revoke.version().get() + dismiss.version().get()
+        create.version().get()
+            + revoke.version().get()
+            + reveal.version().get()
+            + dismiss.version().get()
     });
     view! {
         <h1>"Home network"</h1>
@@ -122,7 +126,7 @@ fn NetworkInventory() -> impl IntoView {
                                 </ul>
                             </section>
                         })}
-                        <ScannerTokens tokens=inv.tokens.clone() create revoke/>
+                        <ScannerTokens tokens=inv.tokens.clone() create revoke reveal/>
                     }.into_any()
                 }
             })}
@@ -181,30 +185,51 @@ fn ScannerTokens(
     tokens: Vec<crate::inventory::model::ScannerTokenInfo>,
     create: ServerAction<CreateScannerToken>,
     revoke: ServerAction<RevokeScannerToken>,
+    reveal: ServerAction<RevealScannerToken>,
 ) -> impl IntoView {
     let portal = Resource::new(|| (), |_| portal_url());
+    // The one token just made or revealed (whichever came last).
+    let shown = move || -> Option<CreatedScannerToken> {
+        let created = create.value().get().and_then(|r| r.ok());
+        let revealed = reveal.value().get().and_then(|r| r.ok());
+        if create.version().get() >= reveal.version().get() {
+            created.or(revealed)
+        } else {
+            revealed.or(created)
+        }
+    };
+    let unrevealed = tokens.iter().any(|t| t.unrevealed);
     view! {
         <section class="card">
             <h2>"Scanners"</h2>
             <p class="muted">"A scanner token lets "<code>"truevault-scanner"</code>" on your home network send what it finds here. It is shown once."</p>
+            {unrevealed.then(|| view! {
+                <div class="notice" data-testid="signup-scanner-token">
+                    <p>"Your account came with a scanner token, "<strong>"Home"</strong>". Show it once to set up your scanner."</p>
+                    <ActionForm action=reveal attr:class="inline-form">
+                        <button type="submit" class="btn btn-primary small">"Show my scanner token"</button>
+                    </ActionForm>
+                </div>
+            })}
             <ActionForm action=create attr:class="form inline">
                 <input type="text" name="name" required maxlength="64" placeholder="Living-room Pi" aria-label="Scanner name"/>
                 <button type="submit" class="btn btn-primary">"Create token"</button>
             </ActionForm>
             <ActionError value=create.value()/>
             <ActionError value=revoke.value()/>
-            <Suspense fallback=|| ()>
-            {move || create.value().get().and_then(|r| r.ok()).map(|t| {
-                let url = portal.get().and_then(|r| r.ok()).unwrap_or_else(|| "<this portal's URL>".into());
-                view! {
-                    <div class="notice success" data-testid="scanner-token">
-                        <p>{format!("Token for {} (copy it now; it is not shown again):", t.name)}</p>
-                        <pre class="config">{t.token.clone()}</pre>
-                        <p>"On a computer at home, run:"</p>
-                        <pre class="config">{format!("truevault-scanner sync --portal {url} --token={}", t.token)}</pre>
-                    </div>
-                }
+            <ActionError value=reveal.value()/>
+            {move || shown().map(|t| view! {
+                <div class="notice success" data-testid="scanner-token">
+                    <p>{format!("Token for {} (copy it now; it is not shown again):", t.name)}</p>
+                    <pre class="config">{t.token.clone()}</pre>
+                </div>
             })}
+            <p>"On the computer at home that runs the scanner, put the token in a file only root reads, then run the scanner with it:"</p>
+            <Suspense fallback=|| ()>
+                {Suspend::new(async move {
+                    let url = portal.await.unwrap_or_else(|_| "<this portal's URL>".into());
+                    view! { <pre class="config" data-testid="scanner-setup">{scanner_setup_steps(&url)}</pre> }
+                })}
             </Suspense>
             {(!tokens.is_empty()).then(|| view! {
                 <div class="table-wrap"><table class="table stack">

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use super::error_view;
 use crate::{
     accounts::model::{AccountStatus, CurrentUser},
-    admin::server_fns::{admin_users, AdminSetRole, AdminSetStatus, AdminSetVip},
+    admin::server_fns::{admin_users, AdminLiftDataCap, AdminSetRole, AdminSetStatus, AdminSetVip},
     ui::components::{
         guard::RequireAdmin,
         notice::{format_time, ActionError},
@@ -28,6 +28,7 @@ fn UsersTable() -> impl IntoView {
     let status = ServerAction::<AdminSetStatus>::new();
     let role = ServerAction::<AdminSetRole>::new();
     let vip = ServerAction::<AdminSetVip>::new();
+    let lift = ServerAction::<AdminLiftDataCap>::new();
     let q = move || query.read().get("q").unwrap_or_default();
     let users = Resource::new(
         move || {
@@ -36,6 +37,7 @@ fn UsersTable() -> impl IntoView {
                 status.version().get(),
                 role.version().get(),
                 vip.version().get(),
+                lift.version().get(),
             )
         },
         |(q, ..)| admin_users(q),
@@ -49,6 +51,7 @@ fn UsersTable() -> impl IntoView {
         <ActionError value=status.value()/>
         <ActionError value=role.value()/>
         <ActionError value=vip.value()/>
+        <ActionError value=lift.value()/>
         <Suspense fallback=|| ()>
             {move || users.get().map(|r| match r {
                 Err(e) => error_view(&e),
@@ -61,7 +64,16 @@ fn UsersTable() -> impl IntoView {
                                 <tr>
                                     <td>{u.email.clone()}</td>
                                     <td>{u.first_name.clone()}</td>
-                                    <td>{u.plan.clone()}</td>
+                                    <td>
+                                        {u.plan.clone()}
+                                        {u.data_capped.then(|| view! {
+                                            " "<span class="badge" data-testid="data-capped">"data cap reached"</span>
+                                            <ActionForm action=lift attr:class="inline-form">
+                                                <input type="hidden" name="user_id" value=u.id/>
+                                                <button type="submit" class="btn btn-ghost small">"Lift cap this month"</button>
+                                            </ActionForm>
+                                        })}
+                                    </td>
                                     <td>{format_time(u.created_at)}</td>
                                     <td>
                                         <ActionForm action=status attr:class="inline-form">
