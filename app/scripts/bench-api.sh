@@ -2,7 +2,9 @@
 # Device creation through the public API: wrk at 64 connections, each
 # request a new device with a fresh public key, against a fresh portal
 # (SQLite; TRUEVAULT_DATABASE_URL=postgres://… for PostgreSQL). Prints
-# req/s, p99 and non-2xx. Run by hand:  bench-api.sh [seconds=10]
+# req/s, p99 and non-2xx; then fills the account to LIST_DEVICES (10,000)
+# devices and prints the paged list's p99 per page (bench-api-list.py).
+# Run by hand:  bench-api.sh [seconds=10]   (LIST_DEVICES=0 skips the list)
 # BIN=… picks the binary (default: the release build).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 secs="${1:-10}"
@@ -38,4 +40,7 @@ engine=sqlite
 [ -n "${TRUEVAULT_DATABASE_URL:-}" ] && engine=postgres
 printf 'device create via API (%s, 64 connections, %ss): req/s %s p99 %s non-2xx %s; load %s\n' \
   "$engine" "$secs" "$rps" "$p99" "${non2xx:-0}" "$(cut -d' ' -f1-3 /proc/loadavg)"
-[ -z "$non2xx" ]
+[ -z "$non2xx" ] || exit 1
+if [ "${LIST_DEVICES:-10000}" -gt 0 ]; then
+  python3 "$ROOT/app/scripts/bench-api-list.py" "$base" "$key" "${LIST_DEVICES:-10000}" "${LIST_ROUNDS:-5}"
+fi

@@ -136,6 +136,8 @@ impl Application {
             live,
             workflows: Arc::new(workflows()),
         };
+        // Before anything runs, so a test's clock moves after it.
+        crate::apikeys::workflows::ensure_scheduled(&state.db, &state.clock).await?;
         let router = router(state.clone());
         Ok(Self {
             listener,
@@ -201,6 +203,7 @@ fn workflows() -> crate::jobs::Workflows<AppState> {
         .register::<billing::workflows::Expiry>()
         .register::<vpn::workflows::DataCap>()
         .register::<certs::service::Certs>()
+        .register::<crate::apikeys::workflows::ApiHousekeeping>()
 }
 
 /// The accept loop: `axum::serve` plus what it has no knobs for — a cap on

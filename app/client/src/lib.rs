@@ -14,8 +14,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use truevault_node::keys::{generate_keypair, write_private};
 
-/// The interface the client brings up.
+/// The interface the client brings up unless told another.
 pub const INTERFACE: &str = "tv0";
+
+/// How the tunnel is brought up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// wg-quick where present, else wireguard-go.
+    #[default]
+    Auto,
+    WgQuick,
+    /// wireguard-go, `wg setconf` and `ip` (routes and rules as wg-quick makes them).
+    WireguardGo,
+}
+
+impl Backend {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Backend::Auto),
+            "wg-quick" => Some(Backend::WgQuick),
+            "wireguard-go" => Some(Backend::WireguardGo),
+            _ => None,
+        }
+    }
+}
+
+/// What `up` brought up, so `down` and `status` undo and read exactly that.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TunnelState {
+    pub interface: String,
+    pub backend: Backend,
+    /// The routing table of a full tunnel's policy rules (wireguard-go only).
+    pub table: Option<u32>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -64,6 +96,8 @@ pub struct DeviceState {
 pub struct Client {
     dir: PathBuf,
     http: reqwest::Client,
+    interface: String,
+    backend: Backend,
 }
 
 impl Client {
@@ -75,7 +109,20 @@ impl Client {
                 .timeout(Duration::from_secs(20))
                 .build()
                 .unwrap_or_default(),
+            interface: INTERFACE.into(),
+            backend: Backend::Auto,
         }
+    }
+
+    /// The interface `up` brings up (default `tv0`).
+    pub fn with_interface(mut self, name: &str) -> Self {
+        self.interface = name.into();
+        self
+    }
+
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -145,17 +192,16 @@ impl Client {
         })
     }
 
-    /// Checks the key against the portal, then keeps it.
-    pub async fn login(&self, portal: &str, key: &str) -> Result<()> {
+    /// Checks the key against the portal, then keeps it. Plain http only
+    /// on loopback or with `allow_http` (the node agent's rule: the key
+    /// and every config's preshared key would cross the network in clear).
+    pub async fn login(&self, portal: &str, key: &str, allow_http: bool) -> Result<()> {
+        let portal = truevault_node::agent::portal_url(portal, allow_http)
+            .map_err(|e| ClientError::Local(e.to_string()))?;
         let login = Login {
-            portal: portal.trim_end_matches('/').to_string(),
+            portal,
             key: key.trim().to_string(),
         };
-        if !login.portal.starts_with("https://") && !is_loopback_http(&login.portal) {
-            return Err(local(
-                "the portal must be https:// (or http:// on loopback)",
-            ));
-        }
         self.call(
             &login,
             reqwest::Method::GET,
@@ -234,10 +280,40 @@ impl Client {
                 self.keep(&made, &pair.private)?
             }
         };
+        let state = self.named(state)?;
         if connect {
-            tunnel_up(&state.config_path)?;
+            self.bring_up(&state)?;
         }
         Ok(state)
+    }
+
+    /// wg-quick names the interface after the config file: a device made
+    /// here under another interface name moves its config to this one.
+    fn named(&self, mut state: DeviceState) -> Result<DeviceState> {
+        let wanted = self.path(&format!("{}.conf", self.interface));
+        if state.config_path != wanted {
+            let text = std::fs::read_to_string(&state.config_path).map_err(local)?;
+            let _ = std::fs::remove_file(&wanted);
+            write_private(&wanted, text.as_bytes()).map_err(local)?;
+            let _ = std::fs::remove_file(&state.config_path);
+            state.config_path = wanted;
+            self.write("device.json", &state)?;
+        }
+        Ok(state)
+    }
+
+    fn bring_up(&self, state: &DeviceState) -> Result<()> {
+        let tunnel = tunnel_up(&state.config_path, &self.interface, self.backend)?;
+        self.write("tunnel.json", &tunnel)
+    }
+
+    /// What `up` brought up; without a record, this client's settings.
+    fn tunnel(&self) -> TunnelState {
+        self.read("tunnel.json").unwrap_or_else(|_| TunnelState {
+            interface: self.interface.clone(),
+            backend: self.backend,
+            table: None,
+        })
     }
 
     /// New keys for this machine's device (made here), the tunnel moved onto them.
@@ -254,11 +330,11 @@ impl Client {
             )
             .await?;
         if connect {
-            let _ = tunnel_down(&old.config_path);
+            let _ = tunnel_down(&old.config_path, &self.tunnel());
         }
         let state = self.keep(&made, &pair.private)?;
         if connect {
-            tunnel_up(&state.config_path)?;
+            self.bring_up(&state)?;
         }
         Ok(state)
     }
@@ -269,7 +345,7 @@ impl Client {
             .ok_or_else(|| local("the portal sent no config"))?;
         let config = with_private_key(config, private_key);
         std::fs::create_dir_all(&self.dir).map_err(local)?;
-        let config_path = self.path(&format!("{INTERFACE}.conf"));
+        let config_path = self.path(&format!("{}.conf", self.interface));
         let _ = std::fs::remove_file(&config_path);
         write_private(&config_path, config.as_bytes()).map_err(local)?;
         let d = &made["device"];
@@ -285,13 +361,16 @@ impl Client {
 
     pub fn down(&self) -> Result<()> {
         let state: DeviceState = self.read("device.json")?;
-        tunnel_down(&state.config_path)
+        tunnel_down(&state.config_path, &self.tunnel())?;
+        let _ = std::fs::remove_file(self.path("tunnel.json"));
+        Ok(())
     }
 
     pub fn status(&self) -> Result<Status> {
         let state: DeviceState = self.read("device.json")?;
+        let interface = self.tunnel().interface;
         let dump = Command::new("wg")
-            .args(["show", INTERFACE, "dump"])
+            .args(["show", &interface, "dump"])
             .output()
             .map_err(local)?;
         let text = String::from_utf8_lossy(&dump.stdout);
@@ -308,6 +387,7 @@ impl Client {
             .unwrap_or_default();
         Ok(Status {
             up: dump.status.success(),
+            interface,
             server: state.server_name,
             handshake_age_secs: (handshake > 0).then(|| now - handshake),
             rx_bytes: peer.get(5).and_then(|v| v.parse().ok()).unwrap_or(0),
@@ -329,19 +409,11 @@ pub struct ServerRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub up: bool,
+    pub interface: String,
     pub server: String,
     pub handshake_age_secs: Option<i64>,
     pub rx_bytes: i64,
     pub tx_bytes: i64,
-}
-
-fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 fn fresh_idempotency_key() -> Result<String> {
@@ -417,36 +489,140 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// wg-quick where present; else wireguard-go, `wg setconf` and `ip`.
-fn tunnel_up(config: &Path) -> Result<()> {
-    if have("wg-quick") {
-        return run(Command::new("wg-quick").arg("up").arg(config));
+/// wg-quick where present (or asked for); else wireguard-go, `wg setconf`
+/// and `ip`, with a full tunnel's default routes in their own table behind
+/// fwmark rules as wg-quick makes them, so the tunnel's own packets still
+/// leave by the main table and `down` gives the machine its routes back.
+fn tunnel_up(config: &Path, interface: &str, backend: Backend) -> Result<TunnelState> {
+    let wg_quick = match backend {
+        Backend::WgQuick => true,
+        Backend::WireguardGo => false,
+        Backend::Auto => have("wg-quick"),
+    };
+    if wg_quick {
+        run(Command::new("wg-quick").arg("up").arg(config))?;
+        return Ok(TunnelState {
+            interface: interface.into(),
+            backend: Backend::WgQuick,
+            table: None,
+        });
     }
     let text = std::fs::read_to_string(config).map_err(local)?;
     let (wg_only, addresses) = strip(&text);
     let wg_conf = config.with_extension("wg");
     let _ = std::fs::remove_file(&wg_conf);
     write_private(&wg_conf, wg_only.as_bytes()).map_err(local)?;
-    run(Command::new("wireguard-go").arg(INTERFACE))?;
+    run(Command::new("wireguard-go").arg(interface))?;
+    let mut state = TunnelState {
+        interface: interface.into(),
+        backend: Backend::WireguardGo,
+        table: None,
+    };
+    if let Err(e) = configure(interface, &wg_conf, &addresses, &text, &mut state) {
+        // Half up is worse than down: take back what was made.
+        let _ = tunnel_down(config, &state);
+        return Err(e);
+    }
+    Ok(state)
+}
+
+/// Keys, addresses and routes of a wireguard-go interface just made.
+fn configure(
+    interface: &str,
+    wg_conf: &Path,
+    addresses: &[String],
+    config: &str,
+    state: &mut TunnelState,
+) -> Result<()> {
     run(Command::new("wg")
         .arg("setconf")
-        .arg(INTERFACE)
-        .arg(&wg_conf))?;
-    for a in &addresses {
-        run(Command::new("ip").args(["address", "add", a, "dev", INTERFACE]))?;
+        .arg(interface)
+        .arg(wg_conf))?;
+    for a in addresses {
+        run(Command::new("ip").args(["address", "add", a, "dev", interface]))?;
     }
-    run(Command::new("ip").args(["link", "set", INTERFACE, "up"]))?;
-    for net in allowed_ips(&text) {
-        run(Command::new("ip").args(["route", "replace", &net, "dev", INTERFACE]))?;
+    run(Command::new("ip").args(["link", "set", interface, "up"]))?;
+    for net in allowed_ips(config) {
+        if net == "0.0.0.0/0" || net == "::/0" {
+            let table = match state.table {
+                Some(t) => t,
+                None => {
+                    let t = free_table()?;
+                    run(Command::new("wg").args(["set", interface, "fwmark", &t.to_string()]))?;
+                    state.table = Some(t);
+                    t
+                }
+            };
+            default_route(interface, &net, table)?;
+        } else {
+            run(Command::new("ip").args(["route", "replace", &net, "dev", interface]))?;
+        }
     }
     Ok(())
 }
 
-fn tunnel_down(config: &Path) -> Result<()> {
-    if have("wg-quick") {
+/// The first routing table from 51820 with no routes (wg-quick's choice).
+fn free_table() -> Result<u32> {
+    for t in 51820..51920u32 {
+        let used = ["-4", "-6"].iter().any(|family| {
+            Command::new("ip")
+                .args([family, "route", "show", "table", &t.to_string()])
+                .output()
+                .is_ok_and(|o| !o.stdout.is_empty())
+        });
+        if !used {
+            return Ok(t);
+        }
+    }
+    Err(local(
+        "no free routing table for the tunnel's default route",
+    ))
+}
+
+fn default_route(interface: &str, net: &str, table: u32) -> Result<()> {
+    let family = if net.contains(':') { "-6" } else { "-4" };
+    let t = table.to_string();
+    run(Command::new("ip").args([family, "route", "add", net, "dev", interface, "table", &t]))?;
+    run(Command::new("ip").args([family, "rule", "add", "not", "fwmark", &t, "table", &t]))?;
+    run(Command::new("ip").args([
+        family,
+        "rule",
+        "add",
+        "table",
+        "main",
+        "suppress_prefixlength",
+        "0",
+    ]))?;
+    if family == "-4" {
+        // Replies to marked packets pass reverse-path filtering.
+        std::fs::write("/proc/sys/net/ipv4/conf/all/src_valid_mark", "1").map_err(local)?;
+    }
+    Ok(())
+}
+
+fn tunnel_down(config: &Path, tunnel: &TunnelState) -> Result<()> {
+    if tunnel.backend == Backend::WgQuick || (tunnel.backend == Backend::Auto && have("wg-quick")) {
         return run(Command::new("wg-quick").arg("down").arg(config));
     }
-    run(Command::new("ip").args(["link", "del", INTERFACE]))
+    if let Some(t) = tunnel.table {
+        let t = t.to_string();
+        for family in ["-4", "-6"] {
+            let _ =
+                run(Command::new("ip")
+                    .args([family, "rule", "del", "not", "fwmark", &t, "table", &t]));
+            let _ = run(Command::new("ip").args([
+                family,
+                "rule",
+                "del",
+                "table",
+                "main",
+                "suppress_prefixlength",
+                "0",
+            ]));
+        }
+    }
+    // Its routes go with it, and wireguard-go exits with its device.
+    run(Command::new("ip").args(["link", "del", &tunnel.interface]))
 }
 
 /// The `wg` part of a wg-quick config, and its interface addresses.
@@ -501,11 +677,5 @@ mod tests {
         assert!(!wg.contains("Address") && !wg.contains("DNS") && wg.contains("Endpoint"));
         assert_eq!(addrs, vec!["10.8.0.2/32", "fd00::2/128"]);
         assert_eq!(allowed_ips(&c), vec!["0.0.0.0/0", "::/0"]);
-    }
-
-    #[test]
-    fn plain_http_only_on_loopback() {
-        assert!(is_loopback_http("http://127.0.0.1:3000"));
-        assert!(!is_loopback_http("http://vpn.example.com"));
     }
 }

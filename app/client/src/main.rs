@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use clap::{Parser, Subcommand};
-use truevault_client::{Client, ClientError};
+use truevault_client::{Backend, Client, ClientError, INTERFACE};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +22,12 @@ struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
+    /// The tunnel's interface (and config file) name.
+    #[arg(long, env = "TRUEVAULT_CLIENT_INTERFACE", default_value = INTERFACE, global = true)]
+    interface: String,
+    /// How the tunnel is brought up: auto (wg-quick where present), wg-quick, wireguard-go.
+    #[arg(long, env = "TRUEVAULT_CLIENT_BACKEND", default_value = "auto", value_parser = backend, global = true)]
+    backend: Backend,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -32,6 +38,9 @@ enum Cmd {
     Login {
         #[arg(long)]
         portal: String,
+        /// Accept a plain-http portal that is not on loopback (a trusted network only).
+        #[arg(long)]
+        allow_http: bool,
     },
     /// Lists the servers with their latency from here (and reports it).
     Servers,
@@ -54,6 +63,10 @@ enum Cmd {
     },
 }
 
+fn backend(s: &str) -> Result<Backend, String> {
+    Backend::parse(s).ok_or_else(|| format!("{s}: one of auto, wg-quick, wireguard-go"))
+}
+
 fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) {
     if json {
         println!(
@@ -66,14 +79,16 @@ fn print<T: serde::Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> S
 }
 
 async fn main_inner(cli: Cli) -> Result<(), ClientError> {
-    let client = Client::new(&cli.dir);
+    let client = Client::new(&cli.dir)
+        .with_interface(&cli.interface)
+        .with_backend(cli.backend);
     match cli.command {
-        Cmd::Login { portal } => {
+        Cmd::Login { portal, allow_http } => {
             let mut key = String::new();
             std::io::stdin()
                 .read_to_string(&mut key)
                 .map_err(|e| ClientError::Local(e.to_string()))?;
-            client.login(&portal, &key).await?;
+            client.login(&portal, &key, allow_http).await?;
             print(cli.json, &serde_json::json!({"logged_in": true}), |_| {
                 "Logged in; the key is kept in login.json (0600).".into()
             });
@@ -123,7 +138,8 @@ async fn main_inner(cli: Cli) -> Result<(), ClientError> {
             let s = client.status()?;
             print(cli.json, &s, |s| {
                 format!(
-                    "{} via {}; handshake {}; received {} B, sent {} B",
+                    "{} {} via {}; handshake {}; received {} B, sent {} B",
+                    s.interface,
                     if s.up { "up" } else { "down" },
                     s.server,
                     s.handshake_age_secs

@@ -247,6 +247,9 @@ pub struct ApiDevice {
     connected: bool,
     rx_bytes: i64,
     tx_bytes: i64,
+    /// A regional identity made at sign-up that has no key yet (nodes do
+    /// not have it until `POST /api/v1/devices/{id}/rekey` gives it one).
+    awaiting_key: bool,
 }
 
 impl From<DeviceInfo> for ApiDevice {
@@ -266,6 +269,7 @@ impl From<DeviceInfo> for ApiDevice {
             connected: d.connected,
             rx_bytes: d.rx_bytes,
             tx_bytes: d.tx_bytes,
+            awaiting_key: d.awaiting_key,
         }
     }
 }
@@ -396,6 +400,17 @@ fn page_params(ctx: &Ctx, p: &PageParams) -> ApiResult<PageReq> {
     PageReq::try_from(p).map_err(|e| ctx.fail(e))
 }
 
+/// A `region` filter as the document has it (at most 32 characters),
+/// compared as regions are stored: trimmed, lower case.
+fn region_filter(ctx: &Ctx, region: Option<String>) -> ApiResult<Option<String>> {
+    match region {
+        Some(r) if r.chars().count() > 32 => {
+            Err(ctx.fail(AppError::invalid_field("region", "Unknown region.")))
+        }
+        r => Ok(r.map(|r| r.trim().to_lowercase())),
+    }
+}
+
 /// Ids are positive: a filter on 0 or below is a mistake, not an empty list.
 fn positive_id(ctx: &Ctx, field: &str, id: Option<i64>) -> ApiResult<()> {
     match id {
@@ -453,13 +468,7 @@ async fn list_servers(
 ) -> ApiResult<Json<Page<ApiServer>>> {
     ctx.require(Scope::Read)?;
     let req = page_params(&ctx, &page)?;
-    if filter
-        .region
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 32)
-    {
-        return Err(ctx.fail(AppError::invalid_field("region", "Unknown region.")));
-    }
+    let region = region_filter(&ctx, filter.region)?;
     let list = servers::offered_servers(
         &state.db,
         servers::NodeFreshness::of(&state),
@@ -467,7 +476,6 @@ async fn list_servers(
     )
     .await
     .map_err(|e| ctx.fail(e))?;
-    let region = filter.region.map(|r| r.trim().to_lowercase());
     let list = list
         .into_iter()
         .filter(|s| region.as_deref().is_none_or(|r| s.region == r))
@@ -939,6 +947,150 @@ async fn list_cameras(
     Ok(Json(page_of(list, |c: &ApiCamera| c.id, &req)))
 }
 
+/// The extra failures of a camera snapshot.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum SnapshotFailures {
+    /// `CAMERA_SNAPSHOT_FAILED`: the camera did not give a picture.
+    #[response(status = 502)]
+    BadGateway(#[to_schema] ErrorEnvelope),
+}
+
+/// A still picture from the camera, asked through its gateway now (the
+/// service the cameras page uses). `NOT_FOUND` for a camera without a
+/// snapshot address; `CAMERA_GATEWAY_OFFLINE` (503) when its gateway is not
+/// connected.
+#[utoipa::path(get, path = "/api/v1/cameras/{id}/snapshot", tag = "cameras",
+    params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, description = "The picture as the camera sent it.",
+            content(("image/jpeg"), ("image/png"), ("application/octet-stream"))),
+        Failures, SnapshotFailures),
+    security(("api_key" = ["cameras:read"])))]
+async fn camera_snapshot(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    ctx.require(Scope::CamerasRead)?;
+    let (camera, _) = crate::cameras::service::viewable_camera(&state, ctx.caller.user.id, id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let shot =
+        crate::cameras::service::snapshot(&state, &camera, crate::cameras::live::SNAPSHOT_TIMEOUT)
+            .await
+            .map_err(|e| ctx.fail(e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, shot.content_type),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        shot.bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IdentityFilter {
+    /// Only the identity in this region.
+    #[param(max_length = 32)]
+    region: Option<String>,
+}
+
+/// The account's regional identities: a stable exit per region (the same
+/// server and address every time). One made at sign-up waits for a key
+/// (`awaiting_key`); `POST /api/v1/devices/{id}/rekey` gives it one.
+#[utoipa::path(get, path = "/api/v1/identities", tag = "identities",
+    params(PageParams, IdentityFilter),
+    responses((status = 200, body = Page<ApiDevice>), Failures),
+    security(("api_key" = ["read"])))]
+async fn list_identities(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(page): Query<PageParams>,
+    Query(filter): Query<IdentityFilter>,
+) -> ApiResult<Json<Page<ApiDevice>>> {
+    ctx.require(Scope::Read)?;
+    let req = page_params(&ctx, &page)?;
+    let region = region_filter(&ctx, filter.region)?;
+    let list = vpn_repo::list_user_devices(&state.db, ctx.caller.user.id)
+        .await
+        .map_err(|e| ctx.fail(e.into()))?
+        .into_iter()
+        .filter(|d| {
+            d.identity_region
+                .as_deref()
+                .is_some_and(|r| region.as_deref().is_none_or(|want| r == want))
+        })
+        .map(ApiDevice::from)
+        .collect();
+    Ok(Json(page_of(list, |d: &ApiDevice| d.id, &req)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIdentityBody {
+    /// The region, as the servers list names it.
+    #[schema(min_length = 1, max_length = 32)]
+    region: String,
+    /// The WireGuard public key made on the caller's machine.
+    #[schema(pattern = "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$")]
+    public_key: String,
+}
+
+/// A regional identity, with a key made on the caller's machine (what the
+/// devices page's "Add identity" does: the plan's identity limit, a server
+/// in exactly that region).
+#[utoipa::path(post, path = "/api/v1/identities", tag = "identities",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry of this POST safe.", max_length = 255)),
+    request_body = NewIdentityBody,
+    responses((status = 201, body = ApiCreatedDevice), Failures, WriteFailures),
+    security(("api_key" = ["devices:write"])))]
+async fn create_identity(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Result<Json<NewIdentityBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<ApiCreatedDevice>)> {
+    ctx.require(Scope::DevicesWrite)?;
+    let body = json_body(&ctx, body)?;
+    exact_key(&body.public_key).map_err(|e| ctx.fail(e))?;
+    let region = body.region.trim().to_lowercase();
+    if region.is_empty() || body.region.chars().count() > 32 {
+        return Err(ctx.fail(AppError::invalid_field("region", "Pick a region.")));
+    }
+    // A region none of the account's servers is in is a wrong request, not
+    // a server that is down.
+    let offered = servers::offered_servers(
+        &state.db,
+        servers::NodeFreshness::of(&state),
+        &ctx.caller.user,
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
+    if !offered.iter().any(|s| s.region == region) {
+        return Err(ctx.fail(AppError::invalid_field(
+            "region",
+            "No server of yours is in that region (see GET /api/v1/servers).",
+        )));
+    }
+    ctx.device_change(&state)?;
+    let made = devices::create_device(
+        &state,
+        &ctx.caller.user,
+        NewDevice {
+            name: format!("Identity {region}"),
+            public_key: Some(body.public_key),
+            server_id: None,
+            region: None,
+            identity_region: Some(region),
+            tunnel_mode: Default::default(),
+        },
+    )
+    .await
+    .map_err(|e| ctx.fail(e))?;
+    Ok((StatusCode::CREATED, Json(created(made))))
+}
+
 // ------------------------------------------------------------ the router
 
 struct BearerKey;
@@ -977,6 +1129,7 @@ impl Modify for BearerKey {
         (name = "servers", description = "Where devices can go"),
         (name = "devices", description = "WireGuard devices, their configs and usage"),
         (name = "home", description = "The home network inventory"),
+        (name = "identities", description = "Regional identities: a stable exit per region"),
         (name = "cameras", description = "Cameras")
     )
 )]
@@ -995,6 +1148,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(device_usage))
         .routes(routes!(home_devices))
         .routes(routes!(list_cameras))
+        .routes(routes!(camera_snapshot))
+        .routes(routes!(list_identities, create_identity))
 }
 
 /// The OpenAPI document (3.1) of the keyed routes.
@@ -1090,8 +1245,7 @@ async fn with_key(State(state): State<AppState>, mut req: Request, next: Next) -
     res
 }
 
-/// How long an answer holds its Idempotency-Key.
-const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+use crate::apikeys::workflows::IDEMPOTENCY_TTL_SECS;
 
 /// `Idempotency-Key` on a POST: the first request's answer is kept (sealed)
 /// and replayed for the same key and body; another body under the same key
@@ -1129,7 +1283,7 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
     fingerprint.extend_from_slice(&bytes);
     let request_hash = crate::accounts::tokens::hash_token(&String::from_utf8_lossy(&fingerprint));
     let key_id = ctx.caller.key_id;
-    let now = crate::db::now();
+    let now = state.clock.now();
     let claimed = keys_repo::claim_idempotency(
         &state.db,
         key_id,

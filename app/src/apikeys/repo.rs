@@ -250,3 +250,15 @@ pub async fn release_idempotency(
         .await
         .map(|_| ())
 }
+
+/// Removes the kept answers made before `older_than`.
+pub async fn prune_idempotency(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    older_than: i64,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query("DELETE FROM api_idempotency WHERE created_at < $1")
+        .bind(older_than)
+        .execute(&mut **tx)
+        .await
+        .map(|r| r.rows_affected())
+}

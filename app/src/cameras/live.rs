@@ -31,7 +31,7 @@ use crate::{
 
 /// The player sends nothing but closes; anything bigger is abuse.
 const MAX_VIEWER_MESSAGE: usize = 1024;
-const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a live view re-checks its session: signed out, revoked, reset
 /// or suspended (on any portal instance), the stream ends within this.
@@ -69,17 +69,9 @@ async fn owned_camera(
         .and_then(|c| c.user.clone())
         .ok_or_else(|| AppError::Unauthenticated.into_response())?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound.into_response())?;
-    // Someone else's camera reads exactly like a missing one, unless it is
-    // shared with the user through a mesh network (any access level).
-    match repo::find_camera(&state.db, user.id, id).await {
-        Ok(Some(c)) => Ok((c, None)),
-        Ok(None) => match crate::mesh::service::viewable_camera(&state.db, user.id, id).await {
-            Ok(Some(c)) => Ok((c, Some(user.id))),
-            Ok(None) => Err(AppError::NotFound.into_response()),
-            Err(e) => Err(e.into_response()),
-        },
-        Err(e) => Err(AppError::from(e).into_response()),
-    }
+    super::service::viewable_camera(state, user.id, id)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 /// `?stream=sub|main`; anything else, or a camera without a sub stream,
@@ -327,36 +319,16 @@ async fn snapshot(
         Err(resp) => return resp,
     };
     // Errors are JSON with a code: the page shows them in place.
-    let Some(gateway) = camera.gateway_id else {
-        return AppError::CameraGatewayOffline.into_response();
-    };
-    if camera.snapshot_url.is_none() {
-        return AppError::NotFound.into_response();
-    }
-    match state
-        .cameras
-        .snapshot(gateway, camera.id, SNAPSHOT_TIMEOUT)
-        .await
-    {
-        Ok((content_type, bytes)) => {
-            // Only images go back out under our origin: anything else could
-            // be HTML a camera (or a hostile gateway) wants us to serve.
-            let ct = if content_type.starts_with("image/") && !content_type.contains("svg") {
-                HeaderValue::from_str(&content_type)
-                    .unwrap_or(HeaderValue::from_static("image/jpeg"))
-            } else {
-                HeaderValue::from_static("application/octet-stream")
-            };
-            (
-                [
-                    (header::CONTENT_TYPE, ct),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        Err(message) => AppError::SnapshotFailed(message).into_response(),
+    match super::service::snapshot(&state, &camera, SNAPSHOT_TIMEOUT).await {
+        Ok(shot) => (
+            [
+                (header::CONTENT_TYPE, shot.content_type),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            shot.bytes,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

@@ -559,3 +559,57 @@ pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<C
         .take(truevault_wire::gateway::MAX_CAMERAS)
         .collect())
 }
+
+/// A camera `user_id` may view: their own, or one shared with them through
+/// a mesh network (then the viewer's id comes along). Anyone else's reads
+/// exactly like a missing one. The pages' live view and snapshot and the
+/// public API all ask here.
+pub async fn viewable_camera(
+    state: &AppState,
+    user_id: i64,
+    id: i64,
+) -> AppResult<(super::model::Camera, Option<i64>)> {
+    if let Some(c) = repo::find_camera(&state.db, user_id, id).await? {
+        return Ok((c, None));
+    }
+    match crate::mesh::service::viewable_camera(&state.db, user_id, id).await? {
+        Some(c) => Ok((c, Some(user_id))),
+        None => Err(AppError::NotFound),
+    }
+}
+
+/// A still picture, asked from the camera through its gateway.
+pub struct Snapshot {
+    /// Only an image type goes back out under our origin: anything else
+    /// could be HTML a camera (or a hostile gateway) wants us to serve.
+    pub content_type: axum::http::HeaderValue,
+    pub bytes: Vec<u8>,
+}
+
+pub async fn snapshot(
+    state: &AppState,
+    camera: &super::model::Camera,
+    timeout: std::time::Duration,
+) -> AppResult<Snapshot> {
+    use axum::http::HeaderValue;
+    let Some(gateway) = camera.gateway_id else {
+        return Err(AppError::CameraGatewayOffline);
+    };
+    if camera.snapshot_url.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let (content_type, bytes) = state
+        .cameras
+        .snapshot(gateway, camera.id, timeout)
+        .await
+        .map_err(AppError::SnapshotFailed)?;
+    let content_type = if content_type.starts_with("image/") && !content_type.contains("svg") {
+        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("image/jpeg"))
+    } else {
+        HeaderValue::from_static("application/octet-stream")
+    };
+    Ok(Snapshot {
+        content_type,
+        bytes,
+    })
+}

@@ -203,6 +203,21 @@ impl TestApp {
         client
     }
 
+    /// Waits (5 s at most) until `n` requests are parked in a long-poll
+    /// (`truevault_held_requests`), so a change made next is one they see
+    /// while held, not before they arrive.
+    pub async fn wait_held(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.state.stopping.held() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {n} long-polls held after 5 s",
+                self.state.stopping.held()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Runs due workflow steps until none is due or running (the app's own
     /// worker runs beside us, so its claims are waited for too).
     pub async fn settle_jobs(&self) {

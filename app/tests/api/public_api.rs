@@ -468,6 +468,61 @@ async fn the_same_post_twice_makes_one_device_and_another_body_conflicts() {
 }
 
 #[tokio::test]
+async fn answers_older_than_a_day_are_removed_by_the_scheduler_and_fresh_ones_stay() {
+    use truevault::apikeys::workflows::{ApiHousekeeping, PRUNE_EVERY_SECS};
+    use truevault::jobs::Workflow;
+    let app = TestApp::spawn().await;
+    let biz = on_plan(&app, "b@example.com", "business").await;
+    let (_, key) = make_key(&app, &biz, "ci", ALL, "").await.unwrap();
+    let pending = format!(
+        "SELECT COUNT(*) FROM jobs WHERE workflow = '{}' AND status = 'pending'",
+        ApiHousekeeping::NAME
+    );
+    assert_eq!(app.count(&pending).await, 1, "scheduled at start-up");
+    // A refused body is an answer too (kept, replayed), and needs no server.
+    let post = |idem: &'static str| {
+        new_client()
+            .post(app.url("/api/v1/devices"))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", idem)
+            .json(&json!({"name": "phone", "public_key": "not a key"}))
+            .send()
+    };
+    let kept = |idem: &'static str| {
+        let sql = format!("SELECT COUNT(*) FROM api_idempotency WHERE idem_key = '{idem}'");
+        let app = &app;
+        async move { app.count(&sql).await }
+    };
+    assert_eq!(post("old").await.unwrap().status(), StatusCode::BAD_REQUEST);
+    app.state.clock.advance(23 * 3600);
+    assert_eq!(
+        post("fresh").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!((kept("old").await, kept("fresh").await), (1, 1));
+    // "old" is now 25 hours old, "fresh" 2.
+    app.state.clock.advance(2 * 3600);
+    app.settle_jobs().await;
+    assert_eq!(kept("old").await, 0, "older than a day: removed");
+    assert_eq!(kept("fresh").await, 1, "younger than a day: kept");
+    let replay = post("fresh").await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    // One chain: the next round is due an hour on, and only one is pending.
+    assert_eq!(app.count(&pending).await, 1);
+    let next = app
+        .count(&format!(
+            "SELECT due_at FROM jobs WHERE workflow = '{}' AND status = 'pending'",
+            ApiHousekeeping::NAME
+        ))
+        .await;
+    let ahead = next - app.state.clock.now();
+    assert!(
+        (PRUNE_EVERY_SECS - 5..=PRUNE_EVERY_SECS).contains(&ahead),
+        "{ahead}"
+    );
+}
+
+#[tokio::test]
 async fn a_key_over_its_rate_is_told_when_to_retry() {
     let app = TestApp::spawn_with(|c| c.api_requests_per_minute = 3).await;
     let biz = on_plan(&app, "b@example.com", "business").await;
@@ -615,12 +670,31 @@ async fn no_route_that_takes_an_id_reaches_another_accounts_object() {
     assert_eq!(status, StatusCode::CREATED);
     let b_device = made["device"]["id"].as_i64().unwrap();
     let b_server = dedicated_server(&app, &admin, "b@example.com").await;
+    let b_camera: i64 = app
+        .post_form(
+            &b,
+            "/api/cameras/add",
+            &[
+                ("name", "b's"),
+                ("vendor", "hikvision"),
+                ("ip", "192.168.1.20"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("B's camera");
     // B's object for each kind of id a path names.
     let object_of = |path: &str| -> i64 {
         if path.starts_with("/api/v1/devices/{id}") {
             b_device
         } else if path.starts_with("/api/v1/servers/{id}") {
             b_server
+        } else if path.starts_with("/api/v1/cameras/{id}") {
+            b_camera
         } else {
             panic!("no object of user B for {path}: add one to this test")
         }
@@ -652,7 +726,7 @@ async fn no_route_that_takes_an_id_reaches_another_accounts_object() {
             probed += 1;
         }
     }
-    assert!(probed >= 8, "every id route probed ({probed})");
+    assert!(probed >= 9, "every id route probed ({probed})");
     let reports = app.count("SELECT COUNT(*) FROM server_latency").await;
     assert_eq!(reports, 0, "no latency recorded for B's server");
     // B's device is as it was.
@@ -705,7 +779,7 @@ async fn the_document_lists_exactly_the_keyed_routes() {
             operations += 1;
         }
     }
-    assert!(operations >= 11, "{operations} operations");
+    assert!(operations >= 14, "{operations} operations");
     // The agents' endpoints are not the key's and are not listed.
     for agent in [
         "/api/v1/nodes/enroll",
@@ -775,10 +849,13 @@ async fn the_command_line_client_logs_in_measures_and_provisions_with_a_local_ke
 
     let dir = app.dir.join("client");
     let client = truevault_client::Client::new(&dir);
-    let refused = client.login(&app.address, "tvk_wrong").await.unwrap_err();
+    let refused = client
+        .login(&app.address, "tvk_wrong", false)
+        .await
+        .unwrap_err();
     assert_eq!(refused.exit_code(), 2, "{refused}");
     assert!(refused.to_string().starts_with("INVALID_API_KEY"));
-    client.login(&app.address, &key).await.unwrap();
+    client.login(&app.address, &key, false).await.unwrap();
     let mode = std::fs::metadata(dir.join("login.json"))
         .unwrap()
         .permissions()
@@ -844,4 +921,108 @@ fn public_of(private: &str) -> String {
         .try_into()
         .unwrap();
     keys::keypair_from_private(bytes).public
+}
+
+#[tokio::test]
+async fn identities_and_camera_snapshots_through_the_api_follow_the_pages_rules() {
+    let app = TestApp::spawn().await;
+    let biz = on_plan(&app, "b@example.com", "business").await;
+    let (_, key) = make_key(&app, &biz, "ci", ALL, "").await.unwrap();
+    let (_, no_cameras) = make_key(&app, &biz, "ro", &["read", "devices:write"], "")
+        .await
+        .unwrap();
+    let admin = app.signed_in_admin("admin@example.com").await;
+    server_with_node(&app, &admin, "eu-1", "10.85.0.0/16").await;
+    let k = Some(key.as_str());
+
+    // An identity in a region: a device pinned to that region's server.
+    let public = keys::generate_keypair().public;
+    let (status, made, _) = call(
+        &app,
+        k,
+        Method::POST,
+        "/api/v1/identities",
+        Some(json!({"region": "EU", "public_key": public})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["device"]["identity_region"], "eu");
+    assert!(made["config"].as_str().unwrap().contains("[Peer]"));
+    let (status, body, _) = call(
+        &app,
+        k,
+        Method::POST,
+        "/api/v1/identities",
+        Some(json!({"region": "mars", "public_key": keys::generate_keypair().public})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+        "a region without a server is the caller's mistake"
+    );
+    // The list holds identities only, filtered and paged like every list.
+    let (status, plain, _) = call(
+        &app,
+        k,
+        Method::POST,
+        "/api/v1/devices",
+        Some(json!({"name": "laptop", "public_key": keys::generate_keypair().public})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{plain}");
+    let (status, list, _) = call(&app, k, Method::GET, "/api/v1/identities", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<i64> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&made["device"]["id"].as_i64().unwrap()),
+        "{list}"
+    );
+    assert!(
+        !ids.contains(&plain["device"]["id"].as_i64().unwrap()),
+        "{list}"
+    );
+    assert!(list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["identity_region"].is_string()));
+    let (_, none, _) = call(&app, k, Method::GET, "/api/v1/identities?region=us", None).await;
+    assert_eq!(none["items"], json!([]));
+
+    // A camera's snapshot goes through the cameras service: without a
+    // connected gateway, its code; without the scope, refused.
+    let camera: i64 = app
+        .post_form(
+            &biz,
+            "/api/cameras/add",
+            &[
+                ("name", "porch"),
+                ("vendor", "hikvision"),
+                ("ip", "192.168.1.20"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("a camera");
+    let path = format!("/api/v1/cameras/{camera}/snapshot");
+    let (status, body, _) = call(&app, k, Method::GET, &path, None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "CAMERA_GATEWAY_OFFLINE")
+    );
+    let (status, body, _) = call(&app, Some(&no_cameras), Method::GET, &path, None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE")
+    );
 }

@@ -141,7 +141,7 @@ async fn suspension_by_an_admin_or_by_dunning_takes_service_away_and_payment_bri
             (Instant::now(), res.unwrap().json::<DesiredConfig>().await)
         }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_held(1).await;
     let suspended_at = Instant::now();
     let id = user_id(&app, "ada@example.com").await.to_string();
     let res = app

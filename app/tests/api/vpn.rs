@@ -511,7 +511,7 @@ async fn long_poll_answers_within_a_second_of_a_change() {
         }
     });
     // The poll is held while nothing changes.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_held(1).await;
     assert!(
         !poll.is_finished(),
         "an unchanged set is held, not answered"

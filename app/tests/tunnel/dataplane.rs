@@ -55,7 +55,7 @@ h.ThreadingHTTPServer(('203.0.113.80', 8080), H).serve_forever()
 
 /// A LAN host listening on the given ports; each connection gets
 /// `<name>:<port>` and is closed.
-fn listener_script(name: &str, ports: &[u16]) -> String {
+pub(crate) fn listener_script(name: &str, ports: &[u16]) -> String {
     format!(
         r#"
 import socket, threading

@@ -12,6 +12,7 @@
 //! Traffic stays on the veths and the tunnel between namespaces made here.
 
 mod cameras;
+mod client;
 mod dataplane;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
