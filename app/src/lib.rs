@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod mesh;
 pub mod overview;
 pub mod sites;
+pub mod tenants;
 pub mod themes;
 pub mod typed;
 pub mod ui;
