@@ -104,11 +104,10 @@ pub async fn plan_hosts_tenants<'e>(
     ex: impl Executor<'e, Database = Any>,
     plan_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let users: Option<i64> =
-        sqlx::query_scalar("SELECT tenant_max_users FROM plans WHERE id = $1")
-            .bind(plan_id)
-            .fetch_optional(ex)
-            .await?;
+    let users: Option<i64> = sqlx::query_scalar("SELECT tenant_max_users FROM plans WHERE id = $1")
+        .bind(plan_id)
+        .fetch_optional(ex)
+        .await?;
     Ok(users.is_some_and(|u| u != 0))
 }
 

@@ -41,9 +41,9 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, s
     sqlx::query_as(&format!(
         "SELECT {USER_COLS} FROM users WHERE email = $1 AND tenant_id IS NULL"
     ))
-        .bind(email)
-        .fetch_optional(&db.pool)
-        .await
+    .bind(email)
+    .fetch_optional(&db.pool)
+    .await
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRecord>, sqlx::Error> {

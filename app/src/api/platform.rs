@@ -31,8 +31,8 @@ use utoipa::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::v1::{
-    created, page_of, ApiCreatedDevice, ApiDevice, ApiFailure, ApiServer,
-    CreateDeviceBody, ErrorEnvelope, Page, PageParams, PageReq, MAX_BODY,
+    created, page_of, ApiCreatedDevice, ApiDevice, ApiFailure, ApiServer, CreateDeviceBody,
+    ErrorEnvelope, Page, PageParams, PageReq, MAX_BODY,
 };
 use crate::{
     accounts::model::CurrentUser,
@@ -404,10 +404,7 @@ async fn user_usage(
 #[utoipa::path(get, path = "/api/v1/platform/usage", tag = "platform",
     responses((status = 200, body = ApiTenantUsage), PlatformFailures),
     security(("tenant_key" = [], "tenant_secret" = []), ("tenant_key" = [], "tenant_timestamp" = [], "tenant_signature" = [])))]
-async fn tenant_usage(
-    State(state): State<AppState>,
-    ctx: Ctx,
-) -> ApiResult<Json<ApiTenantUsage>> {
+async fn tenant_usage(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<ApiTenantUsage>> {
     let since = tenants::month_start_day(crate::db::now());
     let u = tenant_repo::tenant_usage(&state.db, ctx.caller.tenant, since)
         .await

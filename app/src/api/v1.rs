@@ -1022,7 +1022,10 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
             state.clone(),
             idempotency,
         ))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), with_key))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            with_key,
+        ))
         .merge(super::platform::layered(platform, state))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .route(

@@ -252,9 +252,7 @@ impl TenantError {
             | TenantError::InvalidAccessToken
             | TenantError::InvalidRefreshToken
             | TenantError::RefreshTokenReused => 401,
-            TenantError::UserLimit(_) | TenantError::EmailTaken | TenantError::AlreadyTenant => {
-                409
-            }
+            TenantError::UserLimit(_) | TenantError::EmailTaken | TenantError::AlreadyTenant => 409,
         }
     }
 
@@ -305,8 +303,16 @@ impl From<TenantError> for crate::error::AppError {
 /// query string) and the hex SHA-256 of its body, one per line. The key is
 /// the lowercase hex SHA-256 of the secret (what the portal stores), so
 /// the portal never keeps the secret itself.
-pub fn signing_string(timestamp: &str, method: &str, path_and_query: &str, body_sha256_hex: &str) -> String {
-    format!("{timestamp}\n{}\n{path_and_query}\n{body_sha256_hex}", method.to_uppercase())
+pub fn signing_string(
+    timestamp: &str,
+    method: &str,
+    path_and_query: &str,
+    body_sha256_hex: &str,
+) -> String {
+    format!(
+        "{timestamp}\n{}\n{path_and_query}\n{body_sha256_hex}",
+        method.to_uppercase()
+    )
 }
 
 /// Whether a signed timestamp is inside the window around `now`.

@@ -101,7 +101,12 @@ pub async fn set_status(
     Ok(n)
 }
 
-pub async fn set_branding(db: &Db, id: TenantId, b: &Branding, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_branding(
+    db: &Db,
+    id: TenantId,
+    b: &Branding,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tenants SET brand_name = $1, logo_url = $2, theme_id = $3, updated_at = $4 WHERE id = $5",
     )

@@ -5,8 +5,7 @@
 use leptos::prelude::*;
 
 use super::model::{
-    BrandingForm, CreatedCredential, CredentialId, CredentialInfo, TenantForm, TenantId,
-    TenantInfo,
+    BrandingForm, CreatedCredential, CredentialId, CredentialInfo, TenantForm, TenantId, TenantInfo,
 };
 use crate::{admin::model::AuditEntry, error::AppError};
 #[cfg(feature = "ssr")]
@@ -27,9 +26,7 @@ pub async fn my_tenant() -> Result<Option<TenantInfo>, AppError> {
 }
 
 #[server(endpoint = "developer/tenant_signup")]
-pub async fn tenant_signup(
-    #[server(flatten)] form: TenantForm,
-) -> Result<TenantInfo, AppError> {
+pub async fn tenant_signup(#[server(flatten)] form: TenantForm) -> Result<TenantInfo, AppError> {
     let user = sfn::user()?;
     let db = &sfn::state().db;
     let t = service::sign_up(db, &user, form).await?;
@@ -60,9 +57,7 @@ pub async fn tenant_credential_create(name: String) -> Result<CreatedCredential,
 }
 
 #[server(endpoint = "developer/credential_regenerate")]
-pub async fn tenant_credential_regenerate(
-    id: CredentialId,
-) -> Result<CreatedCredential, AppError> {
+pub async fn tenant_credential_regenerate(id: CredentialId) -> Result<CreatedCredential, AppError> {
     let user = sfn::user()?;
     let db = &sfn::state().db;
     let t = service::own_tenant(db, &user).await?;

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use super::{
     model::{
-        signing_string, timestamp_fresh, Branding, BrandingForm, CreatedCredential,
-        CredentialId, CredentialInfo, NewTenant, TenantError, TenantForm, TenantId, TenantInfo,
-        TenantLimitsView, TenantStatus, TenantUserId, ACCESS_PREFIX, ACCESS_TTL_SECS,
-        KEY_ID_PREFIX, REFRESH_PREFIX, REFRESH_TTL_SECS, SECRET_PREFIX,
+        signing_string, timestamp_fresh, Branding, BrandingForm, CreatedCredential, CredentialId,
+        CredentialInfo, NewTenant, TenantError, TenantForm, TenantId, TenantInfo, TenantLimitsView,
+        TenantStatus, TenantUserId, ACCESS_PREFIX, ACCESS_TTL_SECS, KEY_ID_PREFIX, REFRESH_PREFIX,
+        REFRESH_TTL_SECS, SECRET_PREFIX,
     },
     repo::{self, TenantRow, TenantUserRow, TokenKind},
 };
@@ -158,7 +158,9 @@ pub async fn set_branding(db: &Db, owner: &CurrentUser, form: BrandingForm) -> A
 
 /// The tenant the signed-in account runs.
 pub async fn own_tenant(db: &Db, owner: &CurrentUser) -> AppResult<TenantRow> {
-    repo::of_owner(db, owner.id).await?.ok_or(AppError::NotFound)
+    repo::of_owner(db, owner.id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// A tenant with its plan's limits and this month's usage.
@@ -269,7 +271,11 @@ pub async fn revoke_credential(
             .iter()
             .any(|c| c.id == id);
         // Revoking twice is not an error; another tenant's is not found.
-        return if known { Ok(()) } else { Err(AppError::NotFound) };
+        return if known {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        };
     }
     audit::record_in(
         &mut tx,
@@ -345,7 +351,10 @@ pub async fn authenticate(db: &Db, presented: Presented<'_>, at: i64) -> AppResu
     match presented {
         Presented::Secret { secret, .. } => {
             if !super::model::looks_like_secret(secret)
-                || !constant_eq(tokens::hash_token(secret).as_bytes(), c.secret_hash.as_bytes())
+                || !constant_eq(
+                    tokens::hash_token(secret).as_bytes(),
+                    c.secret_hash.as_bytes(),
+                )
             {
                 return Err(TenantError::InvalidCredential.into());
             }
@@ -483,13 +492,12 @@ pub async fn register(db: &Db, tenant: TenantId, new: NewTenantUser) -> AppResul
             return Err(TenantError::UserLimit(max).into());
         }
     }
-    let (id, user_id) = match repo::insert_user(&mut tx, tenant, new.email.as_str(), &hash, at)
-        .await
-    {
-        Ok(ids) => ids,
-        Err(e) if is_unique_violation(&e) => return Err(TenantError::EmailTaken.into()),
-        Err(e) => return Err(e.into()),
-    };
+    let (id, user_id) =
+        match repo::insert_user(&mut tx, tenant, new.email.as_str(), &hash, at).await {
+            Ok(ids) => ids,
+            Err(e) if is_unique_violation(&e) => return Err(TenantError::EmailTaken.into()),
+            Err(e) => return Err(e.into()),
+        };
     let (_, access, refresh) = start_family(&mut tx, id, at).await?;
     audit::record_in(
         &mut tx,

@@ -44,7 +44,12 @@ async fn tenant(app: &TestApp, email: &str, name: &str) -> (Client, i64, Cred) {
             &[("name", name), ("contact_email", email)],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let t: Value = res.json().await.unwrap();
     let cred = make_credential(app, &owner, "backend").await;
     (owner, t["id"].as_i64().unwrap(), cred)
@@ -99,7 +104,13 @@ async fn pcall(
 fn sign(secret: &str, ts: &str, method: &str, path: &str, body: &[u8]) -> String {
     let key = hex::encode(Sha256::digest(secret.as_bytes()));
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(format!("{ts}\n{method}\n{path}\n{}", hex::encode(Sha256::digest(body))).as_bytes());
+    mac.update(
+        format!(
+            "{ts}\n{method}\n{path}\n{}",
+            hex::encode(Sha256::digest(body))
+        )
+        .as_bytes(),
+    );
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
@@ -113,8 +124,7 @@ async fn signed(
     signature: Option<String>,
 ) -> (StatusCode, Value) {
     let ts = ts.to_string();
-    let sig =
-        signature.unwrap_or_else(|| sign(&cred.secret, &ts, method.as_str(), path, body));
+    let sig = signature.unwrap_or_else(|| sign(&cred.secret, &ts, method.as_str(), path, body));
     let res = new_client()
         .request(method, app.url(path))
         .header("X-TrueVault-Key", &cred.key_id)
@@ -212,7 +222,10 @@ async fn a_business_signs_up_and_its_users_are_its_own() {
             .fetch_one(&app.state.db.pool)
             .await
             .unwrap();
-    assert_eq!(stored, truevault::accounts::tokens::hash_token(&cred_a.secret));
+    assert_eq!(
+        stored,
+        truevault::accounts::tokens::hash_token(&cred_a.secret)
+    );
     let res = app
         .post_form(&owner_a, "/api/developer/credentials", &[])
         .await;
@@ -279,7 +292,10 @@ async fn a_business_signs_up_and_its_users_are_its_own() {
         "{emails:?}"
     );
     assert_eq!(
-        emails.iter().filter(|e| **e == "shared@example.com").count(),
+        emails
+            .iter()
+            .filter(|e| **e == "shared@example.com")
+            .count(),
         1
     );
     // A tenant user's address and password do not sign in as a consumer
@@ -314,7 +330,12 @@ async fn a_business_signs_up_and_its_users_are_its_own() {
             ],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let res = app.post_form(&owner_a, "/api/developer/tenant", &[]).await;
     let t: Value = res.json().await.unwrap();
     assert_eq!(t["id"], json!(tenant_a));
@@ -332,9 +353,27 @@ async fn signatures_are_checked_fresh_and_once_and_secrets_stay_out_of_logs() {
     let path = "/api/v1/platform/users";
     let body = json!({"email": "u@example.com", "password": PASSWORD}).to_string();
 
-    let (status, b) = signed(&app, &cred, now(), Method::POST, path, body.as_bytes(), None).await;
+    let (status, b) = signed(
+        &app,
+        &cred,
+        now(),
+        Method::POST,
+        path,
+        body.as_bytes(),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{b}");
-    let (status, b) = signed(&app, &cred, now(), Method::GET, "/api/v1/platform/users?limit=5", b"", None).await;
+    let (status, b) = signed(
+        &app,
+        &cred,
+        now(),
+        Method::GET,
+        "/api/v1/platform/users?limit=5",
+        b"",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!(b["items"].as_array().unwrap().len(), 1);
 
@@ -342,26 +381,108 @@ async fn signatures_are_checked_fresh_and_once_and_secrets_stay_out_of_logs() {
     // secret, garbage.
     let ts = now();
     let good = sign(&cred.secret, &ts.to_string(), "POST", path, body.as_bytes());
-    let (status, b) = signed(&app, &cred, ts, Method::POST, path, b"{}", Some(good.clone())).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID"));
+    let (status, b) = signed(
+        &app,
+        &cred,
+        ts,
+        Method::POST,
+        path,
+        b"{}",
+        Some(good.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID")
+    );
     let other = format!("tvts_{}", "x".repeat(43));
-    let forged = sign(&other, &ts.to_string(), "GET", "/api/v1/platform/usage", b"");
-    let (status, b) = signed(&app, &cred, ts, Method::GET, "/api/v1/platform/usage", b"", Some(forged)).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID"));
-    let (status, b) = signed(&app, &cred, ts, Method::GET, "/api/v1/platform/usage", b"", Some("v1=zz".into())).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID"));
+    let forged = sign(
+        &other,
+        &ts.to_string(),
+        "GET",
+        "/api/v1/platform/usage",
+        b"",
+    );
+    let (status, b) = signed(
+        &app,
+        &cred,
+        ts,
+        Method::GET,
+        "/api/v1/platform/usage",
+        b"",
+        Some(forged),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID")
+    );
+    let (status, b) = signed(
+        &app,
+        &cred,
+        ts,
+        Method::GET,
+        "/api/v1/platform/usage",
+        b"",
+        Some("v1=zz".into()),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "SIGNATURE_INVALID")
+    );
     // Stale and early: more than five minutes either way.
     for skew in [-301, 301] {
-        let (status, b) = signed(&app, &cred, now() + skew, Method::GET, "/api/v1/platform/usage", b"", None).await;
-        assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "SIGNATURE_EXPIRED"), "{skew}");
+        let (status, b) = signed(
+            &app,
+            &cred,
+            now() + skew,
+            Method::GET,
+            "/api/v1/platform/usage",
+            b"",
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, code(&b)),
+            (StatusCode::UNAUTHORIZED, "SIGNATURE_EXPIRED"),
+            "{skew}"
+        );
     }
     // Replayed: the same signed request twice.
     let ts = now() - 10;
-    let sig = sign(&cred.secret, &ts.to_string(), "GET", "/api/v1/platform/usage", b"");
-    let (status, _) = signed(&app, &cred, ts, Method::GET, "/api/v1/platform/usage", b"", Some(sig.clone())).await;
+    let sig = sign(
+        &cred.secret,
+        &ts.to_string(),
+        "GET",
+        "/api/v1/platform/usage",
+        b"",
+    );
+    let (status, _) = signed(
+        &app,
+        &cred,
+        ts,
+        Method::GET,
+        "/api/v1/platform/usage",
+        b"",
+        Some(sig.clone()),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, b) = signed(&app, &cred, ts, Method::GET, "/api/v1/platform/usage", b"", Some(sig)).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "SIGNATURE_REPLAYED"));
+    let (status, b) = signed(
+        &app,
+        &cred,
+        ts,
+        Method::GET,
+        "/api/v1/platform/usage",
+        b"",
+        Some(sig),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "SIGNATURE_REPLAYED")
+    );
 
     // Headers: a wrong secret, no credential.
     let wrong = Cred {
@@ -370,14 +491,27 @@ async fn signatures_are_checked_fresh_and_once_and_secrets_stay_out_of_logs() {
     };
     for c in [Some(&wrong), None] {
         let (status, b) = pcall(&app, c, None, Method::GET, "/api/v1/platform/usage", None).await;
-        assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "INVALID_TENANT_CREDENTIAL"));
+        assert_eq!(
+            (status, code(&b)),
+            (StatusCode::UNAUTHORIZED, "INVALID_TENANT_CREDENTIAL")
+        );
     }
     // Calls are counted per credential and month: the four accepted ones
     // (two signed, the first of the replayed pair, this one), no refusal.
-    let (status, usage) = pcall(&app, Some(&cred), None, Method::GET, "/api/v1/platform/usage", None).await;
+    let (status, usage) = pcall(
+        &app,
+        Some(&cred),
+        None,
+        Method::GET,
+        "/api/v1/platform/usage",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(usage["api_calls"], json!(4), "{usage}");
-    let res = app.post_form(&owner, "/api/developer/credentials", &[]).await;
+    let res = app
+        .post_form(&owner, "/api/developer/credentials", &[])
+        .await;
     let list: Value = res.json().await.unwrap();
     assert_eq!(list[0]["calls_this_month"], json!(4));
     assert!(list[0]["last_used_at"].is_i64());
@@ -385,23 +519,61 @@ async fn signatures_are_checked_fresh_and_once_and_secrets_stay_out_of_logs() {
     // Regenerate: the old pair stops at once, the new one works; revoke.
     let id = list[0]["id"].as_i64().unwrap().to_string();
     let res = app
-        .post_form(&owner, "/api/developer/credential_regenerate", &[("id", &id)])
+        .post_form(
+            &owner,
+            "/api/developer/credential_regenerate",
+            &[("id", &id)],
+        )
         .await;
     let fresh: Value = res.json().await.unwrap();
     let fresh = Cred {
         key_id: fresh["info"]["key_id"].as_str().unwrap().into(),
         secret: fresh["secret"].as_str().unwrap().into(),
     };
-    let (status, b) = pcall(&app, Some(&cred), None, Method::GET, "/api/v1/platform/usage", None).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "INVALID_TENANT_CREDENTIAL"));
-    let (status, _) = signed(&app, &fresh, now(), Method::GET, "/api/v1/platform/usage", b"", None).await;
+    let (status, b) = pcall(
+        &app,
+        Some(&cred),
+        None,
+        Method::GET,
+        "/api/v1/platform/usage",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "INVALID_TENANT_CREDENTIAL")
+    );
+    let (status, _) = signed(
+        &app,
+        &fresh,
+        now(),
+        Method::GET,
+        "/api/v1/platform/usage",
+        b"",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let res = app.post_form(&owner, "/api/developer/credentials", &[]).await;
+    let res = app
+        .post_form(&owner, "/api/developer/credentials", &[])
+        .await;
     let list: Value = res.json().await.unwrap();
     let fresh_id = list[0]["id"].as_i64().unwrap().to_string();
-    app.post_form(&owner, "/api/developer/credential_revoke", &[("id", &fresh_id)])
-        .await;
-    let (status, _) = pcall(&app, Some(&fresh), None, Method::GET, "/api/v1/platform/usage", None).await;
+    app.post_form(
+        &owner,
+        "/api/developer/credential_revoke",
+        &[("id", &fresh_id)],
+    )
+    .await;
+    let (status, _) = pcall(
+        &app,
+        Some(&fresh),
+        None,
+        Method::GET,
+        "/api/v1/platform/usage",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // No secret, signature or token reached the logs (everything, at
@@ -490,14 +662,31 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
     // The spent refresh token again: the family is revoked, the live
     // refresh token and every access token of it stop.
     let (status, b) = rotate(refresh1.clone()).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "REFRESH_TOKEN_REUSED"));
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "REFRESH_TOKEN_REUSED")
+    );
     let (status, b) = rotate(refresh3).await;
-    assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "INVALID_REFRESH_TOKEN"));
+    assert_eq!(
+        (status, code(&b)),
+        (StatusCode::UNAUTHORIZED, "INVALID_REFRESH_TOKEN")
+    );
     for a in [&access1, &access2, &access3] {
         let (status, b) = pcall(&app, Some(&cred), Some(a), Method::GET, me, None).await;
-        assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "INVALID_ACCESS_TOKEN"));
+        assert_eq!(
+            (status, code(&b)),
+            (StatusCode::UNAUTHORIZED, "INVALID_ACCESS_TOKEN")
+        );
     }
-    let (status, _) = pcall(&app, Some(&cred), Some(&other_access), Method::GET, me, None).await;
+    let (status, _) = pcall(
+        &app,
+        Some(&cred),
+        Some(&other_access),
+        Method::GET,
+        me,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.refresh_reused'")
@@ -515,7 +704,10 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
             Some(json!({"email": email, "password": "not the password at all"})),
         )
         .await;
-        assert_eq!((status, code(&b)), (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS"));
+        assert_eq!(
+            (status, code(&b)),
+            (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS")
+        );
     }
 }
 
@@ -525,10 +717,12 @@ async fn a_tenants_user_and_device_limits_hold_under_concurrent_registrations() 
     let admin = app.signed_in_admin("admin@example.com").await;
     server_with_node(&app, &admin, "eu-1", "10.79.0.0/16").await;
     let (_, _, cred) = tenant(&app, "a@example.com", "Acme").await;
-    sqlx::query("UPDATE plans SET tenant_max_users = 3, tenant_max_devices = 4 WHERE slug = 'business'")
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE plans SET tenant_max_users = 3, tenant_max_devices = 4 WHERE slug = 'business'",
+    )
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
     let regs = (0..8).map(|i| {
         let app = &app;
         let cred = &cred;
@@ -550,7 +744,10 @@ async fn a_tenants_user_and_device_limits_hold_under_concurrent_registrations() 
         if *status == StatusCode::CREATED {
             tokens.push(body["access_token"].as_str().unwrap().to_string());
         } else {
-            assert_eq!((*status, code(body)), (StatusCode::CONFLICT, "TENANT_USER_LIMIT"));
+            assert_eq!(
+                (*status, code(body)),
+                (StatusCode::CONFLICT, "TENANT_USER_LIMIT")
+            );
         }
     }
     assert_eq!(tokens.len(), 3, "exactly the plan's users");
@@ -581,7 +778,11 @@ async fn a_tenants_user_and_device_limits_hold_under_concurrent_registrations() 
         .count();
     for (status, body) in &results {
         if *status != StatusCode::CREATED {
-            assert_eq!((*status, code(body)), (StatusCode::CONFLICT, "DEVICE_LIMIT_EXCEEDED"), "{body}");
+            assert_eq!(
+                (*status, code(body)),
+                (StatusCode::CONFLICT, "DEVICE_LIMIT_EXCEEDED"),
+                "{body}"
+            );
         }
     }
     assert_eq!(made, 4, "exactly the tenant's devices");
@@ -649,8 +850,15 @@ async fn no_platform_route_reaches_another_tenants_objects() {
             );
             if needs_user {
                 // A's credential with B's user's token: not A's user.
-                let (status, body) =
-                    pcall(&app, Some(&cred_a), Some(&token_b), method.clone(), &url, None).await;
+                let (status, body) = pcall(
+                    &app,
+                    Some(&cred_a),
+                    Some(&token_b),
+                    method.clone(),
+                    &url,
+                    None,
+                )
+                .await;
                 assert_eq!(
                     (status, code(&body)),
                     (StatusCode::UNAUTHORIZED, "INVALID_ACCESS_TOKEN"),
@@ -678,8 +886,15 @@ async fn no_platform_route_reaches_another_tenants_objects() {
                 );
             } else if method == Method::GET {
                 // A's lists hold nothing of B's.
-                let (status, body) =
-                    pcall(&app, Some(&cred_a), Some(&token_a), method.clone(), path, None).await;
+                let (status, body) = pcall(
+                    &app,
+                    Some(&cred_a),
+                    Some(&token_a),
+                    method.clone(),
+                    path,
+                    None,
+                )
+                .await;
                 assert_eq!(status, StatusCode::OK, "{method} {path}");
                 let text = body.to_string();
                 assert!(
@@ -692,7 +907,15 @@ async fn no_platform_route_reaches_another_tenants_objects() {
     }
     assert!(probed >= 12, "every platform operation probed ({probed})");
     // A's user list is A's only; B's device is as it was.
-    let (_, users) = pcall(&app, Some(&cred_a), None, Method::GET, "/api/v1/platform/users", None).await;
+    let (_, users) = pcall(
+        &app,
+        Some(&cred_a),
+        None,
+        Method::GET,
+        "/api/v1/platform/users",
+        None,
+    )
+    .await;
     let ids: Vec<i64> = users["items"]
         .as_array()
         .unwrap()
@@ -700,7 +923,15 @@ async fn no_platform_route_reaches_another_tenants_objects() {
         .map(|u| u["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![ua]);
-    let (status, list) = pcall(&app, Some(&cred_b), Some(&token_b), Method::GET, "/api/v1/platform/me/devices", None).await;
+    let (status, list) = pcall(
+        &app,
+        Some(&cred_b),
+        Some(&token_b),
+        Method::GET,
+        "/api/v1/platform/me/devices",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"][0]["public_key"], json!(b_key));
 
@@ -712,7 +943,10 @@ async fn no_platform_route_reaches_another_tenants_objects() {
         .await
         .unwrap();
     let (status, body) = answer(res).await;
-    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "INVALID_API_KEY"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, "INVALID_API_KEY")
+    );
     // As a session cookie: the dashboard is the signed-out answer and the
     // account endpoint knows nobody.
     let res = new_client()
@@ -757,7 +991,13 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let peers = || async { node_config(&app, &node_token, 0).await.text().await.unwrap() };
+    let peers = || async {
+        node_config(&app, &node_token, 0)
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
     assert!(peers().await.contains(&key), "the device is a peer");
 
     // The operator's list: usage, limits, status.
@@ -766,24 +1006,54 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
     let t = &list.as_array().unwrap()[0];
     assert_eq!(t["id"], json!(tenant_id));
     assert_eq!(t["status"], json!("active"));
-    assert_eq!((t["usage"]["users"].clone(), t["usage"]["devices"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (t["usage"]["users"].clone(), t["usage"]["devices"].clone()),
+        (json!(1), json!(1))
+    );
     assert_eq!(t["limits"]["devices"], json!(3000));
 
     // Only an operator may suspend.
     let owner = app.signed_in_user("someone@example.com").await;
     let id = tenant_id.to_string();
     let res = app
-        .post_form(&owner, "/api/admin/tenant_status", &[("id", &id), ("status", "suspended")])
+        .post_form(
+            &owner,
+            "/api/admin/tenant_status",
+            &[("id", &id), ("status", "suspended")],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app
-        .post_form(&admin, "/api/admin/tenant_status", &[("id", &id), ("status", "suspended")])
+        .post_form(
+            &admin,
+            "/api/admin/tenant_status",
+            &[("id", &id), ("status", "suspended")],
+        )
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     // Its users' peers leave the node, its credentials are refused.
-    assert!(!peers().await.contains(&key), "a suspended tenant's peer stays");
-    let (status, body) = pcall(&app, Some(&cred), None, Method::GET, "/api/v1/platform/usage", None).await;
-    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "TENANT_SUSPENDED"));
+    assert!(
+        !peers().await.contains(&key),
+        "a suspended tenant's peer stays"
+    );
+    let (status, body) = pcall(
+        &app,
+        Some(&cred),
+        None,
+        Method::GET,
+        "/api/v1/platform/usage",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "TENANT_SUSPENDED")
+    );
     let user_id: i64 = sqlx::query_scalar("SELECT user_id FROM tenant_users")
         .fetch_one(&app.state.db.pool)
         .await
@@ -797,11 +1067,23 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
 
     // Resumed: the same device is back.
     let res = app
-        .post_form(&admin, "/api/admin/tenant_status", &[("id", &id), ("status", "active")])
+        .post_form(
+            &admin,
+            "/api/admin/tenant_status",
+            &[("id", &id), ("status", "active")],
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(peers().await.contains(&key));
-    let (status, _) = pcall(&app, Some(&cred), None, Method::GET, "/api/v1/platform/usage", None).await;
+    let (status, _) = pcall(
+        &app,
+        Some(&cred),
+        None,
+        Method::GET,
+        "/api/v1/platform/usage",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
 
     // The tenant's audit: its creation, credential, calls and both changes.
@@ -815,7 +1097,13 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
         .iter()
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    for a in ["tenant.created", "tenant.credential_created", "tenant.user_registered", "tenant.call", "tenant.status"] {
+    for a in [
+        "tenant.created",
+        "tenant.credential_created",
+        "tenant.user_registered",
+        "tenant.call",
+        "tenant.status",
+    ] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
     assert_eq!(actions.iter().filter(|a| **a == "tenant.status").count(), 2);
@@ -827,7 +1115,11 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
         .post_form(
             &admin,
             "/api/admin/tenant_create",
-            &[("name", "Ops Made"), ("contact_email", "ops@example.com"), ("plan", "free")],
+            &[
+                ("name", "Ops Made"),
+                ("contact_email", "ops@example.com"),
+                ("plan", "free"),
+            ],
         )
         .await;
     assert_eq!(answer(res).await.1["code"], json!("TENANTS_NOT_IN_PLAN"));
@@ -835,7 +1127,11 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
         .post_form(
             &admin,
             "/api/admin/tenant_create",
-            &[("name", "Ops Made"), ("contact_email", "ops@example.com"), ("plan", "business")],
+            &[
+                ("name", "Ops Made"),
+                ("contact_email", "ops@example.com"),
+                ("plan", "business"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
