@@ -343,6 +343,13 @@ async fn a_business_signs_up_and_its_users_are_its_own() {
     assert_eq!(t["branding"]["theme_id"], json!(1));
     assert_eq!(t["usage"]["users"], json!(2));
     assert_eq!(t["limits"]["users"], json!(1000));
+    // The developer section on the account page shows it, and the key id
+    // but never the secret.
+    let html = app.get_html(&owner_a, "/account").await;
+    assert!(html.contains("data-testid=\"tenant\"") && html.contains("Acme"));
+    assert!(html.contains(&cred_a.key_id) && !html.contains(&cred_a.secret));
+    let html = app.get_html(&other, "/account").await;
+    assert!(html.contains("data-testid=\"tenant-signup\""));
 }
 
 #[tokio::test]
@@ -1011,6 +1018,12 @@ async fn the_operator_suspends_a_tenant_and_its_users_lose_service() {
         (json!(1), json!(1))
     );
     assert_eq!(t["limits"]["devices"], json!(3000));
+
+    let html = app.get_html(&admin, "/admin/tenants").await;
+    assert!(
+        html.contains("data-testid=\"tenant-row\" data-status=\"active\"") && html.contains("Acme"),
+        "the operator's page lists the tenant"
+    );
 
     // Only an operator may suspend.
     let owner = app.signed_in_user("someone@example.com").await;
