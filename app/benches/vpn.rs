@@ -1,4 +1,6 @@
 //! VPN figures (a bench binary that prints them):
+//! 0. the QR code of a full-tunnel config (mask choice and SVG), p50/p99
+//!    over 500: a part of every device creation;
 //! 1. address allocation + device insert with 0 and 60,000 peers already
 //!    in a /16 pool (SQLite file, the embedded default);
 //! 2. applying 10,000 peers to a wireguard-go interface with `wg syncconf`
@@ -24,6 +26,32 @@ use truevault_wire::node::{DesiredConfig, DesiredPeer, InterfaceSettings};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn qr_bench() {
+    // Keys made here, the lengths of real ones.
+    let (device, server) = (keys::generate_keypair(), keys::generate_keypair());
+    let config = format!(
+        "[Interface]\nPrivateKey = {}\nAddress = 10.8.0.23/32, fd42:42:42::23/128\nDNS = 10.8.0.1\n\n\
+         [Peer]\nPublicKey = {}\nPresharedKey = {}\nAllowedIPs = 0.0.0.0/0, ::/0\n\
+         Endpoint = vpn-1.example.test:51820\nPersistentKeepalive = 25\n",
+        device.private,
+        server.public,
+        keys::generate_preshared_key()
+    );
+    let mut times = Vec::with_capacity(500);
+    let mut bytes = 0;
+    for _ in 0..500 {
+        let start = Instant::now();
+        bytes = truevault::vpn::qr::qr_svg(&config).expect("fits").len();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    println!(
+        "config QR code: p50 {:?}, p99 {:?}, {bytes} bytes of SVG",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
 }
 
 async fn allocation_bench() {
@@ -473,6 +501,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    qr_bench();
     rt.block_on(allocation_bench());
     wireguard_bench();
     rt.block_on(change_to_applied_bench());

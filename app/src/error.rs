@@ -114,6 +114,8 @@ pub enum AppError {
     SnapshotFailed(String),
     #[error("The camera did not answer its ONVIF questions: {0}")]
     OnvifFailed(String),
+    #[error("The camera did not take the PTZ command: {0}")]
+    PtzFailed(String),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("This method is not allowed here.")]
@@ -175,6 +177,7 @@ impl AppError {
             AppError::CameraGatewayOffline => "CAMERA_GATEWAY_OFFLINE",
             AppError::SnapshotFailed(_) => "CAMERA_SNAPSHOT_FAILED",
             AppError::OnvifFailed(_) => "CAMERA_ONVIF_FAILED",
+            AppError::PtzFailed(_) => "CAMERA_PTZ_FAILED",
             AppError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             AppError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             AppError::RequestTimeout => "REQUEST_TIMEOUT",
@@ -226,7 +229,10 @@ impl AppError {
             AppError::Tenant(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
-            AppError::Network | AppError::SnapshotFailed(_) | AppError::OnvifFailed(_) => 502,
+            AppError::Network
+            | AppError::SnapshotFailed(_)
+            | AppError::OnvifFailed(_)
+            | AppError::PtzFailed(_) => 502,
             AppError::CameraGatewayOffline => 503,
             AppError::Internal(_) => 500,
         }
@@ -373,6 +379,7 @@ impl From<ErrorBody> for AppError {
             "CAMERA_GATEWAY_OFFLINE" => AppError::CameraGatewayOffline,
             "CAMERA_SNAPSHOT_FAILED" => AppError::SnapshotFailed(detail_of(&b.message)),
             "CAMERA_ONVIF_FAILED" => AppError::OnvifFailed(detail_of(&b.message)),
+            "CAMERA_PTZ_FAILED" => AppError::PtzFailed(detail_of(&b.message)),
             "DATABASE_UNAVAILABLE" => AppError::DatabaseUnavailable,
             other => LanSubnetError::from_code(other)
                 .map(AppError::SiteSubnet)

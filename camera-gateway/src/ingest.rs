@@ -415,6 +415,8 @@ mod tests {
             username: user.map(Into::into),
             password: pass.map(Into::into),
             snapshot_url: None,
+            watch: false,
+            onvif_url: None,
         }
     }
 

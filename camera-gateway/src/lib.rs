@@ -8,8 +8,10 @@ pub mod config;
 pub mod fmp4;
 pub mod ingest;
 pub mod onvif;
+pub mod ptz;
 pub mod snapshot;
 pub mod tunnel;
+pub mod watch;
 
 /// The gateway's one error type.
 #[derive(Debug, thiserror::Error)]

@@ -37,6 +37,8 @@ pub struct TunnelConfig {
     /// refusals in a row end the pull.
     pub camera_auth_backoff: Backoff,
     pub camera_auth_attempts: u32,
+    /// Watching cameras (reachability, ONVIF events) while nobody views them.
+    pub watch: crate::watch::WatchConfig,
 }
 
 impl std::fmt::Debug for TunnelConfig {
@@ -58,6 +60,7 @@ impl TunnelConfig {
             camera_backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
             camera_auth_backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(60)),
             camera_auth_attempts: 3,
+            watch: crate::watch::WatchConfig::default(),
         }
     }
 }
@@ -150,6 +153,10 @@ struct Session<'a> {
     /// Cameras that refused their credentials, with the settings that were
     /// refused: not dialled again until the portal sends different ones.
     refused: HashMap<CameraId, CameraSpec>,
+    /// Cameras the portal asked to watch, by id.
+    watchers: HashMap<CameraId, crate::watch::Watcher>,
+    /// PTZ workers, started by the first command for a camera.
+    ptz: HashMap<CameraId, crate::ptz::PtzWorker>,
     next_pull: u64,
     media_tx: mpsc::Sender<(PullTag, IngestEvent)>,
     media_rx: mpsc::Receiver<(PullTag, IngestEvent)>,
@@ -163,12 +170,14 @@ struct Session<'a> {
 impl<'a> Session<'a> {
     fn new(cfg: &'a TunnelConfig) -> Self {
         let (media_tx, media_rx) = mpsc::channel(MEDIA_QUEUE);
-        let (snap_tx, snap_rx) = mpsc::channel(16);
+        let (snap_tx, snap_rx) = mpsc::channel(64);
         Self {
             cfg,
             cameras: HashMap::new(),
             pulls: HashMap::new(),
             refused: HashMap::new(),
+            watchers: HashMap::new(),
+            ptz: HashMap::new(),
             next_pull: 0,
             media_tx,
             media_rx,
@@ -294,6 +303,26 @@ impl<'a> Session<'a> {
                 }
                 tracing::info!(cameras = new.len(), "camera list from the portal");
                 self.refused.retain(|id, spec| new.get(id) == Some(spec));
+                // Watchers of changed or removed cameras stop; new and
+                // changed ones start (and report their state at once).
+                self.watchers.retain(|id, _| {
+                    new.get(id).is_some_and(|s| s.watch) && new.get(id) == self.cameras.get(id)
+                });
+                self.ptz
+                    .retain(|id, _| new.contains_key(id) && new.get(id) == self.cameras.get(id));
+                for (id, spec) in &new {
+                    if spec.watch && self.cfg.watch.enabled && !self.watchers.contains_key(id) {
+                        self.watchers.insert(
+                            *id,
+                            crate::watch::spawn(
+                                spec.clone(),
+                                self.cfg.watch.clone(),
+                                self.http.clone(),
+                                self.snap_tx.clone(),
+                            ),
+                        );
+                    }
+                }
                 self.cameras = new;
                 replies
             }
@@ -393,6 +422,33 @@ impl<'a> Session<'a> {
                     drop(permit);
                     let _ = tx.send(reply).await;
                 });
+                Vec::new()
+            }
+            PortalMessage::Ptz {
+                request_id,
+                camera_id,
+                command,
+            } => {
+                let refuse = |message: &str| {
+                    vec![GatewayMessage::PtzResult {
+                        request_id,
+                        camera_id,
+                        presets: None,
+                        error: Some(message.into()),
+                    }]
+                };
+                let Some(spec) = self.cameras.get(&camera_id) else {
+                    return refuse("unknown camera");
+                };
+                if spec.onvif_url.is_none() {
+                    return refuse("the camera has no ONVIF address");
+                }
+                let worker = self.ptz.entry(camera_id).or_insert_with(|| {
+                    crate::ptz::PtzWorker::spawn(spec.clone(), self.snap_tx.clone())
+                });
+                if !worker.submit(request_id, command) {
+                    return refuse("busy: too many PTZ commands queued");
+                }
                 Vec::new()
             }
             PortalMessage::Snapshot {

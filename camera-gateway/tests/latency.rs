@@ -55,6 +55,8 @@ async fn gateway_latency_figures() {
         username: None,
         password: None,
         snapshot_url: None,
+        watch: false,
+        onvif_url: None,
     };
     ws.send(Message::Text(
         PortalMessage::Cameras {

@@ -21,6 +21,8 @@ fn source(id: i64, url: &str, user: Option<&str>, pass: Option<&str>) -> CameraS
         username: user.map(Into::into),
         password: pass.map(Into::into),
         snapshot_url: None,
+        watch: false,
+        onvif_url: None,
     })
     .expect("valid spec")
 }

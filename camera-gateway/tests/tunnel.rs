@@ -116,6 +116,8 @@ fn camera(id: i64, url: String) -> CameraSpec {
         username: None,
         password: None,
         snapshot_url: None,
+        watch: false,
+        onvif_url: None,
     }
 }
 
@@ -470,6 +472,8 @@ async fn snapshots_go_through_the_tunnel_with_digest_auth() {
     expect_hello(&mut ws).await;
     let spec = |id: i64, path: &str, pass: &str| CameraSpec {
         snapshot_url: Some(format!("http://127.0.0.1:{cam_port}{path}")),
+        watch: false,
+        onvif_url: None,
         username: Some("admin".into()),
         password: Some(pass.into()),
         ..camera(id, "rtsp://127.0.0.1:1/x".into())

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/cameras/player.js", get(player_js))
         .route("/cameras/{id}/live", get(live))
         .route("/cameras/{id}/snapshot", get(snapshot))
+        .route("/cameras/{id}/events/{event}/thumbnail", get(thumbnail))
 }
 
 async fn player_js() -> Response {
@@ -355,5 +356,44 @@ async fn snapshot(
                 .into_response()
         }
         Err(message) => AppError::SnapshotFailed(message).into_response(),
+    }
+}
+
+/// The snapshot stored with an event, for whoever may see the camera.
+async fn thumbnail(
+    State(state): State<AppState>,
+    Path((id, event)): Path<(String, String)>,
+    ctx: Option<Extension<RequestContext>>,
+) -> Response {
+    let camera = match owned_camera(&state, ctx.as_deref(), &id).await {
+        Ok((c, _)) => c,
+        Err(resp) => return resp,
+    };
+    let Ok(event) = event.parse::<i64>() else {
+        return AppError::NotFound.into_response();
+    };
+    match repo::event_thumbnail(&state.db, camera.id, event).await {
+        Ok(Some((content_type, bytes))) => {
+            // Stored only when it was an image (never SVG); re-checked here.
+            let ct = if content_type.starts_with("image/") && !content_type.contains("svg") {
+                HeaderValue::from_str(&content_type)
+                    .unwrap_or(HeaderValue::from_static("image/jpeg"))
+            } else {
+                HeaderValue::from_static("application/octet-stream")
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, ct),
+                    (
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("private, max-age=86400"),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Ok(None) => AppError::NotFound.into_response(),
+        Err(e) => AppError::from(e).into_response(),
     }
 }

@@ -10,6 +10,8 @@ pub mod server_fns;
 #[cfg(feature = "ssr")]
 pub mod live;
 #[cfg(feature = "ssr")]
+pub mod notify;
+#[cfg(feature = "ssr")]
 pub mod relay;
 #[cfg(feature = "ssr")]
 pub mod repo;

@@ -44,6 +44,12 @@ impl Vendor {
         self == Vendor::Ring
     }
 
+    /// Whether the vendor's cameras answer ONVIF (events, PTZ) on their
+    /// HTTP port. Wyze's RTSP firmware does not; Ring has nothing local.
+    pub fn speaks_onvif(self) -> bool {
+        !matches!(self, Vendor::Wyze | Vendor::Ring)
+    }
+
     /// The RTSP port the vendor uses out of the box.
     pub fn default_rtsp_port(self) -> u16 {
         match self {
@@ -179,21 +185,37 @@ impl Camera {
 }
 
 /// What happened to a camera. Online/offline come from its gateway's view
-/// (a pull started; the camera stopped answering).
+/// (a pull started or the camera answers; the camera stopped answering),
+/// the others from the camera's own ONVIF events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraEventKind {
     Online,
     Offline,
+    Motion,
+    Person,
+    Vehicle,
+    Sound,
 }
 
 impl CameraEventKind {
-    pub const ALL: [CameraEventKind; 2] = [CameraEventKind::Online, CameraEventKind::Offline];
+    pub const ALL: [CameraEventKind; 6] = [
+        CameraEventKind::Online,
+        CameraEventKind::Offline,
+        CameraEventKind::Motion,
+        CameraEventKind::Person,
+        CameraEventKind::Vehicle,
+        CameraEventKind::Sound,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CameraEventKind::Online => "online",
             CameraEventKind::Offline => "offline",
+            CameraEventKind::Motion => "motion",
+            CameraEventKind::Person => "person",
+            CameraEventKind::Vehicle => "vehicle",
+            CameraEventKind::Sound => "sound",
         }
     }
 
@@ -205,7 +227,16 @@ impl CameraEventKind {
         match self {
             CameraEventKind::Online => "Came online",
             CameraEventKind::Offline => "Went offline",
+            CameraEventKind::Motion => "Motion",
+            CameraEventKind::Person => "Person",
+            CameraEventKind::Vehicle => "Vehicle",
+            CameraEventKind::Sound => "Sound",
         }
+    }
+
+    /// Online/offline: the camera's state, stored once per change.
+    pub fn is_health(self) -> bool {
+        matches!(self, CameraEventKind::Online | CameraEventKind::Offline)
     }
 }
 
@@ -217,6 +248,10 @@ pub struct CameraEvent {
     pub camera_name: String,
     pub kind: CameraEventKind,
     pub at: i64,
+    /// A snapshot taken at the event is stored
+    /// (`/cameras/{camera_id}/events/{id}/thumbnail`).
+    #[serde(default)]
+    pub has_thumbnail: bool,
 }
 
 /// The events page's filters, parsed: a kind and a UTC day, both optional.
@@ -362,5 +397,285 @@ mod tests {
             }
         }
         assert_ne!(StreamKind::Sub.channel(7), StreamKind::Main.channel(7));
+    }
+}
+
+/// A PTZ camera's stored position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraPreset {
+    pub token: String,
+    pub name: String,
+}
+
+/// A PTZ request as the page sends it (all text): `op` is `move`, `stop`,
+/// `presets`, `goto` (with `token`) or `save` (with `name`); a move has
+/// `pan`, `tilt`, `zoom` velocities in `-1 ..= 1`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtzForm {
+    #[serde(default)]
+    pub camera: String,
+    #[serde(default)]
+    pub op: String,
+    #[serde(default)]
+    pub pan: String,
+    #[serde(default)]
+    pub tilt: String,
+    #[serde(default)]
+    pub zoom: String,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PtzOp {
+    Move { pan: f32, tilt: f32, zoom: f32 },
+    Stop,
+    Presets,
+    Goto(String),
+    Save(String),
+}
+
+/// A checked PTZ request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PtzRequest {
+    pub camera: i64,
+    pub op: PtzOp,
+}
+
+impl TryFrom<&PtzForm> for PtzRequest {
+    type Error = crate::error::AppError;
+
+    fn try_from(f: &PtzForm) -> Result<Self, Self::Error> {
+        use crate::error::AppError;
+        let camera = f
+            .camera
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| AppError::invalid_field("camera", "Choose one of your cameras."))?;
+        let speed = |field: &'static str, v: &str| -> Result<f32, AppError> {
+            match v.trim() {
+                "" => Ok(0.0),
+                t => t
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|x| x.is_finite() && (-1.0..=1.0).contains(x))
+                    .ok_or_else(|| AppError::invalid_field(field, "A speed from -1 to 1.")),
+            }
+        };
+        let text = |field: &'static str, v: &str| -> Result<String, AppError> {
+            let t = v.trim();
+            if t.is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
+                return Err(AppError::invalid_field(field, "1 to 64 characters."));
+            }
+            Ok(t.to_string())
+        };
+        let op = match f.op.trim() {
+            "move" => {
+                let (pan, tilt, zoom) = (
+                    speed("pan", &f.pan)?,
+                    speed("tilt", &f.tilt)?,
+                    speed("zoom", &f.zoom)?,
+                );
+                if pan == 0.0 && tilt == 0.0 && zoom == 0.0 {
+                    return Err(AppError::invalid_field("pan", "A move needs a direction."));
+                }
+                PtzOp::Move { pan, tilt, zoom }
+            }
+            "stop" => PtzOp::Stop,
+            "presets" => PtzOp::Presets,
+            "goto" => PtzOp::Goto(text("token", &f.token)?),
+            "save" => PtzOp::Save(text("name", &f.name)?),
+            _ => return Err(AppError::invalid_field("op", "Unknown PTZ command.")),
+        };
+        Ok(PtzRequest { camera, op })
+    }
+}
+
+/// A camera on the notification settings, and whether it is picked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyCamera {
+    pub id: i64,
+    pub name: String,
+    pub chosen: bool,
+}
+
+/// Who gets mailed about what: the kinds, every camera or only the picked
+/// ones, and quiet hours (minutes after midnight UTC; `from > to` spans
+/// midnight). No kinds: no mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NotifyPrefs {
+    pub kinds: Vec<CameraEventKind>,
+    pub all_cameras: bool,
+    pub cameras: Vec<NotifyCamera>,
+    pub quiet: Option<(u16, u16)>,
+}
+
+impl NotifyPrefs {
+    /// Whether `minute` (of the UTC day) is inside the quiet hours.
+    pub fn is_quiet(quiet: Option<(u16, u16)>, minute: u16) -> bool {
+        match quiet {
+            None => false,
+            Some((from, to)) if from <= to => (from..to).contains(&minute),
+            Some((from, to)) => minute >= from || minute < to,
+        }
+    }
+}
+
+/// "HH:MM" → minutes after midnight.
+pub fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+pub fn format_hhmm(minute: u16) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// The notification form as sent: a checkbox per kind (`on` or absent),
+/// `cameras` = `all` or `chosen`, quiet hours as `HH:MM` (both or none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyForm {
+    #[serde(default)]
+    pub online: String,
+    #[serde(default)]
+    pub offline: String,
+    #[serde(default)]
+    pub motion: String,
+    #[serde(default)]
+    pub person: String,
+    #[serde(default)]
+    pub vehicle: String,
+    #[serde(default)]
+    pub sound: String,
+    #[serde(default)]
+    pub cameras: String,
+    #[serde(default)]
+    pub quiet_from: String,
+    #[serde(default)]
+    pub quiet_to: String,
+}
+
+/// A checked notification form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidNotify {
+    pub kinds: Vec<CameraEventKind>,
+    pub all_cameras: bool,
+    pub quiet: Option<(u16, u16)>,
+}
+
+impl TryFrom<&NotifyForm> for ValidNotify {
+    type Error = crate::error::AppError;
+
+    fn try_from(f: &NotifyForm) -> Result<Self, Self::Error> {
+        use crate::error::AppError;
+        let on = |v: &str| matches!(v.trim(), "on" | "true" | "1");
+        let kinds = [
+            (CameraEventKind::Online, &f.online),
+            (CameraEventKind::Offline, &f.offline),
+            (CameraEventKind::Motion, &f.motion),
+            (CameraEventKind::Person, &f.person),
+            (CameraEventKind::Vehicle, &f.vehicle),
+            (CameraEventKind::Sound, &f.sound),
+        ]
+        .into_iter()
+        .filter(|(_, v)| on(v))
+        .map(|(k, _)| k)
+        .collect();
+        let all_cameras = match f.cameras.trim() {
+            "" | "all" => true,
+            "chosen" => false,
+            _ => {
+                return Err(AppError::invalid_field(
+                    "cameras",
+                    "Choose all or picked cameras.",
+                ))
+            }
+        };
+        let time = |field: &'static str, v: &str| match v.trim() {
+            "" => Ok(None),
+            t => parse_hhmm(t)
+                .map(Some)
+                .ok_or_else(|| AppError::invalid_field(field, "A time as HH:MM.")),
+        };
+        let quiet = match (
+            time("quiet_from", &f.quiet_from)?,
+            time("quiet_to", &f.quiet_to)?,
+        ) {
+            (None, None) => None,
+            (Some(a), Some(b)) if a != b => Some((a, b)),
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid_field(
+                    "quiet_to",
+                    "Quiet hours need an end apart from their start.",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(AppError::invalid_field(
+                    "quiet_from",
+                    "Give quiet hours a start.",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(AppError::invalid_field(
+                    "quiet_to",
+                    "Give quiet hours an end.",
+                ))
+            }
+        };
+        Ok(ValidNotify {
+            kinds,
+            all_cameras,
+            quiet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod notify_tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_span_midnight() {
+        let q = Some((22 * 60, 7 * 60));
+        assert!(NotifyPrefs::is_quiet(q, 23 * 60));
+        assert!(NotifyPrefs::is_quiet(q, 60));
+        assert!(!NotifyPrefs::is_quiet(q, 7 * 60));
+        assert!(!NotifyPrefs::is_quiet(q, 12 * 60));
+        let day = Some((9 * 60, 17 * 60));
+        assert!(NotifyPrefs::is_quiet(day, 9 * 60));
+        assert!(!NotifyPrefs::is_quiet(day, 17 * 60));
+        assert!(!NotifyPrefs::is_quiet(None, 0));
+        assert_eq!(parse_hhmm("07:30"), Some(450));
+        assert_eq!(parse_hhmm("24:00"), None);
+        assert_eq!(format_hhmm(450), "07:30");
+    }
+
+    #[test]
+    fn the_form_is_checked() {
+        let f = NotifyForm {
+            motion: "on".into(),
+            person: "on".into(),
+            cameras: "chosen".into(),
+            quiet_from: "22:00".into(),
+            quiet_to: "07:00".into(),
+            ..Default::default()
+        };
+        let v = ValidNotify::try_from(&f).unwrap();
+        assert_eq!(v.kinds, [CameraEventKind::Motion, CameraEventKind::Person]);
+        assert!(!v.all_cameras);
+        assert_eq!(v.quiet, Some((1320, 420)));
+        let bad = NotifyForm {
+            quiet_from: "22:00".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            ValidNotify::try_from(&bad).unwrap_err().field(),
+            Some("quiet_to")
+        );
     }
 }

@@ -289,6 +289,105 @@
     b.textContent = now === "sub" ? "Low quality" : "High quality";
   });
 
+
+  // PTZ: a move while a button or key is held, a stop on release; presets.
+  function ptzSend(panel, fields) {
+    var body = new URLSearchParams();
+    body.set("camera", panel.getAttribute("data-camera-ptz"));
+    for (var k in fields) body.set(k, fields[k]);
+    var err = panel.querySelector("[data-ptz-error]");
+    return fetch("/api/cameras/ptz", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+      body: body.toString()
+    })
+      .then(function (res) {
+        return res.json().then(function (j) {
+          if (res.ok) {
+            if (err) err.hidden = true;
+            return j;
+          }
+          if (err) {
+            err.textContent = j.message || "The camera did not take the command.";
+            err.setAttribute("data-code", j.code || "");
+            err.hidden = false;
+          }
+          return null;
+        });
+      })
+      .catch(function () { return null; });
+  }
+  var ptzHeld = null;
+  function ptzStart(panel, pan, tilt, zoom) {
+    if (ptzHeld) return;
+    ptzHeld = panel;
+    ptzSend(panel, { op: "move", pan: pan, tilt: tilt, zoom: zoom });
+  }
+  function ptzStop() {
+    if (!ptzHeld) return;
+    var panel = ptzHeld;
+    ptzHeld = null;
+    ptzSend(panel, { op: "stop" });
+  }
+  document.addEventListener("pointerdown", function (ev) {
+    var b = ev.target && ev.target.closest && ev.target.closest("[data-ptz-move]");
+    if (!b) return;
+    var panel = b.closest("[data-camera-ptz]");
+    if (!panel) return;
+    ev.preventDefault();
+    ptzStart(panel, b.getAttribute("data-pan"), b.getAttribute("data-tilt"), b.getAttribute("data-zoom"));
+  });
+  ["pointerup", "pointercancel", "blur"].forEach(function (t) {
+    window.addEventListener(t, ptzStop);
+  });
+  var keys = {
+    ArrowUp: ["0", "0.5", "0"], ArrowDown: ["0", "-0.5", "0"],
+    ArrowLeft: ["-0.5", "0", "0"], ArrowRight: ["0.5", "0", "0"],
+    "+": ["0", "0", "0.5"], "-": ["0", "0", "-0.5"]
+  };
+  document.addEventListener("keydown", function (ev) {
+    var panel = ev.target && ev.target.closest && ev.target.closest("[data-camera-ptz]");
+    var v = keys[ev.key];
+    if (!panel || !v || ev.repeat || (ev.target.tagName === "INPUT")) return;
+    ev.preventDefault();
+    ptzStart(panel, v[0], v[1], v[2]);
+  });
+  document.addEventListener("keyup", function (ev) {
+    if (keys[ev.key]) ptzStop();
+  });
+  function ptzShowPresets(panel, list) {
+    var ul = panel.querySelector("[data-ptz-preset-list]");
+    if (!ul || !list) return;
+    ul.textContent = "";
+    list.forEach(function (p) {
+      var li = document.createElement("li");
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "btn btn-ghost small";
+      b.textContent = p.name || p.token;
+      b.setAttribute("data-ptz-goto", p.token);
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var t = ev.target && ev.target.closest && ev.target.closest("[data-ptz-presets],[data-ptz-save],[data-ptz-goto]");
+    if (!t) return;
+    var panel = t.closest("[data-camera-ptz]");
+    if (!panel) return;
+    if (t.hasAttribute("data-ptz-goto")) {
+      ptzSend(panel, { op: "goto", token: t.getAttribute("data-ptz-goto") });
+    } else if (t.hasAttribute("data-ptz-save")) {
+      var name = panel.querySelector("[data-ptz-preset-name]");
+      ptzSend(panel, { op: "save", name: name ? name.value : "" }).then(function (r) {
+        if (r) ptzSend(panel, { op: "presets" }).then(function (l) { ptzShowPresets(panel, l); });
+      });
+    } else {
+      ptzSend(panel, { op: "presets" }).then(function (l) { ptzShowPresets(panel, l); });
+    }
+  });
+
   var players = [];
   function scan() {
     var videos = document.querySelectorAll("video[data-camera-live]");

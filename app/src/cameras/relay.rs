@@ -49,15 +49,21 @@ pub struct OnvifUrls {
 
 pub type OnvifReply = Result<OnvifUrls, String>;
 
+/// A PTZ command's answer: the presets for `presets`, else nothing.
+pub type PtzReply = Result<Option<Vec<truevault_wire::gateway::PtzPreset>>, String>;
+
 #[derive(Default)]
 struct Inner {
     gateways: HashMap<i64, Link>,
     snapshots: HashMap<u64, (i64, CameraId, oneshot::Sender<SnapshotReply>)>,
     onvif: HashMap<u64, (i64, oneshot::Sender<OnvifReply>)>,
+    ptz: HashMap<u64, (i64, CameraId, oneshot::Sender<PtzReply>)>,
     /// `start_stream` requests sent per camera (tests and metrics).
     starts: HashMap<CameraId, u64>,
     /// Init segments received per camera, re-announcements included.
     inits: HashMap<CameraId, u64>,
+    /// Notification decisions made per camera (tests and metrics).
+    notified: HashMap<CameraId, u64>,
     /// Each camera's last known online/offline state on this instance.
     health: HashMap<CameraId, super::model::CameraEventKind>,
 }
@@ -182,6 +188,17 @@ impl CameraRelay {
                     let _ = tx.send(Err("The gateway went offline.".into()));
                 }
             }
+            let pending: Vec<u64> = inner
+                .ptz
+                .iter()
+                .filter(|(_, (gw, _, _))| *gw == gateway)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in pending {
+                if let Some((_, _, tx)) = inner.ptz.remove(&id) {
+                    let _ = tx.send(Err("The gateway went offline.".into()));
+                }
+            }
         }
         current
     }
@@ -213,6 +230,15 @@ impl CameraRelay {
     /// even when its main and sub stream report together).
     pub fn health_changed(&self, camera: CameraId, kind: super::model::CameraEventKind) -> bool {
         lock(&self.inner).health.insert(camera, kind) != Some(kind)
+    }
+
+    pub fn count_notify(&self, cam: CameraId) {
+        *lock(&self.inner).notified.entry(cam).or_default() += 1;
+    }
+
+    /// Events of the camera whose mail has been decided on (sent or not).
+    pub fn notify_decisions(&self, cam: CameraId) -> u64 {
+        lock(&self.inner).notified.get(&cam).copied().unwrap_or(0)
     }
 
     pub fn count_init(&self, cam: CameraId) {
@@ -328,6 +354,61 @@ impl CameraRelay {
                 gateway,
                 request_id,
                 "snapshot answer for a request it was not sent"
+            );
+        }
+    }
+
+    /// Sends a PTZ command through the camera's gateway and waits up to
+    /// `timeout` for the camera's answer.
+    pub async fn ptz(
+        &self,
+        gateway: i64,
+        camera: CameraId,
+        command: truevault_wire::gateway::PtzCommand,
+        timeout: Duration,
+    ) -> PtzReply {
+        let request_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner)
+            .ptz
+            .insert(request_id, (gateway, camera, tx));
+        let sent = self.send(
+            gateway,
+            GatewayCommand::Send(PortalMessage::Ptz {
+                request_id,
+                camera_id: camera,
+                command,
+            }),
+        );
+        let result = if !sent {
+            Err("The camera's gateway is offline.".into())
+        } else {
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(_)) => Err("The gateway went offline.".into()),
+                Err(_) => Err("The camera did not answer in time.".into()),
+            }
+        };
+        lock(&self.inner).ptz.remove(&request_id);
+        result
+    }
+
+    /// Completes a PTZ request, if it is this gateway's and this camera's.
+    pub fn ptz_done(&self, gateway: i64, request_id: u64, camera: CameraId, reply: PtzReply) {
+        let mut inner = lock(&self.inner);
+        let ours = inner
+            .ptz
+            .get(&request_id)
+            .is_some_and(|(gw, cam, _)| *gw == gateway && *cam == camera);
+        if ours {
+            if let Some((_, _, tx)) = inner.ptz.remove(&request_id) {
+                let _ = tx.send(reply);
+            }
+        } else {
+            tracing::warn!(
+                gateway,
+                request_id,
+                "PTZ answer for a request it was not sent"
             );
         }
     }

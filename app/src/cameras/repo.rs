@@ -240,11 +240,15 @@ pub struct GatewayCamera {
     pub snapshot_url: Option<String>,
     pub username: Option<String>,
     pub password_enc: Option<String>,
+    pub vendor: String,
+    pub ip: String,
+    pub http_port: i64,
 }
 
 pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<GatewayCamera>> {
     sqlx::query_as(
-        "SELECT id, name, main_stream_url, sub_stream_url, snapshot_url, username, password_enc FROM cameras \
+        "SELECT id, name, main_stream_url, sub_stream_url, snapshot_url, username, password_enc, \
+                vendor, ip, http_port FROM cameras \
          WHERE gateway_id = $1 ORDER BY id",
     )
     .bind(gateway_id)
@@ -252,10 +256,11 @@ pub async fn gateway_cameras(db: &Db, gateway_id: i64) -> sqlx::Result<Vec<Gatew
     .await
 }
 
-/// The camera's last stored event kind, if any.
-pub async fn last_event_kind(db: &Db, camera_id: i64) -> sqlx::Result<Option<String>> {
+/// The camera's last stored online/offline, if any.
+pub async fn last_health_kind(db: &Db, camera_id: i64) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
-        "SELECT kind FROM camera_events WHERE camera_id = $1 ORDER BY at DESC, id DESC LIMIT 1",
+        "SELECT kind FROM camera_events WHERE camera_id = $1 AND kind IN ('online', 'offline') \
+         ORDER BY at DESC, id DESC LIMIT 1",
     )
     .bind(camera_id)
     .fetch_optional(&db.pool)
@@ -281,6 +286,61 @@ pub async fn insert_event(
     Ok(done.rows_affected() > 0)
 }
 
+/// Stores a detection with its thumbnail; the new event's id and the
+/// camera's owner, or None when the camera is gone.
+pub async fn insert_detection(
+    db: &Db,
+    camera_id: i64,
+    kind: super::model::CameraEventKind,
+    at: i64,
+    thumbnail: Option<(&str, &[u8])>,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let mut tx = db.begin_write().await?;
+    let row = sqlx::query(
+        "INSERT INTO camera_events (camera_id, user_id, kind, at) \
+         SELECT id, user_id, $2, $3 FROM cameras WHERE id = $1 RETURNING id, user_id",
+    )
+    .bind(camera_id)
+    .bind(kind.as_str())
+    .bind(at)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let (id, user_id): (i64, i64) = (row.try_get("id")?, row.try_get("user_id")?);
+    if let Some((content_type, data)) = thumbnail {
+        sqlx::query(
+            "INSERT INTO camera_event_thumbnails (event_id, content_type, data) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(content_type)
+        .bind(data.to_vec())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some((id, user_id)))
+}
+
+/// An event's thumbnail, for the camera it belongs to.
+pub async fn event_thumbnail(
+    db: &Db,
+    camera_id: i64,
+    event_id: i64,
+) -> sqlx::Result<Option<(String, Vec<u8>)>> {
+    let row = sqlx::query(
+        "SELECT t.content_type, t.data FROM camera_event_thumbnails t \
+         JOIN camera_events e ON e.id = t.event_id WHERE e.id = $1 AND e.camera_id = $2",
+    )
+    .bind(event_id)
+    .bind(camera_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| Ok((r.try_get("content_type")?, r.try_get("data")?)))
+        .transpose()
+}
+
 /// The user's own cameras' events, newest first, filtered.
 pub async fn list_events(
     db: &Db,
@@ -290,7 +350,9 @@ pub async fn list_events(
 ) -> sqlx::Result<Vec<super::model::CameraEvent>> {
     let (from, to) = filter.day.unwrap_or((i64::MIN, i64::MAX));
     let rows = sqlx::query(
-        "SELECT e.id, e.camera_id, c.name, e.kind, e.at FROM camera_events e \
+        "SELECT e.id, e.camera_id, c.name, e.kind, e.at, \
+                (SELECT COUNT(*) FROM camera_event_thumbnails t WHERE t.event_id = e.id) AS thumbs \
+         FROM camera_events e \
          JOIN cameras c ON c.id = e.camera_id \
          WHERE e.user_id = $1 AND ($2 = 0 OR e.camera_id = $2) AND ($3 = '' OR e.kind = $3) \
            AND e.at >= $4 AND e.at < $5 \
@@ -318,6 +380,7 @@ pub async fn list_events(
                 camera_name: r.try_get("name").ok()?,
                 kind,
                 at: r.try_get("at").ok()?,
+                has_thumbnail: r.try_get::<i64, _>("thumbs").ok()? > 0,
             }))
         })
         .collect()

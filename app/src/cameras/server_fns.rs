@@ -58,6 +58,52 @@ pub async fn camera_events(
     service::events(&sfn::state(), user.id, &filter).await
 }
 
+/// PTZ: move while held, stop on release, presets (see `PtzForm`).
+/// Answers the presets for `presets` and `save`, else an empty list.
+#[server(endpoint = "cameras/ptz")]
+pub async fn camera_ptz(
+    #[server(flatten)] form: super::model::PtzForm,
+) -> Result<Vec<super::model::CameraPreset>, AppError> {
+    let user = sfn::user()?;
+    let req = super::model::PtzRequest::try_from(&form)?;
+    service::ptz(&sfn::state(), user.id, &req).await
+}
+
+/// The user's camera mail settings, with their cameras.
+#[server(endpoint = "cameras/notify")]
+pub async fn camera_notify_prefs() -> Result<super::model::NotifyPrefs, AppError> {
+    let user = sfn::user()?;
+    super::notify::prefs(&sfn::state().db, user.id).await
+}
+
+#[server(endpoint = "cameras/notify_save")]
+pub async fn camera_notify_save(
+    #[server(flatten)] form: super::model::NotifyForm,
+) -> Result<(), AppError> {
+    let user = sfn::user()?;
+    let v = super::model::ValidNotify::try_from(&form)?;
+    super::notify::save(&sfn::state().db, user.id, &v).await
+}
+
+/// Picks (`on` = `on`) or unpicks one camera for "only picked cameras".
+#[server(endpoint = "cameras/notify_choose")]
+pub async fn camera_notify_choose(
+    camera: String,
+    #[server(default)] on: String,
+) -> Result<(), AppError> {
+    let user = sfn::user()?;
+    let id = camera
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::invalid_field("camera", "Choose one of your cameras."))?;
+    if !super::notify::choose(&sfn::state().db, user.id, id, on.trim() == "on").await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
 #[server(endpoint = "cameras/detail")]
 pub async fn camera_detail(id: i64) -> Result<Camera, AppError> {
     let user = sfn::user()?;

@@ -368,17 +368,135 @@ pub async fn record_health(state: &AppState, channel: i64, kind: CameraEventKind
         return;
     }
     let result = async {
-        if repo::last_event_kind(&state.db, camera).await?.as_deref() == Some(kind.as_str()) {
+        if repo::last_health_kind(&state.db, camera).await?.as_deref() == Some(kind.as_str()) {
             return Ok(false);
         }
         repo::insert_event(&state.db, camera, kind, state.clock.now()).await
     }
     .await;
     match result {
-        Ok(true) => tracing::info!(camera, kind = kind.as_str(), "camera event"),
+        Ok(true) => {
+            tracing::info!(camera, kind = kind.as_str(), "camera event");
+            let st = state.clone();
+            tokio::spawn(async move { super::notify::after_event(&st, camera, kind).await });
+        }
         Ok(false) => {}
         Err(e) => tracing::warn!(camera, error = %e, "recording a camera event"),
     }
+}
+
+/// A thumbnail the portal keeps (the gateway caps them too).
+pub const MAX_THUMBNAIL_BYTES: usize = truevault_wire::gateway::MAX_THUMBNAIL_BYTES;
+
+/// Records what a camera reported (an ONVIF event its gateway read), with
+/// the snapshot taken at that moment when it is a usable image.
+pub async fn record_detection(
+    state: &AppState,
+    camera: i64,
+    kind: CameraEventKind,
+    thumbnail: Option<(String, Vec<u8>)>,
+) -> Option<i64> {
+    // Only images are ever served back (never SVG: it can carry script).
+    let thumbnail = thumbnail.filter(|(ct, data)| {
+        ct.starts_with("image/") && !ct.contains("svg") && data.len() <= MAX_THUMBNAIL_BYTES
+    });
+    let at = state.clock.now();
+    match repo::insert_detection(
+        &state.db,
+        camera,
+        kind,
+        at,
+        thumbnail
+            .as_ref()
+            .map(|(ct, d)| (ct.as_str(), d.as_slice())),
+    )
+    .await
+    {
+        Ok(Some((id, _owner))) => {
+            tracing::info!(camera, kind = kind.as_str(), event = id, "camera event");
+            // The mail (SMTP may be slow) must not hold up the tunnel.
+            let st = state.clone();
+            tokio::spawn(async move { super::notify::after_event(&st, camera, kind).await });
+            Some(id)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(camera, error = %e, "recording a camera event");
+            None
+        }
+    }
+}
+
+/// How long the camera may take to answer a PTZ command.
+const PTZ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Moves a PTZ camera or works its presets, through its gateway. The owner
+/// may; a mesh member only with full access to the camera (a member who
+/// may only view it is refused; anyone else reads "not found").
+pub async fn ptz(
+    state: &AppState,
+    user_id: i64,
+    req: &super::model::PtzRequest,
+) -> AppResult<Vec<super::model::CameraPreset>> {
+    use super::model::{CameraPreset, PtzOp};
+    use truevault_wire::gateway::PtzCommand;
+    let camera = match repo::find_camera(&state.db, user_id, req.camera).await? {
+        Some(c) => c,
+        None => {
+            match crate::mesh::repo::shared_camera_full_access(&state.db, user_id, req.camera)
+                .await?
+            {
+                None => return Err(AppError::NotFound),
+                Some(false) => return Err(AppError::Forbidden),
+                Some(true) => crate::mesh::service::viewable_camera(&state.db, user_id, req.camera)
+                    .await?
+                    .ok_or(AppError::NotFound)?,
+            }
+        }
+    };
+    let Some(gateway) = camera.gateway_id else {
+        return Err(AppError::CameraGatewayOffline);
+    };
+    let command = match &req.op {
+        PtzOp::Move { pan, tilt, zoom } => PtzCommand::Move {
+            pan: *pan,
+            tilt: *tilt,
+            zoom: *zoom,
+        },
+        PtzOp::Stop => PtzCommand::Stop,
+        PtzOp::Presets => PtzCommand::Presets,
+        PtzOp::Goto(token) => PtzCommand::GotoPreset {
+            token: token.clone(),
+        },
+        PtzOp::Save(name) => PtzCommand::SavePreset { name: name.clone() },
+    };
+    if !state.cameras.is_online(gateway) {
+        return Err(AppError::CameraGatewayOffline);
+    }
+    let presets = state
+        .cameras
+        .ptz(gateway, camera.id, command, PTZ_TIMEOUT)
+        .await
+        .map_err(AppError::PtzFailed)?;
+    if let PtzOp::Save(name) = &req.op {
+        audit::record(
+            &state.db,
+            Some(user_id),
+            "camera.ptz_preset_saved",
+            &camera.id.to_string(),
+            name,
+            "",
+        )
+        .await;
+    }
+    Ok(presets
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| CameraPreset {
+            token: p.token.chars().take(64).collect(),
+            name: p.name.chars().take(64).collect(),
+        })
+        .collect())
 }
 
 /// Most events one page lists.
@@ -418,7 +536,14 @@ pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<C
                 username: c.username.clone(),
                 password: password.clone(),
                 snapshot_url: None,
+                watch: false,
+                onvif_url: None,
             });
+            // Only the main stream is watched: one check and one event
+            // subscription per camera.
+            let onvif_url = Vendor::parse(&c.vendor)
+                .filter(|v| v.speaks_onvif())
+                .and_then(|_| rules::onvif_device_url(&c.ip, &c.http_port.to_string()).ok());
             std::iter::once(CameraSpec {
                 id: c.id,
                 name: c.name,
@@ -426,6 +551,8 @@ pub async fn gateway_specs(state: &AppState, gateway_id: i64) -> AppResult<Vec<C
                 username: c.username,
                 password,
                 snapshot_url: c.snapshot_url,
+                watch: true,
+                onvif_url,
             })
             .chain(sub)
         })

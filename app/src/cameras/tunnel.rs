@@ -22,9 +22,9 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use tokio::sync::mpsc;
 use truevault_wire::gateway::{
-    decode_media, CameraId, CameraSpec, GatewayMessage, MediaKind, PortalMessage, StreamErrorCode,
-    IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN, PING_INTERVAL_SECS,
-    PROTOCOL_VERSION, TUNNEL_PATH,
+    decode_media, CameraId, CameraSpec, DetectedKind, GatewayMessage, MediaKind, PortalMessage,
+    StreamErrorCode, IDLE_TIMEOUT_SECS, MAX_CONTROL_MESSAGE, MAX_MEDIA_FRAME, MEDIA_HEADER_LEN,
+    PING_INTERVAL_SECS, PROTOCOL_VERSION, TUNNEL_PATH,
 };
 
 use super::{
@@ -361,6 +361,65 @@ impl Session<'_> {
                     .onvif_done(self.gateway, request_id, Err(message))
                 {
                     self.bad += 1;
+                }
+            }
+            GatewayMessage::CameraStatus {
+                camera_id,
+                reachable,
+            } => {
+                if self.owns(camera_id, "camera_status") {
+                    let kind = if reachable {
+                        CameraEventKind::Online
+                    } else {
+                        CameraEventKind::Offline
+                    };
+                    service::record_health(self.state, camera_id, kind).await;
+                }
+            }
+            GatewayMessage::CameraEvent {
+                camera_id,
+                kind,
+                topic,
+                thumbnail,
+            } => {
+                if !self.owns(camera_id, "camera_event") {
+                    return;
+                }
+                let kind = match kind {
+                    DetectedKind::Motion => CameraEventKind::Motion,
+                    DetectedKind::Person => CameraEventKind::Person,
+                    DetectedKind::Vehicle => CameraEventKind::Vehicle,
+                    DetectedKind::Sound => CameraEventKind::Sound,
+                    DetectedKind::Other => return,
+                };
+                let topic: String = topic
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
+                tracing::debug!(gateway = self.gateway, camera = camera_id, %topic, "camera event");
+                let thumbnail = thumbnail.and_then(|t| {
+                    STANDARD
+                        .decode(t.data.as_bytes())
+                        .ok()
+                        .map(|bytes| (t.content_type, bytes))
+                });
+                service::record_detection(self.state, camera_id, kind, thumbnail).await;
+            }
+            GatewayMessage::PtzResult {
+                request_id,
+                camera_id,
+                presets,
+                error,
+            } => {
+                if self.owns(camera_id, "ptz_result") {
+                    let reply = match error {
+                        Some(e) => Err(e.chars().take(200).collect()),
+                        None => Ok(presets),
+                    };
+                    self.state
+                        .cameras
+                        .ptz_done(self.gateway, request_id, camera_id, reply);
                 }
             }
             GatewayMessage::SnapshotError {

@@ -63,6 +63,20 @@ pub struct MeshInvite {
     pub support: String,
 }
 
+#[derive(Template)]
+#[template(path = "mail/camera_event.txt")]
+pub struct CameraEventMail {
+    pub first_name: String,
+    /// "Motion", "Person", "Went offline", …
+    pub what: &'static str,
+    pub camera: String,
+    /// `2026-12-01 21:40 UTC`
+    pub when: String,
+    pub link: String,
+    pub settings: String,
+    pub support: String,
+}
+
 /// A message already rendered elsewhere (workflow mails, which an admin may
 /// have rewritten).
 pub struct Rendered {
@@ -79,6 +93,7 @@ pub enum Mail {
     AlreadyRegistered(AlreadyRegistered),
     NewDevices(NewDevices),
     MeshInvite(MeshInvite),
+    CameraEvent(CameraEventMail),
     Rendered(Rendered),
 }
 
@@ -92,6 +107,7 @@ impl Mail {
             Mail::AlreadyRegistered(_) => "already_registered",
             Mail::NewDevices(_) => "new_devices",
             Mail::MeshInvite(_) => "mesh_invite",
+            Mail::CameraEvent(_) => "camera_event",
             Mail::Rendered(r) => r.name,
         }
     }
@@ -107,6 +123,7 @@ impl Mail {
                 ("You already have a TrueVault account".into(), t.render()?)
             }
             Mail::Rendered(r) => (r.subject.clone(), r.body.clone()),
+            Mail::CameraEvent(t) => (format!("{}: {}", t.camera, t.what), t.render()?),
             Mail::MeshInvite(t) => (
                 format!(
                     "{} invited you to \"{}\" on TrueVault",

@@ -605,6 +605,27 @@ pub async fn shared_camera_owner(
     .await
 }
 
+/// Whether a member's share of someone's camera gives full access (PTZ):
+/// None when the camera is not shared with them at all.
+pub async fn shared_camera_full_access(
+    db: &Db,
+    user_id: i64,
+    camera_id: i64,
+) -> sqlx::Result<Option<bool>> {
+    let best: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(MAX(CASE WHEN s.access = 'full' THEN 1 ELSE 0 END) AS BIGINT) FROM cameras c \
+         JOIN mesh_shares s ON s.owner_id = c.user_id \
+           AND (s.camera_id = c.id OR (s.lan_device_id IS NOT NULL AND s.lan_device_id = c.lan_device_id)) \
+         JOIN mesh_members m ON m.network_id = s.network_id AND m.user_id = $1 \
+         WHERE c.id = $2",
+    )
+    .bind(user_id)
+    .bind(camera_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(best.map(|b| b == 1))
+}
+
 // ---- policy input ----
 
 /// Every member device on `server_id` of every network living there.

@@ -999,6 +999,9 @@ async fn rtsp_to_gateway_to_portal_to_two_viewers_with_one_pull() {
         Duration::from_millis(400),
     );
     cfg.camera_auth_attempts = 3;
+    // This test counts the RTSP connections pulls make; the watcher's own
+    // probes (and its online/offline) are `cameras_are_watched_…`'s.
+    cfg.watch.enabled = false;
     let gateway = tokio::spawn(truevault_gateway::tunnel::run(cfg));
     wait_for(20, "the gateway to connect", || async {
         app.state.cameras.is_online(gw)
@@ -1618,3 +1621,534 @@ async fn an_account_without_service_loses_its_gateway_tunnels_and_live_views() {
         Some(StatusCode::FORBIDDEN)
     );
 }
+
+/// The in-process gateway with a watcher that checks every 200 ms and
+/// pulls ONVIF events with a 1 s hold.
+async fn run_gateway_watching(
+    app: &TestApp,
+    gw: i64,
+    token: String,
+) -> tokio::task::JoinHandle<()> {
+    let tunnel_url = truevault_gateway::config::tunnel_url(&app.address).expect("url");
+    let mut cfg = truevault_gateway::tunnel::TunnelConfig::new(tunnel_url, token);
+    cfg.backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(500),
+    );
+    cfg.watch.interval = Duration::from_millis(200);
+    cfg.watch.probe_timeout = Duration::from_secs(2);
+    cfg.watch.pull_timeout = Duration::from_secs(1);
+    cfg.watch.onvif_backoff = truevault_gateway::backoff::Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_millis(500),
+    );
+    // Every pushed event counts here; the cooldown is a unit test's.
+    cfg.watch.event_cooldown = Duration::ZERO;
+    let task = tokio::spawn(truevault_gateway::tunnel::run(cfg));
+    wait_for(20, "the gateway to connect", || async {
+        app.state.cameras.is_online(gw)
+    })
+    .await;
+    task
+}
+
+fn event_kinds(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Nobody views the camera: its gateway still sees it go offline and come
+/// back (RTSP server stopped and restarted), and the camera's own ONVIF
+/// events (our recording proxy in front of oxvif's mock device, see
+/// `onvif_device.rs`) become motion/person/vehicle/sound events, each with
+/// the snapshot the gateway took at that moment, on the timeline and the
+/// events page; nobody else gets the thumbnails.
+#[tokio::test]
+async fn cameras_are_watched_without_viewers_and_onvif_events_come_with_thumbnails() {
+    let rtsp = RtspServer::start("viewer", "s3cret").await;
+    let device = crate::onvif_device::OnvifDevice::start().await;
+    let app = TestApp::spawn().await;
+    let (c, _) = user(&app, "watch@example.com", "personal").await;
+    let (stranger, _) = user(&app, "stranger@example.com", "personal").await;
+    let (gw, token) = create_gateway(&app, &c).await;
+    let url = format!("rtsp://127.0.0.1:{}/live", rtsp.port);
+    let (gws, http_port, snap) = (
+        gw.to_string(),
+        device.port.to_string(),
+        device.snapshot_url(),
+    );
+    let cam = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Porch"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("http_port", &http_port),
+            ("main_stream_url", &url),
+            ("snapshot_url", &snap),
+            ("username", "viewer"),
+            ("password", "s3cret"),
+            ("gateway_id", &gws),
+        ],
+    )
+    .await
+    .expect("camera");
+    let cams = cam.to_string();
+    let gateway = run_gateway_watching(&app, gw, token).await;
+
+    // Online, offline, online, with no viewer and no pull.
+    wait_for(20, "an online event without a viewer", || async {
+        event_kinds(&events(&app, &c, &cams, "", "").await.1) == ["online"]
+    })
+    .await;
+    let port = rtsp.stop().await;
+    wait_for(20, "an offline event without a viewer", || async {
+        event_kinds(&events(&app, &c, &cams, "", "").await.1) == ["offline", "online"]
+    })
+    .await;
+    let rtsp = RtspServer::start_on(port, "viewer", "s3cret").await;
+    wait_for(20, "online again", || async {
+        event_kinds(&events(&app, &c, &cams, "", "").await.1) == ["online", "offline", "online"]
+    })
+    .await;
+    assert_eq!(
+        app.state.cameras.start_requests(cam),
+        0,
+        "nobody asked for a pull"
+    );
+    assert!(!rtsp.described("/live"), "the camera was never pulled");
+
+    // The gateway subscribed to the camera's events by itself.
+    wait_for(20, "a pull-point subscription", || async {
+        !device.requests("PullMessagesRequest").is_empty()
+    })
+    .await;
+    // The camera's full picture (640×360 uncompressed, 675 KiB) is over
+    // the thumbnail cap: the event is kept without one.
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    wait_for(20, "a motion event", || async {
+        event_kinds(&events(&app, &c, &cams, "motion", "").await.1) == ["motion"]
+    })
+    .await;
+    let (_, v) = events(&app, &c, &cams, "motion", "").await;
+    assert_eq!(v[0]["has_thumbnail"], false, "{v}");
+    device.small_snapshots(true);
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    wait_for(20, "a second motion event", || async {
+        event_kinds(&events(&app, &c, &cams, "motion", "").await.1) == ["motion", "motion"]
+    })
+    .await;
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
+    device.push_event(
+        "tns1:RuleEngine/MyRuleDetector/VehicleDetect",
+        "State",
+        "true",
+    );
+    device.push_event(
+        "tns1:AudioAnalytics/Audio/DetectedSound",
+        "IsSoundDetected",
+        "true",
+    );
+    // Not a kind we show: ignored.
+    device.push_event(
+        "tns1:VideoSource/ImageTooDark/ImagingService",
+        "State",
+        "true",
+    );
+    wait_for(20, "person, vehicle and sound events", || async {
+        let v = events(&app, &c, &cams, "", "").await.1;
+        let k = event_kinds(&v);
+        ["person", "vehicle", "sound"]
+            .iter()
+            .all(|w| k.iter().any(|x| x == w))
+    })
+    .await;
+    let (_, v) = events(&app, &c, &cams, "", "").await;
+    let detections: Vec<&Value> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|e| !matches!(e["kind"].as_str(), Some("online" | "offline")))
+        .collect();
+    assert_eq!(
+        detections.len(),
+        5,
+        "motion's end and the dark image are not events: {v}"
+    );
+    for e in &detections[..4] {
+        assert_eq!(e["has_thumbnail"], true, "{e}");
+    }
+
+    // Each thumbnail is the snapshot the gateway took, for the owner only.
+    let motion = &events(&app, &c, &cams, "motion", "").await.1[0];
+    let thumb = format!("/cameras/{cam}/events/{}/thumbnail", motion["id"]);
+    let res = c.get(app.url(&thumb)).send().await.expect("thumbnail");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("image/"));
+    let bytes = res.bytes().await.expect("body");
+    assert!(bytes.starts_with(b"BM"), "the camera's picture (a BMP)");
+    assert!(bytes.len() <= truevault_wire::gateway::MAX_THUMBNAIL_BYTES);
+    let res = stranger
+        .get(app.url(&thumb))
+        .send()
+        .await
+        .expect("thumbnail");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (_, v) = events(&app, &stranger, &cams, "", "").await;
+    assert_eq!(event_kinds(&v), Vec::<String>::new());
+
+    // The timeline and the events page show them with their pictures.
+    let page = app.get_html(&c, &format!("/cameras/{cam}")).await;
+    assert!(
+        page.contains(r#"data-kind="person""#),
+        "timeline lists the person"
+    );
+    assert!(page.contains(&thumb), "timeline shows the thumbnail");
+    let page = app
+        .get_html(&c, &format!("/camera-events?camera={cam}&kind=vehicle"))
+        .await;
+    assert_eq!(page.matches(r#"data-testid="camera-event""#).count(), 1);
+    assert!(page.contains("data-testid=\"camera-event-thumbnail\""));
+    gateway.abort();
+    drop(rtsp);
+}
+
+/// PTZ through the gateway to the camera's PTZ service (oxvif's mock
+/// behind our recording proxy): a press is a ContinuousMove with the
+/// button's velocity, the release a Stop, in that order; presets list, go
+/// to and save. Nobody but the owner moves it: every command on someone
+/// else's camera reads "not found" and reaches nothing.
+#[tokio::test]
+async fn ptz_moves_while_held_and_stops_on_release_for_the_owner_only() {
+    let device = crate::onvif_device::OnvifDevice::start().await;
+    let app = TestApp::spawn().await;
+    let (c, _) = user(&app, "ptz@example.com", "personal").await;
+    let (stranger, _) = user(&app, "nosy@example.com", "personal").await;
+    let (gw, token) = create_gateway(&app, &c).await;
+    let (gws, http_port) = (gw.to_string(), device.port.to_string());
+    let cam = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Drive"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("http_port", &http_port),
+            ("main_stream_url", "rtsp://127.0.0.1:554/drive"),
+            ("gateway_id", &gws),
+        ],
+    )
+    .await
+    .expect("camera");
+    let cams = cam.to_string();
+    let gateway = run_gateway(&app, gw, token).await;
+    let ptz = |who: reqwest::Client, form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = app.post_form(&who, "/api/cameras/ptz", &form).await;
+            let status = res.status();
+            let v: Value = res.json().await.expect("json");
+            (status, v)
+        }
+    };
+    let op = |op: &str, extra: &[(&'static str, &str)]| {
+        let mut f = vec![("camera", cams.clone()), ("op", op.to_string())];
+        f.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        f
+    };
+
+    // Press (right arrow) and release.
+    let (s, v) = ptz(
+        c.clone(),
+        op("move", &[("pan", "0.5"), ("tilt", "0"), ("zoom", "0")]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = ptz(c.clone(), op("stop", &[])).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let moves = device.requests("/ContinuousMove");
+    assert_eq!(moves.len(), 1);
+    assert!(
+        moves[0].body.contains(r#"<tt:PanTilt x="0.5" y="0"/>"#)
+            && moves[0].body.contains(r#"<tt:Zoom x="0"/>"#),
+        "{}",
+        moves[0].body
+    );
+    let stops = device.requests("/Stop");
+    assert_eq!(stops.len(), 1);
+    let all = device.requests("");
+    let at = |suffix: &str| all.iter().position(|r| r.action.ends_with(suffix));
+    assert!(
+        at("/ContinuousMove") < at("/Stop"),
+        "the Stop follows the move"
+    );
+    assert!(stops[0]
+        .body
+        .contains("<tptz:ProfileToken>Profile_1</tptz:ProfileToken>"));
+
+    // Presets: the mock's two, a saved one, and going to one.
+    let (s, v) = ptz(c.clone(), op("presets", &[])).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("presets")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Home") && names.contains(&"Door"), "{v}");
+    let (s, v) = ptz(c.clone(), op("save", &[("name", "Porch")])).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let saved = v[0]["token"]
+        .as_str()
+        .expect("the new preset's token")
+        .to_string();
+    let (_, v) = ptz(c.clone(), op("presets", &[])).await;
+    assert!(
+        v.as_array()
+            .expect("presets")
+            .iter()
+            .any(|p| p["name"] == "Porch"),
+        "{v}"
+    );
+    let (s, v) = ptz(c.clone(), op("goto", &[("token", &saved)])).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let gotos = device.requests("/GotoPreset");
+    assert_eq!(gotos.len(), 1);
+    assert!(gotos[0]
+        .body
+        .contains(&format!("<tptz:PresetToken>{saved}</tptz:PresetToken>")));
+
+    // Bad input is a field error and reaches nothing.
+    let before = device.requests("").len();
+    for (form, field) in [
+        (op("move", &[("pan", "2")]), "pan"),
+        (op("move", &[]), "pan"),
+        (op("goto", &[]), "token"),
+        (op("save", &[("name", "")]), "name"),
+        (op("launch", &[]), "op"),
+        (
+            vec![("camera", "x".to_string()), ("op", "stop".to_string())],
+            "camera",
+        ),
+    ] {
+        let (s, v) = ptz(c.clone(), form).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["field"], field, "{v}");
+    }
+    // Another customer: every command on this camera's id is "not found".
+    for form in [
+        op("move", &[("tilt", "-0.3")]),
+        op("stop", &[]),
+        op("presets", &[]),
+        op("goto", &[("token", &saved)]),
+        op("save", &[("name", "Mine")]),
+    ] {
+        let (s, v) = ptz(stranger.clone(), form).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(v["code"], "NOT_FOUND", "{v}");
+    }
+    assert_eq!(
+        device.requests("").len(),
+        before,
+        "nothing reached the camera"
+    );
+
+    // With its gateway gone, a command says so by code.
+    gateway.abort();
+    wait_for(20, "the gateway to be offline", || async {
+        !app.state.cameras.is_online(gw)
+    })
+    .await;
+    let (s, v) = ptz(c.clone(), op("stop", &[])).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["code"], "CAMERA_GATEWAY_OFFLINE", "{v}");
+}
+
+/// The owner asked for motion and person mails: the first event's mail
+/// reaches a real SMTP server (aiosmtpd), the next within 10 minutes is
+/// held back, one after the gap (the portal's clock moved on) goes out;
+/// quiet hours and "only picked cameras" hold mail back too. Offline was
+/// not asked for and sends nothing.
+#[tokio::test]
+async fn camera_event_mail_arrives_once_then_is_rate_limited() {
+    let maildir = std::env::temp_dir().join(format!(
+        "tv-cam-maildir-{}",
+        crate::helpers::random_suffix()
+    ));
+    let (_smtp, smtp_port) = crate::smtp::start_smtp(&maildir);
+    let device = crate::onvif_device::OnvifDevice::start().await;
+    device.small_snapshots(true);
+    let app = TestApp::spawn_with(|c| {
+        c.smtp = Some(truevault::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: smtp_port,
+            username: None,
+            password: None,
+            security: "none".into(),
+        });
+    })
+    .await;
+    let (c, _) = user(&app, "alerts@example.com", "personal").await;
+    let (gw, token) = create_gateway(&app, &c).await;
+    let (gws, http_port, snap) = (
+        gw.to_string(),
+        device.port.to_string(),
+        device.snapshot_url(),
+    );
+    let dead = format!("rtsp://127.0.0.1:{}/yard", free_tcp_port());
+    let cam = add_camera(
+        &app,
+        &c,
+        &[
+            ("name", "Yard"),
+            ("vendor", "generic"),
+            ("ip", "127.0.0.1"),
+            ("http_port", &http_port),
+            ("main_stream_url", &dead),
+            ("snapshot_url", &snap),
+            ("gateway_id", &gws),
+        ],
+    )
+    .await
+    .expect("camera");
+    let cams = cam.to_string();
+    let save = |form: Vec<(&'static str, String)>| {
+        let (app, c) = (&app, &c);
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = app.post_form(c, "/api/cameras/notify_save", &form).await;
+            let status = res.status();
+            (status, res.text().await.unwrap_or_default())
+        }
+    };
+    let (s, body) = save(vec![
+        ("motion", "on".into()),
+        ("quiet_from", "25:00".into()),
+        ("quiet_to", "07:00".into()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains(r#""field":"quiet_from""#), "{body}");
+    let (s, body) = save(vec![
+        ("motion", "on".into()),
+        ("person", "on".into()),
+        ("cameras", "all".into()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let mails = || {
+        crate::smtp::read_maildir(&maildir)
+            .into_iter()
+            .filter(|m| m.contains("alerts@example.com"))
+            .collect::<Vec<_>>()
+    };
+    let decided = |n: u64| {
+        let app = &app;
+        async move {
+            wait_for(20, &format!("{n} mail decisions"), || async {
+                app.state.cameras.notify_decisions(cam) >= n
+            })
+            .await;
+        }
+    };
+    let gateway = run_gateway_watching(&app, gw, token).await;
+
+    // Offline (nothing answers at the stream's address): not asked for.
+    decided(1).await;
+    assert_eq!(
+        event_kinds(&events(&app, &c, &cams, "", "").await.1),
+        ["offline"]
+    );
+    wait_for(20, "the event subscription", || async {
+        !device.requests("PullMessagesRequest").is_empty()
+    })
+    .await;
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(2).await;
+    wait_for(20, "the motion mail over SMTP", || async {
+        mails().len() == 1
+    })
+    .await;
+    assert!(
+        mails()[0].contains("Subject: Yard: Motion"),
+        "{}",
+        mails()[0]
+    );
+
+    // A person a minute later: within 10 minutes of the last mail.
+    app.state.clock.advance(60);
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
+    decided(3).await;
+    assert_eq!(
+        app.mail_count("alerts@example.com").await,
+        1,
+        "rate-limited"
+    );
+    // Past the gap: mailed again.
+    app.state.clock.advance(MAIL_GAP);
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "false");
+    device.push_event("tns1:RuleEngine/PeopleDetector/People", "IsPeople", "true");
+    decided(4).await;
+    wait_for(20, "the person mail", || async { mails().len() == 2 }).await;
+
+    // Quiet hours around the portal's now: held back.
+    let minute = (app.state.clock.now() + MAIL_GAP).rem_euclid(86_400) / 60;
+    let hhmm = |m: i64| format!("{:02}:{:02}", (m / 60) % 24, m % 60);
+    let (s, body) = save(vec![
+        ("motion", "on".into()),
+        ("person", "on".into()),
+        ("quiet_from", hhmm(minute)),
+        ("quiet_to", hhmm((minute + 5) % 1440)),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    app.state.clock.advance(MAIL_GAP);
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(5).await;
+    // Only picked cameras, and this one is not picked: held back; picked: mailed.
+    let (s, body) = save(vec![("motion", "on".into()), ("cameras", "chosen".into())]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(6).await;
+    assert_eq!(
+        app.mail_count("alerts@example.com").await,
+        2,
+        "quiet, then not picked"
+    );
+    let res = app
+        .post_form(
+            &c,
+            "/api/cameras/notify_choose",
+            &[("camera", &cams), ("on", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "false");
+    device.push_event("tns1:VideoSource/MotionAlarm", "IsMotion", "true");
+    decided(7).await;
+    wait_for(20, "the picked camera's mail", || async {
+        mails().len() == 3
+    })
+    .await;
+    // The settings page shows what was saved.
+    let page = app.get_html(&c, "/camera-events").await;
+    assert!(page.contains(r#"data-testid="camera-notify""#));
+    gateway.abort();
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+const MAIL_GAP: i64 = truevault::cameras::notify::MAIL_GAP_SECS + 1;

@@ -12,6 +12,7 @@ mod hardening;
 mod helpers;
 mod inventory;
 mod mesh;
+mod onvif_device;
 mod platform;
 mod public_api;
 mod queries;

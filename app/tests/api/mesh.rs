@@ -938,6 +938,24 @@ async fn mesh_shares_cameras_and_grants() {
     let res = app.post_form(&carol_c, "/api/cameras/overview", &[]).await;
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["shared"].as_array().map(Vec::len), Some(0));
+    // PTZ: Bob may only view the camera, so he may not move it (403);
+    // Carol, not a member, gets "not found".
+    let cam = camera.to_string();
+    for (who, status, code) in [
+        (&bob_c, StatusCode::FORBIDDEN, "FORBIDDEN"),
+        (&carol_c, StatusCode::NOT_FOUND, "NOT_FOUND"),
+    ] {
+        let res = app
+            .post_form(
+                who,
+                "/api/cameras/ptz",
+                &[("camera", &cam), ("op", "move"), ("pan", "0.5")],
+            )
+            .await;
+        assert_eq!(res.status(), status);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["code"], code, "{v}");
+    }
 
     // Grants: members' devices on the network's server meet; Carol's does
     // not; Bob's device on another server gets nothing there.
@@ -1066,6 +1084,30 @@ async fn mesh_shares_cameras_and_grants() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // A member may move a shared camera only with full access: with the
+    // camera's inventory device shared at full, Bob passes the PTZ check
+    // (the camera has no gateway, which is what stops him then).
+    share(
+        &app,
+        &owner,
+        net,
+        &format!("lan_device:{}", home[2]),
+        "full",
+        "",
+    )
+    .await
+    .expect("full share of the camera's device");
+    let cam = camera.to_string();
+    let res = app
+        .post_form(
+            &bob_c,
+            "/api/cameras/ptz",
+            &[("camera", &cam), ("op", "stop")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["code"], "CAMERA_GATEWAY_OFFLINE", "{v}");
 }
 
 #[tokio::test]

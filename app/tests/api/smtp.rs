@@ -12,7 +12,7 @@ use truevault::config::SmtpConfig;
 
 use crate::helpers::{new_client, redirected, token_from, TestApp};
 
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Child,
 }
 
@@ -23,7 +23,7 @@ impl Drop for SmtpServer {
     }
 }
 
-fn start_smtp(maildir: &Path) -> (SmtpServer, u16) {
+pub(crate) fn start_smtp(maildir: &Path) -> (SmtpServer, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -58,7 +58,7 @@ fn start_smtp(maildir: &Path) -> (SmtpServer, u16) {
     (server, port)
 }
 
-fn read_maildir(maildir: &Path) -> Vec<String> {
+pub(crate) fn read_maildir(maildir: &Path) -> Vec<String> {
     let mut mails = Vec::new();
     for sub in ["new", "cur"] {
         if let Ok(entries) = std::fs::read_dir(maildir.join(sub)) {

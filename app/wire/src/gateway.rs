@@ -18,10 +18,14 @@
 //! | gateway → portal | `stream_stopped` | `camera_id` |
 //! | gateway → portal | `snapshot_result` | `request_id`, `camera_id`, `content_type`, `data` (base64) |
 //! | gateway → portal | `snapshot_error` | `request_id`, `camera_id`, `message` |
+//! | gateway → portal | `camera_status` | `camera_id`, `reachable` (a camera marked `watch`, checked whether or not anyone views it) |
+//! | gateway → portal | `camera_event` | `camera_id`, `kind` ([`DetectedKind`]), `topic`, `thumbnail` (optional [`Thumbnail`], at most [`MAX_THUMBNAIL_BYTES`]) |
+//! | gateway → portal | `ptz_result` | `request_id`, `camera_id`, `presets` (for `presets`), or `error` |
 //! | portal → gateway | `cameras` | `cameras`: list of [`CameraSpec`] (the whole list each time) |
 //! | portal → gateway | `start_stream` | `camera_id` |
 //! | portal → gateway | `stop_stream` | `camera_id` |
 //! | portal → gateway | `snapshot` | `request_id`, `camera_id` |
+//! | portal → gateway | `ptz` | `request_id`, `camera_id`, `command` ([`PtzCommand`]) |
 //!
 //! Example: `{"type":"start_stream","camera_id":7}`.
 //!
@@ -67,6 +71,8 @@ pub const IDLE_TIMEOUT_SECS: u64 = 45;
 pub const MAX_CONTROL_MESSAGE: usize = 4 * 1024 * 1024;
 /// Snapshots larger than this are refused by the gateway.
 pub const MAX_SNAPSHOT_BYTES: usize = 2 * 1024 * 1024;
+/// A thumbnail sent with an event: larger snapshots go without one.
+pub const MAX_THUMBNAIL_BYTES: usize = 256 * 1024;
 /// Cameras in one `cameras` message.
 pub const MAX_CAMERAS: usize = 256;
 
@@ -94,6 +100,15 @@ pub struct CameraSpec {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_url: Option<String>,
+    /// Check the camera's reachability (and, with `onvif_url`, follow its
+    /// ONVIF events) all the time, not only while it is pulled. The portal
+    /// sets it on a camera's main stream; older portals never do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub watch: bool,
+    /// The camera's ONVIF device service (`http://host:port/onvif/device_service`),
+    /// for events and PTZ; logged in with `username`/`password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onvif_url: Option<String>,
 }
 
 // Hand-written so a password never reaches a log line.
@@ -109,6 +124,8 @@ impl std::fmt::Debug for CameraSpec {
                 "snapshot_url",
                 &self.snapshot_url.as_deref().map(redact_url),
             )
+            .field("watch", &self.watch)
+            .field("onvif_url", &self.onvif_url.as_deref().map(redact_url))
             .finish()
     }
 }
@@ -124,6 +141,63 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => format!("{scheme}<redacted>{}", &rest[at..]),
         None => url.to_string(),
     }
+}
+
+/// What a camera's ONVIF event was about, as the gateway read its topic.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectedKind {
+    Motion,
+    Person,
+    Vehicle,
+    Sound,
+    /// A kind a newer gateway sends that this side does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// A small image taken at an event.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub content_type: String,
+    /// base64 (standard alphabet, padded).
+    pub data: String,
+}
+
+impl std::fmt::Debug for Thumbnail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Thumbnail")
+            .field("content_type", &self.content_type)
+            .field("base64_len", &self.data.len())
+            .finish()
+    }
+}
+
+/// What the portal asks a PTZ camera to do. Velocities are ONVIF's generic
+/// space, each in `-1.0 ..= 1.0`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PtzCommand {
+    /// ContinuousMove until `stop` (or the camera's own timeout).
+    Move {
+        pan: f32,
+        tilt: f32,
+        zoom: f32,
+    },
+    Stop,
+    Presets,
+    GotoPreset {
+        token: String,
+    },
+    SavePreset {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PtzPreset {
+    pub token: String,
+    pub name: String,
 }
 
 /// Gateway → portal control messages.
@@ -218,10 +292,33 @@ pub enum GatewayMessage {
         request_id: u64,
         message: String,
     },
+    /// A watched camera's reachability: sent on every change, and once
+    /// after each camera list.
+    CameraStatus {
+        camera_id: CameraId,
+        reachable: bool,
+    },
+    /// Something the camera itself reported (an ONVIF event that became active).
+    CameraEvent {
+        camera_id: CameraId,
+        kind: DetectedKind,
+        /// The ONVIF topic, for logs.
+        topic: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumbnail: Option<Thumbnail>,
+    },
+    PtzResult {
+        request_id: u64,
+        camera_id: CameraId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        presets: Option<Vec<PtzPreset>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 /// Portal → gateway control messages.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PortalMessage {
     Cameras {
@@ -245,6 +342,11 @@ pub enum PortalMessage {
         device_url: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         login: Option<OnvifLogin>,
+    },
+    Ptz {
+        request_id: u64,
+        camera_id: CameraId,
+        command: PtzCommand,
     },
 }
 

@@ -10,11 +10,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::{
     accounts::model::CurrentUser,
     cameras::{
+        model::{format_hhmm, CameraEvent, CameraEventKind, NotifyPrefs},
         model::{Camera, CameraDraft, GatewayInfo, StreamKind, Vendor},
-        model::{CameraEvent, CameraEventKind},
         server_fns::{
-            camera_detail, camera_events, cameras_overview, AddCamera, CreateGateway, DeleteCamera,
-            RevokeGateway, UpdateCamera,
+            camera_detail, camera_events, camera_notify_prefs, cameras_overview, AddCamera,
+            CameraNotifyChoose, CameraNotifySave, CreateGateway, DeleteCamera, RevokeGateway,
+            UpdateCamera,
         },
     },
     overview::portal_url,
@@ -287,6 +288,7 @@ pub fn CameraView() -> impl IntoView {
                                     <img data-snapshot-image="" alt=format!("Snapshot of {}", c.name) hidden=true/>
                                 </div>
                             })}
+                            {c.vendor.speaks_onvif().then(|| view! { <PtzPanel camera=c.id/> })}
                             <Timeline camera=c.id events/>
                             <section class="card">
                                 <h2>"Settings"</h2>
@@ -333,7 +335,7 @@ fn event_rows(events: Vec<CameraEvent>, with_camera: bool) -> impl IntoView {
     }
     view! {
         <div class="table-wrap"><table class="table stack" data-testid="camera-events">
-            <thead><tr><th>"When"</th>{with_camera.then(|| view! { <th>"Camera"</th> })}<th>"What"</th></tr></thead>
+            <thead><tr><th>"When"</th>{with_camera.then(|| view! { <th>"Camera"</th> })}<th>"What"</th><th>"Picture"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| view! {
                     <tr data-testid="camera-event" data-kind=e.kind.as_str()>
@@ -342,12 +344,55 @@ fn event_rows(events: Vec<CameraEvent>, with_camera: bool) -> impl IntoView {
                             <td data-label="Camera"><a href=format!("/cameras/{}", e.camera_id)>{e.camera_name.clone()}</a></td>
                         })}
                         <td data-label="What">{e.kind.label()}</td>
+                        <td data-label="Picture">{e.has_thumbnail.then(|| {
+                            let src = format!("/cameras/{}/events/{}/thumbnail", e.camera_id, e.id);
+                            let href = src.clone();
+                            view! {
+                                <a href=href><img class="event-thumbnail" src=src loading="lazy" width="160"
+                                    alt=format!("{} at {}", e.kind.label(), e.camera_name) data-testid="camera-event-thumbnail"/></a>
+                            }
+                        })}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
         </table></div>
     }
     .into_any()
+}
+
+/// Pan, tilt and zoom for an ONVIF camera: player.js sends a move while a
+/// button (or an arrow key, +/- for zoom, with the panel focused) is held
+/// and a stop on release, and works the presets. A camera without PTZ
+/// answers with `CAMERA_PTZ_FAILED`, shown here.
+#[component]
+fn PtzPanel(camera: i64) -> impl IntoView {
+    let dir = |label: &'static str, pan: &'static str, tilt: &'static str, zoom: &'static str| {
+        view! {
+            <button type="button" class="btn btn-ghost" data-ptz-move="" data-pan=pan data-tilt=tilt data-zoom=zoom
+                aria-label=label>{label}</button>
+        }
+    };
+    view! {
+        <details class="card ptz" data-testid="camera-ptz" data-camera-ptz=camera.to_string() tabindex="0">
+            <summary>"Pan, tilt and zoom (cameras that can move)"</summary>
+            <p class="muted">"Hold a button, or an arrow key (+ and − zoom) while this panel has focus."</p>
+            <div class="ptz-pad">
+                {dir("Up", "0", "0.5", "0")}
+                {dir("Left", "-0.5", "0", "0")}
+                {dir("Right", "0.5", "0", "0")}
+                {dir("Down", "0", "-0.5", "0")}
+                {dir("Zoom in", "0", "0", "0.5")}
+                {dir("Zoom out", "0", "0", "-0.5")}
+            </div>
+            <p class="notice error" data-ptz-error="" hidden=true></p>
+            <div class="form inline">
+                <button type="button" class="btn btn-ghost" data-ptz-presets="">"Presets"</button>
+                <label>"Name"<input type="text" maxlength="64" data-ptz-preset-name=""/></label>
+                <button type="button" class="btn btn-ghost" data-ptz-save="">"Save this position"</button>
+            </div>
+            <ul class="ptz-presets" data-ptz-preset-list=""></ul>
+        </details>
+    }
 }
 
 /// One camera's recent events, on its own page (loaded with the camera).
@@ -358,6 +403,52 @@ fn Timeline(camera: i64, events: Vec<CameraEvent>) -> impl IntoView {
             <h2>"Timeline"</h2>
             <p><a href=format!("/camera-events?camera={camera}")>"All of this camera's events"</a></p>
             {event_rows(events.into_iter().take(20).collect(), false)}
+        </section>
+    }
+}
+
+/// The e-mail settings: which kinds, which cameras, quiet hours (UTC).
+fn notify_settings(
+    p: NotifyPrefs,
+    save: ServerAction<CameraNotifySave>,
+    choose: ServerAction<CameraNotifyChoose>,
+) -> impl IntoView {
+    let (from, to) = p
+        .quiet
+        .map(|(f, t)| (format_hhmm(f), format_hhmm(t)))
+        .unwrap_or_default();
+    view! {
+        <section class="card" data-testid="camera-notify">
+            <h2>"E-mail me about"</h2>
+            <p class="muted">"At most one mail per camera every 10 minutes."</p>
+            <ActionForm action=save attr:class="form">
+                <fieldset><legend>"Events"</legend>
+                    {CameraEventKind::ALL.into_iter().map(|k| view! {
+                        <label><input type="checkbox" name=k.as_str() value="on" checked=p.kinds.contains(&k)/>{k.label()}</label>
+                    }).collect_view()}
+                </fieldset>
+                <label>"Cameras"<select name="cameras">
+                    <option value="all" selected=p.all_cameras>"All my cameras"</option>
+                    <option value="chosen" selected=!p.all_cameras>"Only the cameras picked below"</option>
+                </select></label>
+                <label>"Quiet from (UTC)"<input type="time" name="quiet_from" value=from/></label>
+                <label>"Quiet until (UTC)"<input type="time" name="quiet_to" value=to/></label>
+                <button type="submit" class="btn btn-primary">"Save"</button>
+                <ActionError value=save.value()/>
+            </ActionForm>
+            <ul class="chips" data-testid="camera-notify-cameras">
+                {p.cameras.into_iter().map(|c| view! {
+                    <li>
+                        <ActionForm action=choose attr:class="form inline">
+                            <input type="hidden" name="camera" value=c.id/>
+                            <input type="hidden" name="on" value=if c.chosen { "" } else { "on" }/>
+                            <button type="submit" class="btn btn-ghost small" aria-pressed=c.chosen.to_string()>
+                                {if c.chosen { format!("✓ {}", c.name) } else { c.name.clone() }}
+                            </button>
+                        </ActionForm>
+                    </li>
+                }).collect_view()}
+            </ul>
         </section>
     }
 }
@@ -378,6 +469,12 @@ pub fn CameraEvents() -> impl IntoView {
     let events = Resource::new(filters, |(camera, kind, day)| {
         camera_events(camera, kind, day)
     });
+    let save = ServerAction::<CameraNotifySave>::new();
+    let choose = ServerAction::<CameraNotifyChoose>::new();
+    let notify = Resource::new(
+        move || (save.version().get(), choose.version().get()),
+        |_| camera_notify_prefs(),
+    );
     view! {
         <Title text="Camera events — TrueVault"/>
         <RequireUser children=move |_u: CurrentUser| {
@@ -401,6 +498,14 @@ pub fn CameraEvents() -> impl IntoView {
                         match events.await {
                             Err(e) => error_notice(&e).into_any(),
                             Ok(list) => event_rows(list, true).into_any(),
+                        }
+                    })}
+                </Suspense>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match notify.await {
+                            Err(e) => error_notice(&e).into_any(),
+                            Ok(p) => notify_settings(p, save, choose).into_any(),
                         }
                     })}
                 </Suspense>

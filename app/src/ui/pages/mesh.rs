@@ -27,21 +27,26 @@ use crate::{
 
 #[component]
 pub fn MeshNetworks() -> impl IntoView {
+    // Made outside the guard: server rendering walks the guard's Suspend
+    // more than once, and a resource made inside it loads once per walk.
+    let create = ServerAction::<CreateNetwork>::new();
+    let data = Resource::new(move || create.version().get(), |_| mesh_networks());
     view! {
         <Title text="Mesh networks — TrueVault"/>
-        <RequireUser children=|_u: CurrentUser| view! { <NetworksView/> }/>
+        <RequireUser children=move |_u: CurrentUser| view! { <NetworksView create data/> }/>
     }
 }
 
 #[component]
-fn NetworksView() -> impl IntoView {
-    let create = ServerAction::<CreateNetwork>::new();
-    let data = Resource::new(move || create.version().get(), |_| mesh_networks());
+fn NetworksView(
+    create: ServerAction<CreateNetwork>,
+    data: Resource<Result<crate::mesh::model::NetworksPage, crate::error::AppError>>,
+) -> impl IntoView {
     view! {
         <h1>"Mesh networks"</h1>
         <p class="muted">"A private network for your family or team: members' VPN devices on the network's server reach each other, and the home devices you share with it."</p>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || data.get().map(|r| match r {
+            {move || Suspend::new(async move { match data.await {
                 Err(e) => error_notice(&e).into_any(),
                 Ok(page) => view! {
                     {if page.networks.is_empty() {
@@ -85,7 +90,7 @@ fn NetworksView() -> impl IntoView {
                         }}
                     </section>
                 }.into_any(),
-            })}
+            }})}
         </Suspense>
     }
 }
@@ -116,31 +121,42 @@ pub fn MeshNetworkPage() -> impl IntoView {
             .and_then(|s| s.parse::<i64>().ok())
             .unwrap_or(0)
     };
+    // Made outside the guard, like the list's (see `MeshNetworks`).
+    let invite = ServerAction::<InviteMember>::new();
+    let revoke = ServerAction::<RevokeInvite>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let share = ServerAction::<ShareDevice>::new();
+    let unshare = ServerAction::<UnshareDevice>::new();
+    let leave = ServerAction::<LeaveNetwork>::new();
+    let delete = ServerAction::<DeleteNetwork>::new();
+    let set_role = ServerAction::<SetMemberRole>::new();
+    let data = Resource::new(
+        move || {
+            (
+                id(),
+                invite.version().get(),
+                revoke.version().get(),
+                remove.version().get(),
+                share.version().get(),
+                unshare.version().get(),
+                set_role.version().get(),
+            )
+        },
+        |(id, ..)| mesh_network(id),
+    );
     view! {
         <Title text="Mesh network — TrueVault"/>
         <RequireUser children=move |u: CurrentUser| {
-            let invite = ServerAction::<InviteMember>::new();
-            let revoke = ServerAction::<RevokeInvite>::new();
-            let remove = ServerAction::<RemoveMember>::new();
-            let share = ServerAction::<ShareDevice>::new();
-            let unshare = ServerAction::<UnshareDevice>::new();
-            let leave = ServerAction::<LeaveNetwork>::new();
-            let delete = ServerAction::<DeleteNetwork>::new();
-            let set_role = ServerAction::<SetMemberRole>::new();
-            let data = Resource::new(
-                move || (id(), invite.version().get(), revoke.version().get(), remove.version().get(), share.version().get(), unshare.version().get(), set_role.version().get()),
-                |(id, ..)| mesh_network(id),
-            );
             let me = u.id;
             view! {
                 <p><a href="/mesh">"← Mesh networks"</a></p>
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || data.get().map(|r| match r {
+                    {move || Suspend::new(async move { match data.await {
                         Err(e) => error_notice(&e).into_any(),
                         Ok(n) => view! {
                             <NetworkBody n=n me=me invite revoke remove share unshare leave delete set_role/>
                         }.into_any(),
-                    })}
+                    }})}
                 </Suspense>
             }
         }/>
