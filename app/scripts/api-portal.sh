@@ -1,7 +1,9 @@
 # Shared by schemathesis.sh and bench-api.sh (sourced after lib.sh): starts
 # a fresh portal (SQLite, or TRUEVAULT_DATABASE_URL) with an administrator
-# made a VIP (every API scope), one enrolled server, and an API key.
-# Sets: work, pid, base, key. The caller's EXIT trap runs stop_api_portal.
+# made a VIP (every API scope), one enrolled server, and an API key; and a
+# tenant (made by the operator on the business plan) with a credential and
+# one registered tenant user.
+# Sets: work, pid, base, key, tenant_key, tenant_secret, tenant_user_token. The caller's EXIT trap runs stop_api_portal.
 # shellcheck shell=bash
 stop_api_portal() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -43,4 +45,14 @@ start_api_portal() {
   key="$(post -d name=api-lab -d read=on -d devices_write=on -d cameras_read=on -d expires_days=1 \
     "$base/api/api_keys/create" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
   [ -n "$key" ] || { echo "could not make an API key" >&2; return 1; }
+  local tenant cred
+  tenant="$(post -d name=ST-Tenant -d contact_email=st-tenant@example.com -d plan=business \
+    "$base/api/admin/tenant_create" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+  cred="$(post -d id="$tenant" -d name=st "$base/api/admin/tenant_credential_create")"
+  tenant_key="$(printf '%s' "$cred" | python3 -c 'import json, sys; print(json.load(sys.stdin)["info"]["key_id"])')"
+  tenant_secret="$(printf '%s' "$cred" | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
+  tenant_user_token="$(curl -sf -H "X-TrueVault-Key: $tenant_key" -H "X-TrueVault-Secret: $tenant_secret" \
+    -H 'Content-Type: application/json' -d "{\"email\":\"st-user@example.com\",\"password\":\"$password\"}" \
+    "$base/api/v1/platform/users" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+  [ -n "$tenant_user_token" ] || { echo "could not register a tenant user" >&2; return 1; }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Schemathesis against the running portal's own OpenAPI document with a
-# real API key: a fresh portal (SQLite), an administrator made a VIP (every
+# real API key and, for the platform's routes, a real tenant credential
+# (as headers) and a tenant user's access token: a fresh portal (SQLite), an administrator made a VIP (every
 # scope), an enrolled server (so devices can be made), a key made on the
 # account page's server function, then `st run` over every operation with
 # positive and negative data. Fails on any server error or any response
@@ -31,6 +32,8 @@ cd "$work"
 set +e
 timeout -k 10 $((budget + 60)) "$ST" run "$base/api/v1/openapi.json" \
   -H "Authorization: Bearer $key" \
+  -H "X-TrueVault-Key: $tenant_key" -H "X-TrueVault-Secret: $tenant_secret" \
+  -H "X-TrueVault-User-Token: $tenant_user_token" \
   --checks all --exclude-checks positive_data_acceptance,missing_required_header \
   --max-examples "$examples" --max-time "$budget" --workers 1 \
   --request-timeout 10 --seed 1 --no-color \

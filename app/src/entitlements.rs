@@ -50,18 +50,82 @@ pub struct Entitlements {
     pub features: Vec<String>,
     /// On a plan that costs something (premium servers, the client's keys).
     pub paid: bool,
+    /// A tenant's user: the tenant's limits, which count across all of the
+    /// tenant's users (its plan's per-user limits are the fields above).
+    pub tenant: Option<TenantLimits>,
+}
+
+/// What a tenant's plan gives it: users, devices across all its users,
+/// bandwidth per month across all its users (`None`: no cap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantLimits {
+    pub tenant_id: i64,
+    pub users: Limit,
+    pub devices: Limit,
+    pub bandwidth_bytes: Option<i64>,
+    /// On a paid plan: its users may use premium servers.
+    pub premium_servers: bool,
+}
+
+impl TenantLimits {
+    fn from_plan(tenant_id: i64, users: i64, devices: i64, bandwidth_gb: i64, price: i64) -> Self {
+        TenantLimits {
+            tenant_id,
+            users: Limit::from_plan(users),
+            devices: Limit::from_plan(devices),
+            bandwidth_bytes: (bandwidth_gb >= 0).then(|| bandwidth_gb.saturating_mul(GIB)),
+            premium_servers: price > 0,
+        }
+    }
+
+    /// Whether the plan hosts tenants at all (the business plan does).
+    pub fn hosts_tenants(&self) -> bool {
+        self.users.max() != Some(0)
+    }
+}
+
+/// The tenant's limits from its plan; `None` for an unknown tenant.
+pub async fn tenant_limits<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    tenant_id: i64,
+) -> Result<Option<TenantLimits>, sqlx::Error> {
+    let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT p.tenant_max_users, p.tenant_max_devices, p.tenant_bandwidth_gb, p.price_monthly_cents \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|(u, d, b, p)| TenantLimits::from_plan(tenant_id, u, d, b, p)))
+}
+
+/// Whether a plan (by id) hosts tenants: what signing a business up asks.
+pub async fn plan_hosts_tenants<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    plan_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let users: Option<i64> = sqlx::query_scalar("SELECT tenant_max_users FROM plans WHERE id = $1")
+        .bind(plan_id)
+        .fetch_optional(ex)
+        .await?;
+    Ok(users.is_some_and(|u| u != 0))
 }
 
 pub const GIB: i64 = 1 << 30;
 
 // A user with no plan row (none assigned) gets the free plan's defaults:
-// one device, one identity, no cameras.
+// one device, one identity, no cameras. A tenant's user gets its tenant's
+// plan (and the tenant's limits on top).
 const SELECT: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
         COALESCE(p.max_identities, 1) AS identities, COALESCE(p.max_cameras, 0) AS cameras, \
         COALESCE(p.max_mesh_members, 0) AS mesh, COALESCE(p.data_cap_gb, 0) AS cap_gb, \
         COALESCE(p.features, '') AS features, COALESCE(p.price_monthly_cents, 0) AS price, \
-        (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip \
-     FROM users u LEFT JOIN plans p ON p.id = u.plan_id";
+        (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip, \
+        u.tenant_id, COALESCE(p.tenant_max_users, 0) AS t_users, \
+        COALESCE(p.tenant_max_devices, 0) AS t_devices, \
+        COALESCE(p.tenant_bandwidth_gb, 0) AS t_bandwidth \
+     FROM users u LEFT JOIN tenants tn ON tn.id = u.tenant_id \
+     LEFT JOIN plans p ON p.id = COALESCE(tn.plan_id, u.plan_id)";
 
 impl Entitlements {
     /// A VIP's: everything, unlimited.
@@ -75,6 +139,7 @@ impl Entitlements {
             data_cap_bytes: None,
             features: Vec::new(),
             paid: true,
+            tenant: None,
         }
     }
 
@@ -96,6 +161,31 @@ impl Entitlements {
             ));
         }
         let cap_gb: i64 = r.try_get("cap_gb")?;
+        if let Some(tenant_id) = r.try_get::<Option<i64>, _>("tenant_id")? {
+            // A tenant's user: devices as the plan gives each user, within
+            // the tenant's own limits; none of the consumer extras (their
+            // monthly allowance is the tenant's bandwidth).
+            return Ok((
+                id,
+                Entitlements {
+                    vip: false,
+                    devices: Limit::from_plan(r.try_get("devices")?),
+                    identities: Limit(Some(0)),
+                    cameras: Limit(Some(0)),
+                    mesh_members: Limit(Some(0)),
+                    data_cap_bytes: None,
+                    features: Vec::new(),
+                    paid: r.try_get::<i64, _>("price")? > 0,
+                    tenant: Some(TenantLimits::from_plan(
+                        tenant_id,
+                        r.try_get("t_users")?,
+                        r.try_get("t_devices")?,
+                        r.try_get("t_bandwidth")?,
+                        r.try_get("price")?,
+                    )),
+                },
+            ));
+        }
         Ok((
             id,
             Entitlements {
@@ -107,6 +197,7 @@ impl Entitlements {
                 data_cap_bytes: (cap_gb > 0).then(|| cap_gb.saturating_mul(GIB)),
                 features,
                 paid: r.try_get::<i64, _>("price")? > 0,
+                tenant: None,
             },
         ))
     }
@@ -132,6 +223,7 @@ impl Entitlements {
                 data_cap_bytes: None,
                 features: Vec::new(),
                 paid: false,
+                tenant: None,
             }),
         }
     }
@@ -315,7 +407,8 @@ impl Service {
 
 /// A SQL expression over the users row aliased `u`: why that user gets no
 /// service (a [`ServiceOff`] name), or NULL when they do. An account an
-/// administrator suspended or closed is off; a subscription the dunning
+/// administrator suspended or closed is off, and so is every user of a
+/// tenant the operator suspended (`suspended`, as an account suspension); a subscription the dunning
 /// steps suspended is off until paid, except for VIPs (never suspended for
 /// payment). A data cap is not here: it is a plan allowance, not the
 /// account's standing, and lifts by itself (see `vpn::repo::server_peers`).
@@ -325,6 +418,8 @@ pub fn service_off_sql() -> &'static str {
         format!(
             "(CASE WHEN u.status = '{suspended}' THEN '{off_suspended}' \
                WHEN u.status = '{cancelled}' THEN '{off_cancelled}' \
+               WHEN u.tenant_id IS NOT NULL AND EXISTS (SELECT 1 FROM tenants tv WHERE tv.id = u.tenant_id \
+                AND tv.status = '{tenant_suspended}') THEN '{off_suspended}' \
                WHEN EXISTS (SELECT 1 FROM subscriptions sv WHERE sv.user_id = u.id AND sv.status = '{sub_suspended}') \
                 AND NOT EXISTS (SELECT 1 FROM vip_accounts vv WHERE vv.email = u.email) THEN '{off_payment}' \
                ELSE NULL END)",
@@ -334,6 +429,7 @@ pub fn service_off_sql() -> &'static str {
             off_suspended = ServiceOff::Suspended.as_str(),
             off_cancelled = ServiceOff::Cancelled.as_str(),
             off_payment = ServiceOff::PaymentOverdue.as_str(),
+            tenant_suspended = crate::tenants::model::TenantStatus::Suspended.as_str(),
         )
     });
     &SQL

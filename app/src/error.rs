@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     accounts::model::ServiceOff, certs::model::CertError, mesh::model::MeshError,
-    sites::model::LanSubnetError, ui::components::notice::plural,
+    sites::model::LanSubnetError, tenants::model::TenantError, ui::components::notice::plural,
 };
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
@@ -84,6 +84,9 @@ pub enum AppError {
     /// Personal certificates' refusals (their codes live with them).
     #[error("{0}")]
     Certs(CertError),
+    /// The platform for businesses' refusals (codes live with them).
+    #[error("{}", .0.message())]
+    Tenant(TenantError),
     /// The public API's key refusals: missing or unknown, revoked, expired,
     /// or without the scope the call needs.
     #[error("A valid API key is required (Authorization: Bearer tvk_…).")]
@@ -165,6 +168,7 @@ impl AppError {
             AppError::Mesh(e) => e.code(),
             AppError::LiveViewLimit(_) => "LIVE_VIEW_LIMIT",
             AppError::Certs(e) => e.code(),
+            AppError::Tenant(e) => e.code(),
             AppError::InvalidApiKey => "INVALID_API_KEY",
             AppError::ApiKeyRevoked => "API_KEY_REVOKED",
             AppError::ApiKeyExpired => "API_KEY_EXPIRED",
@@ -227,6 +231,7 @@ impl AppError {
             | AppError::DatabaseUnavailable => 503,
             AppError::Mesh(e) => e.status(),
             AppError::Certs(e) => e.status(),
+            AppError::Tenant(e) => e.status(),
             AppError::PayloadTooLarge => 413,
             AppError::MethodNotAllowed => 405,
             AppError::Network
@@ -284,6 +289,8 @@ struct ErrorBody {
     mesh: Option<MeshError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certs: Option<CertError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<TenantError>,
 }
 
 impl From<AppError> for ErrorBody {
@@ -295,6 +302,7 @@ impl From<AppError> for ErrorBody {
             | AppError::SiteLimitExceeded(n)
             | AppError::LiveViewLimit(n)
             | AppError::Certs(CertError::Limit(n)) => Some(*n),
+            AppError::Tenant(t) => t.limit(),
             _ => None,
         };
         let mesh = match &e {
@@ -305,7 +313,12 @@ impl From<AppError> for ErrorBody {
             AppError::Certs(c) => Some(c.clone()),
             _ => None,
         };
+        let tenant = match &e {
+            AppError::Tenant(t) => Some(*t),
+            _ => None,
+        };
         ErrorBody {
+            tenant,
             code: e.code().into(),
             message: e.to_string(),
             field: e.field().map(String::from),
@@ -324,6 +337,9 @@ impl From<ErrorBody> for AppError {
         }
         if let Some(c) = b.certs {
             return AppError::Certs(c);
+        }
+        if let Some(t) = b.tenant {
+            return AppError::Tenant(t);
         }
         match b.code.as_str() {
             "VALIDATION_FAILED" => AppError::Validation {

@@ -22,6 +22,7 @@ pub mod mesh;
 pub mod overview;
 pub mod pausing;
 pub mod sites;
+pub mod tenants;
 pub mod themes;
 pub mod typed;
 pub mod ui;

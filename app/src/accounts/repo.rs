@@ -37,10 +37,13 @@ const USER_COLS: &str =
     "id, email, first_name, password_hash, status, role, totp_secret_enc, totp_enabled, totp_last_step";
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE email = $1"))
-        .bind(email)
-        .fetch_optional(&db.pool)
-        .await
+    // Consumers only: a tenant's users are found through their tenant.
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLS} FROM users WHERE email = $1 AND tenant_id IS NULL"
+    ))
+    .bind(email)
+    .fetch_optional(&db.pool)
+    .await
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRecord>, sqlx::Error> {
@@ -148,7 +151,8 @@ pub async fn search_users(db: &Db, q: &str, limit: i64) -> Result<Vec<UserRow>, 
                 (SELECT COUNT(*) FROM vip_accounts v WHERE v.email = u.email) AS vip, \
                 CAST(CASE WHEN u.data_capped_since IS NULL THEN 0 ELSE 1 END AS BIGINT) AS data_capped \
          FROM users u LEFT JOIN plans p ON p.id = u.plan_id \
-         WHERE u.email LIKE $1 OR LOWER(u.first_name) LIKE $1 ORDER BY u.id LIMIT $2",
+         WHERE u.tenant_id IS NULL AND (u.email LIKE $1 OR LOWER(u.first_name) LIKE $1) \
+         ORDER BY u.id LIMIT $2",
     )
     .bind(pattern)
     .bind(limit)

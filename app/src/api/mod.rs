@@ -15,6 +15,7 @@ use truevault_wire::{ApiError, ApiErrorBody};
 use crate::{error::AppError, state::AppState};
 
 pub mod docs;
+pub mod platform;
 pub mod v1;
 
 pub fn router(state: AppState) -> axum::Router<AppState> {

@@ -50,9 +50,9 @@ struct RequestId(String);
 /// A failure of a keyed call: the error, the request it belongs to, and
 /// for a rate limit how long to wait.
 pub struct ApiFailure {
-    error: AppError,
-    request_id: String,
-    retry_after: Option<u64>,
+    pub(super) error: AppError,
+    pub(super) request_id: String,
+    pub(super) retry_after: Option<u64>,
 }
 
 impl IntoResponse for ApiFailure {
@@ -213,6 +213,12 @@ pub struct ApiServer {
     load_percent: i64,
 }
 
+impl ApiServer {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+}
+
 impl From<ServerInfo> for ApiServer {
     fn from(s: ServerInfo) -> Self {
         ApiServer {
@@ -327,8 +333,8 @@ pub struct ApiCamera {
 /// back as `cursor` for the next.
 #[derive(Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
+    pub(super) items: Vec<T>,
+    pub(super) next_cursor: Option<String>,
 }
 
 // ------------------------------------------------------------- parameters
@@ -349,9 +355,9 @@ pub struct PageParams {
 }
 
 /// A page request, checked.
-struct PageReq {
-    after: i64,
-    limit: i64,
+pub(super) struct PageReq {
+    pub(super) after: i64,
+    pub(super) limit: i64,
 }
 
 impl TryFrom<&PageParams> for PageReq {
@@ -379,7 +385,7 @@ impl TryFrom<&PageParams> for PageReq {
 /// Pages a short list held in memory (servers, a home's devices, cameras,
 /// a device's days) by the same cursor rule as the database-paged devices:
 /// ids ascending, the cursor is the last id given.
-fn page_of<T>(mut items: Vec<T>, key: impl Fn(&T) -> i64, req: &PageReq) -> Page<T>
+pub(super) fn page_of<T>(mut items: Vec<T>, key: impl Fn(&T) -> i64, req: &PageReq) -> Page<T>
 where
     T: ToSchema,
 {
@@ -421,7 +427,7 @@ fn positive_id(ctx: &Ctx, field: &str, id: Option<i64>) -> ApiResult<()> {
 
 /// A device name as the document describes it: at most 64 characters
 /// before trimming (the service trims and applies its own rules).
-fn device_name(name: &str) -> Result<(), AppError> {
+pub(super) fn device_name(name: &str) -> Result<(), AppError> {
     if name.chars().count() > 64 {
         return Err(AppError::invalid_field(
             "name",
@@ -629,7 +635,7 @@ impl TryFrom<CreateDeviceBody> for NewDevice {
     }
 }
 
-fn created(c: crate::vpn::model::CreatedDevice) -> ApiCreatedDevice {
+pub(super) fn created(c: crate::vpn::model::CreatedDevice) -> ApiCreatedDevice {
     ApiCreatedDevice {
         device: c.device.into(),
         config: c.config,
@@ -1152,13 +1158,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_identities, create_identity))
 }
 
-/// The OpenAPI document (3.1) of the keyed routes.
+/// The OpenAPI document (3.1) of the keyed routes and the platform's
+/// (`api::platform`), one document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    let mut doc = routes().into_openapi();
+    doc.merge(super::platform::routes().into_openapi());
+    doc
 }
 
 pub fn router(state: AppState) -> axum::Router<AppState> {
-    let (keyed, doc) = routes().split_for_parts();
+    let (keyed, mut doc) = routes().split_for_parts();
+    let (platform, platform_doc) = super::platform::routes().split_for_parts();
+    doc.merge(platform_doc);
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     let doc_html = super::docs::render(&doc);
     keyed
@@ -1166,7 +1177,11 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
             state.clone(),
             idempotency,
         ))
-        .layer(axum::middleware::from_fn_with_state(state, with_key))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            with_key,
+        ))
+        .merge(super::platform::layered(platform, state))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .route(
             "/api/v1/openapi.json",
@@ -1194,7 +1209,7 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
 }
 
 /// Request bodies of the keyed API are small JSON objects.
-const MAX_BODY: usize = 16 * 1024;
+pub(super) const MAX_BODY: usize = 16 * 1024;
 
 /// Authenticates the key, counts its rate limit, and audits what changes.
 async fn with_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {

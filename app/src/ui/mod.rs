@@ -140,6 +140,7 @@ fn Site() -> impl IntoView {
                 <Route path=path!("/admin/servers") view=AdminServers/>
                 <Route path=path!("/admin/themes") view=AdminThemes/>
                 <Route path=path!("/admin/themes/:id") view=AdminThemeEdit/>
+                <Route path=path!("/admin/tenants") view=AdminTenants/>
                 <Route path=path!("/admin/usage") view=AdminUsage/>
                 <Route path=path!("/admin/users") view=AdminUsers/>
             </Routes>

@@ -545,7 +545,8 @@ pub async fn usage_by_user(
                 CAST(COALESCE(SUM(uu.tx_bytes), 0) AS BIGINT) AS tx, \
                 CAST(COALESCE(SUM(uu.connected_seconds), 0) AS BIGINT) AS secs \
          FROM users u LEFT JOIN user_usage uu ON uu.user_id = u.id AND uu.day >= $1 \
-         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) OR uu.user_id IS NOT NULL \
+         WHERE u.tenant_id IS NULL \
+           AND (EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id) OR uu.user_id IS NOT NULL) \
          GROUP BY u.id, u.email ORDER BY COALESCE(SUM(uu.rx_bytes), 0) + COALESCE(SUM(uu.tx_bytes), 0) DESC, u.email \
          LIMIT $2",
     )

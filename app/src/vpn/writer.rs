@@ -149,7 +149,10 @@ async fn write_batch(
     if let Err(e) = lock_users(db, &mut tx, &jobs).await {
         return Err((e.into(), jobs.into_iter().map(|(_, d)| d).collect()));
     }
-    let mut batch = BatchState::default();
+    let mut batch = BatchState {
+        postgres: db.engine == Engine::Postgres,
+        ..BatchState::default()
+    };
     let mut answers: Answers = Vec::with_capacity(jobs.len());
     // One savepoint statement per creation: a refused one rolls back to
     // the savepoint, which stays for the next; a stored one is kept by
@@ -233,6 +236,8 @@ struct BatchState {
     entitlements: HashMap<i64, Entitlements>,
     no_free: HashSet<(ServerId, i64)>,
     touched: HashSet<ServerId>,
+    postgres: bool,
+    locked_tenants: HashSet<i64>,
 }
 
 async fn create_one(tx: &mut Tx, batch: &mut BatchState, c: &Creation) -> AppResult<Stored> {
@@ -257,6 +262,26 @@ async fn create_one(tx: &mut Tx, batch: &mut BatchState, c: &Creation) -> AppRes
             } else {
                 AppError::DeviceLimitExceeded(max)
             });
+        }
+    }
+    // A tenant's user: the tenant's device limit counts all its users'
+    // devices (its row is locked with the batch's users on PostgreSQL).
+    if let Some(t) = entitled.tenant.filter(|_| !identity) {
+        if let Some(max) = t.devices.max() {
+            // Its row locked after the users' (the order every writer takes
+            // them in); consumers' creations run no statement for this.
+            if batch.postgres && batch.locked_tenants.insert(t.tenant_id) {
+                sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+                    .bind(t.tenant_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            if !t
+                .devices
+                .allows_another(crate::tenants::repo::count_devices(tx, t.tenant_id).await?)
+            {
+                return Err(AppError::DeviceLimitExceeded(max));
+            }
         }
     }
     let v4_index = allocate(tx, batch, c.server_id, 4, c.v4_max).await?;

@@ -14,6 +14,7 @@ mod inventory;
 mod live;
 mod mesh;
 mod onvif_device;
+mod platform;
 mod public_api;
 mod queries;
 mod security;

@@ -45,6 +45,7 @@ where
                             <a href="/admin/usage">"Usage"</a>
                             <a href="/admin/themes">"Themes"</a>
                             <a href="/admin/plans">"Plans"</a>
+                            <a href="/admin/tenants">"Tenants"</a>
                             <a href="/admin/outbox">"Mail outbox"</a>
                             <a href="/admin/jobs">"Automation"</a>
                             <a href="/admin/mail">"Mail templates"</a>

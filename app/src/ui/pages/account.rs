@@ -1,4 +1,5 @@
-//! Account settings: profile, password, two-factor, sessions, theme, API keys.
+//! Account settings: profile, password, two-factor, sessions, theme, API keys,
+//! the developer section (a business on the platform).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,6 +23,7 @@ use crate::{
 #[component]
 pub fn Account() -> impl IntoView {
     let api_keys = super::api_keys::ApiKeysData::new();
+    let developer = super::developer::DeveloperData::new();
     view! {
         <Title text="Account — TrueVault"/>
         <RequireUser children=move |u: CurrentUser| view! {
@@ -33,6 +35,7 @@ pub fn Account() -> impl IntoView {
                 <ThemeChoice/>
                 <Sessions/>
                 <super::api_keys::ApiKeys data=api_keys/>
+                <super::developer::Developer data=developer/>
             </div>
         }/>
     }

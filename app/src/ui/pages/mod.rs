@@ -8,6 +8,7 @@ mod billing;
 mod cameras;
 mod certs;
 mod dashboard;
+mod developer;
 mod devices;
 mod mesh;
 mod network;
@@ -16,8 +17,8 @@ mod sites;
 
 pub use account::Account;
 pub use admin::{
-    AdminAudit, AdminJobs, AdminMail, AdminOutbox, AdminPlans, AdminServers, AdminThemeEdit,
-    AdminThemes, AdminUsage, AdminUsers,
+    AdminAudit, AdminJobs, AdminMail, AdminOutbox, AdminPlans, AdminServers, AdminTenants,
+    AdminThemeEdit, AdminThemes, AdminUsage, AdminUsers,
 };
 pub use auth::{Forgot, LoginPage, LoginTotpPage, Register, Reset, Setup, Verify};
 pub use billing::{Billing, InvoicePage, TestPayPage};

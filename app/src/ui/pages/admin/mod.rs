@@ -1,5 +1,5 @@
 //! Every admin page, one file per area: users, servers and usage, themes,
-//! plans, mail (outbox and templates), automation, audit. Each page sits
+//! plans, tenants, mail (outbox and templates), automation, audit. Each page sits
 //! inside `RequireAdmin`, which adds the admin navigation.
 
 mod audit;
@@ -7,6 +7,7 @@ mod jobs;
 mod mail;
 mod plans;
 mod servers;
+mod tenants;
 mod themes;
 mod users;
 
@@ -17,6 +18,7 @@ pub use jobs::AdminJobs;
 pub use mail::{AdminMail, AdminOutbox};
 pub use plans::AdminPlans;
 pub use servers::{AdminServers, AdminUsage};
+pub use tenants::AdminTenants;
 pub use themes::{AdminThemeEdit, AdminThemes};
 pub use users::AdminUsers;
 
