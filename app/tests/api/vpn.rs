@@ -619,7 +619,10 @@ async fn stats_mark_devices_connected_and_count_usage() {
 /// each): no address is handed out twice and nobody ends over the limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creations_keep_addresses_unique_and_limits_held() {
-    let app = TestApp::spawn().await;
+    // The node reports once, at enrolment, and 1,000 creations take longer
+    // than the 90 s staleness window on a loaded machine: this test is about
+    // addresses and limits, so the node stays fresh for its whole run.
+    let app = TestApp::spawn_with(|c| c.node_stale_after_secs = 3600).await;
     let admin = app.signed_in_admin("admin@example.com").await;
     server_with_node(&app, &admin, "eu-1", "10.80.0.0/16").await;
     let mut users = Vec::new();
