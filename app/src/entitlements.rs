@@ -116,7 +116,16 @@ pub const GIB: i64 = 1 << 30;
 // A user with no plan row (none assigned) gets the free plan's defaults:
 // one device, one identity, no cameras. A tenant's user gets its tenant's
 // plan (and the tenant's limits on top).
-const SELECT: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
+/// The plan a user's limits come from: their tenant's for a tenant user,
+/// their own otherwise. `select` joins it; a downgrade preview joins a
+/// given plan instead.
+const CURRENT_PLAN: &str = "COALESCE(tn.plan_id, u.plan_id)";
+
+fn select(plan: &str) -> String {
+    format!("{SELECT_FROM} LEFT JOIN plans p ON p.id = {plan}")
+}
+
+const SELECT_FROM: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
         COALESCE(p.max_identities, 1) AS identities, COALESCE(p.max_cameras, 0) AS cameras, \
         COALESCE(p.max_mesh_members, 0) AS mesh, COALESCE(p.data_cap_gb, 0) AS cap_gb, \
         COALESCE(p.features, '') AS features, COALESCE(p.price_monthly_cents, 0) AS price, \
@@ -124,8 +133,7 @@ const SELECT: &str = "SELECT u.id, COALESCE(p.max_devices, 1) AS devices, \
         u.tenant_id, COALESCE(p.tenant_max_users, 0) AS t_users, \
         COALESCE(p.tenant_max_devices, 0) AS t_devices, \
         COALESCE(p.tenant_bandwidth_gb, 0) AS t_bandwidth \
-     FROM users u LEFT JOIN tenants tn ON tn.id = u.tenant_id \
-     LEFT JOIN plans p ON p.id = COALESCE(tn.plan_id, u.plan_id)";
+     FROM users u LEFT JOIN tenants tn ON tn.id = u.tenant_id";
 
 impl Entitlements {
     /// A VIP's: everything, unlimited.
@@ -208,23 +216,13 @@ impl Entitlements {
         ex: impl Executor<'e, Database = Any>,
         user_id: i64,
     ) -> Result<Self, sqlx::Error> {
-        let row = sqlx::query(&format!("{SELECT} WHERE u.id = $1"))
+        let row = sqlx::query(&format!("{} WHERE u.id = $1", select(CURRENT_PLAN)))
             .bind(user_id)
             .fetch_optional(ex)
             .await?;
         match row {
             Some(r) => Ok(Self::from_row(&r)?.1),
-            None => Ok(Entitlements {
-                vip: false,
-                devices: Limit(Some(0)),
-                identities: Limit(Some(0)),
-                cameras: Limit(Some(0)),
-                mesh_members: Limit(Some(0)),
-                data_cap_bytes: None,
-                features: Vec::new(),
-                paid: false,
-                tenant: None,
-            }),
+            None => Ok(Self::none()),
         }
     }
 
@@ -235,20 +233,20 @@ impl Entitlements {
         user_id: i64,
         plan_id: i64,
     ) -> Result<Self, sqlx::Error> {
-        let sql = SELECT.replace("p.id = u.plan_id", "p.id = $2");
-        let row = sqlx::query(&format!("{sql} WHERE u.id = $1"))
+        let row = sqlx::query(&format!("{} WHERE u.id = $1", select("$2")))
             .bind(user_id)
             .bind(plan_id)
             .fetch_optional(ex)
             .await?;
         match row {
             Some(r) => Ok(Self::from_row(&r)?.1),
-            None => Self::for_user_none(),
+            None => Ok(Self::none()),
         }
     }
 
-    fn for_user_none() -> Result<Self, sqlx::Error> {
-        Ok(Entitlements {
+    /// An unknown user's: nothing.
+    fn none() -> Self {
+        Entitlements {
             vip: false,
             devices: Limit(Some(0)),
             identities: Limit(Some(0)),
@@ -257,7 +255,8 @@ impl Entitlements {
             data_cap_bytes: None,
             features: Vec::new(),
             paid: false,
-        })
+            tenant: None,
+        }
     }
 
     /// Several users' at once (a node's usage report names thousands).
@@ -272,7 +271,7 @@ impl Entitlements {
                 .map(|i| format!("${i}"))
                 .collect::<Vec<_>>()
                 .join(",");
-            let sql = format!("{SELECT} WHERE u.id IN ({list})");
+            let sql = format!("{} WHERE u.id IN ({list})", select(CURRENT_PLAN));
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id);
