@@ -87,6 +87,10 @@ pub struct Inventory {
     /// New devices the user has not dismissed yet.
     pub alerts: Vec<LanEvent>,
     pub tokens: Vec<ScannerTokenInfo>,
+    /// This portal's public URL, for the scanner's set-up steps: part of
+    /// the page's one load rather than a resource of its own, which the
+    /// page did not hydrate with.
+    pub portal_url: String,
 }
 
 /// A freshly created scanner token: the only time it is shown.

@@ -196,5 +196,6 @@ pub async fn inventory(state: &AppState, user_id: i64) -> AppResult<Inventory> {
         devices: repo::list_devices(&state.db, user_id).await?,
         alerts: repo::open_alerts(&state.db, user_id).await?,
         tokens: repo::list_tokens(&state.db, user_id).await?,
+        portal_url: state.config.public_url.trim_end_matches('/').to_string(),
     })
 }

@@ -13,7 +13,6 @@ use crate::{
             RenameLanDevice, RevealScannerToken, RevokeScannerToken,
         },
     },
-    overview::portal_url,
     ui::components::{
         confirm::Confirm,
         guard::RequireUser,
@@ -126,7 +125,7 @@ fn NetworkInventory() -> impl IntoView {
                                 </ul>
                             </section>
                         })}
-                        <ScannerTokens tokens=inv.tokens.clone() create revoke reveal/>
+                        <ScannerTokens tokens=inv.tokens.clone() portal=inv.portal_url.clone() create revoke reveal/>
                     }.into_any()
                 }
             })}
@@ -183,11 +182,11 @@ fn DeviceTable(
 #[component]
 fn ScannerTokens(
     tokens: Vec<crate::inventory::model::ScannerTokenInfo>,
+    portal: String,
     create: ServerAction<CreateScannerToken>,
     revoke: ServerAction<RevokeScannerToken>,
     reveal: ServerAction<RevealScannerToken>,
 ) -> impl IntoView {
-    let portal = Resource::new(|| (), |_| portal_url());
     // The one token just made or revealed (whichever came last).
     let shown = move || -> Option<CreatedScannerToken> {
         let created = create.value().get().and_then(|r| r.ok());
@@ -225,12 +224,7 @@ fn ScannerTokens(
                 </div>
             })}
             <p>"On the computer at home that runs the scanner, put the token in a file only root reads, then run the scanner with it:"</p>
-            <Suspense fallback=|| ()>
-                {Suspend::new(async move {
-                    let url = portal.await.unwrap_or_else(|_| "<this portal's URL>".into());
-                    view! { <pre class="config" data-testid="scanner-setup">{scanner_setup_steps(&url)}</pre> }
-                })}
-            </Suspense>
+            <pre class="config" data-testid="scanner-setup">{scanner_setup_steps(&portal)}</pre>
             {(!tokens.is_empty()).then(|| view! {
                 <div class="table-wrap"><table class="table stack">
                     <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last sync"</th><th>"Actions"</th></tr></thead>
