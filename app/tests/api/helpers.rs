@@ -348,6 +348,17 @@ pub fn new_client() -> Client {
         .expect("client")
 }
 
+/// The portal's served OpenAPI document, fetched without a credential.
+pub async fn openapi_document(app: &TestApp) -> serde_json::Value {
+    let res = new_client()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("document");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    res.json().await.expect("document is JSON")
+}
+
 pub fn random_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
