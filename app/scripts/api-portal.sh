@@ -20,6 +20,9 @@ start_api_portal() {
   export TRUEVAULT_SITE_ROOT="$CARGO_TARGET_DIR/site" RUST_LOG=warn
   # Generated requests come fast; the limits are not what is measured here.
   export TRUEVAULT_API_REQUESTS_PER_MINUTE=10000000 TRUEVAULT_DEVICE_CHANGES_PER_MINUTE=10000000
+  # Its node reports once, at enrolment, and a run outlasts the 90 s after
+  # which a silent node is stale (creations would then answer 503).
+  export TRUEVAULT_NODE_STALE_AFTER_SECS=3600
   local password email=st@example.com
   password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
   printf '%s\n' "$password" | "$bin" admin create-admin --email "$email" >/dev/null 2>&1
